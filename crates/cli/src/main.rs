@@ -1,0 +1,2 @@
+//! The `ftpkit` command-line client.
+fn main() {}

@@ -1,0 +1,175 @@
+//! What a session is asked to do: security, protection, login, policies.
+
+use crate::command::{Arg, Command, CommandError, TransferType};
+use crate::reply::DecoderLimits;
+use crate::secret::Secret;
+
+/// How the control connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Security {
+    /// Plain FTP. `secure()` can still start TLS later.
+    #[default]
+    None,
+    /// `AUTH TLS` right after the greeting (RFC 4217 §4); required: a
+    /// refusal is a downgrade error.
+    Explicit,
+    /// TLS from the first byte (`ftps://`, port 990). The driver completes
+    /// the handshake before it feeds the greeting.
+    Implicit,
+}
+
+/// Protection asked for data connections once TLS is up (RFC 4217 §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DataProtection {
+    /// `PROT P`: every data connection runs TLS. The default.
+    #[default]
+    Private,
+    /// `PROT C`: data connections in the clear. An explicit opt-in.
+    Clear,
+}
+
+/// Whether to send FEAT after login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum FeatPolicy {
+    /// Send FEAT once after login and keep the result.
+    #[default]
+    Request,
+    /// Never send FEAT; the feature set stays empty.
+    Skip,
+}
+
+/// Whether to send `OPTS UTF8 ON`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Utf8Policy {
+    /// When FEAT lists UTF8.
+    #[default]
+    IfOffered,
+    /// Never.
+    Never,
+}
+
+/// User name, password and optional account.
+///
+/// `Debug` shows the user name only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name for `USER`.
+    pub user: Arg,
+    /// The password for `PASS`.
+    pub password: Secret<Arg>,
+    /// The account for `ACCT`, sent only when the server asks (332).
+    pub account: Option<Secret<Arg>>,
+}
+
+impl Credentials {
+    /// User and password.
+    pub fn new(user: impl Into<Arg>, password: impl Into<Arg>) -> Self {
+        Self {
+            user: user.into(),
+            password: Secret::new(password.into()),
+            account: None,
+        }
+    }
+
+    /// `anonymous` with an e-mail-like password, as RFC 1635 suggests.
+    pub fn anonymous() -> Self {
+        Self::new("anonymous", "anonymous@")
+    }
+
+    /// Adds an account.
+    pub fn with_account(mut self, account: impl Into<Arg>) -> Self {
+        self.account = Some(Secret::new(account.into()));
+        self
+    }
+
+    /// Checks every field for CR, LF and NUL.
+    pub fn validate(&self) -> Result<(), CommandError> {
+        Command::User(self.user.clone()).validate()?;
+        Command::Pass(self.password.clone()).validate()?;
+        if let Some(a) = &self.account {
+            Command::Acct(a.clone()).validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// Settings of one control session.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// How the control connection is secured.
+    pub security: Security,
+    /// Data protection once TLS is up.
+    pub data_protection: DataProtection,
+    /// A `HOST` name to send before login (RFC 7151).
+    pub host: Option<Arg>,
+    /// Log in right after the greeting (and after `AUTH TLS`) with these.
+    pub credentials: Option<Credentials>,
+    /// FEAT after login.
+    pub features: FeatPolicy,
+    /// `OPTS UTF8 ON`.
+    pub utf8: Utf8Policy,
+    /// `TYPE` to set after login; `Some(Binary)` by default.
+    pub transfer_type: Option<TransferType>,
+    /// Reply decoding limits.
+    pub limits: DecoderLimits,
+}
+
+impl SessionConfig {
+    /// Defaults: plain, private data protection once secured, FEAT, UTF8
+    /// if offered, `TYPE I`.
+    pub fn new() -> Self {
+        Self {
+            transfer_type: Some(TransferType::Binary),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the security mode.
+    pub fn security(mut self, security: Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Sets data protection.
+    pub fn data_protection(mut self, p: DataProtection) -> Self {
+        self.data_protection = p;
+        self
+    }
+
+    /// Sets the `HOST` name.
+    pub fn host(mut self, host: impl Into<Arg>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Sets credentials for the automatic login.
+    pub fn credentials(mut self, c: Credentials) -> Self {
+        self.credentials = Some(c);
+        self
+    }
+
+    /// Sets the FEAT policy.
+    pub fn features(mut self, f: FeatPolicy) -> Self {
+        self.features = f;
+        self
+    }
+
+    /// Sets the UTF8 policy.
+    pub fn utf8(mut self, u: Utf8Policy) -> Self {
+        self.utf8 = u;
+        self
+    }
+
+    /// Sets the transfer type sent after login (`None` sends no TYPE).
+    pub fn transfer_type(mut self, t: Option<TransferType>) -> Self {
+        self.transfer_type = t;
+        self
+    }
+
+    /// Sets decoder limits.
+    pub fn limits(mut self, l: DecoderLimits) -> Self {
+        self.limits = l;
+        self
+    }
+}

@@ -1,0 +1,822 @@
+//! The control connection as a sans-IO state machine.
+//!
+//! # Calling contract
+//!
+//! A [`Session`] never touches a socket, a TLS library or a clock. Its
+//! driver owns the connection and loops:
+//!
+//! 1. Write everything [`Session::poll_transmit`] returns to the connection.
+//! 2. Handle every [`Event`] from [`Session::poll_event`].
+//!    On [`Event::StartTls`] stop reading, run the TLS handshake on the
+//!    control connection, then call [`Session::tls_established`]. On
+//!    [`Event::StopTls`] (after CCC) shut TLS down and continue in the
+//!    clear.
+//! 3. When the session is waiting for the server, read from the connection
+//!    and pass the bytes to [`Session::handle_input`]; pass end of stream
+//!    to [`Session::handle_eof`].
+//! 4. Start operations only when [`Session::is_idle`]: [`Session::login`],
+//!    [`Session::secure`], [`Session::command`], [`Session::transfer`],
+//!    [`Session::abort`] (also during a transfer), [`Session::ccc`],
+//!    [`Session::quit`].
+//!
+//! Deadlines are the driver's: the session has no clock, so the driver puts
+//! a timeout on every read it makes for the session.
+//!
+//! A call that the state does not allow returns [`Misuse`] and changes
+//! nothing. A server error ([`Misbehaviour`], [`Downgrade`], a 421) fails
+//! the session for good.
+//!
+//! # States
+//!
+//! ```text
+//!                 new()                     new() with Security::Implicit
+//!                   |                        (driver did TLS first)
+//!                   v                                 |
+//!            AwaitGreeting <--------------------------+
+//!        220 |   | 421/4yz/5yz -> error   | 230 + TLS required -> Downgrade
+//!            v
+//!     +--> [opening plan: HOST? -> AUTH TLS? -> USER/PASS/ACCT? ->
+//!     |     PBSZ 0 + PROT? -> FEAT? -> OPTS UTF8 ON? -> TYPE?] --> Ready
+//!     |        AUTH TLS --234--> TlsHandshake --tls_established()--> next step
+//!     |        (bytes buffered after 234 -> BytesAfterAuth error)
+//!     |
+//!     |                          Idle
+//!     |   login() / secure() ----> [steps as above] ----> Ready / Rejected
+//!     |   command(c) ------------> Awaiting reply -------> Reply
+//!     |   transfer(c) -----------> AwaitMark --1yz--> AwaitCompletion --2yz--> TransferCompleted
+//!     |                               |  2yz: TransferCompleted   | 4yz/5yz: TransferFailed
+//!     |                               +--4yz/5yz--> TransferFailed
+//!     |   abort() (Idle or transfer) -> ABOR + PWD marker -> Aborted(replies)
+//!     |   ccc() ---200--> StopTls     quit() ---> Closed
+//!     +-- any state: 421 -> ServerClosed (failed), undecodable -> ServerMisbehaved (failed)
+//! ```
+
+mod config;
+mod error;
+mod event;
+
+pub use config::{
+    Credentials, DataProtection, FeatPolicy, Security, SessionConfig, Utf8Policy,
+};
+pub use error::{Downgrade, Misbehaviour, Misuse, SessionError};
+pub use event::{Event, Step};
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::command::{Arg, AuthMechanism, Command, ProtectionLevel, TransferType};
+use crate::parse::FeatureSet;
+use crate::reply::{Reply, ReplyCode, ReplyDecoder};
+
+/// Whether the control connection runs TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TlsState {
+    /// Plain TCP.
+    Plain,
+    /// `StartTls` was emitted; the handshake is the driver's.
+    Handshaking,
+    /// TLS is up.
+    Active,
+    /// TLS was dropped with CCC after being up.
+    Cleared,
+}
+
+/// A command of a multi-step operation, sent and awaiting its reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    Host,
+    Auth,
+    Pbsz,
+    Prot(ProtectionLevel),
+    User,
+    Pass,
+    Acct,
+    Feat,
+    Utf8,
+    Type(TransferType),
+}
+
+/// Which operation is running, for the terminal event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Open,
+    Login,
+    Secure,
+}
+
+#[derive(Debug)]
+enum State {
+    AwaitGreeting,
+    Idle,
+    /// A step of a multi-step operation is outstanding.
+    Step(Op, Pending),
+    /// `StartTls` emitted; waiting for `tls_established`.
+    TlsHandshake(Op),
+    /// A `command()` is outstanding.
+    Command,
+    /// A data command awaits its 1yz mark.
+    AwaitMark,
+    /// A data command awaits its completion.
+    AwaitCompletion,
+    /// `ABOR` and the `PWD` marker were sent; replies collected until 257.
+    Aborting(Vec<Reply>),
+    /// `CCC` sent.
+    Ccc,
+    /// `QUIT` sent.
+    Quitting,
+    Closed,
+    Failed,
+}
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            State::AwaitGreeting => "awaiting greeting",
+            State::Idle => "idle",
+            State::Step(..) => "multi-step operation",
+            State::TlsHandshake(_) => "TLS handshake",
+            State::Command => "command",
+            State::AwaitMark | State::AwaitCompletion => "transfer",
+            State::Aborting(_) => "abort",
+            State::Ccc => "CCC",
+            State::Quitting => "QUIT",
+            State::Closed => "closed",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// The control-connection state machine. See the [module docs](self) for
+/// the calling contract and the state diagram.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    decoder: ReplyDecoder,
+    transmit: BytesMut,
+    events: VecDeque<Event>,
+    steps: VecDeque<Pending>,
+    tls: TlsState,
+    tls_required: bool,
+    logged_in: bool,
+    protection: Option<ProtectionLevel>,
+    features: FeatureSet,
+    features_fetched: bool,
+    utf8: bool,
+    transfer_type: Option<TransferType>,
+}
+
+impl Session {
+    /// A new session, waiting for the greeting. With
+    /// [`Security::Implicit`] the driver must have completed the TLS
+    /// handshake before it feeds any input.
+    ///
+    /// Fails if the configured host or credentials hold CR, LF or NUL.
+    pub fn new(config: SessionConfig) -> Result<Self, SessionError> {
+        if let Some(c) = &config.credentials {
+            c.validate()?;
+        }
+        if let Some(h) = &config.host {
+            Command::Host(h.clone()).validate()?;
+        }
+        let tls = match config.security {
+            Security::Implicit => TlsState::Active,
+            _ => TlsState::Plain,
+        };
+        Ok(Self {
+            decoder: ReplyDecoder::new(config.limits),
+            tls_required: config.security != Security::None,
+            state: State::AwaitGreeting,
+            transmit: BytesMut::new(),
+            events: VecDeque::new(),
+            steps: VecDeque::new(),
+            tls,
+            logged_in: false,
+            protection: None,
+            features: FeatureSet::default(),
+            features_fetched: false,
+            utf8: false,
+            transfer_type: None,
+            config,
+        })
+    }
+
+    // ----- driver interface -------------------------------------------------
+
+    /// Bytes to write to the connection, if any.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        (!self.transmit.is_empty()).then(|| self.transmit.split().freeze())
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Feeds bytes read from the control connection.
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<(), SessionError> {
+        self.check_usable()?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if let State::TlsHandshake(_) = self.state {
+            // Plaintext arriving while TLS should be negotiated.
+            return Err(self.fail(Misbehaviour::BytesAfterAuth.into()));
+        }
+        self.decoder.push(data);
+        loop {
+            if matches!(self.state, State::TlsHandshake(_)) {
+                // Nothing may follow 234 before the handshake.
+                if self.decoder.has_pending_input() {
+                    return Err(self.fail(Misbehaviour::BytesAfterAuth.into()));
+                }
+                return Ok(());
+            }
+            let reply = match self.decoder.decode() {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fail(Misbehaviour::Decode(e).into())),
+            };
+            if reply.code() == ReplyCode::SERVICE_NOT_AVAILABLE
+                && !matches!(self.state, State::Quitting)
+            {
+                return Err(self.fail(SessionError::ServerClosed(Some(reply))));
+            }
+            if let Err(e) = self.on_reply(reply) {
+                return Err(self.fail(e));
+            }
+        }
+    }
+
+    /// Reports end of stream on the control connection.
+    pub fn handle_eof(&mut self) -> Result<(), SessionError> {
+        match self.state {
+            State::Closed | State::Quitting => {
+                self.state = State::Closed;
+                Ok(())
+            }
+            State::Failed => Err(Misuse::Failed.into()),
+            _ => Err(self.fail(SessionError::ServerClosed(None))),
+        }
+    }
+
+    /// Reports that the TLS handshake asked for by [`Event::StartTls`]
+    /// succeeded.
+    pub fn tls_established(&mut self) -> Result<(), SessionError> {
+        self.check_usable()?;
+        let State::TlsHandshake(op) = self.state else {
+            return Err(Misuse::NoHandshakePending.into());
+        };
+        self.tls = TlsState::Active;
+        self.decoder.reset();
+        if self.logged_in {
+            self.push_protection_front();
+        }
+        self.advance(op)
+    }
+
+    // ----- state ---------------------------------------------------------
+
+    /// Whether a new operation may start.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle)
+    }
+
+    /// Whether the session waits for bytes from the server.
+    pub fn wants_input(&self) -> bool {
+        matches!(
+            self.state,
+            State::AwaitGreeting
+                | State::Step(..)
+                | State::Command
+                | State::AwaitMark
+                | State::AwaitCompletion
+                | State::Aborting(_)
+                | State::Ccc
+                | State::Quitting
+        )
+    }
+
+    /// Whether the session is closed or failed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed | State::Failed)
+    }
+
+    /// Whether a data command is in progress.
+    pub fn in_transfer(&self) -> bool {
+        matches!(self.state, State::AwaitMark | State::AwaitCompletion)
+    }
+
+    /// Whether the user is logged in.
+    pub fn is_logged_in(&self) -> bool {
+        self.logged_in
+    }
+
+    /// TLS state of the control connection.
+    pub fn tls_state(&self) -> TlsState {
+        self.tls
+    }
+
+    /// The protection every new data connection must use: what `PROT`
+    /// established, or clear when TLS never came up.
+    pub fn data_protection(&self) -> ProtectionLevel {
+        match (self.tls, self.protection) {
+            (TlsState::Active | TlsState::Cleared, Some(p)) => p,
+            _ => ProtectionLevel::Clear,
+        }
+    }
+
+    /// The features from FEAT (empty until fetched).
+    pub fn features(&self) -> &FeatureSet {
+        &self.features
+    }
+
+    /// Whether `OPTS UTF8 ON` was accepted.
+    pub fn utf8_enabled(&self) -> bool {
+        self.utf8
+    }
+
+    /// The `TYPE` last set through the session.
+    pub fn transfer_type(&self) -> Option<TransferType> {
+        self.transfer_type
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    // ----- operations ------------------------------------------------------
+
+    /// Logs in: `USER`, then `PASS` (on 331) and `ACCT` (on 332), followed
+    /// by `PBSZ`/`PROT` when TLS is up, `FEAT`, `OPTS UTF8 ON` and `TYPE`
+    /// per the configuration. Ends with [`Event::Ready`] or
+    /// [`Event::Rejected`].
+    pub fn login(&mut self, credentials: Credentials) -> Result<(), SessionError> {
+        self.check_idle()?;
+        credentials.validate()?;
+        if self.tls_required && self.tls != TlsState::Active {
+            return Err(Misuse::TlsRequired.into());
+        }
+        self.config.credentials = Some(credentials);
+        self.steps.clear();
+        self.steps.push_back(Pending::User);
+        self.advance(Op::Login)
+    }
+
+    /// Secures the connection now: `AUTH TLS`, [`Event::StartTls`], and
+    /// after the handshake `PBSZ 0`/`PROT` if logged in (otherwise after the
+    /// login). From here on TLS is required: a refusal is a
+    /// [`Downgrade`] error. Ends with [`Event::Ready`].
+    pub fn secure(&mut self) -> Result<(), SessionError> {
+        self.check_idle()?;
+        if self.tls != TlsState::Plain {
+            return Err(Misuse::AlreadySecure.into());
+        }
+        self.tls_required = true;
+        self.steps.clear();
+        self.steps.push_back(Pending::Auth);
+        self.advance(Op::Secure)
+    }
+
+    /// Sends a command that has a single final reply, ending with
+    /// [`Event::Reply`]. Data commands go through [`Session::transfer`];
+    /// `USER`/`PASS`/`ACCT`, `AUTH`/`PBSZ`/`PROT`/`CCC`, `ABOR`, `REIN`
+    /// and `QUIT` through their own methods.
+    pub fn command(&mut self, cmd: Command) -> Result<(), SessionError> {
+        self.check_idle()?;
+        if cmd.uses_data_connection() {
+            return Err(Misuse::UseDedicatedMethod(cmd.verb()).into());
+        }
+        if let Some(verb) = dedicated_verb(&cmd) {
+            return Err(Misuse::UseDedicatedMethod(verb).into());
+        }
+        self.send(&cmd)?;
+        if let Command::Type(t) = cmd {
+            self.transfer_type = Some(t);
+        }
+        self.state = State::Command;
+        Ok(())
+    }
+
+    /// Sends a data command (`RETR`, `STOR`, `STOU`, `APPE`, `LIST`, `NLST`,
+    /// `MLSD`, or a raw line the caller vouches for). The driver opens or
+    /// accepts the data connection alongside. Events:
+    /// [`Event::TransferStarted`] at the 1yz mark, then
+    /// [`Event::TransferCompleted`] or [`Event::TransferFailed`].
+    pub fn transfer(&mut self, cmd: Command) -> Result<(), SessionError> {
+        self.check_idle()?;
+        if !self.logged_in {
+            return Err(Misuse::NotLoggedIn.into());
+        }
+        if !cmd.uses_data_connection() && !matches!(cmd, Command::Raw(_)) {
+            return Err(Misuse::NotADataCommand(cmd.verb()).into());
+        }
+        self.send(&cmd)?;
+        self.state = State::AwaitMark;
+        Ok(())
+    }
+
+    /// Sends `ABOR`, during a transfer or on its own, followed by `PWD` as a
+    /// marker: every reply before the marker's 257 belongs to the aborted
+    /// transfer or to `ABOR`, so the session cannot be desynchronised
+    /// whether the server sends one reply or two. Ends with
+    /// [`Event::Aborted`].
+    pub fn abort(&mut self) -> Result<(), SessionError> {
+        self.check_usable()?;
+        if !matches!(self.state, State::Idle | State::AwaitMark | State::AwaitCompletion) {
+            return Err(Misuse::Busy(self.state.name()).into());
+        }
+        self.send(&Command::Abor)?;
+        self.send(&Command::Pwd)?;
+        self.state = State::Aborting(Vec::new());
+        Ok(())
+    }
+
+    /// Sends `CCC` to drop TLS on the control connection (RFC 4217 §11).
+    /// Only for users who opted in: firewalls that must read the control
+    /// connection. Data protection is unchanged. On 200 the session emits
+    /// [`Event::StopTls`]; a refusal comes as [`Event::Reply`].
+    pub fn ccc(&mut self) -> Result<(), SessionError> {
+        self.check_idle()?;
+        if self.tls != TlsState::Active {
+            return Err(Misuse::NotSecure.into());
+        }
+        self.send(&Command::Ccc)?;
+        self.state = State::Ccc;
+        Ok(())
+    }
+
+    /// Sends `QUIT`. Ends with [`Event::Closed`].
+    pub fn quit(&mut self) -> Result<(), SessionError> {
+        self.check_usable()?;
+        if !matches!(self.state, State::Idle) {
+            return Err(Misuse::Busy(self.state.name()).into());
+        }
+        self.send(&Command::Quit)?;
+        self.state = State::Quitting;
+        Ok(())
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    fn check_usable(&self) -> Result<(), SessionError> {
+        match self.state {
+            State::Failed => Err(Misuse::Failed.into()),
+            State::Closed => Err(Misuse::Closed.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_idle(&self) -> Result<(), SessionError> {
+        self.check_usable()?;
+        match self.state {
+            State::Idle => Ok(()),
+            State::TlsHandshake(_) => Err(Misuse::HandshakeInProgress.into()),
+            ref s => Err(Misuse::Busy(s.name()).into()),
+        }
+    }
+
+    fn fail(&mut self, e: SessionError) -> SessionError {
+        self.state = State::Failed;
+        self.steps.clear();
+        e
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<(), SessionError> {
+        cmd.encode_into(&mut self.transmit)?;
+        Ok(())
+    }
+
+    fn push_protection_front(&mut self) {
+        if self.protection.is_some() {
+            return;
+        }
+        let level = match self.config.data_protection {
+            DataProtection::Private => ProtectionLevel::Private,
+            DataProtection::Clear => ProtectionLevel::Clear,
+        };
+        self.steps.push_front(Pending::Prot(level));
+        self.steps.push_front(Pending::Pbsz);
+    }
+
+    /// Queues what follows a successful login.
+    fn after_login(&mut self) {
+        if self.tls == TlsState::Active {
+            self.push_protection_front();
+        }
+        if self.config.features == FeatPolicy::Request && !self.features_fetched {
+            self.steps.push_back(Pending::Feat);
+        }
+        if let Some(t) = self.config.transfer_type {
+            self.steps.push_back(Pending::Type(t));
+        }
+    }
+
+    /// Sends the next queued step, or ends the operation.
+    fn advance(&mut self, op: Op) -> Result<(), SessionError> {
+        let Some(step) = self.steps.pop_front() else {
+            self.state = State::Idle;
+            self.events.push_back(Event::Ready);
+            return Ok(());
+        };
+        let cmd = match &step {
+            Pending::Host => Command::Host(self.config.host.clone().unwrap_or_default()),
+            Pending::Auth => Command::Auth(AuthMechanism::Tls),
+            Pending::Pbsz => Command::Pbsz(0),
+            Pending::Prot(l) => Command::Prot(*l),
+            Pending::User => Command::User(self.creds_field(|c| c.user.clone())),
+            Pending::Pass => Command::Pass(crate::Secret::new(
+                self.creds_field(|c| c.password.expose_secret().clone()),
+            )),
+            Pending::Acct => match self.config.credentials.as_ref().and_then(|c| c.account.clone()) {
+                Some(a) => Command::Acct(a),
+                None => Command::Acct(crate::Secret::new(Arg::default())),
+            },
+            Pending::Feat => Command::Feat,
+            Pending::Utf8 => Command::Opts("UTF8".into(), Some("ON".into())),
+            Pending::Type(t) => Command::Type(*t),
+        };
+        self.send(&cmd)?;
+        self.state = State::Step(op, step);
+        Ok(())
+    }
+
+    fn creds_field(&self, f: impl Fn(&Credentials) -> Arg) -> Arg {
+        self.config.credentials.as_ref().map(f).unwrap_or_default()
+    }
+
+    /// Ends the operation with a refusal.
+    fn reject(&mut self, step: Step, reply: Reply) -> Result<(), SessionError> {
+        self.steps.clear();
+        self.state = State::Idle;
+        self.events.push_back(Event::Rejected { step, reply });
+        Ok(())
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> Result<(), SessionError> {
+        let code = reply.code();
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        match state {
+            State::AwaitGreeting => self.on_greeting(reply),
+            State::Step(op, step) => {
+                if code.is_preliminary() {
+                    self.state = State::Step(op, step);
+                    self.events.push_back(Event::Preliminary(reply));
+                    return Ok(());
+                }
+                self.on_step_reply(op, step, reply)
+            }
+            State::Command => {
+                if code.is_preliminary() {
+                    self.state = State::Command;
+                    self.events.push_back(Event::Preliminary(reply));
+                } else {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::Reply(reply));
+                }
+                Ok(())
+            }
+            State::AwaitMark => {
+                if code.is_preliminary() {
+                    self.state = State::AwaitCompletion;
+                    self.events.push_back(Event::TransferStarted(reply));
+                } else if code.is_completion() {
+                    // Some servers skip the mark (an empty listing, say).
+                    self.state = State::Idle;
+                    self.events.push_back(Event::TransferCompleted(reply));
+                } else if code.is_negative() {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::TransferFailed(reply));
+                } else {
+                    return Err(Misbehaviour::UnexpectedReply {
+                        during: "data command",
+                        reply,
+                    }
+                    .into());
+                }
+                Ok(())
+            }
+            State::AwaitCompletion => {
+                if code.is_preliminary() {
+                    // 110 restart markers and the like.
+                    self.state = State::AwaitCompletion;
+                    self.events.push_back(Event::Preliminary(reply));
+                } else if code.is_completion() {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::TransferCompleted(reply));
+                } else if code.is_negative() {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::TransferFailed(reply));
+                } else {
+                    return Err(Misbehaviour::UnexpectedReply {
+                        during: "transfer completion",
+                        reply,
+                    }
+                    .into());
+                }
+                Ok(())
+            }
+            State::Aborting(mut replies) => {
+                if code == ReplyCode::PATH_CREATED {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::Aborted(replies));
+                } else {
+                    if replies.len() >= 8 {
+                        return Err(Misbehaviour::UnexpectedReply {
+                            during: "ABOR",
+                            reply,
+                        }
+                        .into());
+                    }
+                    replies.push(reply);
+                    self.state = State::Aborting(replies);
+                }
+                Ok(())
+            }
+            State::Ccc => {
+                if code == ReplyCode::OK {
+                    self.tls = TlsState::Cleared;
+                    self.state = State::Idle;
+                    self.events.push_back(Event::StopTls);
+                } else if code.is_preliminary() {
+                    self.state = State::Ccc;
+                    self.events.push_back(Event::Preliminary(reply));
+                } else {
+                    self.state = State::Idle;
+                    self.events.push_back(Event::Reply(reply));
+                }
+                Ok(())
+            }
+            State::Quitting => {
+                self.state = State::Closed;
+                self.events.push_back(Event::Closed(reply));
+                Ok(())
+            }
+            State::Idle => Err(Misbehaviour::UnsolicitedReply(reply).into()),
+            State::TlsHandshake(_) => Err(Misbehaviour::BytesAfterAuth.into()),
+            State::Closed => {
+                self.state = State::Closed;
+                Err(Misbehaviour::UnsolicitedReply(reply).into())
+            }
+            State::Failed => Err(Misuse::Failed.into()),
+        }
+    }
+
+    fn on_greeting(&mut self, reply: Reply) -> Result<(), SessionError> {
+        let code = reply.code();
+        if code.is_preliminary() {
+            // 120: ready in n minutes. Keep waiting (the driver's deadline
+            // still applies).
+            self.state = State::AwaitGreeting;
+            self.events.push_back(Event::Preliminary(reply));
+            return Ok(());
+        }
+        if code == ReplyCode::LOGGED_IN {
+            if self.tls_required && self.tls != TlsState::Active {
+                return Err(Downgrade::LoggedInWithoutTls(reply).into());
+            }
+            self.logged_in = true;
+        } else if code != ReplyCode::SERVICE_READY {
+            return Err(SessionError::GreetingRefused(reply));
+        }
+        self.events.push_back(Event::Greeting(reply));
+        self.steps.clear();
+        if self.config.host.is_some() && !self.logged_in {
+            self.steps.push_back(Pending::Host);
+        }
+        if self.config.security == Security::Explicit {
+            self.steps.push_back(Pending::Auth);
+        }
+        if self.logged_in {
+            self.after_login();
+        } else if self.config.credentials.is_some() {
+            self.steps.push_back(Pending::User);
+        }
+        self.advance(Op::Open)
+    }
+
+    fn on_step_reply(&mut self, op: Op, step: Pending, reply: Reply) -> Result<(), SessionError> {
+        let code = reply.code();
+        match step {
+            Pending::Host => {
+                // HOST is optional for servers (RFC 7151 §3); a refusal
+                // leaves the default host.
+                self.advance(op)
+            }
+            Pending::Auth => {
+                if code == ReplyCode::AUTH_OK {
+                    if self.decoder.has_pending_input() {
+                        return Err(Misbehaviour::BytesAfterAuth.into());
+                    }
+                    self.tls = TlsState::Handshaking;
+                    self.state = State::TlsHandshake(op);
+                    self.events.push_back(Event::StartTls);
+                    Ok(())
+                } else if code == ReplyCode::LOGGED_IN {
+                    Err(Downgrade::LoggedInWithoutTls(reply).into())
+                } else {
+                    Err(Downgrade::AuthRefused(reply).into())
+                }
+            }
+            Pending::Pbsz => {
+                if code.is_completion() {
+                    self.advance(op)
+                } else {
+                    Err(Downgrade::PbszRefused(reply).into())
+                }
+            }
+            Pending::Prot(level) => {
+                if code.is_completion() {
+                    self.protection = Some(level);
+                    self.advance(op)
+                } else if level == ProtectionLevel::Private {
+                    Err(Downgrade::ProtRefused(reply).into())
+                } else {
+                    self.reject(Step::Prot, reply)
+                }
+            }
+            Pending::User | Pending::Pass | Pending::Acct => {
+                let which = match step {
+                    Pending::User => Step::User,
+                    Pending::Pass => Step::Pass,
+                    _ => Step::Acct,
+                };
+                if code.is_completion() {
+                    self.logged_in = true;
+                    self.events.push_back(Event::LoggedIn(reply));
+                    self.after_login();
+                    self.advance(op)
+                } else if code == ReplyCode::NEED_PASSWORD && step == Pending::User {
+                    self.steps.push_front(Pending::Pass);
+                    self.advance(op)
+                } else if code == ReplyCode::NEED_ACCOUNT && step != Pending::Acct {
+                    let has_account = self
+                        .config
+                        .credentials
+                        .as_ref()
+                        .is_some_and(|c| c.account.is_some());
+                    if has_account {
+                        self.steps.push_front(Pending::Acct);
+                        self.advance(op)
+                    } else {
+                        self.reject(Step::Acct, reply)
+                    }
+                } else if code.is_negative() {
+                    self.reject(which, reply)
+                } else {
+                    Err(Misbehaviour::UnexpectedReply {
+                        during: "login",
+                        reply,
+                    }
+                    .into())
+                }
+            }
+            Pending::Feat => {
+                self.features_fetched = true;
+                self.features = FeatureSet::parse(&reply);
+                if self.config.utf8 == Utf8Policy::IfOffered && self.features.supports_utf8() {
+                    self.steps.push_front(Pending::Utf8);
+                }
+                self.advance(op)
+            }
+            Pending::Utf8 => {
+                self.utf8 = code.is_completion();
+                self.advance(op)
+            }
+            Pending::Type(t) => {
+                if code.is_completion() {
+                    self.transfer_type = Some(t);
+                    self.advance(op)
+                } else {
+                    self.reject(Step::Type, reply)
+                }
+            }
+        }
+    }
+}
+
+/// Commands that must go through their own session method.
+fn dedicated_verb(cmd: &Command) -> Option<&'static str> {
+    let verb: &str = match cmd {
+        Command::Raw(line) => {
+            let first = line
+                .as_bytes()
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            return DEDICATED
+                .iter()
+                .find(|v| v.as_bytes().eq_ignore_ascii_case(first))
+                .copied();
+        }
+        other => other.verb(),
+    };
+    DEDICATED.iter().find(|v| **v == verb).copied()
+}
+
+const DEDICATED: &[&str] = &[
+    "USER", "PASS", "ACCT", "AUTH", "PBSZ", "PROT", "CCC", "ABOR", "REIN", "QUIT", "RETR", "STOR",
+    "STOU", "APPE", "LIST", "NLST", "MLSD",
+];

@@ -1,0 +1,635 @@
+//! The session state machine, driven by scripted conversations. Every
+//! server message is also fed split at every byte position.
+
+use ftpkit_control::command::ProtectionLevel;
+use ftpkit_control::session::{
+    DataProtection, Downgrade, Event, FeatPolicy, Misbehaviour, Misuse, Step as RejectedStep,
+    TlsState, Utf8Policy,
+};
+use ftpkit_control::{Command, Credentials, Security, Session, SessionConfig, SessionError};
+use proptest::prelude::*;
+
+#[derive(Clone, Copy)]
+enum S<'a> {
+    /// Bytes from the server.
+    Server(&'a [u8]),
+    /// Exactly these bytes must have been sent since the last check.
+    Sent(&'a [u8]),
+    /// The driver finished the TLS handshake.
+    TlsDone,
+    /// An operation started by the driver.
+    Call(fn(&mut Session) -> Result<(), SessionError>),
+}
+
+fn drain(s: &mut Session) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+/// Runs a conversation, optionally feeding server message `split.0` in two
+/// pieces at `split.1`. Returns the session and all events.
+fn run(config: &SessionConfig, script: &[S<'_>], split: Option<(usize, usize)>) -> (Session, Vec<Event>) {
+    let mut s = Session::new(config.clone()).unwrap();
+    let mut events = Vec::new();
+    for (i, step) in script.iter().enumerate() {
+        match *step {
+            S::Server(bytes) => match split {
+                Some((at, k)) if at == i => {
+                    s.handle_input(&bytes[..k]).unwrap();
+                    s.handle_input(&bytes[k..]).unwrap();
+                }
+                _ => s.handle_input(bytes).unwrap(),
+            },
+            S::Sent(expected) => {
+                let sent = drain(&mut s);
+                assert_eq!(
+                    String::from_utf8_lossy(&sent),
+                    String::from_utf8_lossy(expected),
+                    "at step {i}"
+                );
+            }
+            S::TlsDone => s.tls_established().unwrap(),
+            S::Call(f) => f(&mut s).unwrap(),
+        }
+        while let Some(e) = s.poll_event() {
+            events.push(e);
+        }
+    }
+    assert!(drain(&mut s).is_empty(), "unchecked output at end");
+    (s, events)
+}
+
+/// Runs the conversation whole and at every split of every server message.
+fn converse(config: &SessionConfig, script: &[S<'_>]) -> (Session, Vec<Event>) {
+    let (s, events) = run(config, script, None);
+    for (i, step) in script.iter().enumerate() {
+        if let S::Server(bytes) = step {
+            for k in 0..=bytes.len() {
+                let (_, e2) = run(config, script, Some((i, k)));
+                assert_eq!(e2, events, "split message {i} at {k}");
+            }
+        }
+    }
+    (s, events)
+}
+
+fn creds() -> Credentials {
+    Credentials::new("alice", "pw")
+}
+
+fn plain() -> SessionConfig {
+    SessionConfig::new().credentials(creds())
+}
+
+fn explicit() -> SessionConfig {
+    SessionConfig::new().security(Security::Explicit).credentials(creds())
+}
+
+const FEAT_UTF8: &[u8] = b"211-Features:\r\n MDTM\r\n REST STREAM\r\n SIZE\r\n UTF8\r\n MLST type*;size*;modify*;\r\n211 End\r\n";
+
+#[test]
+fn plain_login_with_feat_and_utf8() {
+    let (s, events) = converse(
+        &plain(),
+        &[
+            S::Server(b"220 (vsFTPd 3.0.3)\r\n"),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"331 Please specify the password.\r\n"),
+            S::Sent(b"PASS pw\r\n"),
+            S::Server(b"230 Login successful.\r\n"),
+            S::Sent(b"FEAT\r\n"),
+            S::Server(FEAT_UTF8),
+            S::Sent(b"OPTS UTF8 ON\r\n"),
+            S::Server(b"200 Always in UTF8 mode.\r\n"),
+            S::Sent(b"TYPE I\r\n"),
+            S::Server(b"200 Switching to Binary mode.\r\n"),
+        ],
+    );
+    assert!(s.is_idle() && s.is_logged_in() && s.utf8_enabled());
+    assert!(s.features().supports_mlsx());
+    assert_eq!(s.data_protection(), ProtectionLevel::Clear);
+    assert!(matches!(events[0], Event::Greeting(_)));
+    assert!(matches!(events[1], Event::LoggedIn(_)));
+    assert_eq!(events[2], Event::Ready);
+    assert_eq!(events.len(), 3);
+}
+
+#[test]
+fn explicit_tls_full_opening() {
+    let (s, events) = converse(
+        &explicit().host("ftp.example.com"),
+        &[
+            S::Server(b"220-Welcome\r\n220 ProFTPD\r\n"),
+            S::Sent(b"HOST ftp.example.com\r\n"),
+            S::Server(b"220 HOST ok\r\n"),
+            S::Sent(b"AUTH TLS\r\n"),
+            S::Server(b"234 AUTH TLS successful\r\n"),
+            S::Sent(b""),
+            S::TlsDone,
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"331 pw\r\n"),
+            S::Sent(b"PASS pw\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Sent(b"PBSZ 0\r\n"),
+            S::Server(b"200 PBSZ 0 successful\r\n"),
+            S::Sent(b"PROT P\r\n"),
+            S::Server(b"200 Protection set to Private\r\n"),
+            S::Sent(b"FEAT\r\n"),
+            S::Server(b"211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n"),
+            S::Sent(b"TYPE I\r\n"),
+            S::Server(b"200 Type set to I\r\n"),
+        ],
+    );
+    assert_eq!(s.tls_state(), TlsState::Active);
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+    assert!(events.contains(&Event::StartTls));
+    assert_eq!(events.last(), Some(&Event::Ready));
+}
+
+#[test]
+fn implicit_tls_sends_no_auth_but_protects_data() {
+    let (s, _) = converse(
+        &SessionConfig::new()
+            .security(Security::Implicit)
+            .credentials(creds())
+            .features(FeatPolicy::Skip),
+        &[
+            S::Server(b"220 ready\r\n"),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"331 pw\r\n"),
+            S::Sent(b"PASS pw\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Sent(b"PBSZ 0\r\n"),
+            S::Server(b"200 ok\r\n"),
+            S::Sent(b"PROT P\r\n"),
+            S::Server(b"200 ok\r\n"),
+            S::Sent(b"TYPE I\r\n"),
+            S::Server(b"200 ok\r\n"),
+        ],
+    );
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+}
+
+#[test]
+fn clear_data_protection_is_explicit() {
+    let (s, _) = converse(
+        &explicit().data_protection(DataProtection::Clear).features(FeatPolicy::Skip).transfer_type(None),
+        &[
+            S::Server(b"220 hi\r\n"),
+            S::Sent(b"AUTH TLS\r\n"),
+            S::Server(b"234 go\r\n"),
+            S::TlsDone,
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Sent(b"PBSZ 0\r\n"),
+            S::Server(b"200 ok\r\n"),
+            S::Sent(b"PROT C\r\n"),
+            S::Server(b"200 ok\r\n"),
+        ],
+    );
+    assert_eq!(s.data_protection(), ProtectionLevel::Clear);
+}
+
+/// Feeds bytes and returns the error, checking nothing more is sent.
+fn feed_err(s: &mut Session, bytes: &[u8]) -> SessionError {
+    let e = s.handle_input(bytes).unwrap_err();
+    assert!(drain(s).is_empty(), "sent after error");
+    assert!(s.is_closed());
+    // Failed for good: every later call is refused.
+    assert_eq!(s.handle_input(b"200 ok\r\n"), Err(Misuse::Failed.into()));
+    assert!(s.command(Command::Noop).is_err());
+    e
+}
+
+fn opened(config: SessionConfig) -> Session {
+    let mut s = Session::new(config).unwrap();
+    s.handle_input(b"220 hi\r\n").unwrap();
+    s
+}
+
+#[test]
+fn bytes_after_234_in_the_same_read_are_refused() {
+    let mut s = opened(explicit());
+    assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
+    let e = feed_err(&mut s, b"234 go\r\n230 injected plaintext\r\n");
+    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+}
+
+#[test]
+fn bytes_after_234_in_a_later_read_are_refused() {
+    let mut s = opened(explicit());
+    drain(&mut s);
+    s.handle_input(b"234 go\r\n").unwrap();
+    assert_eq!(s.poll_event().map(|_| ()), Some(())); // Greeting
+    assert_eq!(s.poll_event(), Some(Event::StartTls));
+    let e = feed_err(&mut s, b"x");
+    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+}
+
+#[test]
+fn partial_reply_after_234_is_refused() {
+    let mut s = opened(explicit());
+    drain(&mut s);
+    let e = feed_err(&mut s, b"234 go\r\n2");
+    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+}
+
+#[test]
+fn greeting_230_is_a_downgrade_when_tls_required() {
+    let mut s = Session::new(explicit()).unwrap();
+    let e = feed_err(&mut s, b"230 already logged in\r\n");
+    assert!(matches!(e, SessionError::Downgrade(Downgrade::LoggedInWithoutTls(_))));
+}
+
+#[test]
+fn greeting_230_without_tls_logs_in() {
+    let (s, _) = converse(
+        &plain(),
+        &[
+            S::Server(b"230 no login needed\r\n"),
+            S::Sent(b"FEAT\r\n"),
+            S::Server(b"500 no\r\n"),
+            S::Sent(b"TYPE I\r\n"),
+            S::Server(b"200 ok\r\n"),
+        ],
+    );
+    assert!(s.is_logged_in());
+    assert!(s.features().is_empty());
+}
+
+#[test]
+fn refused_auth_is_a_downgrade_and_user_is_never_sent() {
+    for refusal in [&b"500 AUTH not understood\r\n"[..], b"534 no TLS\r\n", b"431 later\r\n", b"230 fine\r\n", b"334 ADAT\r\n"] {
+        let mut s = opened(explicit());
+        assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
+        let e = feed_err(&mut s, refusal);
+        assert!(matches!(e, SessionError::Downgrade(_)), "{e:?}");
+    }
+}
+
+fn logged_in_tls() -> Session {
+    let mut s = opened(explicit().features(FeatPolicy::Skip));
+    drain(&mut s);
+    s.handle_input(b"234 go\r\n").unwrap();
+    s.tls_established().unwrap();
+    s.handle_input(b"331 pw\r\n").unwrap();
+    s.handle_input(b"230 ok\r\n").unwrap();
+    drain(&mut s);
+    s
+}
+
+#[test]
+fn refused_pbsz_or_prot_p_is_a_downgrade() {
+    let mut s = logged_in_tls();
+    let e = feed_err(&mut s, b"503 PBSZ not accepted\r\n");
+    assert!(matches!(e, SessionError::Downgrade(Downgrade::PbszRefused(_))));
+
+    let mut s = logged_in_tls();
+    s.handle_input(b"200 PBSZ ok\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"PROT P\r\n");
+    let e = feed_err(&mut s, b"536 PROT P not supported\r\n");
+    assert!(matches!(e, SessionError::Downgrade(Downgrade::ProtRefused(_))));
+}
+
+#[test]
+fn reply_421_anywhere_is_server_closed() {
+    let scripts: &[&[&[u8]]] = &[
+        &[b"421 Too many users\r\n"],
+        &[b"220 hi\r\n", b"421 Timeout\r\n"],
+        &[b"220 hi\r\n", b"331 pw\r\n", b"421 bye\r\n"],
+        &[b"220 hi\r\n", b"331 pw\r\n", b"230 ok\r\n", b"211 none\r\n", b"200 ok\r\n", b"150 go\r\n421 Shutting down\r\n"],
+    ];
+    for script in scripts {
+        let mut s = Session::new(plain()).unwrap();
+        let (last, init) = script.split_last().unwrap();
+        for m in init {
+            s.handle_input(m).unwrap();
+            if s.is_idle() {
+                s.transfer(Command::Retr("f".into())).unwrap();
+            }
+        }
+        drain(&mut s);
+        let e = feed_err(&mut s, last);
+        assert!(matches!(e, SessionError::ServerClosed(Some(ref r)) if r.code().as_u16() == 421), "{e:?}");
+    }
+}
+
+#[test]
+fn greeting_refusals() {
+    let mut s = Session::new(plain()).unwrap();
+    assert!(matches!(feed_err(&mut s, b"530 not allowed\r\n"), SessionError::GreetingRefused(_)));
+    // 120 then 220 works.
+    let mut s = Session::new(plain()).unwrap();
+    s.handle_input(b"120 wait 1 minute\r\n").unwrap();
+    assert!(drain(&mut s).is_empty());
+    s.handle_input(b"220 now\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"USER alice\r\n");
+}
+
+#[test]
+fn misuse_is_typed_and_changes_nothing() {
+    let mut s = Session::new(plain()).unwrap();
+    assert!(matches!(s.command(Command::Noop), Err(SessionError::Misuse(Misuse::Busy(_)))));
+    assert_eq!(s.tls_established(), Err(Misuse::NoHandshakePending.into()));
+    s.handle_input(b"220 hi\r\n").unwrap();
+    drain(&mut s);
+    assert!(matches!(s.transfer(Command::Retr("x".into())), Err(SessionError::Misuse(Misuse::Busy(_)))));
+    assert!(matches!(s.quit(), Err(SessionError::Misuse(_))));
+    assert!(drain(&mut s).is_empty());
+
+    let mut s = Session::new(SessionConfig::new()).unwrap();
+    s.handle_input(b"220 hi\r\n").unwrap();
+    assert!(s.is_idle());
+    assert_eq!(s.transfer(Command::Retr("x".into())), Err(Misuse::NotLoggedIn.into()));
+    assert_eq!(s.ccc(), Err(Misuse::NotSecure.into()));
+    assert!(matches!(s.command(Command::Retr("x".into())), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("RETR")))));
+    assert!(matches!(s.command(Command::Raw("auth tls".into())), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("AUTH")))));
+    assert!(matches!(s.command(Command::Quit), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("QUIT")))));
+    assert!(drain(&mut s).is_empty());
+    assert!(s.is_idle());
+}
+
+#[test]
+fn invalid_arguments_send_nothing() {
+    let mut s = Session::new(SessionConfig::new()).unwrap();
+    s.handle_input(b"220 hi\r\n").unwrap();
+    assert!(matches!(s.command(Command::Cwd("a\r\nDELE b".into())), Err(SessionError::InvalidCommand(_))));
+    assert!(matches!(s.login(Credentials::new("bob\r\nDELE x", "p")), Err(SessionError::InvalidCommand(_))));
+    assert!(matches!(s.login(Credentials::new("bob", "p\0")), Err(SessionError::InvalidCommand(_))));
+    assert!(drain(&mut s).is_empty());
+    assert!(s.is_idle());
+    assert!(Session::new(SessionConfig::new().credentials(Credentials::new("a", "b\nc"))).is_err());
+    assert!(Session::new(SessionConfig::new().host("h\r\n")).is_err());
+}
+
+#[test]
+fn login_rejected_then_retry() {
+    let config = SessionConfig::new();
+    let mut s = opened(config);
+    s.login(creds()).unwrap();
+    assert_eq!(drain(&mut s), b"USER alice\r\n");
+    s.handle_input(b"331 pw\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"PASS pw\r\n");
+    s.handle_input(b"530 Login incorrect.\r\n").unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(matches!(events.last(), Some(Event::Rejected { step: RejectedStep::Pass, .. })));
+    assert!(s.is_idle() && !s.is_logged_in());
+    s.login(creds()).unwrap();
+    assert_eq!(drain(&mut s), b"USER alice\r\n");
+}
+
+#[test]
+fn account_on_332() {
+    let (s, _) = converse(
+        &SessionConfig::new()
+            .credentials(creds().with_account("acct1"))
+            .features(FeatPolicy::Skip)
+            .transfer_type(None),
+        &[
+            S::Server(b"220 hi\r\n"),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"331 pw\r\n"),
+            S::Sent(b"PASS pw\r\n"),
+            S::Server(b"332 need account\r\n"),
+            S::Sent(b"ACCT acct1\r\n"),
+            S::Server(b"230 ok\r\n"),
+        ],
+    );
+    assert!(s.is_logged_in());
+    // Without an account, 332 is a rejection.
+    let mut s = opened(SessionConfig::new().credentials(creds()));
+    s.handle_input(b"332 need account\r\n").unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(matches!(events.last(), Some(Event::Rejected { step: RejectedStep::Acct, .. })));
+}
+
+#[test]
+fn secure_after_login_negotiates_at_once() {
+    let cfg = plain().features(FeatPolicy::Skip).transfer_type(None);
+    let (s, events) = converse(
+        &cfg,
+        &[
+            S::Server(b"220 hi\r\n"),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Call(Session::secure),
+            S::Sent(b"AUTH TLS\r\n"),
+            S::Server(b"234 go\r\n"),
+            S::TlsDone,
+            S::Sent(b"PBSZ 0\r\n"),
+            S::Server(b"200 ok\r\n"),
+            S::Sent(b"PROT P\r\n"),
+            S::Server(b"200 ok\r\n"),
+        ],
+    );
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+    assert_eq!(events.iter().filter(|e| **e == Event::Ready).count(), 2);
+}
+
+#[test]
+fn secure_before_login_defers_protection_to_login() {
+    let cfg = SessionConfig::new().features(FeatPolicy::Skip).transfer_type(None);
+    let (s, _) = converse(
+        &cfg,
+        &[
+            S::Server(b"220 hi\r\n"),
+            S::Call(Session::secure),
+            S::Sent(b"AUTH TLS\r\n"),
+            S::Server(b"234 go\r\n"),
+            S::TlsDone,
+            S::Sent(b""),
+            S::Call(|s| s.login(Credentials::new("alice", "pw"))),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"331 pw\r\n"),
+            S::Sent(b"PASS pw\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Sent(b"PBSZ 0\r\n"),
+            S::Server(b"200 ok\r\n"),
+            S::Sent(b"PROT P\r\n"),
+            S::Server(b"200 ok\r\n"),
+        ],
+    );
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+}
+
+#[test]
+fn secure_refused_on_plain_session_is_a_downgrade() {
+    let mut s = opened(SessionConfig::new());
+    s.secure().unwrap();
+    drain(&mut s);
+    assert!(matches!(feed_err(&mut s, b"502 not implemented\r\n"), SessionError::Downgrade(Downgrade::AuthRefused(_))));
+}
+
+#[test]
+fn login_refused_before_tls_when_required() {
+    let mut s = Session::new(SessionConfig::new().security(Security::Explicit)).unwrap();
+    s.handle_input(b"220 hi\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
+    // Busy until the handshake; and a plain login is never possible.
+    assert!(s.login(creds()).is_err());
+}
+
+fn ready() -> Session {
+    let mut s = opened(plain().features(FeatPolicy::Skip).transfer_type(None));
+    s.handle_input(b"230 ok\r\n").unwrap();
+    drain(&mut s);
+    while s.poll_event().is_some() {}
+    assert!(s.is_idle());
+    s
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+#[test]
+fn transfer_mark_and_completion() {
+    let mut s = ready();
+    s.transfer(Command::Retr("f".into())).unwrap();
+    assert_eq!(drain(&mut s), b"RETR f\r\n");
+    assert!(s.in_transfer());
+    s.handle_input(b"150 Opening BINARY mode data connection\r\n").unwrap();
+    assert!(matches!(events(&mut s)[..], [Event::TransferStarted(_)]));
+    s.handle_input(b"226 Transfer complete\r\n").unwrap();
+    assert!(matches!(events(&mut s)[..], [Event::TransferCompleted(_)]));
+    assert!(s.is_idle());
+}
+
+#[test]
+fn transfer_failures_at_mark_and_completion() {
+    let mut s = ready();
+    s.transfer(Command::Retr("missing".into())).unwrap();
+    s.handle_input(b"550 Failed to open file.\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::TransferFailed(r)] if r.code().as_u16() == 550));
+    assert!(s.is_idle());
+    s.transfer(Command::Stor("f".into())).unwrap();
+    s.handle_input(b"150 ok\r\n426 Failure reading network stream.\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::TransferStarted(_), Event::TransferFailed(r)] if r.code().as_u16() == 426));
+    s.transfer(Command::List(None)).unwrap();
+    s.handle_input(b"226 nothing to list\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::TransferCompleted(_)]));
+    s.transfer(Command::Nlst(None)).unwrap();
+    s.handle_input(b"425 Can't open data connection\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::TransferFailed(r)] if r.code().is_transient()));
+}
+
+#[test]
+fn abort_during_transfer_with_two_replies_or_one() {
+    for replies in [&b"426 aborted\r\n226 ABOR ok\r\n"[..], b"225 ABOR ok\r\n", b"226 done\r\n225 no transfer\r\n"] {
+        let mut s = ready();
+        s.transfer(Command::Retr("f".into())).unwrap();
+        s.handle_input(b"150 go\r\n").unwrap();
+        events(&mut s);
+        drain(&mut s);
+        s.abort().unwrap();
+        assert_eq!(drain(&mut s), b"ABOR\r\nPWD\r\n");
+        s.handle_input(replies).unwrap();
+        assert!(!s.is_idle());
+        s.handle_input(b"257 \"/\" is the current directory\r\n").unwrap();
+        let ev = events(&mut s);
+        let Event::Aborted(got) = &ev[0] else { panic!("{ev:?}") };
+        assert_eq!(got.len(), replies.iter().filter(|&&b| b == b'\n').count());
+        assert!(s.is_idle());
+    }
+}
+
+#[test]
+fn abort_when_idle() {
+    let mut s = ready();
+    s.abort().unwrap();
+    s.handle_input(b"225 No transfer to ABOR.\r\n257 \"/\"\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Aborted(r)] if r.len() == 1));
+}
+
+#[test]
+fn simple_commands_and_unsolicited_replies() {
+    let mut s = ready();
+    s.command(Command::Pwd).unwrap();
+    assert_eq!(drain(&mut s), b"PWD\r\n");
+    s.handle_input(b"257 \"/home\"\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 257));
+    s.command(Command::Rnfr("a".into())).unwrap();
+    s.handle_input(b"350 ready\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 350));
+    drain(&mut s);
+    let e = feed_err(&mut s, b"200 surprise\r\n");
+    assert!(matches!(e, SessionError::ServerMisbehaved(Misbehaviour::UnsolicitedReply(_))));
+}
+
+#[test]
+fn quit_and_eof() {
+    let mut s = ready();
+    s.quit().unwrap();
+    assert_eq!(drain(&mut s), b"QUIT\r\n");
+    s.handle_input(b"221 Goodbye.\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Closed(_)]));
+    s.handle_eof().unwrap();
+    assert!(s.is_closed());
+
+    let mut s = ready();
+    s.command(Command::Noop).unwrap();
+    assert_eq!(s.handle_eof(), Err(SessionError::ServerClosed(None)));
+}
+
+#[test]
+fn ccc_drops_tls_but_keeps_protection() {
+    let mut s = logged_in_tls();
+    s.handle_input(b"200 ok\r\n200 ok\r\n200 ok\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"PROT P\r\nTYPE I\r\n");
+    assert!(s.is_idle());
+    s.ccc().unwrap();
+    assert_eq!(drain(&mut s), b"CCC\r\n");
+    s.handle_input(b"200 CCC ok\r\n").unwrap();
+    assert!(events(&mut s).contains(&Event::StopTls));
+    assert_eq!(s.tls_state(), TlsState::Cleared);
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+}
+
+#[test]
+fn utf8_never_policy() {
+    let (s, _) = converse(
+        &plain().utf8(Utf8Policy::Never).transfer_type(None),
+        &[
+            S::Server(b"220 hi\r\n"),
+            S::Sent(b"USER alice\r\n"),
+            S::Server(b"230 ok\r\n"),
+            S::Sent(b"FEAT\r\n"),
+            S::Server(FEAT_UTF8),
+        ],
+    );
+    assert!(!s.utf8_enabled());
+}
+
+#[test]
+fn password_not_in_session_debug() {
+    let s = Session::new(SessionConfig::new().credentials(Credentials::new("u", "topsecret-pw"))).unwrap();
+    assert!(!format!("{s:?}").contains("topsecret"));
+}
+
+proptest! {
+    /// Arbitrary server bytes, in arbitrary chunks, never panic the session,
+    /// whatever state it is in, and a failed session stays failed.
+    #[test]
+    fn arbitrary_server_bytes_never_panic(
+        prefix in 0usize..4,
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+    ) {
+        let openers: [&[u8]; 4] = [b"", b"220 hi\r\n", b"220 hi\r\n331 p\r\n", b"220 hi\r\n230 ok\r\n"];
+        let mut s = Session::new(explicit()).unwrap();
+        let _ = s.handle_input(openers[prefix]);
+        let _ = s.tls_established();
+        for c in chunks {
+            let failed_before = s.is_closed();
+            let r = s.handle_input(&c);
+            if failed_before { prop_assert!(r.is_err()); }
+            let _ = drain(&mut s);
+            while s.poll_event().is_some() {}
+            if s.is_idle() {
+                let _ = s.transfer(Command::Retr("f".into()));
+            }
+        }
+    }
+}
