@@ -1,4 +1,35 @@
 //! # ftpkit
 //!
-//! Async FTP/FTPS client for tokio and rustls.
+//! An async FTP/FTPS client for tokio and rustls. Plain FTP, explicit TLS
+//! (`AUTH TLS`) and implicit TLS, with data channels that inherit the
+//! control connection's protection and resume its TLS session.
+//!
+//! ## Layout
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`client`](Client) (`client.rs`) | [`Client`]: connect, login, secure, commands |
+//! | `control.rs` | the control stream (plain/TLS) and the loop driving [`ftpkit_control::Session`] |
+//! | `transfer/` | opening data channels beside the control connection, [`Download`], [`Upload`], listings, TYPE A |
+//! | [`tls`] | trust, pins, client certificates, the per-session TLS session store, certificate info |
+//! | [`config`] | [`Config`], [`Timeouts`], data modes |
+//! | [`error`] | [`Error`], [`ErrorKind`] |
+//!
+//! The protocol itself lives in `ftpkit-control` (sans-IO) and the data
+//! channels in `ftpkit-data`; this crate drives them with tokio.
 #![forbid(unsafe_code)]
+
+mod client;
+pub mod config;
+mod control;
+pub mod error;
+pub mod tls;
+mod transfer;
+
+pub use client::Client;
+pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
+pub use error::{Error, ErrorKind, Result};
+pub use ftpkit_control::command::TransferType;
+pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
+pub use ftpkit_control::{Credentials, Reply, ReplyCode};
+pub use transfer::{Download, TransferInfo, Upload};

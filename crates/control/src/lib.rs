@@ -42,6 +42,8 @@
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 pub mod command;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod listing;
 pub mod parse;
 pub mod reply;

@@ -1,5 +1,7 @@
 //! Reply payload parsers, with samples as real servers send them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use ftpkit_control::command::HashAlgorithm;

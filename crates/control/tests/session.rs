@@ -1,6 +1,8 @@
 //! The session state machine, driven by scripted conversations. Every
 //! server message is also fed split at every byte position.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::session::{
     DataProtection, Downgrade, Event, FeatPolicy, Misbehaviour, Misuse, Step as RejectedStep,

@@ -27,7 +27,9 @@ const DIR_GAP: usize = 10;
 /// The name starts after exactly one space following the size, so leading
 /// spaces survive. After `<DIR>` and the link markers the name starts after
 /// the usual 10-space gap when there is one (keeping further leading spaces),
-/// otherwise after all the spaces. Times are the server's local time.
+/// otherwise after all the spaces. A name of only spaces is taken as
+/// padding, not a name, and the row is rejected. Times are the server's
+/// local time.
 ///
 /// A trailing CRLF or LF is ignored.
 pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
@@ -82,7 +84,10 @@ pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
         }
         size => (EntryKind::File, Some(parse_size(size)?), gap_start + 1),
     };
-    let rest = line.get(name_start..).filter(|r| !r.is_empty())?;
+    // Windows has no names made only of spaces: that is column padding.
+    let rest = line
+        .get(name_start..)
+        .filter(|r| r.iter().any(|&b| b != b' '))?;
     let (name, link_target) = match (&kind, rest) {
         (EntryKind::Symlink, [.., b']']) => match memchr::memmem::rfind(rest, b" [") {
             Some(open) if open > 0 => (

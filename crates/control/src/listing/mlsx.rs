@@ -62,9 +62,7 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         Some(t) => parse_type(t),
         None => (EntryKind::Other(String::from("unknown")), None),
     };
-    let size = get("size")
-        .or_else(|| get("sizd"))
-        .and_then(parse_u64);
+    let size = get("size").or_else(|| get("sizd")).and_then(parse_u64);
     let modified = get("modify").and_then(parse_mdtm_time);
     let permissions = get("unix.mode")
         .and_then(mode_to_rwx)
@@ -107,11 +105,12 @@ fn split_facts(line: &[u8]) -> Result<(Facts, &[u8]), ListingError> {
     }
     let mut facts = Vec::new();
     for fact in facts_part.split(|&b| b == b';').filter(|f| !f.is_empty()) {
-        let eq = memchr::memchr(b'=', fact)
-            .filter(|&eq| eq > 0)
-            .ok_or(ListingError::MalformedMlsx {
-                reason: "fact without a name or '='",
-            })?;
+        let eq =
+            memchr::memchr(b'=', fact)
+                .filter(|&eq| eq > 0)
+                .ok_or(ListingError::MalformedMlsx {
+                    reason: "fact without a name or '='",
+                })?;
         let key = lossy(fact.get(..eq).unwrap_or_default()).to_ascii_lowercase();
         let value = fact.get(eq + 1..).unwrap_or_default().to_vec();
         facts.push((key, value));
@@ -143,9 +142,7 @@ fn parse_type(value: &[u8]) -> (EntryKind, Option<RawName>) {
             Some(rest) if device_word(rest, &[b"blk", b"blkdev", b"block"]) => {
                 EntryKind::BlockDevice
             }
-            Some(rest) if device_word(rest, &[b"chr", b"chrdev", b"char"]) => {
-                EntryKind::CharDevice
-            }
+            Some(rest) if device_word(rest, &[b"chr", b"chrdev", b"char"]) => EntryKind::CharDevice,
             Some(b"fifo" | b"pipe") => EntryKind::Pipe,
             Some(b"socket" | b"sock") => EntryKind::Socket,
             _ => EntryKind::Other(lossy(&lower)),
@@ -174,15 +171,13 @@ fn mode_to_rwx(value: &[u8]) -> Option<String> {
         .iter()
         .fold(0u64, |acc, &d| (acc << 3) | u64::from(d - b'0'));
     let bit = |mask: u64, c: char| if mode & mask != 0 { c } else { '-' };
-    let special = |x: u64, special: u64, set: char, unset: char| match (
-        mode & x != 0,
-        mode & special != 0,
-    ) {
-        (true, true) => set,
-        (false, true) => unset,
-        (true, false) => 'x',
-        (false, false) => '-',
-    };
+    let special =
+        |x: u64, special: u64, set: char, unset: char| match (mode & x != 0, mode & special != 0) {
+            (true, true) => set,
+            (false, true) => unset,
+            (true, false) => 'x',
+            (false, false) => '-',
+        };
     Some(
         [
             bit(0o400, 'r'),

@@ -118,8 +118,7 @@ impl RawName {
         if b.is_empty() || b == b"." || b == b".." {
             return false;
         }
-        if b
-            .iter()
+        if b.iter()
             .any(|&c| c == b'/' || c == b'\\' || c < 0x20 || c == 0x7f)
         {
             return false;

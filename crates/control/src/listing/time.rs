@@ -74,7 +74,10 @@ pub(crate) fn digits(s: &[u8]) -> Option<u32> {
     if s.is_empty() || s.len() > 9 || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0')))
+    Some(
+        s.iter()
+            .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0')),
+    )
 }
 
 /// A validated calendar date.
@@ -127,9 +130,7 @@ pub(crate) fn month_abbrev(s: &[u8]) -> Option<u32> {
     if s.len() != 3 {
         return None;
     }
-    let index = NAMES
-        .iter()
-        .position(|name| name.eq_ignore_ascii_case(s))?;
+    let index = NAMES.iter().position(|name| name.eq_ignore_ascii_case(s))?;
     u32::try_from(index + 1).ok()
 }
 

@@ -76,7 +76,8 @@ pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
         let &(_, end) = span.last()?;
         line.get(start..end).map(lossy)
     };
-    let is_count = |span: &(usize, usize)| parse_u64(line.get(span.0..span.1).unwrap_or(b"")).is_some();
+    let is_count =
+        |span: &(usize, usize)| parse_u64(line.get(span.0..span.1).unwrap_or(b"")).is_some();
     match mid {
         [] => {}
         [only] => {
@@ -152,9 +153,12 @@ fn parse_mode(mode: &[u8]) -> Option<(EntryKind, String)> {
         return None;
     };
     if perms.len() != 9
-        || !perms
-            .iter()
-            .all(|c| matches!(c, b'r' | b'w' | b'x' | b's' | b'S' | b't' | b'T' | b'l' | b'-'))
+        || !perms.iter().all(|c| {
+            matches!(
+                c,
+                b'r' | b'w' | b'x' | b's' | b'S' | b't' | b'T' | b'l' | b'-'
+            )
+        })
     {
         return None;
     }

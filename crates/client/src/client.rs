@@ -1,0 +1,386 @@
+//! [`Client`]: one FTP session, its commands and its transfers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ftpkit_control::command::TransferType;
+use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
+use ftpkit_control::session::{SessionConfig, Step, TlsState};
+use ftpkit_control::listing::Modified;
+use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
+
+use crate::config::Config;
+use crate::control::{connect_tcp, Control, ControlStream};
+use crate::error::{Error, ErrorKind, Result};
+use crate::tls::{CertificateInfo, ConnectionTls, TlsContext};
+
+/// Which passive command works with this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PassiveKind {
+    Epsv,
+    Pasv,
+}
+
+/// Which active command works with this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ActiveKind {
+    Eprt,
+    Port,
+}
+
+/// One FTP session.
+///
+/// Methods take `&mut self`: one operation at a time, as FTP allows. A
+/// transfer borrows the client until it is finished or dropped; dropping it
+/// half-way is allowed, and the next call aborts the transfer (ABOR) and
+/// drains the replies it owes before doing anything else.
+#[derive(Debug)]
+pub struct Client {
+    pub(crate) config: Arc<Config>,
+    pub(crate) control: Control,
+    pub(crate) tls_ctx: Option<TlsContext>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) passive_kind: PassiveKind,
+    pub(crate) active_kind: ActiveKind,
+}
+
+impl Client {
+    /// Connects, secures the connection as configured, and logs in if
+    /// credentials are set.
+    pub async fn connect(config: Config) -> Result<Self> {
+        let config = Arc::new(config);
+        let needs_tls = config.security != Security::None;
+        let tls_ctx = if needs_tls { Some(TlsContext::new(&config.tls)?) } else { None };
+        let mut session_cfg = SessionConfig::new()
+            .security(config.security)
+            .data_protection(config.data_protection)
+            .transfer_type(Some(config.transfer_type))
+            .limits(config.limits);
+        if let Some(c) = &config.credentials {
+            session_cfg = session_cfg.credentials(c.clone());
+        }
+        if let Some(h) = &config.virtual_host {
+            session_cfg = session_cfg.host(h.as_str());
+        }
+        let session = Session::new(session_cfg)?;
+        let tcp = connect_tcp(&config.host, config.port, config.timeouts.connect).await?;
+        let peer = tcp.peer_addr().map_err(|e| Error::from_io("peer address", e))?;
+        let local = tcp.local_addr().map_err(|e| Error::from_io("local address", e))?;
+        let session_tls = match &tls_ctx {
+            Some(ctx) => Some(ctx.session(&config.host)?),
+            None => None,
+        };
+        let control = Control::new(
+            ControlStream::Plain(tcp),
+            session,
+            session_tls,
+            config.timeouts.reply,
+            config.timeouts.tls_handshake,
+        );
+        let mut client = Self {
+            control,
+            tls_ctx,
+            peer,
+            local,
+            passive_kind: PassiveKind::Epsv,
+            active_kind: ActiveKind::Eprt,
+            config,
+        };
+        if client.config.security == Security::Implicit {
+            client.control.start_tls().await?;
+        }
+        client.run_operation().await?;
+        Ok(client)
+    }
+
+    /// Runs a multi-step operation (open, login, secure) to its end.
+    async fn run_operation(&mut self) -> Result<()> {
+        loop {
+            match self.control.next_event().await? {
+                Event::Ready => return Ok(()),
+                Event::Rejected { step, reply } => {
+                    let (what, kind) = match step {
+                        Step::User | Step::Pass | Step::Acct => ("login refused", ErrorKind::Auth),
+                        Step::Prot => ("PROT refused", ErrorKind::ServerReply),
+                        _ => ("TYPE refused", ErrorKind::ServerReply),
+                    };
+                    return Err(Error::from_reply(what, reply).with_kind(kind));
+                }
+                Event::Greeting(r) | Event::LoggedIn(r) | Event::Preliminary(r) => {
+                    tracing::debug!(reply = %r, "session progress");
+                }
+                other => {
+                    let e = Error::new(ErrorKind::Protocol, format!("unexpected event {other:?}"));
+                    return Err(self.control.poison(e));
+                }
+            }
+        }
+    }
+
+    /// Makes sure the session is idle: aborts a transfer that was dropped
+    /// half-way and drains replies still owed; fails if the connection is
+    /// broken.
+    pub(crate) async fn ready(&mut self) -> Result<()> {
+        self.control.check()?;
+        if self.control.session.is_idle() {
+            return Ok(());
+        }
+        if self.control.session.is_closed() {
+            return Err(Error::new(ErrorKind::Closed, "the session is closed"));
+        }
+        let r = self.recover().await;
+        r.map_err(|e| {
+            self.control.broken.get_or_insert_with(|| format!("recovery after an abandoned operation failed: {e}"));
+            Error::broken(&e.to_string())
+        })
+    }
+
+    async fn recover(&mut self) -> Result<()> {
+        if self.control.session.in_transfer() {
+            tracing::debug!("aborting a transfer that was dropped before its end");
+            self.control.session.abort()?;
+        }
+        loop {
+            match self.control.next_event().await? {
+                Event::Aborted(replies) => {
+                    tracing::debug!(?replies, "abandoned transfer aborted");
+                }
+                ev => tracing::debug!(?ev, "drained"),
+            }
+            if self.control.session.is_idle() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends a command and returns its final reply, whatever its code.
+    pub(crate) async fn command(&mut self, cmd: Command) -> Result<Reply> {
+        self.ready().await?;
+        self.control.session.command(cmd)?;
+        loop {
+            match self.control.next_event().await? {
+                Event::Reply(r) => return Ok(r),
+                Event::Preliminary(_) => {}
+                other => {
+                    let e = Error::new(ErrorKind::Protocol, format!("unexpected event {other:?}"));
+                    return Err(self.control.poison(e));
+                }
+            }
+        }
+    }
+
+    /// Sends a command; a negative reply is an error.
+    pub(crate) async fn command_ok(&mut self, what: &str, cmd: Command) -> Result<Reply> {
+        let r = self.command(cmd).await?;
+        if r.code().is_negative() {
+            return Err(Error::from_reply(what.to_owned(), r));
+        }
+        Ok(r)
+    }
+
+    // ----- session -----------------------------------------------------------
+
+    /// Logs in (for a client connected without credentials, or to change
+    /// user).
+    pub async fn login(&mut self, user: impl Into<Arg>, password: impl Into<Arg>) -> Result<()> {
+        self.login_with(Credentials::new(user, password)).await
+    }
+
+    /// Logs in with full credentials (account included).
+    pub async fn login_with(&mut self, credentials: Credentials) -> Result<()> {
+        self.ready().await?;
+        self.control.session.login(credentials)?;
+        self.run_operation().await
+    }
+
+    /// Secures a plain session now: `AUTH TLS`, the handshake, and `PBSZ 0`
+    /// / `PROT` (at once if logged in, otherwise at login). From then on TLS
+    /// is required.
+    pub async fn secure(&mut self) -> Result<()> {
+        self.ready().await?;
+        if self.control.tls.is_none() {
+            let ctx = match &self.tls_ctx {
+                Some(c) => c.clone(),
+                None => TlsContext::new(&self.config.tls)?,
+            };
+            self.control.tls = Some(ctx.session(&self.config.host)?);
+            self.tls_ctx = Some(ctx);
+        }
+        self.control.session.secure()?;
+        self.run_operation().await
+    }
+
+    /// Drops TLS on the control connection with `CCC` (RFC 4217 §11), for
+    /// firewalls that must read it. Data protection is unchanged. An explicit
+    /// opt-in: commands, including file names, then travel in the clear.
+    pub async fn clear_command_channel(&mut self) -> Result<()> {
+        self.ready().await?;
+        self.control.session.ccc()?;
+        loop {
+            match self.control.next_event().await? {
+                Event::Reply(r) => return Err(Error::from_reply("CCC refused", r)),
+                Event::Preliminary(_) => {}
+                _ => {}
+            }
+            if self.control.session.is_idle() && self.control.session.tls_state() == TlsState::Cleared {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends `QUIT` and closes the connection.
+    pub async fn quit(mut self) -> Result<()> {
+        self.ready().await?;
+        let deadline = self.config.timeouts.quit;
+        let r = tokio::time::timeout(deadline, async {
+            self.control.session.quit()?;
+            loop {
+                if let Event::Closed(_) = self.control.next_event().await? {
+                    break;
+                }
+            }
+            use tokio::io::AsyncWriteExt;
+            let _ = self.control.stream.shutdown().await;
+            Ok::<(), Error>(())
+        })
+        .await;
+        r.map_err(|_| Error::timeout("QUIT"))?
+    }
+
+    // ----- state -----------------------------------------------------------
+
+    /// The features the server announced (FEAT after login).
+    pub fn features(&self) -> &FeatureSet {
+        self.control.session.features()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether the connection is unusable.
+    pub fn is_broken(&self) -> bool {
+        self.control.broken.is_some() || self.control.session.is_closed()
+    }
+
+    /// TLS details of the control connection: version, cipher suite, the
+    /// server's certificate chain parsed.
+    pub fn tls_info(&self) -> Option<ConnectionTls> {
+        let conn = self.control.stream.tls()?;
+        let peer_certificates = conn
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| CertificateInfo::parse(c).ok())
+            .collect();
+        Some(ConnectionTls {
+            version: conn.protocol_version(),
+            cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
+            peer_certificates,
+        })
+    }
+
+    // ----- commands ----------------------------------------------------------
+
+    /// `PWD`: the working directory, as raw bytes.
+    pub async fn pwd_raw(&mut self) -> Result<Vec<u8>> {
+        let r = self.command_ok("PWD", Command::Pwd).await?;
+        parse_pwd(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("PWD reply: {e}")))
+    }
+
+    /// `PWD`: the working directory (lossy UTF-8).
+    pub async fn pwd(&mut self) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.pwd_raw().await?).into_owned())
+    }
+
+    /// `CWD`.
+    pub async fn cwd(&mut self, path: impl Into<Arg>) -> Result<()> {
+        self.command_ok("CWD", Command::Cwd(path.into())).await.map(drop)
+    }
+
+    /// `CDUP`.
+    pub async fn cdup(&mut self) -> Result<()> {
+        self.command_ok("CDUP", Command::Cdup).await.map(drop)
+    }
+
+    /// `MKD`: creates a directory; returns the path the server reports.
+    pub async fn mkdir(&mut self, path: impl Into<Arg>) -> Result<Vec<u8>> {
+        let path = path.into();
+        let r = self.command_ok("MKD", Command::Mkd(path.clone())).await?;
+        Ok(parse_pwd(&r).unwrap_or_else(|_| path.as_bytes().to_vec()))
+    }
+
+    /// `RMD`.
+    pub async fn rmdir(&mut self, path: impl Into<Arg>) -> Result<()> {
+        self.command_ok("RMD", Command::Rmd(path.into())).await.map(drop)
+    }
+
+    /// `DELE`.
+    pub async fn delete(&mut self, path: impl Into<Arg>) -> Result<()> {
+        self.command_ok("DELE", Command::Dele(path.into())).await.map(drop)
+    }
+
+    /// `RNFR` + `RNTO`. Both names are checked before anything is sent.
+    pub async fn rename(&mut self, from: impl Into<Arg>, to: impl Into<Arg>) -> Result<()> {
+        let (from, to) = (from.into(), to.into());
+        Command::Rnto(to.clone()).validate()?;
+        let r = self.command(Command::Rnfr(from)).await?;
+        if r.code() != ftpkit_control::ReplyCode::PENDING {
+            return Err(Error::from_reply("RNFR", r));
+        }
+        self.command_ok("RNTO", Command::Rnto(to)).await.map(drop)
+    }
+
+    /// `SIZE` (RFC 3659 §4), in the current TYPE.
+    pub async fn size(&mut self, path: impl Into<Arg>) -> Result<u64> {
+        let r = self.command_ok("SIZE", Command::Size(path.into())).await?;
+        parse_size(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("SIZE reply: {e}")))
+    }
+
+    /// `MDTM` (RFC 3659 §3): modification time, UTC.
+    pub async fn modified(&mut self, path: impl Into<Arg>) -> Result<Modified> {
+        let r = self.command_ok("MDTM", Command::Mdtm(path.into())).await?;
+        parse_mdtm(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("MDTM reply: {e}")))
+    }
+
+    /// `NOOP`.
+    pub async fn noop(&mut self) -> Result<()> {
+        self.command_ok("NOOP", Command::Noop).await.map(drop)
+    }
+
+    /// `TYPE`: sets the representation type of later transfers.
+    pub async fn set_type(&mut self, t: TransferType) -> Result<()> {
+        self.command_ok("TYPE", Command::Type(t)).await.map(drop)
+    }
+
+    /// `SITE` command; returns the reply.
+    pub async fn site(&mut self, args: impl Into<Arg>) -> Result<Reply> {
+        self.command_ok("SITE", Command::Site(args.into())).await
+    }
+
+    /// `SYST`.
+    pub async fn syst(&mut self) -> Result<String> {
+        let r = self.command_ok("SYST", Command::Syst).await?;
+        Ok(String::from_utf8_lossy(r.first_line()).into_owned())
+    }
+
+    /// A raw command line with a single reply; returns the reply whatever
+    /// its code. The line is checked for CR, LF and NUL like any argument.
+    /// Commands with their own method (transfers, AUTH, USER...) are
+    /// refused.
+    pub async fn quote(&mut self, line: impl Into<Arg>) -> Result<Reply> {
+        self.command(Command::Raw(line.into())).await
+    }
+
+    /// The TYPE currently set.
+    pub fn transfer_type(&self) -> Option<TransferType> {
+        self.control.session.transfer_type()
+    }
+}

@@ -1,0 +1,132 @@
+//! Client settings: where to connect, security, timeouts, data channels.
+
+use std::time::Duration;
+
+use ftpkit_control::command::TransferType;
+use ftpkit_control::reply::DecoderLimits;
+pub use ftpkit_control::session::{DataProtection, Security};
+use ftpkit_control::Credentials;
+pub use ftpkit_data::{ActiveConfig, PassiveAddress, PeerCheck};
+
+use crate::tls::TlsOptions;
+
+/// Deadlines. No await in the client waits longer than one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect of the control connection. Default 15 s.
+    pub connect: Duration,
+    /// Each TLS handshake. Default 15 s.
+    pub tls_handshake: Duration,
+    /// Each reply from the server. Default 30 s.
+    pub reply: Duration,
+    /// Opening a passive data connection. Default 15 s.
+    pub data_connect: Duration,
+    /// Waiting for the server to connect in active mode. Default 15 s.
+    pub accept: Duration,
+    /// A data connection with no progress either way. Default 60 s.
+    pub data_idle: Duration,
+    /// QUIT and the close of the control connection. Default 5 s.
+    pub quit: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(15),
+            tls_handshake: Duration::from_secs(15),
+            reply: Duration::from_secs(30),
+            data_connect: Duration::from_secs(15),
+            accept: Duration::from_secs(15),
+            data_idle: Duration::from_secs(60),
+            quit: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Every deadline set to `d`.
+    pub fn all(d: Duration) -> Self {
+        Self {
+            connect: d,
+            tls_handshake: d,
+            reply: d,
+            data_connect: d,
+            accept: d,
+            data_idle: d,
+            quit: d,
+        }
+    }
+}
+
+/// How data connections are opened.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum DataMode {
+    /// The client connects (EPSV, falling back to PASV). The default.
+    #[default]
+    Passive,
+    /// The server connects (EPRT, falling back to PORT).
+    Active(ActiveConfig),
+}
+
+/// Whether EPSV/EPRT are tried before PASV/PORT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ExtendedCommands {
+    /// Try EPSV/EPRT first; fall back on 500/502 and remember.
+    #[default]
+    TryFirst,
+    /// Only PASV/PORT (IPv4 only).
+    Never,
+}
+
+/// Everything a [`crate::Client`] needs to connect.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// Host name or IP address of the server; also the TLS server name.
+    pub host: String,
+    /// Control port. Default 21, or 990 for implicit TLS.
+    pub port: u16,
+    /// Security of the control connection.
+    pub security: Security,
+    /// Protection of data connections once TLS is up.
+    pub data_protection: DataProtection,
+    /// TLS settings (trust, client certificate, versions).
+    pub tls: TlsOptions,
+    /// Credentials; `None` connects without logging in.
+    pub credentials: Option<Credentials>,
+    /// `HOST` to send before login (RFC 7151).
+    pub virtual_host: Option<String>,
+    /// Deadlines.
+    pub timeouts: Timeouts,
+    /// Passive or active data connections.
+    pub data_mode: DataMode,
+    /// Where passive data connections go.
+    pub passive_address: PassiveAddress,
+    /// EPSV/EPRT policy.
+    pub extended: ExtendedCommands,
+    /// `TYPE` set after login.
+    pub transfer_type: TransferType,
+    /// Reply size limits.
+    pub limits: DecoderLimits,
+}
+
+impl Config {
+    /// Defaults for `host`: plain FTP on port 21, passive, binary.
+    pub fn new(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            port: 21,
+            security: Security::None,
+            data_protection: DataProtection::Private,
+            tls: TlsOptions::default(),
+            credentials: None,
+            virtual_host: None,
+            timeouts: Timeouts::default(),
+            data_mode: DataMode::Passive,
+            passive_address: PassiveAddress::ControlPeer,
+            extended: ExtendedCommands::TryFirst,
+            transfer_type: TransferType::Binary,
+            limits: DecoderLimits::default(),
+        }
+    }
+}

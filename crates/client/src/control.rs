@@ -1,0 +1,276 @@
+//! The control connection and the loop that drives the sans-IO session over
+//! it: write what the session wants sent, read with a deadline, perform the
+//! TLS switch when the session asks for it.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ftpkit_control::{Event, Session};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::tls::SessionTls;
+
+/// The control connection: plain TCP, or TLS over it.
+#[derive(Debug)]
+pub(crate) enum ControlStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between states of a TLS switch, or after a failure during one.
+    Gone,
+}
+
+impl ControlStream {
+    pub(crate) fn tls(&self) -> Option<&rustls::ClientConnection> {
+        match self {
+            ControlStream::Tls(t) => Some(t.get_ref().1),
+            _ => None,
+        }
+    }
+}
+
+impl AsyncRead for ControlStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ControlStream::Gone => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "control connection gone"))),
+        }
+    }
+}
+
+impl AsyncWrite for ControlStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ControlStream::Gone => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "control connection gone"))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ControlStream::Gone => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ControlStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ControlStream::Gone => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Replaces the password in a logged command line.
+pub(crate) fn redact(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\r', '\n']);
+    let upper = text.get(..5).map(str::to_ascii_uppercase);
+    match upper.as_deref() {
+        Some("PASS ") | Some("ACCT ") => format!("{}****", text.get(..5).unwrap_or_default()),
+        _ => text.to_owned(),
+    }
+}
+
+/// The I/O half of a client: the stream, its buffer and the session.
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) stream: ControlStream,
+    pub(crate) session: Session,
+    pub(crate) tls: Option<SessionTls>,
+    pub(crate) reply_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    rbuf: Box<[u8]>,
+    /// Set while a write is in flight: a write cancelled half-way leaves the
+    /// server with half a command, and the connection is unusable.
+    writing: bool,
+    /// Why the connection is unusable, once it is.
+    pub(crate) broken: Option<String>,
+}
+
+impl Control {
+    pub(crate) fn new(stream: ControlStream, session: Session, tls: Option<SessionTls>, reply_timeout: Duration, handshake_timeout: Duration) -> Self {
+        Self {
+            stream,
+            session,
+            tls,
+            reply_timeout,
+            handshake_timeout,
+            rbuf: vec![0u8; 16 * 1024].into_boxed_slice(),
+            writing: false,
+            broken: None,
+        }
+    }
+
+    /// Fails with `Broken` if the connection is unusable.
+    pub(crate) fn check(&mut self) -> Result<()> {
+        if self.writing {
+            self.broken = Some("a command write was interrupted".into());
+        }
+        match &self.broken {
+            Some(why) => Err(Error::broken(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the connection unusable and passes the error through.
+    pub(crate) fn poison(&mut self, e: Error) -> Error {
+        if matches!(
+            e.kind(),
+            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Tls | ErrorKind::Protocol | ErrorKind::Closed | ErrorKind::Downgrade | ErrorKind::Certificate
+        ) && self.broken.is_none()
+        {
+            self.broken = Some(e.to_string());
+        }
+        e
+    }
+
+    /// Writes everything the session has queued.
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        while let Some(bytes) = self.session.poll_transmit() {
+            for line in bytes.split_inclusive(|&b| b == b'\n') {
+                tracing::debug!(target: "ftpkit::protocol", "> {}", redact(line));
+            }
+            self.writing = true;
+            let r = tokio::time::timeout(self.reply_timeout, async {
+                self.stream.write_all(&bytes).await?;
+                self.stream.flush().await
+            })
+            .await;
+            match r {
+                Err(_) => return Err(self.poison(Error::timeout("sending a command"))),
+                Ok(Err(e)) => return Err(self.poison(Error::from_io("sending a command", e))),
+                Ok(Ok(())) => self.writing = false,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads once (with the reply deadline) and feeds the session.
+    async fn read_once(&mut self) -> Result<()> {
+        let n = match tokio::time::timeout(self.reply_timeout, self.stream.read(&mut self.rbuf)).await {
+            Err(_) => return Err(self.poison(Error::timeout("a reply"))),
+            Ok(Err(e)) => return Err(self.poison(Error::from_io("reading a reply", e))),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            let r = self.session.handle_eof();
+            return r.map_err(|e| self.poison(e.into()));
+        }
+        let data = self.rbuf.get(..n).unwrap_or_default();
+        for line in data.split_inclusive(|&b| b == b'\n') {
+            tracing::debug!(target: "ftpkit::protocol", "< {}", String::from_utf8_lossy(line).trim_end());
+        }
+        let r = self.session.handle_input(data);
+        r.map_err(|e| self.poison(e.into()))
+    }
+
+    /// Runs the connection until the session has an event for the caller.
+    /// TLS switches (`StartTls`, `StopTls`) are handled here.
+    ///
+    /// Cancel-safe when nothing is queued for sending: it then only reads,
+    /// and reads are cancel-safe.
+    pub(crate) async fn next_event(&mut self) -> Result<Event> {
+        loop {
+            self.flush().await?;
+            if let Some(ev) = self.session.poll_event() {
+                match ev {
+                    Event::StartTls => {
+                        self.start_tls().await?;
+                        let r = self.session.tls_established();
+                        r.map_err(|e| self.poison(e.into()))?;
+                        continue;
+                    }
+                    Event::StopTls => {
+                        self.stop_tls().await?;
+                        continue;
+                    }
+                    other => return Ok(other),
+                }
+            }
+            if !self.session.wants_input() {
+                return Err(Error::new(ErrorKind::Misuse, "no reply is outstanding"));
+            }
+            self.read_once().await?;
+        }
+    }
+
+    /// Runs the TLS handshake on the control connection.
+    pub(crate) async fn start_tls(&mut self) -> Result<()> {
+        let Some(tls) = self.tls.clone() else {
+            return Err(self.poison(Error::new(ErrorKind::Tls, "TLS requested but no TLS context")));
+        };
+        let ControlStream::Plain(tcp) = std::mem::replace(&mut self.stream, ControlStream::Gone) else {
+            return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is already active")));
+        };
+        let connector = TlsConnector::from(tls.control.clone());
+        let r = tokio::time::timeout(self.handshake_timeout, connector.connect(tls.server_name.clone(), tcp)).await;
+        match r {
+            Err(_) => Err(self.poison(Error::timeout("the TLS handshake"))),
+            Ok(Err(e)) => Err(self.poison(Error::from_io("TLS handshake", e))),
+            Ok(Ok(s)) => {
+                let (_, conn) = s.get_ref();
+                tracing::debug!(version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "control connection secured");
+                self.stream = ControlStream::Tls(Box::new(s));
+                Ok(())
+            }
+        }
+    }
+
+    /// Drops TLS after CCC: close_notify both ways, then plain TCP.
+    async fn stop_tls(&mut self) -> Result<()> {
+        let ControlStream::Tls(mut tls) = std::mem::replace(&mut self.stream, ControlStream::Gone) else {
+            return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is not active")));
+        };
+        let r = tokio::time::timeout(self.reply_timeout, async {
+            tls.get_mut().1.send_close_notify();
+            tls.flush().await?;
+            let mut scratch = [0u8; 512];
+            // Wait for the server's close_notify (read returns 0).
+            while tls.read(&mut scratch).await? != 0 {}
+            io::Result::Ok(())
+        })
+        .await;
+        match r {
+            Err(_) => Err(self.poison(Error::timeout("the server's close_notify after CCC"))),
+            Ok(Err(e)) => Err(self.poison(Error::from_io("CCC", e))),
+            Ok(Ok(())) => {
+                let (tcp, _) = tls.into_inner();
+                self.stream = ControlStream::Plain(tcp);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Connects TCP with a deadline.
+pub(crate) async fn connect_tcp(host: &str, port: u16, deadline: Duration) -> Result<TcpStream> {
+    let s = tokio::time::timeout(deadline, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| Error::timeout("the TCP connection"))?
+        .map_err(|e| Error::from_io(&format!("connecting to {host}:{port}"), e))?;
+    s.set_nodelay(true).map_err(|e| Error::from_io("TCP_NODELAY", e))?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact(b"PASS hunter2\r\n"), "PASS ****");
+        assert_eq!(redact(b"pass hunter2\r\n"), "pass ****");
+        assert_eq!(redact(b"ACCT secret\r\n"), "ACCT ****");
+        assert_eq!(redact(b"USER bob\r\n"), "USER bob");
+    }
+}

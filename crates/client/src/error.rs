@@ -1,0 +1,240 @@
+//! The client's error: opaque, with a kind, the server's reply when there
+//! was one, and whether trying again may help.
+
+use std::fmt;
+use std::io;
+
+use ftpkit_control::session::{Misbehaviour, SessionError};
+use ftpkit_control::Reply;
+use ftpkit_data::DataError;
+
+/// What went wrong, grouped by cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A socket error (connect refused, reset...).
+    Io,
+    /// A deadline passed.
+    Timeout,
+    /// TLS failed (handshake, alert, missing close_notify...).
+    Tls,
+    /// The server's certificate or host name did not verify, or a pin did
+    /// not match.
+    Certificate,
+    /// The server answered with a negative reply (see [`Error::reply`]).
+    ServerReply,
+    /// Login was refused.
+    Auth,
+    /// TLS was required and the server tried to avoid it.
+    Downgrade,
+    /// The server broke the protocol (undecodable or unexpected replies,
+    /// bytes after 234...).
+    Protocol,
+    /// The server closed the session (421 or end of stream).
+    Closed,
+    /// A download ended without TLS close_notify: the data may be
+    /// truncated.
+    Truncated,
+    /// An argument was invalid (CR, LF or NUL, empty path...). Nothing was
+    /// sent.
+    InvalidArgument,
+    /// The API was used in a way the session's state does not allow.
+    Misuse,
+    /// The client is unusable after an earlier failure; reconnect.
+    Broken,
+    /// A feature the server does not offer.
+    Unsupported,
+}
+
+/// An ftpkit error.
+pub struct Error {
+    kind: ErrorKind,
+    reply: Option<Reply>,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reply: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// A negative reply from the server to `what`.
+    pub(crate) fn from_reply(what: impl Into<String>, reply: Reply) -> Self {
+        let kind = ErrorKind::ServerReply;
+        Self {
+            kind,
+            message: what.into(),
+            reply: Some(reply),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub(crate) fn timeout(what: &'static str) -> Self {
+        Self::new(ErrorKind::Timeout, format!("timed out waiting for {what}"))
+    }
+
+    pub(crate) fn broken(why: &str) -> Self {
+        Self::new(ErrorKind::Broken, format!("client unusable: {why}"))
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The server's reply, when the error is the server's answer.
+    pub fn reply(&self) -> Option<&Reply> {
+        self.reply.as_ref()
+    }
+
+    /// Whether trying again (possibly on a new connection) may succeed: 4yz
+    /// replies, timeouts, I/O errors, closed sessions.
+    pub fn is_transient(&self) -> bool {
+        match self.kind {
+            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::Truncated => true,
+            ErrorKind::ServerReply | ErrorKind::Auth => self.reply.as_ref().is_some_and(|r| r.code().is_transient()),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn from_io(what: &str, e: io::Error) -> Self {
+        if let Some(tls) = e.get_ref().and_then(|s| s.downcast_ref::<rustls::Error>()) {
+            let kind = tls_kind(tls);
+            let msg = format!("{what}: {tls}");
+            return Self::new(kind, msg).with_source(e);
+        }
+        let kind = match e.kind() {
+            io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            io::ErrorKind::UnexpectedEof => ErrorKind::Closed,
+            _ => ErrorKind::Io,
+        };
+        Self::new(kind, format!("{what}: {e}")).with_source(e)
+    }
+}
+
+fn tls_kind(e: &rustls::Error) -> ErrorKind {
+    match e {
+        rustls::Error::InvalidCertificate(_) => ErrorKind::Certificate,
+        _ => ErrorKind::Tls,
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(r) = &self.reply {
+            d.field("reply", r);
+        }
+        if let Some(s) = &self.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(r) = &self.reply {
+            write!(f, ": {r}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        let (kind, reply) = match &e {
+            SessionError::Misuse(_) => (ErrorKind::Misuse, None),
+            SessionError::InvalidCommand(_) => (ErrorKind::InvalidArgument, None),
+            SessionError::ServerMisbehaved(Misbehaviour::UnexpectedReply { reply, .. }) => (ErrorKind::Protocol, Some(reply.clone())),
+            SessionError::ServerMisbehaved(_) => (ErrorKind::Protocol, None),
+            SessionError::Downgrade(_) => (ErrorKind::Downgrade, None),
+            SessionError::ServerClosed(r) => (ErrorKind::Closed, r.clone()),
+            SessionError::GreetingRefused(r) => (ErrorKind::ServerReply, Some(r.clone())),
+            _ => (ErrorKind::Protocol, None),
+        };
+        Self {
+            kind,
+            message: e.to_string(),
+            reply,
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+impl From<ftpkit_control::CommandError> for Error {
+    fn from(e: ftpkit_control::CommandError) -> Self {
+        Self::new(ErrorKind::InvalidArgument, e.to_string()).with_source(e)
+    }
+}
+
+impl From<DataError> for Error {
+    fn from(e: DataError) -> Self {
+        match e {
+            DataError::TimedOut(what) => Self::timeout(what),
+            DataError::Tls(io) => {
+                let kind = io
+                    .get_ref()
+                    .and_then(|s| s.downcast_ref::<rustls::Error>())
+                    .map_or(ErrorKind::Tls, tls_kind);
+                Self::new(kind, format!("TLS handshake on the data connection failed: {io}")).with_source(io)
+            }
+            DataError::Io(io) => Self::from_io("data connection", io),
+            other => Self::new(ErrorKind::Io, other.to_string()).with_source(other),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match e.kind {
+            ErrorKind::Timeout => io::ErrorKind::TimedOut,
+            ErrorKind::Truncated | ErrorKind::Closed => io::ErrorKind::UnexpectedEof,
+            ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
+            ErrorKind::ServerReply if e.reply.as_ref().is_some_and(|r| r.code().as_u16() == 550) => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+impl Error {
+    /// Recovers an ftpkit error carried inside an `io::Error` (as returned
+    /// by the `AsyncRead`/`AsyncWrite` transfer types).
+    pub fn from_io_error(e: io::Error) -> Self {
+        match e.get_ref().and_then(|s| s.downcast_ref::<Error>()) {
+            Some(_) => match e.into_inner().and_then(|b| b.downcast::<Error>().ok()) {
+                Some(inner) => *inner,
+                None => Self::new(ErrorKind::Io, "I/O error"),
+            },
+            None => Self::from_io("transfer", e),
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,274 @@
+//! Opening a data channel while reading the control connection, so that a
+//! refusal (425/450/550...) ends the operation at once instead of leaving
+//! the client waiting on a socket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ftpkit_control::command::ProtectionLevel;
+use ftpkit_control::parse::{parse_epsv, parse_pasv};
+use ftpkit_control::{Command, Event, Reply, ReplyCode};
+use ftpkit_data::{connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams};
+use tokio_rustls::TlsConnector;
+
+use super::TransferInfo;
+use crate::client::{ActiveKind, Client, PassiveKind};
+use crate::config::{DataMode, ExtendedCommands};
+use crate::error::{Error, ErrorKind, Result};
+
+/// How long a TLS data connection waits for the 1yz mark before starting
+/// its handshake anyway. Servers that issue a fresh session ticket on the
+/// control connection for each transfer (ProFTPD) send it with the mark;
+/// servers that send the mark only after the handshake still work, a moment
+/// later.
+const MARK_GRACE: Duration = Duration::from_millis(500);
+
+/// A data channel ready for a transfer.
+pub(crate) struct Opened {
+    /// The stream; `None` when the server completed the command without
+    /// using a data connection (some send `226` for an empty listing).
+    pub(crate) stream: Option<DataStream>,
+    pub(crate) info: TransferInfo,
+}
+
+enum Target {
+    Connect(SocketAddr),
+    Listen(ActiveListener),
+}
+
+/// Tracks the control replies seen while the data channel opens.
+#[derive(Default)]
+struct Progress {
+    mark: Option<Reply>,
+    completed: Option<Reply>,
+}
+
+impl Progress {
+    fn waiting(&self) -> bool {
+        self.mark.is_none() && self.completed.is_none()
+    }
+
+    fn on_event(&mut self, verb: &str, ev: Event) -> Result<()> {
+        match ev {
+            Event::TransferStarted(r) => self.mark = Some(r),
+            Event::TransferCompleted(r) => self.completed = Some(r),
+            Event::TransferFailed(r) => return Err(Error::from_reply(verb.to_owned(), r)),
+            Event::Preliminary(_) => {}
+            other => return Err(Error::new(ErrorKind::Protocol, format!("unexpected event during {verb}: {other:?}"))),
+        }
+        Ok(())
+    }
+}
+
+impl Client {
+    /// The protection the session says a new data channel must use.
+    pub(crate) fn data_protection(&self) -> Result<Protection> {
+        match self.control.session.data_protection() {
+            ProtectionLevel::Private => {
+                let tls = self.control.tls.as_ref().ok_or_else(|| Error::new(ErrorKind::Tls, "PROT P without a TLS context"))?;
+                Ok(Protection::Tls(TlsParams {
+                    connector: TlsConnector::from(tls.data.clone()),
+                    server_name: tls.server_name.clone(),
+                }))
+            }
+            _ => Ok(Protection::Clear),
+        }
+    }
+
+    /// EPSV (falling back to PASV, remembered), returning where to connect.
+    async fn passive_target(&mut self) -> Result<SocketAddr> {
+        let peer = self.peer.ip();
+        if self.passive_kind == PassiveKind::Epsv && self.config.extended == ExtendedCommands::TryFirst {
+            let r = self.command(Command::Epsv(None)).await?;
+            if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE {
+                let port = parse_epsv(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("229 reply: {e}")))?;
+                return Ok(SocketAddr::new(peer, port));
+            }
+            if !is_not_implemented(&r) || peer.is_ipv6() {
+                return Err(Error::from_reply("EPSV", r));
+            }
+            tracing::debug!(reply = %r, "EPSV refused; using PASV from now on");
+            self.passive_kind = PassiveKind::Pasv;
+        }
+        let r = self.command_ok("PASV", Command::Pasv).await?;
+        let advertised = parse_pasv(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("227 reply: {e}")))?;
+        if IpAddr::V4(*advertised.ip()) != peer && self.config.passive_address == ftpkit_data::PassiveAddress::ControlPeer {
+            tracing::debug!(%advertised, %peer, "PASV advertised another address; connecting to the control peer");
+        }
+        Ok(self.config.passive_address.target(peer, Some(advertised), advertised.port()))
+    }
+
+    /// Binds an active-mode listener and announces it (EPRT, falling back to
+    /// PORT, remembered).
+    async fn active_listener(&mut self, cfg: &ActiveConfig) -> Result<ActiveListener> {
+        let listener = ActiveListener::bind(cfg, self.local).await?;
+        let addr = listener.advertised();
+        if self.active_kind == ActiveKind::Eprt && self.config.extended == ExtendedCommands::TryFirst {
+            let r = self.command(Command::Eprt(addr)).await?;
+            if r.code().is_completion() {
+                return Ok(listener);
+            }
+            if !is_not_implemented(&r) || addr.is_ipv6() {
+                return Err(Error::from_reply("EPRT", r));
+            }
+            tracing::debug!(reply = %r, "EPRT refused; using PORT from now on");
+            self.active_kind = ActiveKind::Port;
+        }
+        let SocketAddr::V4(v4) = addr else {
+            return Err(Error::new(ErrorKind::Unsupported, "PORT cannot carry an IPv6 address and EPRT is unavailable"));
+        };
+        self.command_ok("PORT", Command::Port(v4)).await?;
+        Ok(listener)
+    }
+
+    /// Sets up the data connection for `cmd` (with `REST offset` first when
+    /// given), sends it, and returns the open channel.
+    pub(crate) async fn open_data(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
+        self.ready().await?;
+        if !self.control.session.is_logged_in() {
+            return Err(Error::new(ErrorKind::Misuse, "not logged in"));
+        }
+        cmd.validate()?;
+        let verb = cmd.verb();
+        let protection = self.data_protection()?;
+        let timeouts = self.config.timeouts;
+        let target = match self.config.data_mode.clone() {
+            DataMode::Passive => Target::Connect(self.passive_target().await?),
+            DataMode::Active(cfg) => Target::Listen(self.active_listener(&cfg).await?),
+        };
+        if let Some(offset) = rest.filter(|o| *o > 0) {
+            let r = self.command(Command::Rest(offset)).await?;
+            if r.code() != ReplyCode::PENDING {
+                return Err(Error::from_reply("REST", r));
+            }
+        }
+        self.control.session.transfer(cmd)?;
+        // Everything is written before the select below, so that cancelling
+        // the control branch only ever cancels a read.
+        self.control.flush().await?;
+
+        let peer = self.peer.ip();
+        let connect = async move {
+            match target {
+                Target::Connect(addr) => connect_passive(addr, timeouts.data_connect).await,
+                Target::Listen(l) => l.accept(peer, timeouts.accept).await,
+            }
+        };
+        tokio::pin!(connect);
+        let mut progress = Progress::default();
+        let tcp = loop {
+            tokio::select! {
+                ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
+                r = &mut connect => match r {
+                    Ok(tcp) => break Some(tcp),
+                    // A refused or reset data connection usually comes with
+                    // a reply saying why (550 No such file): report that.
+                    Err(e) => return Err(self.explain_data_failure(verb, e.into()).await),
+                },
+                _ = std::future::ready(()), if progress.completed.is_some() => break None,
+            }
+        };
+        let Some(tcp) = tcp else {
+            return Ok(Opened {
+                stream: None,
+                info: TransferInfo {
+                    mark: progress.mark,
+                    completion: progress.completed,
+                    ..TransferInfo::default()
+                },
+            });
+        };
+
+        let stream = match &protection {
+            Protection::Clear => DataStream::Plain(tcp),
+            Protection::Tls(_) => {
+                if progress.waiting() {
+                    let grace = tokio::time::sleep(MARK_GRACE);
+                    tokio::pin!(grace);
+                    while progress.waiting() {
+                        tokio::select! {
+                            ev = self.control.next_event() => progress.on_event(verb, ev?)?,
+                            _ = &mut grace => break,
+                        }
+                    }
+                }
+                let handshake = DataStream::open(tcp, &protection, timeouts.tls_handshake);
+                tokio::pin!(handshake);
+                let r = loop {
+                    tokio::select! {
+                        ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
+                        r = &mut handshake => break r,
+                    }
+                };
+                match r {
+                    Ok(s) => s,
+                    Err(e) => return Err(self.explain_data_failure(verb, e.into()).await),
+                }
+            }
+        };
+        // Wait for the 1yz mark, so that a refusal (550 No such file) is the
+        // result of this call rather than of the first read. A server that
+        // completes without a mark is accepted too.
+        while progress.waiting() {
+            let ev = self.control.next_event().await?;
+            progress.on_event(verb, ev)?;
+        }
+        let tls = stream.tls_info();
+        if let (Some(t), Some(session_tls)) = (tls, &self.control.tls) {
+            let (control_tickets, data_tickets) = session_tls.store.ticket_counts();
+            tracing::debug!(resumed = t.resumed, control_tickets, data_tickets, "data connection secured");
+            if !t.resumed {
+                session_tls.store.note_full_handshake();
+            }
+        }
+        Ok(Opened {
+            stream: Some(stream),
+            info: TransferInfo {
+                mark: progress.mark,
+                tls,
+                completion: progress.completed,
+                bytes: 0,
+            },
+        })
+    }
+
+    /// After a failed data handshake the server usually says why on the
+    /// control connection (`522 SSL connection failed: session reuse
+    /// required`); wait briefly for that reply and report it.
+    async fn explain_data_failure(&mut self, verb: &str, err: Error) -> Error {
+        if !self.control.session.in_transfer() {
+            return err;
+        }
+        let wait = self.config.timeouts.reply.min(Duration::from_secs(2));
+        let mut progress = Progress::default();
+        let r = tokio::time::timeout(wait, async {
+            loop {
+                let ev = self.control.next_event().await?;
+                progress.on_event(verb, ev)?;
+                if progress.completed.is_some() {
+                    return Ok::<(), Error>(());
+                }
+            }
+        })
+        .await;
+        match r {
+            Ok(Err(reply_err)) => match reply_err.reply() {
+                // A plain refusal (550) is the server's answer; a refusal
+                // after a failed TLS handshake (522) stays a TLS error with
+                // the reply attached.
+                Some(reply) if err.kind() == ErrorKind::Tls || err.kind() == ErrorKind::Certificate => {
+                    Error::from_reply(format!("{err}; the server refused the data connection"), reply.clone()).with_kind(err.kind())
+                }
+                Some(_) => reply_err,
+                None => err,
+            },
+            _ => err,
+        }
+    }
+}
+
+/// 500/501/502/504: the command is not available (not a transient
+/// refusal), so a fallback is worth trying.
+fn is_not_implemented(r: &Reply) -> bool {
+    matches!(r.code().as_u16(), 500 | 501 | 502 | 504 | 522)
+}

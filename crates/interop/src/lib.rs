@@ -1,0 +1,130 @@
+//! Support for the interop suite: the servers' settings from
+//! `$FTPKIT_INTEROP_DIR/env` (written by `interop/servers.sh start`), test
+//! data streams and hashing.
+//!
+//! ## Layout
+//!
+//! | file | holds |
+//! |---|---|
+//! | `src/lib.rs` | [`Env`], [`Server`], [`Mode`], client construction |
+//! | `src/data.rs` | [`data::Pattern`] (deterministic bytes) and [`data::HashSink`] |
+//! | `tests/interop.rs` | the suite, one test per server × mode × scenario |
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod data;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ftpkit::config::{ActiveConfig, DataMode};
+use ftpkit::{Client, Config, Credentials, Security, Timeouts};
+
+/// The settings `interop/servers.sh start` wrote.
+#[derive(Debug, Clone)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// Reads the env file. Panics (failing the test, never skipping) when
+    /// it is missing: the suite must not pass without its servers.
+    pub fn load() -> Self {
+        let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
+        let path = PathBuf::from(dir).join("env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("interop servers are not running ({}: {e}); start them with `interop/servers.sh start`", path.display())
+        });
+        let vars = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        Self { vars }
+    }
+
+    /// A variable; panics when absent.
+    pub fn get(&self, key: &str) -> String {
+        self.vars
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing from the interop env file"))
+    }
+
+    /// A server instance by name (`VSFTPD`, `PROFTPD_TLS`, ...).
+    pub fn server(&self, name: &str) -> Server {
+        let port = self.get(&format!("FTPKIT_INTEROP_{name}_PORT")).parse().expect("port");
+        let tls = match self.get(&format!("FTPKIT_INTEROP_{name}_TLS")).as_str() {
+            "none" => Security::None,
+            "explicit" => Security::Explicit,
+            "implicit" => Security::Implicit,
+            other => panic!("unknown TLS mode {other}"),
+        };
+        Server {
+            name: name.to_owned(),
+            port,
+            root: PathBuf::from(self.get(&format!("FTPKIT_INTEROP_{name}_ROOT"))),
+            security: tls,
+            user: self.get("FTPKIT_INTEROP_USER"),
+            password: self.get("FTPKIT_INTEROP_PASS"),
+            ca: PathBuf::from(self.get("FTPKIT_INTEROP_CA")),
+        }
+    }
+}
+
+/// One server instance.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Instance name.
+    pub name: String,
+    /// Control port on 127.0.0.1.
+    pub port: u16,
+    /// The directory on disk the test user sees.
+    pub root: PathBuf,
+    /// TLS mode.
+    pub security: Security,
+    /// User.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Test CA (PEM).
+    pub ca: PathBuf,
+}
+
+/// Data connection mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// PASV/EPSV.
+    Passive,
+    /// PORT/EPRT.
+    Active,
+}
+
+impl Server {
+    /// A configuration for this server: host `localhost` (the name in the
+    /// test certificate), trusting only the test CA.
+    pub fn config(&self, mode: Mode) -> Config {
+        let mut c = Config::new("localhost");
+        c.port = self.port;
+        c.security = self.security;
+        c.credentials = Some(Credentials::new(self.user.as_str(), self.password.as_str()));
+        c.timeouts = Timeouts {
+            data_idle: Duration::from_secs(120),
+            ..Timeouts::default()
+        };
+        c.data_mode = match mode {
+            Mode::Passive => DataMode::Passive,
+            Mode::Active => DataMode::Active(ActiveConfig::default()),
+        };
+        c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
+        c.tls.ca_files = vec![self.ca.clone()];
+        c
+    }
+
+    /// Connects and logs in.
+    pub async fn connect(&self, mode: Mode) -> Client {
+        Client::connect(self.config(mode))
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {} ({mode:?}): {e:?}", self.name))
+    }
+}

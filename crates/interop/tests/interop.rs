@@ -1,0 +1,275 @@
+//! ftpkit against real servers. Run with `just interop` (which starts the
+//! servers); without them every test fails, none is skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::Instant;
+
+use ftpkit::{Client, ErrorKind, ListLine, TransferType};
+use ftpkit_interop::data::{hex, sha256, HashSink, Pattern};
+use ftpkit_interop::{Env, Mode, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+/// One large transfer at a time: the machine has two cores.
+static BIG: Semaphore = Semaphore::const_new(1);
+
+const GIB: u64 = 1 << 30;
+
+fn server(name: &str) -> Server {
+    Env::load().server(name)
+}
+
+/// A directory name of this test's own, so tests sharing a server never
+/// touch each other's files.
+fn dir_for(test: &str, mode: Mode) -> String {
+    format!("t-{test}-{}", if mode == Mode::Passive { "pasv" } else { "actv" })
+}
+
+async fn fresh_dir(c: &mut Client, dir: &str) {
+    // Left over from an earlier run: remove what is there.
+    if c.cwd(dir).await.is_ok() {
+        for name in c.nlst(None).await.unwrap_or_default() {
+            let n = name.to_string_lossy().into_owned();
+            let base = n.rsplit('/').next().unwrap_or(&n).to_owned();
+            let _ = c.delete(base.as_str()).await;
+        }
+        c.cdup().await.unwrap();
+        let _ = c.rmdir(dir).await;
+    }
+    c.mkdir(dir).await.unwrap();
+    c.cwd(dir).await.unwrap();
+}
+
+async fn upload_bytes(c: &mut Client, path: &str, data: &[u8]) {
+    let mut up = c.stor(path).await.unwrap();
+    up.write_all(data).await.unwrap();
+    up.shutdown().await.unwrap();
+}
+
+async fn download_bytes(c: &mut Client, path: &str) -> Vec<u8> {
+    let mut dl = c.retr(path).await.unwrap();
+    let mut v = Vec::new();
+    dl.read_to_end(&mut v).await.unwrap();
+    v
+}
+
+/// login, pwd/cwd, mkdir, upload, list, download, rename, delete, rmdir.
+async fn basic(name: &str, mode: Mode) {
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let home = c.pwd().await.unwrap();
+    assert!(home.starts_with('/'), "{home}");
+    let dir = dir_for("basic", mode);
+    fresh_dir(&mut c, &dir).await;
+    let cwd = c.pwd().await.unwrap();
+    assert!(cwd.ends_with(&dir), "{cwd}");
+
+    let data = Pattern::bytes(7, 300_000);
+    upload_bytes(&mut c, "a file.bin", &data).await;
+    assert_eq!(c.size("a file.bin").await.unwrap(), data.len() as u64);
+
+    let list = c.list(None).await.unwrap();
+    let names: Vec<String> = list
+        .iter()
+        .filter_map(|l| match l {
+            ListLine::Entry(e) => Some(e.name.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert!(names.iter().any(|n| n == "a file.bin"), "LIST: {list:?}");
+    let entry = list
+        .iter()
+        .find_map(|l| match l {
+            ListLine::Entry(e) if e.name.as_bytes() == b"a file.bin" => Some(e.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(entry.size, Some(data.len() as u64));
+    if c.features().supports_mlsx() {
+        let entries = c.mlsd(None).await.unwrap();
+        let e = entries.iter().find(|e| e.name.as_bytes() == b"a file.bin").unwrap();
+        assert_eq!(e.size, Some(data.len() as u64));
+        assert!(e.is_file());
+    }
+    assert_eq!(download_bytes(&mut c, "a file.bin").await, data);
+    // The server's disk holds the same bytes.
+    let on_disk = std::fs::read(s.root.join(&dir).join("a file.bin")).unwrap();
+    assert_eq!(sha256(&on_disk), sha256(&data));
+
+    c.rename("a file.bin", "renamed.bin").await.unwrap();
+    assert!(c.size("a file.bin").await.is_err());
+    assert_eq!(c.size("renamed.bin").await.unwrap(), data.len() as u64);
+    c.delete("renamed.bin").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+    assert!(c.cwd(dir.as_str()).await.is_err());
+    c.quit().await.unwrap();
+}
+
+/// 1 GiB up and down, SHA-256 equal on both ends.
+async fn gib_round_trip(name: &str, mode: Mode) {
+    let _permit = BIG.acquire().await.unwrap();
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let dir = dir_for("gib", mode);
+    fresh_dir(&mut c, &dir).await;
+
+    let mut src = Pattern::new(42, GIB);
+    let t = Instant::now();
+    let (sent, info) = {
+        let mut up = c.stor("big.bin").await.unwrap();
+        let n = tokio::io::copy_buf(&mut tokio::io::BufReader::with_capacity(256 * 1024, &mut src), &mut up)
+            .await
+            .unwrap();
+        up.shutdown().await.unwrap();
+        (n, up.info().clone())
+    };
+    let up_secs = t.elapsed().as_secs_f64();
+    let want = src.sha256();
+    assert_eq!(sent, GIB);
+    assert_eq!(c.size("big.bin").await.unwrap(), GIB);
+
+    let mut sink = HashSink::default();
+    let t = Instant::now();
+    let (got, dinfo) = c.download_to("big.bin", 0, &mut sink).await.unwrap();
+    let down_secs = t.elapsed().as_secs_f64();
+    assert_eq!(got, GIB);
+    assert_eq!(hex(&sink.sha256()), hex(&want), "downloaded SHA-256 differs");
+    eprintln!(
+        "RESULT {name} {mode:?} 1GiB upload {:.0} MB/s download {:.0} MB/s (tls: up {:?} down {:?})",
+        GIB as f64 / 1e6 / up_secs,
+        GIB as f64 / 1e6 / down_secs,
+        info.tls,
+        dinfo.tls
+    );
+    c.delete("big.bin").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+}
+
+/// A download cut part-way, then resumed with REST: byte-identical.
+async fn download_resume(name: &str, mode: Mode) {
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let dir = dir_for("dlresume", mode);
+    fresh_dir(&mut c, &dir).await;
+    let data = Pattern::bytes(3, 8 * 1024 * 1024 + 123);
+    upload_bytes(&mut c, "f.bin", &data).await;
+
+    let mut part = vec![0u8; 3 * 1024 * 1024 + 7];
+    {
+        let mut dl = c.retr("f.bin").await.unwrap();
+        dl.read_exact(&mut part).await.unwrap();
+        // Dropped half-way: the client aborts it on its next call.
+    }
+    c.noop().await.unwrap();
+    let mut rest = Vec::new();
+    {
+        let mut dl = c.retr_from("f.bin", part.len() as u64).await.unwrap();
+        dl.read_to_end(&mut rest).await.unwrap();
+    }
+    part.extend_from_slice(&rest);
+    assert_eq!(part.len(), data.len());
+    assert!(part == data, "resumed download differs");
+    c.delete("f.bin").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+}
+
+/// An upload cut part-way, then resumed from the size the server has.
+async fn upload_resume(name: &str, mode: Mode) {
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let dir = dir_for("upresume", mode);
+    fresh_dir(&mut c, &dir).await;
+    let data = Pattern::bytes(5, 6 * 1024 * 1024 + 11);
+    let cut = 2 * 1024 * 1024 + 5;
+    {
+        let mut up = c.stor("u.bin").await.unwrap();
+        up.write_all(&data[..cut]).await.unwrap();
+        up.flush().await.unwrap();
+        // Dropped without shutdown.
+    }
+    c.noop().await.unwrap();
+    let have = c.size("u.bin").await.unwrap();
+    assert!(have <= cut as u64, "server has {have} of {cut}");
+    {
+        let mut up = c.stor_from("u.bin", have).await.unwrap();
+        up.write_all(&data[have as usize..]).await.unwrap();
+        up.shutdown().await.unwrap();
+    }
+    assert_eq!(c.size("u.bin").await.unwrap(), data.len() as u64);
+    assert!(download_bytes(&mut c, "u.bin").await == data, "resumed upload differs");
+    c.delete("u.bin").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+}
+
+/// TYPE A: local LF text round-trips; the wire carries CRLF.
+async fn type_ascii(name: &str, mode: Mode) {
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let dir = dir_for("ascii", mode);
+    fresh_dir(&mut c, &dir).await;
+    let text = b"first line\nsecond line\n\nlast line without newline";
+    c.set_type(TransferType::Ascii).await.unwrap();
+    upload_bytes(&mut c, "t.txt", text).await;
+    assert_eq!(download_bytes(&mut c, "t.txt").await, text);
+    c.set_type(TransferType::Binary).await.unwrap();
+    c.delete("t.txt").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+}
+
+/// RETR of a missing file: a typed 550 error, and the session goes on.
+async fn missing_file(name: &str, mode: Mode) {
+    let s = server(name);
+    let mut c = s.connect(mode).await;
+    let e = c.retr("no-such-file-here.bin").await.err().expect("RETR of a missing file must fail");
+    assert_eq!(e.kind(), ErrorKind::ServerReply, "{e:?}");
+    assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(550), "{e:?}");
+    assert!(!e.is_transient());
+    c.noop().await.unwrap();
+    assert!(c.pwd().await.is_ok());
+}
+
+macro_rules! suite {
+    ($($server:ident => $name:literal;)*) => {
+        $(
+            mod $server {
+                use super::*;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn basic_passive() { basic($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn basic_active() { basic($name, Mode::Active).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn gib_round_trip_passive() { gib_round_trip($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn gib_round_trip_active() { gib_round_trip($name, Mode::Active).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn download_resume_passive() { download_resume($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn download_resume_active() { download_resume($name, Mode::Active).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn upload_resume_passive() { upload_resume($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn upload_resume_active() { upload_resume($name, Mode::Active).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn type_ascii_passive() { type_ascii($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn type_ascii_active() { type_ascii($name, Mode::Active).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn missing_file_passive() { missing_file($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn missing_file_active() { missing_file($name, Mode::Active).await }
+            }
+        )*
+    };
+}
+
+suite! {
+    vsftpd => "VSFTPD";
+    proftpd => "PROFTPD";
+    pureftpd => "PUREFTPD";
+    pyftpdlib => "PYFTPDLIB";
+}

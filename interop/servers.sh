@@ -1,0 +1,709 @@
+#!/usr/bin/env bash
+# Real FTP servers on loopback for ftpkit's interop tests.
+#
+#   interop/servers.sh install            # as root: apt + unpacked debs + venv
+#   interop/servers.sh start [NAME...]    # (re)start all or some instances
+#   interop/servers.sh stop               # stop every instance it started
+#   interop/servers.sh status             # each instance, its port, answers?
+#   interop/servers.sh check [NAME...]    # ftplib round trips on each instance
+#   interop/servers.sh env                # print the env file
+#
+# See interop/README.md for the env file, ports, layout and quirks.
+set -euo pipefail
+umask 022
+export PATH=$PATH:/usr/sbin:/sbin
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CONF_SRC=$HERE/conf
+
+RT=${FTPKIT_INTEROP_DIR:-/tmp/ftpkit-interop}
+PREFIX=${FTPKIT_INTEROP_PREFIX:-/opt/ftpkit-interop}
+START_TIMEOUT=${FTPKIT_INTEROP_START_TIMEOUT:-30}
+
+FTP_USER=ftpkit
+FTP_PASS=ftpkitInterop2024
+PAM_SERVICE=ftpkit-interop
+HOST=127.0.0.1
+
+PYFTPDLIB_VERSION=2.2.0
+PYOPENSSL_VERSION=26.4.0
+
+VSFTPD_BIN=/usr/sbin/vsftpd
+PROFTPD_DIR=$PREFIX/proftpd
+PROFTPD_BIN=$PROFTPD_DIR/usr/sbin/proftpd
+PROFTPD_MODULES=$PROFTPD_DIR/usr/lib/proftpd
+PUREFTPD_DIR=$PREFIX/pure-ftpd
+PUREFTPD_BIN=$PUREFTPD_DIR/usr/sbin/pure-ftpd
+PUREPW_BIN=$PUREFTPD_DIR/usr/bin/pure-pw
+VENV=$PREFIX/venv
+STAMP=$PREFIX/installed.stamp
+
+# NAME  server  tls  control-port  passive-min  passive-max
+# Control ports 21210-21241, passive ranges 21300-21799 (50 each, disjoint);
+# all below Linux's ephemeral range (32768-60999).
+INSTANCES="
+VSFTPD            vsftpd    none      21210 21300 21349
+VSFTPD_TLS        vsftpd    explicit  21211 21350 21399
+VSFTPD_IMPLICIT   vsftpd    implicit  21212 21400 21449
+VSFTPD_CLIENTCERT vsftpd    explicit  21213 21450 21499
+PROFTPD           proftpd   none      21220 21500 21549
+PROFTPD_TLS       proftpd   explicit  21221 21550 21599
+PUREFTPD          pureftpd  none      21230 21600 21649
+PUREFTPD_TLS      pureftpd  explicit  21231 21650 21699
+PYFTPDLIB         pyftpdlib none      21240 21700 21749
+PYFTPDLIB_TLS     pyftpdlib explicit  21241 21750 21799
+"
+
+PKI=$RT/pki
+LOGDIR=$RT/logs
+RUNDIR=$RT/run
+GENCONF=$RT/conf
+ROOTS=$RT/roots
+ENV_FILE=$RT/env
+
+log() { printf '[servers.sh] %s\n' "$*" >&2; }
+die() { printf '[servers.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+
+instance_field() { # NAME FIELDNO -> value
+    awk -v n="$1" -v f="$2" '$1 == n { print $f }' <<<"$INSTANCES"
+}
+all_instances() { awk 'NF { print $1 }' <<<"$INSTANCES"; }
+lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (servers drop privileges to user $FTP_USER)"; }
+
+# ---------------------------------------------------------------- install --
+
+install_is_complete() {
+    [ -f "$STAMP" ] || return 1
+    [ -x "$VSFTPD_BIN" ] && [ -x "$PROFTPD_BIN" ] && [ -f "$PROFTPD_MODULES/mod_tls.so" ] \
+        && [ -x "$PUREFTPD_BIN" ] && [ -x "$PUREPW_BIN" ] || return 1
+    command -v openssl >/dev/null && command -v ss >/dev/null || return 1
+    "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null || return 1
+    libs_resolve || return 1
+    return 0
+}
+
+libs_resolve() { # every unpacked binary/module finds its shared libraries
+    local f
+    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES"/mod_tls.so "$PUREFTPD_BIN" "$PUREPW_BIN"; do
+        if ldd "$f" 2>/dev/null | grep -q 'not found'; then
+            return 1
+        fi
+    done
+}
+
+# Shared-library Depends of a .deb (first alternative, no versions). Only
+# lib*/zlib*: the other Depends are the conflicting FTP packages themselves
+# and packaging glue (openbsd-inetd, lsb-base, ucf, ...) that an unpacked
+# binary does not need; openbsd-inetd would even be a service.
+deb_runtime_deps() {
+    dpkg-deb -f "$1" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/:any//' \
+        | awk 'NF { print $1 }' | grep -E '^(lib|zlib)' || true
+}
+
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_BAK=$POLICY_RC.ftpkit-interop-saved
+policy_block() {
+    # Debian's maintainer scripts start vsftpd on 0.0.0.0:21 unless this
+    # script exits 101. Keep (and later restore) any policy-rc.d already there.
+    if [ -e "$POLICY_RC" ] && [ ! -e "$POLICY_BAK" ]; then
+        cp -p "$POLICY_RC" "$POLICY_BAK"
+    fi
+    printf '#!/bin/sh\n# ftpkit interop install: never start services\nexit 101\n' >"$POLICY_RC"
+    chmod 755 "$POLICY_RC"
+    trap policy_restore EXIT
+}
+policy_restore() {
+    if [ -e "$POLICY_BAK" ]; then
+        mv -f "$POLICY_BAK" "$POLICY_RC"
+    else
+        rm -f "$POLICY_RC"
+    fi
+}
+
+system_setup() {
+    # One test user for every server. vsftpd authenticates it through PAM
+    # (our own service file: pam_unix only, so no /etc/shells or ftpusers
+    # checks); ProFTPD and Pure-FTPd use private user files with its uid.
+    # vsftpd chdir()s into the home before local_root, so the home must
+    # exist ("500 OOPS: cannot change directory" otherwise): an empty,
+    # root-owned one. The per-instance roots are set in each config.
+    mkdir -p "$PREFIX/home"
+    chmod 755 "$PREFIX/home"
+    if ! id "$FTP_USER" >/dev/null 2>&1; then
+        useradd --no-create-home --home-dir "$PREFIX/home" --shell /usr/sbin/nologin \
+            --user-group --comment "ftpkit interop test user" "$FTP_USER"
+    else
+        usermod --home "$PREFIX/home" "$FTP_USER"
+    fi
+    printf '%s:%s\n' "$FTP_USER" "$FTP_PASS" | chpasswd
+    cat >/etc/pam.d/$PAM_SERVICE <<'EOF'
+# ftpkit interop (interop/servers.sh): vsftpd test instances, pam_unix only.
+auth     required pam_unix.so nodelay
+account  required pam_unix.so
+session  required pam_permit.so
+EOF
+}
+
+cmd_install() {
+    need_root
+    local t0=$SECONDS
+    if [ "${FTPKIT_INTEROP_FORCE_INSTALL:-0}" != 1 ] && install_is_complete; then
+        system_setup
+        log "already installed ($(tr '\n' ' ' <"$STAMP")) in $((SECONDS - t0)) s"
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    policy_block
+    log "apt-get update"
+    apt-get update -qq
+    log "apt-get install vsftpd openssl python3-venv iproute2"
+    apt-get install -y -qq --no-install-recommends vsftpd openssl python3 python3-venv iproute2 >/dev/null
+
+    # ProFTPD (+ mod_tls from proftpd-mod-crypto) and Pure-FTPd: downloaded
+    # and unpacked privately, because all three servers conflict in dpkg.
+    local dl=$PREFIX/debs
+    rm -rf "$dl" && mkdir -p "$dl"
+    log "apt-get download proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common"
+    (cd "$dl" && apt-get -qq -o APT::Sandbox::User=root download \
+        proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common)
+    local deps=() deb
+    for deb in "$dl"/*.deb; do
+        mapfile -t -O "${#deps[@]}" deps < <(deb_runtime_deps "$deb")
+    done
+    # sort -u; apt-get ignores packages already installed
+    mapfile -t deps < <(printf '%s\n' "${deps[@]}" | sort -u)
+    log "apt-get install runtime libraries: ${deps[*]}"
+    apt-get install -y -qq --no-install-recommends "${deps[@]}" >/dev/null
+
+    rm -rf "$PROFTPD_DIR" "$PUREFTPD_DIR"
+    mkdir -p "$PROFTPD_DIR" "$PUREFTPD_DIR"
+    for deb in "$dl"/proftpd-*.deb; do dpkg-deb -x "$deb" "$PROFTPD_DIR"; done
+    for deb in "$dl"/pure-ftpd*.deb; do dpkg-deb -x "$deb" "$PUREFTPD_DIR"; done
+    local f missing=0
+    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES/mod_tls.so" "$PUREFTPD_BIN" "$PUREPW_BIN"; do
+        [ -e "$f" ] || die "expected $f in the unpacked packages"
+        if ldd "$f" | grep 'not found' >&2; then missing=1; fi
+    done
+    [ "$missing" = 0 ] || die "unpacked binaries miss shared libraries (above)"
+
+    # pyftpdlib + pyOpenSSL (its TLS handler needs pyOpenSSL) in a venv.
+    if ! "$VENV/bin/python" -c "import pyftpdlib, OpenSSL" 2>/dev/null; then
+        rm -rf "$VENV"
+        log "python venv + pyftpdlib==$PYFTPDLIB_VERSION pyOpenSSL==$PYOPENSSL_VERSION"
+        /usr/bin/python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q --disable-pip-version-check \
+            "pyftpdlib==$PYFTPDLIB_VERSION" "pyOpenSSL==$PYOPENSSL_VERSION"
+    fi
+
+    system_setup
+    policy_restore
+    trap - EXIT
+
+    # The package must not have left a system vsftpd running (0.0.0.0:21).
+    if ss -ltnH 'sport = :21' | grep -q .; then
+        ss -ltnpH 'sport = :21' >&2
+        die "something listens on port 21 after install (a system vsftpd?)"
+    fi
+
+    {
+        echo "vsftpd=$(dpkg-query -W -f '${Version}' vsftpd)"
+        for deb in "$dl"/*.deb; do
+            echo "$(dpkg-deb -f "$deb" Package)=$(dpkg-deb -f "$deb" Version)"
+        done
+        echo "pyftpdlib=$PYFTPDLIB_VERSION"
+        echo "pyOpenSSL=$PYOPENSSL_VERSION"
+    } >"$STAMP"
+    log "installed in $((SECONDS - t0)) s: $(tr '\n' ' ' <"$STAMP")"
+}
+
+# ------------------------------------------------------------------- pki --
+
+gen_certs() {
+    # Test CA, server cert for localhost, client cert (test CA) and a rogue
+    # CA + client cert. Regenerated when missing or expiring within a day.
+    if [ -f "$PKI/rogue-client.pem" ] && openssl x509 -checkend 86400 -noout -in "$PKI/ca.pem" >/dev/null 2>&1 \
+        && openssl x509 -checkend 86400 -noout -in "$PKI/server.pem" >/dev/null 2>&1; then
+        return 0
+    fi
+    log "generating test PKI in $PKI"
+    rm -rf "$PKI"
+    mkdir -p "$PKI"
+    chmod 700 "$PKI"
+    local days=30
+    _ca() { # name cn
+        openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days "$days" \
+            -keyout "$PKI/$1.key" -out "$PKI/$1.pem" -subj "/O=ftpkit interop/CN=$2" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -addext "subjectKeyIdentifier=hash" 2>/dev/null
+    }
+    _leaf() { # name cn ca extensions
+        openssl req -new -newkey rsa:2048 -nodes -sha256 \
+            -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "/O=ftpkit interop/CN=$2" 2>/dev/null
+        printf '%s\n' "$4" >"$PKI/$1.ext"
+        openssl x509 -req -sha256 -days "$days" -in "$PKI/$1.csr" \
+            -CA "$PKI/$3.pem" -CAkey "$PKI/$3.key" -CAcreateserial -CAserial "$PKI/$3.srl" \
+            -extfile "$PKI/$1.ext" -out "$PKI/$1.pem" 2>/dev/null
+        rm -f "$PKI/$1.csr" "$PKI/$1.ext"
+    }
+    local common="basicConstraints=critical,CA:FALSE
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid"
+    _ca ca "ftpkit interop test CA"
+    _leaf server localhost ca "$common
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"
+    _leaf client ftpkit-client ca "$common
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+    _ca rogue-ca "ftpkit interop rogue CA"
+    _leaf rogue-client ftpkit-client rogue-ca "$common
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+    openssl verify -CAfile "$PKI/ca.pem" "$PKI/server.pem" "$PKI/client.pem" >/dev/null \
+        || die "generated certificates do not verify"
+    # Keys stay root-only except the client keys, which tests may run as anyone.
+    chmod 600 "$PKI"/*.key
+    chmod 644 "$PKI"/*.pem "$PKI/client.key" "$PKI/rogue-client.key"
+    chmod 755 "$PKI"
+}
+
+# -------------------------------------------------------------- processes --
+
+# "pid ppid sid exe" for every process (exe "-" if unreadable). Builtins and
+# one find(1) only: forking per process made stop take seconds.
+proc_table() {
+    local -A exe=()
+    local d pid path stat f
+    while read -r d path; do
+        exe[${d#/proc/}]=$path
+    done < <(find /proc -mindepth 2 -maxdepth 2 -name exe -printf '%h %l\n' 2>/dev/null)
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        read -r stat <"$d/stat" 2>/dev/null || continue
+        f=(${stat##*) })  # state ppid pgrp session ...
+        printf '%s %s %s %s\n' "$pid" "${f[1]}" "${f[3]}" "${exe[$pid]:--}"
+    done
+}
+
+is_server_exe() { # exe path -> ours?
+    case "$1" in
+        "$VSFTPD_BIN" | "$PROFTPD_BIN" | "$PUREFTPD_BIN") return 0 ;;
+        */python3* | */python) return 0 ;;
+    esac
+    return 1
+}
+
+# PIDs that belong to the server started as session leader $1: the leader,
+# every process in its session and every descendant, restricted to server
+# executables (guards against PID reuse). $2: proc_table output.
+server_pids() {
+    local p exe
+    awk -v L="$1" '
+        { pid[$1] = 1; ppid[$1] = $2; sid[$1] = $3; exe[$1] = $4 }
+        END {
+            if (L in pid) sel[L] = 1
+            for (p in pid) if (sid[p] == L) sel[p] = 1
+            changed = 1
+            while (changed) {
+                changed = 0
+                for (p in pid) if (!(p in sel) && (ppid[p] in sel)) { sel[p] = 1; changed = 1 }
+            }
+            for (p in sel) print p, exe[p]
+        }' <<<"$2" | while read -r p exe; do
+        if is_server_exe "$exe"; then echo "$p"; fi
+    done
+}
+
+# Server processes not tracked by a PID file (e.g. the runtime dir's run/
+# was removed): server executables whose command line names the runtime dir.
+# $1: proc_table output.
+stray_pids() {
+    local p ppid sid exe
+    while read -r p ppid sid exe; do
+        is_server_exe "$exe" || continue
+        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$RT/"; then
+            echo "$p"
+        fi
+    done <<<"$1"
+}
+
+kill_pids() { # pids... : TERM, wait up to 5 s, then KILL
+    [ $# -gt 0 ] || return 0
+    kill -TERM "$@" 2>/dev/null || true
+    local i p alive
+    for i in $(seq 50); do
+        alive=()
+        for p in "$@"; do
+            if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
+                alive+=("$p")
+            fi
+        done
+        [ ${#alive[@]} -gt 0 ] || return 0
+        sleep 0.1
+    done
+    log "still alive after SIGTERM, sending SIGKILL: ${alive[*]}"
+    kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+cmd_stop() {
+    local pidfile leader pids=() name table
+    table=$(proc_table)
+    # run/NAME.pid: the PID servers.sh recorded for each instance it launched
+    # (a session leader). Files the servers write themselves are in run/self/.
+    for name in $(all_instances); do
+        pidfile=$RUNDIR/$name.pid
+        [ -f "$pidfile" ] || continue
+        leader=$(cat "$pidfile")
+        if [[ $leader =~ ^[0-9]+$ ]]; then
+            mapfile -t -O "${#pids[@]}" pids < <(server_pids "$leader" "$table")
+        fi
+    done
+    mapfile -t -O "${#pids[@]}" pids < <(stray_pids "$table")
+    if [ ${#pids[@]} -gt 0 ]; then
+        mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+        log "stopping ${#pids[@]} server processes: ${pids[*]}"
+        kill_pids "${pids[@]}"
+    fi
+    rm -f "$RUNDIR"/*.pid "$ENV_FILE" 2>/dev/null || true
+    # Make sure none of our ports is still listening.
+    local port busy=""
+    for name in $(all_instances); do
+        port=$(instance_field "$name" 4)
+        if port_listening "$port"; then busy+=" $name:$port"; fi
+    done
+    [ -z "$busy" ] || { ss -ltnpH >&2; die "ports still listening after stop:$busy"; }
+    log "stopped"
+}
+
+port_listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
+# ------------------------------------------------------------------ probes --
+
+# Reads the greeting; succeeds on a final "220 " line. Multi-line greetings
+# (Pure-FTPd sends "220-..." lines first) are followed to their end.
+probe_220() { # port
+    timeout 5 bash -c '
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        while IFS= read -r -t 4 line <&3; do
+            line=${line%$'"'"'\r'"'"'}
+            case "$line" in
+                "220 "*) printf "QUIT\r\n" >&3; exit 0 ;;
+                220-*) ;;
+                *) exit 1 ;;
+            esac
+        done
+        exit 1' probe "$1" 2>/dev/null
+}
+
+# TLS handshake (explicit: AUTH TLS; implicit: at once) verified against the
+# test CA, with the client certificate where the instance demands one.
+probe_tls() { # name
+    local name=$1 port tls args=()
+    port=$(instance_field "$name" 4)
+    tls=$(instance_field "$name" 3)
+    [ "$tls" = explicit ] && args+=(-starttls ftp)
+    [ "$name" = VSFTPD_CLIENTCERT ] && args+=(-cert "$PKI/client.pem" -key "$PKI/client.key")
+    # Judge by what the server said after the handshake, not by openssl's
+    # exit code: Pure-FTPd closes without close_notify (openssl exits 1).
+    local out
+    out=$(printf 'QUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+        -CAfile "$PKI/ca.pem" -verify_return_error -verify_hostname localhost "${args[@]}" -quiet \
+        2>"$LOGDIR/probe-$name.err") || true
+    grep -qE '^(220|221) ' <<<"$out"
+}
+
+probe_instance() { # name -> 0 if it answers as it should
+    local name=$1 tls port
+    tls=$(instance_field "$name" 3)
+    port=$(instance_field "$name" 4)
+    case "$tls" in
+        none) probe_220 "$port" ;;
+        explicit) probe_220 "$port" && probe_tls "$name" ;;
+        implicit) probe_tls "$name" ;;
+    esac
+}
+
+# ------------------------------------------------------------------ start --
+
+render() { # template out [extra sed args...]
+    local tmpl=$1 out=$2
+    shift 2
+    sed -e "s|@NAME@|$NAME|g" -e "s|@LNAME@|$LNAME|g" -e "s|@PORT@|$PORT|g" \
+        -e "s|@PASV_MIN@|$PASV_MIN|g" -e "s|@PASV_MAX@|$PASV_MAX|g" -e "s|@ROOT@|$ROOT|g" \
+        -e "s|@RT@|$RT|g" -e "s|@LOGDIR@|$LOGDIR|g" -e "s|@USER@|$FTP_USER|g" \
+        -e "s|@PAM_SERVICE@|$PAM_SERVICE|g" -e "s|@SERVER_CERT@|$PKI/server.pem|g" \
+        -e "s|@SERVER_KEY@|$PKI/server.key|g" -e "s|@CA@|$PKI/ca.pem|g" \
+        -e "s|@PROFTPD_MODULES@|$PROFTPD_MODULES|g" "$@" "$tmpl" >>"$out"
+}
+
+launch() { # command... : own session, all output to the instance log
+    if [ "$SERVER" = vsftpd ]; then
+        # vsftpd writes its fatal "500 OOPS: ..." errors to fd 0 (the
+        # socket, in inetd mode): make fd 0 the log so they are not lost.
+        setsid "$@" 0>>"$LOGDIR/$LNAME.out" >>"$LOGDIR/$LNAME.out" 2>&1 &
+    else
+        setsid "$@" </dev/null >>"$LOGDIR/$LNAME.out" 2>&1 &
+    fi
+    echo $! >"$RUNDIR/$NAME.pid"
+}
+
+start_vsftpd() {
+    local conf=$GENCONF/$LNAME.conf
+    : >"$conf"
+    render "$CONF_SRC/vsftpd.conf.in" "$conf"
+    if [ "$TLS" != none ]; then
+        render "$CONF_SRC/vsftpd-tls.conf.in" "$conf"
+    fi
+    case "$NAME" in
+        VSFTPD_IMPLICIT) printf '\n# --- implicit FTPS: TLS from the first byte ---\nimplicit_ssl=YES\n' >>"$conf" ;;
+        VSFTPD_CLIENTCERT)
+            printf '\n# --- client certificate signed by the test CA required ---\nssl_request_cert=YES\nrequire_cert=YES\nvalidate_cert=YES\nca_certs_file=%s\n' \
+                "$PKI/ca.pem" >>"$conf"
+            ;;
+        VSFTPD_TLS) printf 'ssl_request_cert=NO\n' >>"$conf" ;;
+    esac
+    chmod 600 "$conf"
+    launch "$VSFTPD_BIN" "$conf"
+}
+
+start_proftpd() {
+    local conf=$GENCONF/$LNAME.conf uid gid
+    uid=$(id -u "$FTP_USER")
+    gid=$(id -g "$FTP_USER")
+    # AuthUserFile: passwd(5) format, SHA-512 crypt hash, home = this root.
+    printf '%s:%s:%s:%s:ftpkit interop:%s:/usr/sbin/nologin\n' \
+        "$FTP_USER" "$(openssl passwd -6 "$FTP_PASS")" "$uid" "$gid" "$ROOT" >"$GENCONF/$LNAME.passwd"
+    printf '%s:x:%s:\n' "$FTP_USER" "$gid" >"$GENCONF/$LNAME.group"
+    chmod 600 "$GENCONF/$LNAME.passwd" "$GENCONF/$LNAME.group"
+    : >"$conf"
+    render "$CONF_SRC/proftpd.conf.in" "$conf"
+    if [ "$TLS" != none ]; then
+        render "$CONF_SRC/proftpd-tls.conf.in" "$conf"
+    fi
+    chmod 600 "$conf"
+    "$PROFTPD_BIN" -t -c "$conf" >>"$LOGDIR/$LNAME.out" 2>&1 \
+        || { tail -n 20 "$LOGDIR/$LNAME.out" >&2; die "$NAME: proftpd -t rejects $conf"; }
+    # -n: stay in the foreground (we track the PID); -q: quiet stderr.
+    launch "$PROFTPD_BIN" -n -c "$conf"
+}
+
+start_pureftpd() {
+    local uid gid passwd=$GENCONF/$LNAME.passwd pdb=$GENCONF/$LNAME.pdb
+    uid=$(id -u "$FTP_USER")
+    gid=$(id -g "$FTP_USER")
+    # A SHA-512 crypt hash: with Pure-FTPd's default (scrypt/argon2 via
+    # pure-pw) each login costs ~2.8 s here. Home ends in /./ = chroot point.
+    printf '%s:%s:%s:%s::%s/./::::::::::::\n' \
+        "$FTP_USER" "$(openssl passwd -6 "$FTP_PASS")" "$uid" "$gid" "$ROOT" >"$passwd"
+    chmod 600 "$passwd"
+    rm -f "$pdb"
+    "$PUREPW_BIN" mkdb "$pdb" -f "$passwd" >>"$LOGDIR/$LNAME.out" 2>&1 \
+        || { tail -n 20 "$LOGDIR/$LNAME.out" >&2; die "$NAME: pure-pw mkdb failed"; }
+    local args=(
+        -S "127.0.0.1,$PORT"       # bind loopback only
+        -4                         # IPv4 only
+        -p "$PASV_MIN:$PASV_MAX"   # passive port range
+        -P 127.0.0.1               # passive address advertised
+        -l "puredb:$pdb"           # virtual users only
+        -E                         # no anonymous
+        -A                         # chroot everyone
+        -H                         # no reverse DNS
+        -c 25 -C 25                # max clients: half the passive range
+        -I 60                      # idle timeout, minutes
+        -u 100                     # lowest uid allowed to log in
+        -U 133:022                 # umask files:dirs
+        -O "clf:$LOGDIR/$LNAME.xferlog"
+        -g "$RUNDIR/self/$LNAME.pid" # its own PID file (default /var/run/pure-ftpd.pid)
+        -f none                    # no syslog (there is none)
+    )
+    if [ "$TLS" != none ]; then
+        # -Y 3: TLS required on control and data connections.
+        args+=(-Y 3 -2 "$PKI/server.pem,$PKI/server.key")
+    fi
+    printf '%q ' "$PUREFTPD_BIN" "${args[@]}" >"$GENCONF/$LNAME.cmdline"
+    echo >>"$GENCONF/$LNAME.cmdline"
+    launch "$PUREFTPD_BIN" "${args[@]}"
+}
+
+start_pyftpdlib() {
+    printf '%s\n' "$FTP_PASS" >"$GENCONF/$LNAME.pass"
+    chmod 600 "$GENCONF/$LNAME.pass"
+    local args=(--name "$NAME" --port "$PORT" --root "$ROOT" --pasv "$PASV_MIN-$PASV_MAX"
+        --user "$FTP_USER" --password-file "$GENCONF/$LNAME.pass" --run-as "$FTP_USER")
+    if [ "$TLS" != none ]; then
+        args+=(--tls --cert "$PKI/server.pem" --key "$PKI/server.key")
+    fi
+    launch "$VENV/bin/python" -u "$CONF_SRC/pyftpdlib_server.py" "${args[@]}"
+}
+
+check_installed() { # server
+    case "$1" in
+        vsftpd) [ -x "$VSFTPD_BIN" ] || die "vsftpd is not installed ($VSFTPD_BIN): run interop/servers.sh install" ;;
+        proftpd) [ -x "$PROFTPD_BIN" ] && [ -f "$PROFTPD_MODULES/mod_tls.so" ] \
+            || die "ProFTPD is not installed ($PROFTPD_BIN): run interop/servers.sh install" ;;
+        pureftpd) [ -x "$PUREFTPD_BIN" ] && [ -x "$PUREPW_BIN" ] \
+            || die "Pure-FTPd is not installed ($PUREFTPD_BIN): run interop/servers.sh install" ;;
+        pyftpdlib) "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null \
+            || die "pyftpdlib is not installed ($VENV): run interop/servers.sh install" ;;
+    esac
+}
+
+cmd_start() {
+    need_root
+    local t0=$SECONDS names=() n
+    if [ $# -gt 0 ]; then
+        for n in "$@"; do
+            [ -n "$(instance_field "$n" 2)" ] || die "unknown instance $n (known: $(all_instances | tr '\n' ' '))"
+            names+=("$n")
+        done
+    else
+        mapfile -t names < <(all_instances)
+    fi
+    case "$RT" in
+        /*) ;;
+        *) die "FTPKIT_INTEROP_DIR must be an absolute path" ;;
+    esac
+    case "$RT" in *[[:space:]\|@]*) die "FTPKIT_INTEROP_DIR must not contain spaces, | or @" ;; esac
+    [ "$RT" != / ] || die "FTPKIT_INTEROP_DIR must not be /"
+
+    cmd_stop
+    command -v openssl >/dev/null || die "openssl is not installed: run interop/servers.sh install"
+    id "$FTP_USER" >/dev/null 2>&1 || die "user $FTP_USER does not exist: run interop/servers.sh install"
+    [ -f /etc/pam.d/$PAM_SERVICE ] || die "/etc/pam.d/$PAM_SERVICE missing: run interop/servers.sh install"
+    for n in "${names[@]}"; do check_installed "$(instance_field "$n" 2)"; done
+
+    mkdir -p "$RT"
+    chmod 755 "$RT"
+    rm -rf "$LOGDIR" "$RUNDIR" "$GENCONF" "$ROOTS"
+    mkdir -p "$LOGDIR" "$RUNDIR/self" "$GENCONF" "$ROOTS" "$RT/vsftpd-empty"
+    chmod 700 "$GENCONF"
+    chmod 755 "$RT/vsftpd-empty"
+    gen_certs
+
+    local NAME LNAME SERVER TLS PORT PASV_MIN PASV_MAX ROOT
+    local busy=""
+    for NAME in "${names[@]}"; do
+        PORT=$(instance_field "$NAME" 4)
+        if port_listening "$PORT"; then busy+=" $NAME:$PORT"; fi
+    done
+    [ -z "$busy" ] || { ss -ltnpH >&2; die "ports already in use by another process:$busy"; }
+
+    for NAME in "${names[@]}"; do
+        LNAME=$(lower "$NAME")
+        SERVER=$(instance_field "$NAME" 2)
+        TLS=$(instance_field "$NAME" 3)
+        PORT=$(instance_field "$NAME" 4)
+        PASV_MIN=$(instance_field "$NAME" 5)
+        PASV_MAX=$(instance_field "$NAME" 6)
+        ROOT=$ROOTS/$LNAME
+        # Each instance's own, empty, writable root, owned by the test user.
+        mkdir -p "$ROOT"
+        chown "$FTP_USER:$FTP_USER" "$ROOT"
+        chmod 755 "$ROOT"
+        "start_$SERVER"
+    done
+
+    # Wait for every instance to answer.
+    local deadline=$((SECONDS + START_TIMEOUT)) pending=("${names[@]}") still failed=""
+    while [ ${#pending[@]} -gt 0 ]; do
+        still=()
+        for NAME in "${pending[@]}"; do
+            LNAME=$(lower "$NAME")
+            if probe_instance "$NAME"; then
+                continue
+            fi
+            if ! [ -d "/proc/$(cat "$RUNDIR/$NAME.pid")" ]; then
+                failed+=" $NAME(exited)"
+                continue
+            fi
+            still+=("$NAME")
+        done
+        pending=(${still[@]+"${still[@]}"})
+        [ ${#pending[@]} -gt 0 ] || break
+        if [ $SECONDS -ge $deadline ]; then
+            failed+=" ${pending[*]/%/(timeout)}"
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -n "$failed" ]; then
+        for NAME in $failed; do
+            NAME=${NAME%(*}
+            LNAME=$(lower "$NAME")
+            echo "----- $NAME (port $(instance_field "$NAME" 4)): log tail -----" >&2
+            tail -n 25 "$LOGDIR/$LNAME".* "$LOGDIR/probe-$NAME.err" >&2 2>/dev/null || true
+        done
+        cmd_stop || true
+        die "instances failed to start:$failed"
+    fi
+
+    # The env file the Rust interop suite reads: KEY=VALUE, no quotes.
+    local tmp=$ENV_FILE.tmp
+    {
+        echo "FTPKIT_INTEROP_DIR=$RT"
+        echo "FTPKIT_INTEROP_HOST=$HOST"
+        echo "FTPKIT_INTEROP_USER=$FTP_USER"
+        echo "FTPKIT_INTEROP_PASS=$FTP_PASS"
+        echo "FTPKIT_INTEROP_CA=$PKI/ca.pem"
+        echo "FTPKIT_INTEROP_CLIENT_CERT=$PKI/client.pem"
+        echo "FTPKIT_INTEROP_CLIENT_KEY=$PKI/client.key"
+        echo "FTPKIT_INTEROP_ROGUE_CA=$PKI/rogue-ca.pem"
+        echo "FTPKIT_INTEROP_ROGUE_CLIENT_CERT=$PKI/rogue-client.pem"
+        echo "FTPKIT_INTEROP_ROGUE_CLIENT_KEY=$PKI/rogue-client.key"
+        echo "FTPKIT_INTEROP_INSTANCES=$(IFS=,; echo "${names[*]}")"
+        for NAME in "${names[@]}"; do
+            echo "FTPKIT_INTEROP_${NAME}_PORT=$(instance_field "$NAME" 4)"
+            echo "FTPKIT_INTEROP_${NAME}_ROOT=$ROOTS/$(lower "$NAME")"
+            echo "FTPKIT_INTEROP_${NAME}_TLS=$(instance_field "$NAME" 3)"
+            echo "FTPKIT_INTEROP_${NAME}_PASV=$(instance_field "$NAME" 5)-$(instance_field "$NAME" 6)"
+        done
+    } >"$tmp"
+    mv -f "$tmp" "$ENV_FILE"
+    log "started ${#names[@]} instances in $((SECONDS - t0)) s; env: $ENV_FILE"
+}
+
+# ----------------------------------------------------------------- status --
+
+cmd_status() {
+    local NAME LNAME port tls pid state rc=0
+    printf '%-18s %-6s %-9s %-8s %s\n' INSTANCE PORT TLS PID STATE
+    for NAME in $(all_instances); do
+        LNAME=$(lower "$NAME")
+        port=$(instance_field "$NAME" 4)
+        tls=$(instance_field "$NAME" 3)
+        pid=$(cat "$RUNDIR/$NAME.pid" 2>/dev/null || echo -)
+        if [ "$pid" != - ] && ! [ -d "/proc/$pid" ]; then pid="$pid(dead)"; fi
+        if probe_instance "$NAME" 2>/dev/null; then
+            state=answers
+        elif port_listening "$port"; then
+            state="listening, no valid answer"
+            rc=1
+        else
+            state=down
+            rc=1
+        fi
+        printf '%-18s %-6s %-9s %-8s %s\n' "$NAME" "$port" "$tls" "$pid" "$state"
+    done
+    [ -f "$ENV_FILE" ] && echo "env: $ENV_FILE" || echo "env: (none: not started)"
+    return $rc
+}
+
+# ------------------------------------------------------------------- main --
+
+case "${1:-}" in
+    install) cmd_install ;;
+    start) shift; cmd_start "$@" ;;
+    stop) need_root; cmd_stop ;;
+    status) mkdir -p "$LOGDIR" 2>/dev/null || true; cmd_status ;;
+    check)
+        shift
+        [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run interop/servers.sh start first"
+        "$VENV/bin/python" "$HERE/smoke.py" "$ENV_FILE" "$@"
+        ;;
+    env) cat "$ENV_FILE" ;;
+    *) echo "usage: $0 install|start [NAME...]|stop|status|check [NAME...]|env" >&2; exit 2 ;;
+esac
