@@ -134,7 +134,7 @@ system_setup() {
     if ! id "$FTP_USER" >/dev/null 2>&1; then
         useradd --no-create-home --home-dir "$PREFIX/home" --shell /usr/sbin/nologin \
             --user-group --comment "ftpkit interop test user" "$FTP_USER"
-    else
+    elif [ "$(getent passwd "$FTP_USER" | cut -d: -f6)" != "$PREFIX/home" ]; then
         usermod --home "$PREFIX/home" "$FTP_USER"
     fi
     printf '%s:%s\n' "$FTP_USER" "$FTP_PASS" | chpasswd
@@ -283,8 +283,8 @@ proc_table() {
     done < <(find /proc -mindepth 2 -maxdepth 2 -name exe -printf '%h %l\n' 2>/dev/null)
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
-        read -r stat <"$d/stat" 2>/dev/null || continue
-        f=(${stat##*) })  # state ppid pgrp session ...
+        read -r stat 2>/dev/null <"$d/stat" || continue
+        read -r -a f <<<"${stat##*) }" # state ppid pgrp session ...
         printf '%s %s %s %s\n' "$pid" "${f[1]}" "${f[3]}" "${exe[$pid]:--}"
     done
 }
@@ -319,23 +319,33 @@ server_pids() {
 }
 
 # Server processes not tracked by a PID file (e.g. the runtime dir's run/
-# was removed): server executables whose command line names the runtime dir.
-# $1: proc_table output.
+# was removed): server executables whose cwd, command line or open files
+# (logs) are in the runtime dir. ProFTPD and Pure-FTPd rewrite their argv,
+# so the command line alone is not enough. $1: proc_table output.
 stray_pids() {
-    local p ppid sid exe
-    while read -r p ppid sid exe; do
+    local p exe cmd fd link ours
+    while read -r p _ _ exe; do
         is_server_exe "$exe" || continue
-        if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$RT/"; then
-            echo "$p"
-        fi
+        cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+        case "$exe" in */python*) [[ $cmd == *pyftpdlib_server.py* ]] || continue ;; esac
+        ours=0
+        [[ $cmd == *"$RT/"* ]] && ours=1
+        link=$(readlink "/proc/$p/cwd" 2>/dev/null) || true
+        [[ $link == "$RT" || $link == "$RT/"* ]] && ours=1
+        for fd in /proc/"$p"/fd/*; do
+            [ $ours = 0 ] || break
+            link=$(readlink "$fd" 2>/dev/null) || continue
+            [[ $link == "$RT/"* ]] && ours=1
+        done
+        [ $ours = 0 ] || echo "$p"
     done <<<"$1"
 }
 
 kill_pids() { # pids... : TERM, wait up to 5 s, then KILL
     [ $# -gt 0 ] || return 0
     kill -TERM "$@" 2>/dev/null || true
-    local i p alive
-    for i in $(seq 50); do
+    local p alive
+    for _ in $(seq 50); do
         alive=()
         for p in "$@"; do
             if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
@@ -375,7 +385,10 @@ cmd_stop() {
         port=$(instance_field "$name" 4)
         if port_listening "$port"; then busy+=" $name:$port"; fi
     done
-    [ -z "$busy" ] || { ss -ltnpH >&2; die "ports still listening after stop:$busy"; }
+    [ -z "$busy" ] || {
+        ss -ltnpH >&2
+        die "ports still in use after stop:$busy (by processes not started from $RT?)"
+    }
     log "stopped"
 }
 
@@ -409,10 +422,11 @@ probe_tls() { # name
     [ "$name" = VSFTPD_CLIENTCERT ] && args+=(-cert "$PKI/client.pem" -key "$PKI/client.key")
     # Judge by what the server said after the handshake, not by openssl's
     # exit code: Pure-FTPd closes without close_notify (openssl exits 1).
-    local out
+    local out errf=$LOGDIR/probe-$name.err
+    [ -w "$LOGDIR" ] || errf=/dev/null # status run by a non-root user
     out=$(printf 'QUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
         -CAfile "$PKI/ca.pem" -verify_return_error -verify_hostname localhost "${args[@]}" -quiet \
-        2>"$LOGDIR/probe-$name.err") || true
+        2>"$errf") || true
     grep -qE '^(220|221) ' <<<"$out"
 }
 
@@ -441,6 +455,7 @@ render() { # template out [extra sed args...]
 }
 
 launch() { # command... : own session, all output to the instance log
+    cd "$RUNDIR"
     if [ "$SERVER" = vsftpd ]; then
         # vsftpd writes its fatal "500 OOPS: ..." errors to fd 0 (the
         # socket, in inetd mode): make fd 0 the log so they are not lost.
@@ -487,7 +502,7 @@ start_proftpd() {
     chmod 600 "$conf"
     "$PROFTPD_BIN" -t -c "$conf" >>"$LOGDIR/$LNAME.out" 2>&1 \
         || { tail -n 20 "$LOGDIR/$LNAME.out" >&2; die "$NAME: proftpd -t rejects $conf"; }
-    # -n: stay in the foreground (we track the PID); -q: quiet stderr.
+    # -n: stay in the foreground (servers.sh tracks the PID).
     launch "$PROFTPD_BIN" -n -c "$conf"
 }
 

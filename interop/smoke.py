@@ -180,7 +180,8 @@ def check_instance(inst):
         ftp.rmd("smoke-dir")
         for n in ("smoke-pasv.bin", "smoke-active.bin", "smoke-resume.bin"):
             ftp.delete(n)
-        expect(not os.listdir(inst.root), f"root not empty after DELE: {os.listdir(inst.root)}")
+        left = [n for n in os.listdir(inst.root) if n.startswith("smoke-")]
+        expect(not left, f"still on disk after DELE/RMD: {left}")
         ftp.quit()
     finally:
         ftp.close()

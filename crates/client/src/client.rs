@@ -287,6 +287,13 @@ impl Client {
         })
     }
 
+    /// Counters of this session's TLS session store: tickets received on
+    /// the control and data connections, and data connections that could not
+    /// resume. `None` without TLS.
+    pub fn tls_session_stats(&self) -> Option<crate::tls::SessionStats> {
+        self.control.tls.as_ref().map(|t| t.store.stats())
+    }
+
     // ----- commands ----------------------------------------------------------
 
     /// `PWD`: the working directory, as raw bytes.

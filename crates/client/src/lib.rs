@@ -33,3 +33,8 @@ pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
 pub use ftpkit_control::{Credentials, Reply, ReplyCode};
 pub use transfer::{Download, TransferInfo, Upload};
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -21,6 +21,8 @@ use rustls::{DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub use rustls::{CipherSuite, ProtocolVersion};
+
 /// A TLS protocol version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TlsVersion {
@@ -360,14 +362,16 @@ const MAX_TICKETS: usize = 8;
 
 /// Session store of one FTP session.
 ///
-/// TLS 1.3 tickets are single-use in rustls. Tickets the server sends on
-/// the *control* connection resume the control session, which servers that
-/// require reuse (ProFTPD, vsftpd, FileZilla Server) accept; tickets sent on
-/// a *data* connection belong to that data connection's session, which
-/// ProFTPD refuses. So data connections take the newest control ticket
-/// first, and only when none is left one from an earlier data connection
-/// (vsftpd accepts those). The TLS 1.2 session is the control connection's
-/// and is never replaced by a data connection's.
+/// Servers that require session reuse accept a data connection only if it
+/// resumes the control connection's session. TLS 1.3 tickets the server
+/// sends on the control connection do that. rustls treats tickets as
+/// single-use, but servers hand out few (ProFTPD: two at login, none per
+/// upload), so a long session would run out; with the vendored rustls patch
+/// (`vendor/README.md`) this store offers an unused control ticket when it
+/// has one and otherwise a copy of the newest control ticket, as OpenSSL
+/// clients do with `SSL_set_session`. Tickets received on data connections
+/// are used only by a session whose control connection never received one.
+/// The TLS 1.2 session is always the control connection's.
 #[derive(Debug, Default)]
 pub(crate) struct FtpSessionStore {
     inner: Mutex<StoreInner>,
@@ -378,8 +382,30 @@ struct StoreInner {
     kx_hint: Option<NamedGroup>,
     tls12: Option<Tls12ClientSessionValue>,
     control_tickets: VecDeque<Tls13ClientSessionValue>,
+    /// A copy of the newest control ticket, offered when none is unused.
+    newest_control: Option<Tls13ClientSessionValue>,
     data_tickets: VecDeque<Tls13ClientSessionValue>,
     full_handshakes: u64,
+    control_tickets_received: u64,
+    data_tickets_received: u64,
+    reused_tickets: u64,
+}
+
+/// Counters of a session's TLS session store, for diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// TLS 1.3 tickets received on the control connection, in all.
+    pub control_tickets_received: u64,
+    /// TLS 1.3 tickets received on data connections, in all.
+    pub data_tickets_received: u64,
+    /// Control-connection tickets on hand (unused).
+    pub control_tickets_held: usize,
+    /// Data-connection tickets on hand (unused).
+    pub data_tickets_held: usize,
+    /// Data connections that made a full handshake instead of resuming.
+    pub full_handshakes: u64,
+    /// Data connections offered a copy of an already used control ticket.
+    pub reused_tickets: u64,
 }
 
 impl FtpSessionStore {
@@ -394,6 +420,18 @@ impl FtpSessionStore {
     /// Tickets on hand: (from control, from data connections).
     pub(crate) fn ticket_counts(&self) -> (usize, usize) {
         self.with(|s| (s.control_tickets.len(), s.data_tickets.len()))
+    }
+
+    /// All counters.
+    pub(crate) fn stats(&self) -> SessionStats {
+        self.with(|s| SessionStats {
+            control_tickets_received: s.control_tickets_received,
+            data_tickets_received: s.data_tickets_received,
+            control_tickets_held: s.control_tickets.len(),
+            data_tickets_held: s.data_tickets.len(),
+            full_handshakes: s.full_handshakes,
+            reused_tickets: s.reused_tickets,
+        })
     }
 
     /// Counts a data connection that could not resume.
@@ -429,7 +467,11 @@ impl ClientSessionStore for ControlView {
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {}
     fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| push_bounded(&mut s.control_tickets, value));
+        self.0.with(|s| {
+            s.control_tickets_received += 1;
+            s.newest_control = Some(value.clone());
+            push_bounded(&mut s.control_tickets, value);
+        });
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
         None
@@ -458,10 +500,22 @@ impl ClientSessionStore for DataView {
         // later one fail too: the control session stays.
     }
     fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| push_bounded(&mut s.data_tickets, value));
+        self.0.with(|s| {
+            s.data_tickets_received += 1;
+            push_bounded(&mut s.data_tickets, value);
+        });
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
-        self.0.with(|s| s.control_tickets.pop_back().or_else(|| s.data_tickets.pop_back()))
+        self.0.with(|s| {
+            if let Some(t) = s.control_tickets.pop_back() {
+                return Some(t);
+            }
+            if let Some(t) = &s.newest_control {
+                s.reused_tickets += 1;
+                return Some(t.clone());
+            }
+            s.data_tickets.pop_back()
+        })
     }
 }
 
@@ -535,9 +589,9 @@ impl CertificateInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionTls {
     /// Negotiated version.
-    pub version: Option<rustls::ProtocolVersion>,
+    pub version: Option<ProtocolVersion>,
     /// Negotiated cipher suite.
-    pub cipher_suite: Option<rustls::CipherSuite>,
+    pub cipher_suite: Option<CipherSuite>,
     /// The server's chain, end-entity first.
     pub peer_certificates: Vec<CertificateInfo>,
 }

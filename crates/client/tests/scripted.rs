@@ -126,8 +126,9 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         .reply("502 no\r\n")
         .expect("PASV")
         .passive_listen()
-        // Advertise 10.0.0.1: the client must not go there.
-        .reply_pasv_with_host([10, 0, 0, 1])
+        // Advertise 127.0.0.2 (loopback, nothing listens there): the client
+        // must connect to the control peer, 127.0.0.1, instead.
+        .reply_pasv_with_host([127, 0, 0, 2])
         .expect("RETR")
         .reply("150 here\r\n")
         .data_accept()
@@ -142,7 +143,7 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
     drop(c);
     let t = server.finish().await;
     t.assert_ok();
-    assert!(t.data_connections()[0].peer.ip().is_loopback());
+    assert_eq!(t.data_connections()[0].local.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
 }
 
 #[tokio::test]

@@ -60,7 +60,14 @@ impl Env {
             "implicit" => Security::Implicit,
             other => panic!("unknown TLS mode {other}"),
         };
+        let client_cert = (name == "VSFTPD_CLIENTCERT").then(|| {
+            (
+                PathBuf::from(self.get("FTPKIT_INTEROP_CLIENT_CERT")),
+                PathBuf::from(self.get("FTPKIT_INTEROP_CLIENT_KEY")),
+            )
+        });
         Server {
+            client_cert,
             name: name.to_owned(),
             port,
             root: PathBuf::from(self.get(&format!("FTPKIT_INTEROP_{name}_ROOT"))),
@@ -89,6 +96,8 @@ pub struct Server {
     pub password: String,
     /// Test CA (PEM).
     pub ca: PathBuf,
+    /// Client certificate and key (PEM) for servers that require one.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// Data connection mode.
@@ -118,6 +127,9 @@ impl Server {
         };
         c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
         c.tls.ca_files = vec![self.ca.clone()];
+        if let Some((cert, key)) = &self.client_cert {
+            c.tls.client_identity = Some(ftpkit::tls::ClientIdentity::from_pem_files(cert, key).expect("client certificate"));
+        }
         c
     }
 

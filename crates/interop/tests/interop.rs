@@ -13,6 +13,18 @@ use tokio::sync::Semaphore;
 /// One large transfer at a time: the machine has two cores.
 static BIG: Semaphore = Semaphore::const_new(1);
 
+/// Large transfers run alone on their server: other tests hold a read lock,
+/// a 1 GiB round trip the write lock. Single-threaded servers (pyftpdlib)
+/// would otherwise starve other sessions' handshakes.
+fn server_lock(name: &str) -> &'static tokio::sync::RwLock<()> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<String, &'static tokio::sync::RwLock<()>>>> = OnceLock::new();
+    let mut map = LOCKS.get_or_init(Default::default).lock().unwrap();
+    map.entry(name.to_owned())
+        .or_insert_with(|| Box::leak(Box::new(tokio::sync::RwLock::new(()))))
+}
+
 const GIB: u64 = 1 << 30;
 
 fn server(name: &str) -> Server {
@@ -55,6 +67,7 @@ async fn download_bytes(c: &mut Client, path: &str) -> Vec<u8> {
 
 /// login, pwd/cwd, mkdir, upload, list, download, rename, delete, rmdir.
 async fn basic(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let home = c.pwd().await.unwrap();
@@ -109,6 +122,7 @@ async fn basic(name: &str, mode: Mode) {
 /// 1 GiB up and down, SHA-256 equal on both ends.
 async fn gib_round_trip(name: &str, mode: Mode) {
     let _permit = BIG.acquire().await.unwrap();
+    let _alone = server_lock(name).write().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let dir = dir_for("gib", mode);
@@ -149,6 +163,7 @@ async fn gib_round_trip(name: &str, mode: Mode) {
 
 /// A download cut part-way, then resumed with REST: byte-identical.
 async fn download_resume(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let dir = dir_for("dlresume", mode);
@@ -178,6 +193,7 @@ async fn download_resume(name: &str, mode: Mode) {
 
 /// An upload cut part-way, then resumed from the size the server has.
 async fn upload_resume(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let dir = dir_for("upresume", mode);
@@ -207,6 +223,7 @@ async fn upload_resume(name: &str, mode: Mode) {
 
 /// TYPE A: local LF text round-trips; the wire carries CRLF.
 async fn type_ascii(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let dir = dir_for("ascii", mode);
@@ -223,6 +240,7 @@ async fn type_ascii(name: &str, mode: Mode) {
 
 /// RETR of a missing file: a typed 550 error, and the session goes on.
 async fn missing_file(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
     let e = c.retr("no-such-file-here.bin").await.err().expect("RETR of a missing file must fail");
@@ -231,6 +249,118 @@ async fn missing_file(name: &str, mode: Mode) {
     assert!(!e.is_transient());
     c.noop().await.unwrap();
     assert!(c.pwd().await.is_ok());
+}
+
+/// Many transfers on one login, every data connection resuming the
+/// control connection's TLS session (TLS 1.3 tickets are single-use).
+async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
+    let _shared = server_lock(name).read().await;
+    let s = server(name);
+    let mut cfg = s.config(mode);
+    cfg.tls.max_version = Some(max);
+    let mut c = Client::connect(cfg).await.unwrap();
+    let negotiated = c.tls_info().unwrap().version;
+    let dir = format!("{}-{max:?}", dir_for("resumed", mode));
+    fresh_dir(&mut c, &dir).await;
+    let mut full = Vec::new();
+    const PAIRS: usize = 30;
+    for i in 0..PAIRS {
+        let data = Pattern::bytes(i as u64, 64 * 1024 + i);
+        let name = format!("f{i}.bin");
+        let stats = c.tls_session_stats();
+        let mut up = c.stor(name.as_str()).await.unwrap_or_else(|e| panic!("upload {i}: {e:?} {stats:?}"));
+        up.write_all(&data).await.unwrap();
+        up.shutdown().await.unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
+        if up.info().full_handshake() {
+            full.push(format!("upload {i}"));
+        }
+        drop(up);
+        let stats = c.tls_session_stats();
+        let mut dl = c.retr(name.as_str()).await.unwrap_or_else(|e| panic!("download {i}: {e:?} {stats:?}"));
+        let mut got = Vec::new();
+        let info = dl.info().clone();
+        if let Err(e) = dl.read_to_end(&mut got).await {
+            drop(dl);
+            panic!("download {i}: {e:?}; {info:?}; before: {stats:?}; after: {:?}", c.tls_session_stats());
+        }
+        assert!(got == data, "transfer {i} differs");
+        if dl.info().full_handshake() {
+            full.push(format!("download {i}"));
+        }
+    }
+    let stats = c.tls_session_stats().unwrap();
+    eprintln!(
+        "RESULT {name} {mode:?} max {max:?} negotiated {negotiated:?}: {} transfers, {} resumed, {} full handshakes, tickets from control {} (copies offered {})",
+        2 * PAIRS,
+        2 * PAIRS - full.len(),
+        full.len(),
+        stats.control_tickets_received,
+        stats.reused_tickets
+    );
+    let server_offers_resumption = negotiated != Some(ftpkit::tls::ProtocolVersion::TLSv1_3)
+        || stats.control_tickets_received + stats.data_tickets_received > 0;
+    if server_offers_resumption {
+        assert!(full.is_empty(), "data connections that did not resume: {full:?}");
+    } else {
+        // Pure-FTPd issues no TLS 1.3 tickets at all (and does not require
+        // reuse): nothing can be resumed. docs/server-quirks.md.
+        eprintln!("RESULT {name}: the server issued no TLS 1.3 session tickets; resumption impossible");
+    }
+    for i in 0..PAIRS {
+        c.delete(format!("f{i}.bin").as_str()).await.unwrap();
+    }
+    c.cdup().await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+}
+
+macro_rules! tls_suite {
+    ($($server:ident => $name:literal;)*) => {
+        $(
+            mod $server {
+                use super::*;
+                use ftpkit::tls::TlsVersion;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn resumed_tls13_passive() { many_resumed($name, Mode::Passive, TlsVersion::Tls13).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn resumed_tls13_active() { many_resumed($name, Mode::Active, TlsVersion::Tls13).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn resumed_tls12_passive() { many_resumed($name, Mode::Passive, TlsVersion::Tls12).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn resumed_tls12_active() { many_resumed($name, Mode::Active, TlsVersion::Tls12).await }
+            }
+        )*
+    };
+}
+
+tls_suite! {
+    vsftpd_tls_resume => "VSFTPD_TLS";
+    vsftpd_implicit_resume => "VSFTPD_IMPLICIT";
+    vsftpd_clientcert_resume => "VSFTPD_CLIENTCERT";
+    proftpd_tls_resume => "PROFTPD_TLS";
+    pureftpd_tls_resume => "PUREFTPD_TLS";
+    pyftpdlib_tls_resume => "PYFTPDLIB_TLS";
+}
+
+macro_rules! gib_suite {
+    ($($server:ident => $name:literal;)*) => {
+        $(
+            mod $server {
+                use super::*;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn gib_round_trip_passive() { gib_round_trip($name, Mode::Passive).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn gib_round_trip_active() { gib_round_trip($name, Mode::Active).await }
+            }
+        )*
+    };
+}
+
+gib_suite! {
+    vsftpd_gib => "VSFTPD";
+    proftpd_gib => "PROFTPD";
+    pureftpd_gib => "PUREFTPD";
+    pyftpdlib_gib => "PYFTPDLIB";
+    vsftpd_tls_gib => "VSFTPD_TLS";
 }
 
 macro_rules! suite {
@@ -242,10 +372,6 @@ macro_rules! suite {
                 async fn basic_passive() { basic($name, Mode::Passive).await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn basic_active() { basic($name, Mode::Active).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn gib_round_trip_passive() { gib_round_trip($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn gib_round_trip_active() { gib_round_trip($name, Mode::Active).await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn download_resume_passive() { download_resume($name, Mode::Passive).await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,4 +398,10 @@ suite! {
     proftpd => "PROFTPD";
     pureftpd => "PUREFTPD";
     pyftpdlib => "PYFTPDLIB";
+    vsftpd_tls => "VSFTPD_TLS";
+    vsftpd_implicit => "VSFTPD_IMPLICIT";
+    vsftpd_clientcert => "VSFTPD_CLIENTCERT";
+    proftpd_tls => "PROFTPD_TLS";
+    pureftpd_tls => "PUREFTPD_TLS";
+    pyftpdlib_tls => "PYFTPDLIB_TLS";
 }

@@ -51,6 +51,25 @@
 //! # }
 //! ```
 //!
+//! # Network safety
+//!
+//! Every listener binds `127.0.0.1:0` or `[::1]:0`. Active-mode steps connect
+//! only to loopback addresses (`127.0.0.0/8`, `::1`); any other `PORT`/`EPRT`
+//! address is refused and recorded ([`Event::ActiveConnectRefused`]). A
+//! "foreign" `227` host ([`Script::reply_pasv_with_host`]) is only text, but a
+//! buggy client would connect to it: advertise `127.0.0.2` (loopback, where
+//! nothing listens, so the attempt is refused at once), never an address off
+//! this machine.
+//!
+//! # Time-outs
+//!
+//! Each waiting step (expect, accept, handshake, read to end, stall) waits at
+//! most [`Script::timeout`] (default [`DEFAULT_STEP_TIMEOUT`], 10 s) and then
+//! records [`ScriptError::Timeout`]. After the last step the server closes
+//! gracefully and reads for at most [`Script::linger`] (default 1 s); commands
+//! arriving then are [`ScriptError::CommandAfterScript`]. Drop the client
+//! before awaiting [`ScriptedServer::finish`] to avoid waiting out the linger.
+//!
 //! # Layout
 //!
 //! - `lib.rs`: this overview and the re-exports.

@@ -1,5 +1,7 @@
 //! The scripted server's control connection, driven by a plain `TcpStream`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! client certificates, rejected certificates, and resumption on data
 //! connections, driven by tokio-rustls clients trusting the test CA.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::Arc;
