@@ -16,12 +16,16 @@ started=1
 # Build first so the servers' idle time-outs never see a compile.
 cargo test --release -p ftpkit-interop --features interop --no-run --quiet
 log=$(mktemp)
+rm -f "$FTPKIT_INTEROP_DIR/results.txt"
 set +e
 cargo test --release -p ftpkit-interop --features interop -- --test-threads "${FTPKIT_INTEROP_THREADS:-2}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 echo
-echo "=== interop results (MB/s, resumption)"
-grep -E '^RESULT' "$log" || true
+echo "=== interop matrix"
+python3 scripts/interop-matrix.py < "$log" | tee "$FTPKIT_INTEROP_DIR/matrix.md"
+echo
+echo "=== measurements (MB/s, TLS resumption)"
+cat "$FTPKIT_INTEROP_DIR/results.txt" 2>/dev/null || true
 rm -f "$log"
 exit "$status"

@@ -68,7 +68,7 @@ impl Client {
         let peer = tcp.peer_addr().map_err(|e| Error::from_io("peer address", e))?;
         let local = tcp.local_addr().map_err(|e| Error::from_io("local address", e))?;
         let session_tls = match &tls_ctx {
-            Some(ctx) => Some(ctx.session(&config.host)?),
+            Some(ctx) => Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?),
             None => None,
         };
         let control = Control::new(
@@ -204,7 +204,8 @@ impl Client {
                 Some(c) => c.clone(),
                 None => TlsContext::new(&self.config.tls)?,
             };
-            self.control.tls = Some(ctx.session(&self.config.host)?);
+            let name = self.config.tls.server_name.as_deref().unwrap_or(&self.config.host);
+            self.control.tls = Some(ctx.session(name)?);
             self.tls_ctx = Some(ctx);
         }
         self.control.session.secure()?;

@@ -20,6 +20,18 @@ use std::time::Duration;
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 
+/// Records a measurement: printed, and appended to
+/// `$FTPKIT_INTEROP_DIR/results.txt`, which `scripts/interop.sh` shows at the
+/// end (test output capture would hide it otherwise).
+pub fn report(line: &str) {
+    eprintln!("RESULT {line}");
+    let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(dir).join("results.txt")) {
+        use std::io::Write;
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 /// The settings `interop/servers.sh start` wrote.
 #[derive(Debug, Clone)]
 pub struct Env {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ftpkit::{Client, ErrorKind, ListLine, TransferType};
 use ftpkit_interop::data::{hex, sha256, HashSink, Pattern};
-use ftpkit_interop::{Env, Mode, Server};
+use ftpkit_interop::{report, Env, Mode, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
@@ -28,6 +28,10 @@ fn server_lock(name: &str) -> &'static tokio::sync::RwLock<()> {
 const GIB: u64 = 1 << 30;
 
 fn server(name: &str) -> Server {
+    // FTPKIT_LOG=debug shows the protocol exchange of failing tests.
+    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     Env::load().server(name)
 }
 
@@ -149,13 +153,13 @@ async fn gib_round_trip(name: &str, mode: Mode) {
     let down_secs = t.elapsed().as_secs_f64();
     assert_eq!(got, GIB);
     assert_eq!(hex(&sink.sha256()), hex(&want), "downloaded SHA-256 differs");
-    eprintln!(
-        "RESULT {name} {mode:?} 1GiB upload {:.0} MB/s download {:.0} MB/s (tls: up {:?} down {:?})",
+    report(&format!(
+        "{name} {mode:?} 1GiB upload {:.0} MB/s download {:.0} MB/s (tls resumed: up {:?} down {:?})",
         GIB as f64 / 1e6 / up_secs,
         GIB as f64 / 1e6 / down_secs,
-        info.tls,
-        dinfo.tls
-    );
+        info.tls.map(|t| t.resumed),
+        dinfo.tls.map(|t| t.resumed)
+    ));
     c.delete("big.bin").await.unwrap();
     c.cdup().await.unwrap();
     c.rmdir(dir.as_str()).await.unwrap();
@@ -289,14 +293,14 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
         }
     }
     let stats = c.tls_session_stats().unwrap();
-    eprintln!(
-        "RESULT {name} {mode:?} max {max:?} negotiated {negotiated:?}: {} transfers, {} resumed, {} full handshakes, tickets from control {} (copies offered {})",
+    report(&format!(
+        "{name} {mode:?} max {max:?} negotiated {negotiated:?}: {} transfers, {} resumed, {} full handshakes, tickets from control {} (copies offered {})",
         2 * PAIRS,
         2 * PAIRS - full.len(),
         full.len(),
         stats.control_tickets_received,
         stats.reused_tickets
-    );
+    ));
     let server_offers_resumption = negotiated != Some(ftpkit::tls::ProtocolVersion::TLSv1_3)
         || stats.control_tickets_received + stats.data_tickets_received > 0;
     if server_offers_resumption {
@@ -304,7 +308,7 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
     } else {
         // Pure-FTPd issues no TLS 1.3 tickets at all (and does not require
         // reuse): nothing can be resumed. docs/server-quirks.md.
-        eprintln!("RESULT {name}: the server issued no TLS 1.3 session tickets; resumption impossible");
+        report(&format!("{name} {mode:?}: the server issued no TLS 1.3 session tickets; resumption impossible"));
     }
     for i in 0..PAIRS {
         c.delete(format!("f{i}.bin").as_str()).await.unwrap();
@@ -404,4 +408,123 @@ suite! {
     proftpd_tls => "PROFTPD_TLS";
     pureftpd_tls => "PUREFTPD_TLS";
     pyftpdlib_tls => "PYFTPDLIB_TLS";
+}
+
+/// Negative TLS cases against real servers: each must fail to connect, with
+/// the right kind of error.
+mod tls_negative {
+    use super::*;
+    use ftpkit::tls::{ClientIdentity, Pin, SystemRoots};
+    use ftpkit::{Config, Security};
+
+    async fn refused(mut cfg: Config, tweak: impl FnOnce(&mut Config)) -> ftpkit::Error {
+        tweak(&mut cfg);
+        match Client::connect(cfg).await {
+            Ok(_) => panic!("the client connected where it must not"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_ca() {
+        let env = Env::load();
+        let s = env.server("VSFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| {
+            c.tls.system_roots = SystemRoots::Include;
+            c.tls.ca_files = vec![env.get("FTPKIT_INTEROP_ROGUE_CA").into()];
+        })
+        .await;
+        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn wrong_host_name() {
+        let s = server("PROFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| c.tls.server_name = Some("ftp.example.org".into())).await;
+        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn pin_mismatch() {
+        let s = server("PUREFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| c.tls.pin = Some(Pin::PublicKey([7u8; 32]))).await;
+        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn matching_pin_connects() {
+        let s = server("PUREFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let c = s.connect(Mode::Passive).await;
+        let fp = c.tls_info().unwrap().peer_certificates[0].sha256;
+        let mut cfg = s.config(Mode::Passive);
+        cfg.tls.pin = Some(Pin::Certificate(fp));
+        Client::connect(cfg).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn client_certificate_missing() {
+        let s = server("VSFTPD_CLIENTCERT");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| c.tls.client_identity = None).await;
+        assert!(matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn client_certificate_from_another_ca() {
+        let env = Env::load();
+        let s = env.server("VSFTPD_CLIENTCERT");
+        let _shared = server_lock(&s.name).read().await;
+        let rogue = ClientIdentity::from_pem_files(env.get("FTPKIT_INTEROP_ROGUE_CLIENT_CERT"), env.get("FTPKIT_INTEROP_ROGUE_CLIENT_KEY")).unwrap();
+        let e = refused(s.config(Mode::Passive), |c| c.tls.client_identity = Some(rogue)).await;
+        assert!(matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn auth_refused_while_tls_required() {
+        // Plain vsftpd has TLS off and answers AUTH TLS with a refusal.
+        let s = server("VSFTPD");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| c.security = Security::Explicit).await;
+        assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn plain_login_refused_by_tls_server() {
+        let s = server("PROFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let e = refused(s.config(Mode::Passive), |c| c.security = Security::None).await;
+        assert!(matches!(e.kind(), ErrorKind::Auth | ErrorKind::ServerReply | ErrorKind::Closed), "{e:?}");
+    }
+
+    /// `secure()` on a session connected in plain: AUTH TLS then, before
+    /// login, and the transfers that follow are protected and resumed.
+    #[tokio::test]
+    async fn secure_an_open_session() {
+        let s = server("VSFTPD_TLS");
+        let _shared = server_lock(&s.name).read().await;
+        let mut cfg = s.config(Mode::Passive);
+        cfg.security = Security::None;
+        cfg.credentials = None;
+        let mut c = Client::connect(cfg).await.unwrap();
+        assert!(c.tls_info().is_none());
+        c.secure().await.unwrap();
+        assert!(c.tls_info().is_some());
+        c.login(s.user.as_str(), s.password.as_str()).await.unwrap();
+        let dir = "t-secure-later";
+        fresh_dir(&mut c, dir).await;
+        upload_bytes(&mut c, "x.bin", b"secured later").await;
+        let mut dl = c.retr("x.bin").await.unwrap();
+        let mut v = Vec::new();
+        dl.read_to_end(&mut v).await.unwrap();
+        assert_eq!(v, b"secured later");
+        assert!(dl.info().tls.unwrap().resumed);
+        drop(dl);
+        c.delete("x.bin").await.unwrap();
+        c.cdup().await.unwrap();
+        c.rmdir(dir).await.unwrap();
+    }
 }

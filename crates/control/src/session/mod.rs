@@ -46,7 +46,7 @@
 //!     |   transfer(c) -----------> AwaitMark --1yz--> AwaitCompletion --2yz--> TransferCompleted
 //!     |                               |  2yz: TransferCompleted   | 4yz/5yz: TransferFailed
 //!     |                               +--4yz/5yz--> TransferFailed
-//!     |   abort() (Idle or transfer) -> ABOR + PWD marker -> Aborted(replies)
+//!     |   abort() (Idle or transfer) -> ABOR; first final reply -> PWD marker; 257 -> Aborted
 //!     |   ccc() ---200--> StopTls     quit() ---> Closed
 //!     +-- any state: 421 -> ServerClosed (failed), undecodable -> ServerMisbehaved (failed)
 //! ```
@@ -119,8 +119,9 @@ enum State {
     AwaitMark,
     /// A data command awaits its completion.
     AwaitCompletion,
-    /// `ABOR` and the `PWD` marker were sent; replies collected until 257.
-    Aborting(Vec<Reply>),
+    /// `ABOR` sent; replies collected. After the first final reply the `PWD`
+    /// marker is sent (`marker` true), and its 257 ends the abort.
+    Aborting { replies: Vec<Reply>, marker: bool },
     /// `CCC` sent.
     Ccc,
     /// `QUIT` sent.
@@ -138,7 +139,7 @@ impl State {
             State::TlsHandshake(_) => "TLS handshake",
             State::Command => "command",
             State::AwaitMark | State::AwaitCompletion => "transfer",
-            State::Aborting(_) => "abort",
+            State::Aborting { .. } => "abort",
             State::Ccc => "CCC",
             State::Quitting => "QUIT",
             State::Closed => "closed",
@@ -292,7 +293,7 @@ impl Session {
                 | State::Command
                 | State::AwaitMark
                 | State::AwaitCompletion
-                | State::Aborting(_)
+                | State::Aborting { .. }
                 | State::Ccc
                 | State::Quitting
         )
@@ -418,10 +419,13 @@ impl Session {
         Ok(())
     }
 
-    /// Sends `ABOR`, during a transfer or on its own, followed by `PWD` as a
-    /// marker: every reply before the marker's 257 belongs to the aborted
-    /// transfer or to `ABOR`, so the session cannot be desynchronised
-    /// whether the server sends one reply or two. Ends with
+    /// Sends `ABOR`, during a transfer or on its own. Once the server has
+    /// given a final reply to it (or to the aborted transfer), the session
+    /// sends `PWD` as a marker: every reply before the marker's 257 belongs
+    /// to the transfer or to `ABOR`, so the session stays in step whether the
+    /// server sends one reply or two. The marker is not pipelined with
+    /// `ABOR`: some servers (Pure-FTPd) read the control connection inside
+    /// their transfer loop and drop whatever follows `ABOR` there. Ends with
     /// [`Event::Aborted`].
     pub fn abort(&mut self) -> Result<(), SessionError> {
         self.check_usable()?;
@@ -429,8 +433,10 @@ impl Session {
             return Err(Misuse::Busy(self.state.name()).into());
         }
         self.send(&Command::Abor)?;
-        self.send(&Command::Pwd)?;
-        self.state = State::Aborting(Vec::new());
+        self.state = State::Aborting {
+            replies: Vec::new(),
+            marker: false,
+        };
         Ok(())
     }
 
@@ -618,21 +624,28 @@ impl Session {
                 }
                 Ok(())
             }
-            State::Aborting(mut replies) => {
-                if code == ReplyCode::PATH_CREATED {
+            State::Aborting { mut replies, marker } => {
+                if marker && code == ReplyCode::PATH_CREATED {
                     self.state = State::Idle;
                     self.events.push_back(Event::Aborted(replies));
-                } else {
-                    if replies.len() >= 8 {
-                        return Err(Misbehaviour::UnexpectedReply {
-                            during: "ABOR",
-                            reply,
-                        }
-                        .into());
-                    }
-                    replies.push(reply);
-                    self.state = State::Aborting(replies);
+                    return Ok(());
                 }
+                if replies.len() >= 8 {
+                    return Err(Misbehaviour::UnexpectedReply {
+                        during: "ABOR",
+                        reply,
+                    }
+                    .into());
+                }
+                let send_marker = !marker && !code.is_preliminary();
+                replies.push(reply);
+                if send_marker {
+                    self.send(&Command::Pwd)?;
+                }
+                self.state = State::Aborting {
+                    replies,
+                    marker: marker || send_marker,
+                };
                 Ok(())
             }
             State::Ccc => {
