@@ -7,7 +7,12 @@
 //! `get` downloads REMOTE into LOCAL (`-` discards the bytes); `put` uploads
 //! LOCAL to REMOTE. Prints one line: bytes, seconds, MB/s, and whether the
 //! data connection resumed the TLS session.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::time::Instant;
 
@@ -36,7 +41,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut client = Client::connect(cfg).await?;
     let start = Instant::now();
     let (bytes, info) = match op.as_str() {
-        "get" if local == "-" => client.download_to(remote.as_str(), 0, &mut tokio::io::sink()).await?,
+        "get" if local == "-" => {
+            client
+                .download_to(remote.as_str(), 0, &mut tokio::io::sink())
+                .await?
+        }
         "get" => {
             let mut f = tokio::fs::File::create(local).await?;
             client.download_to(remote.as_str(), 0, &mut f).await?

@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ftpkit_control::command::TransferType;
+use ftpkit_control::listing::Modified;
 use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
 use ftpkit_control::session::{SessionConfig, Step, TlsState};
-use ftpkit_control::listing::Modified;
 use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
 
 use crate::config::Config;
@@ -51,7 +51,11 @@ impl Client {
     pub async fn connect(config: Config) -> Result<Self> {
         let config = Arc::new(config);
         let needs_tls = config.security != Security::None;
-        let tls_ctx = if needs_tls { Some(TlsContext::new(&config.tls)?) } else { None };
+        let tls_ctx = if needs_tls {
+            Some(TlsContext::new(&config.tls)?)
+        } else {
+            None
+        };
         let mut session_cfg = SessionConfig::new()
             .security(config.security)
             .data_protection(config.data_protection)
@@ -65,10 +69,16 @@ impl Client {
         }
         let session = Session::new(session_cfg)?;
         let tcp = connect_tcp(&config.host, config.port, config.timeouts.connect).await?;
-        let peer = tcp.peer_addr().map_err(|e| Error::from_io("peer address", e))?;
-        let local = tcp.local_addr().map_err(|e| Error::from_io("local address", e))?;
+        let peer = tcp
+            .peer_addr()
+            .map_err(|e| Error::from_io("peer address", e))?;
+        let local = tcp
+            .local_addr()
+            .map_err(|e| Error::from_io("local address", e))?;
         let session_tls = match &tls_ctx {
-            Some(ctx) => Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?),
+            Some(ctx) => {
+                Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?)
+            }
             None => None,
         };
         let control = Control::new(
@@ -131,7 +141,9 @@ impl Client {
         }
         let r = self.recover().await;
         r.map_err(|e| {
-            self.control.broken.get_or_insert_with(|| format!("recovery after an abandoned operation failed: {e}"));
+            self.control.broken.get_or_insert_with(|| {
+                format!("recovery after an abandoned operation failed: {e}")
+            });
             Error::broken(&e.to_string())
         })
     }
@@ -204,7 +216,12 @@ impl Client {
                 Some(c) => c.clone(),
                 None => TlsContext::new(&self.config.tls)?,
             };
-            let name = self.config.tls.server_name.as_deref().unwrap_or(&self.config.host);
+            let name = self
+                .config
+                .tls
+                .server_name
+                .as_deref()
+                .unwrap_or(&self.config.host);
             self.control.tls = Some(ctx.session(name)?);
             self.tls_ctx = Some(ctx);
         }
@@ -224,7 +241,9 @@ impl Client {
                 Event::Preliminary(_) => {}
                 _ => {}
             }
-            if self.control.session.is_idle() && self.control.session.tls_state() == TlsState::Cleared {
+            if self.control.session.is_idle()
+                && self.control.session.tls_state() == TlsState::Cleared
+            {
                 return Ok(());
             }
         }
@@ -310,7 +329,9 @@ impl Client {
 
     /// `CWD`.
     pub async fn cwd(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("CWD", Command::Cwd(path.into())).await.map(drop)
+        self.command_ok("CWD", Command::Cwd(path.into()))
+            .await
+            .map(drop)
     }
 
     /// `CDUP`.
@@ -327,12 +348,16 @@ impl Client {
 
     /// `RMD`.
     pub async fn rmdir(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("RMD", Command::Rmd(path.into())).await.map(drop)
+        self.command_ok("RMD", Command::Rmd(path.into()))
+            .await
+            .map(drop)
     }
 
     /// `DELE`.
     pub async fn delete(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("DELE", Command::Dele(path.into())).await.map(drop)
+        self.command_ok("DELE", Command::Dele(path.into()))
+            .await
+            .map(drop)
     }
 
     /// `RNFR` + `RNTO`. Both names are checked before anything is sent.

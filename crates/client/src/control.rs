@@ -35,21 +35,35 @@ impl ControlStream {
 }
 
 impl AsyncRead for ControlStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            ControlStream::Gone => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "control connection gone"))),
+            ControlStream::Gone => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "control connection gone",
+            ))),
         }
     }
 }
 
 impl AsyncWrite for ControlStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            ControlStream::Gone => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "control connection gone"))),
+            ControlStream::Gone => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "control connection gone",
+            ))),
         }
     }
 
@@ -98,7 +112,13 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    pub(crate) fn new(stream: ControlStream, session: Session, tls: Option<SessionTls>, reply_timeout: Duration, handshake_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        stream: ControlStream,
+        session: Session,
+        tls: Option<SessionTls>,
+        reply_timeout: Duration,
+        handshake_timeout: Duration,
+    ) -> Self {
         Self {
             stream,
             session,
@@ -126,7 +146,13 @@ impl Control {
     pub(crate) fn poison(&mut self, e: Error) -> Error {
         if matches!(
             e.kind(),
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Tls | ErrorKind::Protocol | ErrorKind::Closed | ErrorKind::Downgrade | ErrorKind::Certificate
+            ErrorKind::Io
+                | ErrorKind::Timeout
+                | ErrorKind::Tls
+                | ErrorKind::Protocol
+                | ErrorKind::Closed
+                | ErrorKind::Downgrade
+                | ErrorKind::Certificate
         ) && self.broken.is_none()
         {
             self.broken = Some(e.to_string());
@@ -157,7 +183,9 @@ impl Control {
 
     /// Reads once (with the reply deadline) and feeds the session.
     async fn read_once(&mut self) -> Result<()> {
-        let n = match tokio::time::timeout(self.reply_timeout, self.stream.read(&mut self.rbuf)).await {
+        let n = match tokio::time::timeout(self.reply_timeout, self.stream.read(&mut self.rbuf))
+            .await
+        {
             Err(_) => return Err(self.poison(Error::timeout("a reply"))),
             Ok(Err(e)) => return Err(self.poison(Error::from_io("reading a reply", e))),
             Ok(Ok(n)) => n,
@@ -207,13 +235,21 @@ impl Control {
     /// Runs the TLS handshake on the control connection.
     pub(crate) async fn start_tls(&mut self) -> Result<()> {
         let Some(tls) = self.tls.clone() else {
-            return Err(self.poison(Error::new(ErrorKind::Tls, "TLS requested but no TLS context")));
+            return Err(self.poison(Error::new(
+                ErrorKind::Tls,
+                "TLS requested but no TLS context",
+            )));
         };
-        let ControlStream::Plain(tcp) = std::mem::replace(&mut self.stream, ControlStream::Gone) else {
+        let ControlStream::Plain(tcp) = std::mem::replace(&mut self.stream, ControlStream::Gone)
+        else {
             return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is already active")));
         };
         let connector = TlsConnector::from(tls.control.clone());
-        let r = tokio::time::timeout(self.handshake_timeout, connector.connect(tls.server_name.clone(), tcp)).await;
+        let r = tokio::time::timeout(
+            self.handshake_timeout,
+            connector.connect(tls.server_name.clone(), tcp),
+        )
+        .await;
         match r {
             Err(_) => Err(self.poison(Error::timeout("the TLS handshake"))),
             Ok(Err(e)) => Err(self.poison(Error::from_io("TLS handshake", e))),
@@ -228,7 +264,8 @@ impl Control {
 
     /// Drops TLS after CCC: close_notify both ways, then plain TCP.
     async fn stop_tls(&mut self) -> Result<()> {
-        let ControlStream::Tls(mut tls) = std::mem::replace(&mut self.stream, ControlStream::Gone) else {
+        let ControlStream::Tls(mut tls) = std::mem::replace(&mut self.stream, ControlStream::Gone)
+        else {
             return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is not active")));
         };
         let r = tokio::time::timeout(self.reply_timeout, async {
@@ -258,7 +295,8 @@ pub(crate) async fn connect_tcp(host: &str, port: u16, deadline: Duration) -> Re
         .await
         .map_err(|_| Error::timeout("the TCP connection"))?
         .map_err(|e| Error::from_io(&format!("connecting to {host}:{port}"), e))?;
-    s.set_nodelay(true).map_err(|e| Error::from_io("TCP_NODELAY", e))?;
+    s.set_nodelay(true)
+        .map_err(|e| Error::from_io("TCP_NODELAY", e))?;
     Ok(s)
 }
 

@@ -64,7 +64,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -108,7 +111,9 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self.kind {
             ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::Truncated => true,
-            ErrorKind::ServerReply | ErrorKind::Auth => self.reply.as_ref().is_some_and(|r| r.code().is_transient()),
+            ErrorKind::ServerReply | ErrorKind::Auth => {
+                self.reply.as_ref().is_some_and(|r| r.code().is_transient())
+            }
             _ => false,
         }
     }
@@ -161,7 +166,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -170,7 +177,9 @@ impl From<SessionError> for Error {
         let (kind, reply) = match &e {
             SessionError::Misuse(_) => (ErrorKind::Misuse, None),
             SessionError::InvalidCommand(_) => (ErrorKind::InvalidArgument, None),
-            SessionError::ServerMisbehaved(Misbehaviour::UnexpectedReply { reply, .. }) => (ErrorKind::Protocol, Some(reply.clone())),
+            SessionError::ServerMisbehaved(Misbehaviour::UnexpectedReply { reply, .. }) => {
+                (ErrorKind::Protocol, Some(reply.clone()))
+            }
             SessionError::ServerMisbehaved(_) => (ErrorKind::Protocol, None),
             SessionError::Downgrade(_) => (ErrorKind::Downgrade, None),
             SessionError::ServerClosed(r) => (ErrorKind::Closed, r.clone()),
@@ -201,7 +210,11 @@ impl From<DataError> for Error {
                     .get_ref()
                     .and_then(|s| s.downcast_ref::<rustls::Error>())
                     .map_or(ErrorKind::Tls, tls_kind);
-                Self::new(kind, format!("TLS handshake on the data connection failed: {io}")).with_source(io)
+                Self::new(
+                    kind,
+                    format!("TLS handshake on the data connection failed: {io}"),
+                )
+                .with_source(io)
             }
             DataError::Io(io) => Self::from_io("data connection", io),
             other => Self::new(ErrorKind::Io, other.to_string()).with_source(other),
@@ -215,7 +228,11 @@ impl From<Error> for io::Error {
             ErrorKind::Timeout => io::ErrorKind::TimedOut,
             ErrorKind::Truncated | ErrorKind::Closed => io::ErrorKind::UnexpectedEof,
             ErrorKind::InvalidArgument => io::ErrorKind::InvalidInput,
-            ErrorKind::ServerReply if e.reply.as_ref().is_some_and(|r| r.code().as_u16() == 550) => io::ErrorKind::NotFound,
+            ErrorKind::ServerReply
+                if e.reply.as_ref().is_some_and(|r| r.code().as_u16() == 550) =>
+            {
+                io::ErrorKind::NotFound
+            }
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

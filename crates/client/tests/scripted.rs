@@ -74,12 +74,17 @@ async fn passive_download_plain() {
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     let mut dl = c.retr("file.bin").await.unwrap();
     let mut got = Vec::new();
     dl.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"hello world");
-    assert_eq!(dl.info().completion.as_ref().map(|r| r.code().as_u16()), Some(226));
+    assert_eq!(
+        dl.info().completion.as_ref().map(|r| r.code().as_u16()),
+        Some(226)
+    );
     drop(dl);
     c.quit().await.unwrap();
     server.finish().await.assert_ok();
@@ -110,7 +115,9 @@ async fn epsv_refused_falls_back_to_pasv_and_remembers() {
         .data_close()
         .reply("226 done\r\n");
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     assert_eq!(c.list(None).await.unwrap().len(), 1);
     assert_eq!(c.nlst(None).await.unwrap().len(), 1);
     drop(c);
@@ -136,14 +143,24 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         .data_close()
         .reply("226 done\r\n");
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     let mut v = Vec::new();
-    c.retr("f").await.unwrap().read_to_end(&mut v).await.unwrap();
+    c.retr("f")
+        .await
+        .unwrap()
+        .read_to_end(&mut v)
+        .await
+        .unwrap();
     assert_eq!(v, b"x");
     drop(c);
     let t = server.finish().await;
     t.assert_ok();
-    assert_eq!(t.data_connections()[0].local.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    assert_eq!(
+        t.data_connections()[0].local.ip(),
+        std::net::IpAddr::from([127, 0, 0, 1])
+    );
 }
 
 #[tokio::test]
@@ -157,7 +174,9 @@ async fn missing_file_is_a_prompt_typed_550() {
         .expect_line("NOOP")
         .reply("200 ok\r\n");
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     let e = c.retr("missing").await.err().unwrap();
     assert_eq!(e.kind(), ErrorKind::ServerReply);
     assert_eq!(e.reply().unwrap().code().as_u16(), 550);
@@ -212,7 +231,9 @@ async fn dropped_download_is_aborted_before_the_next_command() {
         .expect_line("NOOP")
         .reply("200 ok\r\n");
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     {
         let mut dl = c.retr("big").await.unwrap();
         let mut buf = [0u8; 1000];
@@ -226,19 +247,51 @@ async fn dropped_download_is_aborted_before_the_next_command() {
 
 #[tokio::test]
 async fn control_characters_in_arguments_send_nothing() {
-    let script = plain_login().expect_line("NOOP").reply("200 ok\r\n").expect_eof();
+    let script = plain_login()
+        .expect_line("NOOP")
+        .reply("200 ok\r\n")
+        .expect_eof();
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     for bad in ["a\r\nDELE x", "a\nb", "a\0b", "\r"] {
-        assert_eq!(c.cwd(bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.delete(bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.retr(bad).await.err().unwrap().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.stor(bad).await.err().unwrap().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.rename("ok", bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.rename(bad, "ok").await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.quote(bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.mkdir(bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(c.size(bad).await.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            c.cwd(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.delete(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.retr(bad).await.err().unwrap().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.stor(bad).await.err().unwrap().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.rename("ok", bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.rename(bad, "ok").await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.quote(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.mkdir(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            c.size(bad).await.unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
     c.noop().await.unwrap();
     drop(c);
@@ -249,9 +302,14 @@ async fn control_characters_in_arguments_send_nothing() {
 
 #[tokio::test]
 async fn reply_421_mid_session_is_closed() {
-    let script = plain_login().expect("PWD").reply("421 Timeout, closing\r\n").close();
+    let script = plain_login()
+        .expect("PWD")
+        .reply("421 Timeout, closing\r\n")
+        .close();
     let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None)).await.unwrap();
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
     let e = c.pwd().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
     assert_eq!(e.reply().unwrap().code().as_u16(), 421);
@@ -261,7 +319,10 @@ async fn reply_421_mid_session_is_closed() {
 
 #[tokio::test]
 async fn stalled_reply_hits_the_deadline() {
-    let script = plain_login().expect("PWD").send_partial("257 \"/part").stall();
+    let script = plain_login()
+        .expect("PWD")
+        .send_partial("257 \"/part")
+        .stall();
     let server = ScriptedServer::start(script).await;
     let mut cfg = config(&server, Security::None);
     cfg.timeouts.reply = Duration::from_millis(300);
@@ -284,9 +345,14 @@ async fn explicit_tls_download_resumes_the_control_session() {
         .data_close()
         .reply("226 done\r\n");
     let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki)).await.unwrap();
+    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap();
     let info = c.tls_info().unwrap();
-    assert!(info.peer_certificates[0].subject_alt_names.iter().any(|n| n == "localhost"));
+    assert!(info.peer_certificates[0]
+        .subject_alt_names
+        .iter()
+        .any(|n| n == "localhost"));
     let mut dl = c.retr("f").await.unwrap();
     let mut v = Vec::new();
     dl.read_to_end(&mut v).await.unwrap();
@@ -308,7 +374,9 @@ async fn bytes_after_234_are_refused_and_nothing_more_is_sent() {
         .send_then_tls("234 go\r\n", "230 injected\r\n")
         .expect_eof();
     let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki)).await.unwrap_err();
+    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
     let t = server.finish().await;
     assert_eq!(t.verbs(), ["AUTH"]);
@@ -316,13 +384,23 @@ async fn bytes_after_234_are_refused_and_nothing_more_is_sent() {
 
 #[tokio::test]
 async fn refused_auth_is_a_downgrade_error() {
-    let script = Script::new().send("220 hi\r\n").expect_line("AUTH TLS").reply("500 AUTH not understood\r\n").expect_eof();
+    let script = Script::new()
+        .send("220 hi\r\n")
+        .expect_line("AUTH TLS")
+        .reply("500 AUTH not understood\r\n")
+        .expect_eof();
     let server = ScriptedServer::start(script).await;
     let pki = TestPki::new();
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki)).await.unwrap_err();
+    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
     let t = server.finish().await;
-    assert_eq!(t.verbs(), ["AUTH"], "nothing after the refusal, certainly no USER/PASS");
+    assert_eq!(
+        t.verbs(),
+        ["AUTH"],
+        "nothing after the refusal, certainly no USER/PASS"
+    );
 }
 
 #[tokio::test]
@@ -330,7 +408,9 @@ async fn greeting_230_is_a_downgrade_error() {
     let script = Script::new().send("230 logged in already\r\n").expect_eof();
     let server = ScriptedServer::start(script).await;
     let pki = TestPki::new();
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki)).await.unwrap_err();
+    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
     assert!(server.finish().await.verbs().is_empty());
 }
@@ -353,13 +433,19 @@ async fn refused_prot_p_is_a_downgrade_error() {
         .reply("534 PROT P refused\r\n")
         .expect_eof();
     let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki)).await.unwrap_err();
+    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
     server.finish().await;
 }
 
 async fn tls_failure(server_tls: ServerTls, tweak: impl FnOnce(&mut Config)) -> ftpkit::Error {
-    let script = Script::new().send("220 hi\r\n").expect_line("AUTH TLS").reply("234 go\r\n").start_tls_expect_failure();
+    let script = Script::new()
+        .send("220 hi\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls_expect_failure();
     let server = ScriptedServer::start_tls(script, server_tls).await;
     let mut cfg = config(&server, Security::Explicit);
     tweak(&mut cfg);
@@ -373,7 +459,10 @@ async fn tls_failure(server_tls: ServerTls, tweak: impl FnOnce(&mut Config)) -> 
 async fn unknown_ca_is_refused() {
     let pki = TestPki::new();
     let other = TestPki::with_ca_name("other CA");
-    let e = tls_failure(ServerTls::new(&pki), |c| c.tls.ca_certificates = vec![other.ca_cert_der()]).await;
+    let e = tls_failure(ServerTls::new(&pki), |c| {
+        c.tls.ca_certificates = vec![other.ca_cert_der()];
+    })
+    .await;
     assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
 }
 
@@ -381,7 +470,10 @@ async fn unknown_ca_is_refused() {
 async fn wrong_host_name_is_refused() {
     let pki = TestPki::new();
     let cert = pki.issue_server_cert(&["ftp.other.example"]);
-    let e = tls_failure(ServerTls::new(&pki).server_cert(cert), |c| c.tls.ca_certificates = vec![pki.ca_cert_der()]).await;
+    let e = tls_failure(ServerTls::new(&pki).server_cert(cert), |c| {
+        c.tls.ca_certificates = vec![pki.ca_cert_der()];
+    })
+    .await;
     assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
 }
 
@@ -395,7 +487,9 @@ async fn pin_mismatch_is_refused_and_a_matching_pin_works() {
     .await;
     assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
 
-    let fingerprint = ftpkit::tls::CertificateInfo::parse(&pki.server_cert().cert_der()).unwrap().sha256;
+    let fingerprint = ftpkit::tls::CertificateInfo::parse(&pki.server_cert().cert_der())
+        .unwrap()
+        .sha256;
     let server = ScriptedServer::start_tls(tls_login(), ServerTls::new(&pki)).await;
     let mut cfg = trusting(config(&server, Security::Explicit), &pki);
     cfg.tls.pin = Some(Pin::Certificate(fingerprint));

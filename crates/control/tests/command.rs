@@ -1,6 +1,11 @@
 //! Command encoding and argument checks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -52,7 +57,14 @@ fn all_with_arg(arg: &[u8]) -> Vec<Command> {
 
 #[test]
 fn cr_lf_nul_rejected_in_every_argument() {
-    for bad in [&b"a\rb"[..], b"a\nb", b"a\0b", b"\r\nDELE x", b"x\r\n", b"\n"] {
+    for bad in [
+        &b"a\rb"[..],
+        b"a\nb",
+        b"a\0b",
+        b"\r\nDELE x",
+        b"x\r\n",
+        b"\n",
+    ] {
         for cmd in all_with_arg(bad) {
             let mut out = Vec::new();
             let err = cmd.encode_into(&mut out).unwrap_err();
@@ -76,7 +88,9 @@ fn valid_arguments_encode_with_single_crlf() {
 
 #[test]
 fn non_utf8_names_pass_through() {
-    let out = Command::Retr(Arg::new(b"caf\xe9.txt".to_vec())).to_bytes().unwrap();
+    let out = Command::Retr(Arg::new(b"caf\xe9.txt".to_vec()))
+        .to_bytes()
+        .unwrap();
     assert_eq!(out, b"RETR caf\xe9.txt\r\n");
 }
 
@@ -88,7 +102,9 @@ fn empty_required_argument_rejected() {
     );
     // An empty password is allowed.
     assert_eq!(
-        Command::Pass(Secret::new(Arg::default())).to_bytes().unwrap(),
+        Command::Pass(Secret::new(Arg::default()))
+            .to_bytes()
+            .unwrap(),
         b"PASS \r\n"
     );
 }
@@ -120,18 +136,32 @@ fn wire_forms() {
             b"EPRT |1|127.0.0.1|6275|\r\n",
         ),
         (
-            Command::Eprt(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 6275, 0, 0))),
+            Command::Eprt(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::LOCALHOST,
+                6275,
+                0,
+                0,
+            ))),
             b"EPRT |2|::1|6275|\r\n",
         ),
         (
             Command::Mfmt(time::macros::datetime!(2020-02-29 23:59:58), "a b".into()),
             b"MFMT 20200229235958 a b\r\n",
         ),
-        (Command::Opts("UTF8".into(), Some("ON".into())), b"OPTS UTF8 ON\r\n"),
+        (
+            Command::Opts("UTF8".into(), Some("ON".into())),
+            b"OPTS UTF8 ON\r\n",
+        ),
         (Command::List(None), b"LIST\r\n"),
         (Command::Mlsd(Some(Arg::default())), b"MLSD\r\n"),
-        (Command::XHash(HashAlgorithm::Md5, "f".into()), b"XMD5 f\r\n"),
-        (Command::Raw("SITE CHMOD 644 f".into()), b"SITE CHMOD 644 f\r\n"),
+        (
+            Command::XHash(HashAlgorithm::Md5, "f".into()),
+            b"XMD5 f\r\n",
+        ),
+        (
+            Command::Raw("SITE CHMOD 644 f".into()),
+            b"SITE CHMOD 644 f\r\n",
+        ),
         (Command::Noop, b"NOOP\r\n"),
         (Command::Quit, b"QUIT\r\n"),
     ];
@@ -143,8 +173,12 @@ fn wire_forms() {
 #[test]
 fn out_of_range_parameters() {
     assert!(Command::Type(TransferType::Local(0)).to_bytes().is_err());
-    assert!(Command::Epsv(Some(EpsvArg::Protocol(3))).to_bytes().is_err());
-    assert!(Command::Port(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).to_bytes().is_err());
+    assert!(Command::Epsv(Some(EpsvArg::Protocol(3)))
+        .to_bytes()
+        .is_err());
+    assert!(Command::Port(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .to_bytes()
+        .is_err());
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Reply payload parsers, with samples as real servers send them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -30,40 +35,92 @@ fn v4(a: [u8; 4], port: u16) -> SocketAddrV4 {
 fn pasv_real_server_wordings() {
     let cases: &[(&[u8], SocketAddrV4)] = &[
         // vsFTPd 3.0.3
-        (b"227 Entering Passive Mode (127,0,0,1,156,72).\r\n", v4([127, 0, 0, 1], 40008)),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,156,72).\r\n",
+            v4([127, 0, 0, 1], 40008),
+        ),
         // ProFTPD
-        (b"227 Entering Passive Mode (127,0,0,1,117,49).\r\n", v4([127, 0, 0, 1], 30001)),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,117,49).\r\n",
+            v4([127, 0, 0, 1], 30001),
+        ),
         // Pure-FTPd
-        (b"227 Entering Passive Mode (127,0,0,1,195,81)\r\n", v4([127, 0, 0, 1], 50001)),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,195,81)\r\n",
+            v4([127, 0, 0, 1], 50001),
+        ),
         // pyftpdlib
-        (b"227 Entering passive mode (127,0,0,1,234,96).\r\n", v4([127, 0, 0, 1], 60000)),
+        (
+            b"227 Entering passive mode (127,0,0,1,234,96).\r\n",
+            v4([127, 0, 0, 1], 60000),
+        ),
         // IIS: no parentheses
-        (b"227 Entering Passive Mode 10,0,0,5,19,137\r\n", v4([10, 0, 0, 5], 5001)),
+        (
+            b"227 Entering Passive Mode 10,0,0,5,19,137\r\n",
+            v4([10, 0, 0, 5], 5001),
+        ),
         // Some embedded servers: `=` and no text
         (b"227 =192,168,1,2,4,1\r\n", v4([192, 168, 1, 2], 1025)),
         // Spaces after commas
-        (b"227 Entering Passive Mode (192, 168, 1, 2, 4, 1)\r\n", v4([192, 168, 1, 2], 1025)),
+        (
+            b"227 Entering Passive Mode (192, 168, 1, 2, 4, 1)\r\n",
+            v4([192, 168, 1, 2], 1025),
+        ),
         // Numbers in the surrounding text are skipped
-        (b"227 Mode 2 ready: (1,2,3,4,0,21) ok 99\r\n", v4([1, 2, 3, 4], 21)),
+        (
+            b"227 Mode 2 ready: (1,2,3,4,0,21) ok 99\r\n",
+            v4([1, 2, 3, 4], 21),
+        ),
     ];
     for (raw, want) in cases {
-        assert_eq!(parse_pasv(&reply(raw)).unwrap(), *want, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(
+            parse_pasv(&reply(raw)).unwrap(),
+            *want,
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
     }
 }
 
 #[test]
 fn pasv_rejects_out_of_range_and_garbage() {
     for (raw, err) in [
-        (&b"227 Entering Passive Mode (256,0,0,1,4,1)\r\n"[..], ParseError::OutOfRange("PASV number")),
-        (b"227 Entering Passive Mode (127,0,0,1,4,300)\r\n", ParseError::OutOfRange("PASV number")),
-        (b"227 Entering Passive Mode (127,0,0,1,0,0)\r\n", ParseError::OutOfRange("PASV port")),
-        (b"227 Entering Passive Mode (127,0,0,1,4)\r\n", ParseError::Missing("six comma-separated numbers")),
-        (b"227 Entering Passive Mode\r\n", ParseError::Missing("six comma-separated numbers")),
-        (b"227 (1111,0,0,1,4,1)\r\n", ParseError::Missing("six comma-separated numbers")),
+        (
+            &b"227 Entering Passive Mode (256,0,0,1,4,1)\r\n"[..],
+            ParseError::OutOfRange("PASV number"),
+        ),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,4,300)\r\n",
+            ParseError::OutOfRange("PASV number"),
+        ),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,0,0)\r\n",
+            ParseError::OutOfRange("PASV port"),
+        ),
+        (
+            b"227 Entering Passive Mode (127,0,0,1,4)\r\n",
+            ParseError::Missing("six comma-separated numbers"),
+        ),
+        (
+            b"227 Entering Passive Mode\r\n",
+            ParseError::Missing("six comma-separated numbers"),
+        ),
+        (
+            b"227 (1111,0,0,1,4,1)\r\n",
+            ParseError::Missing("six comma-separated numbers"),
+        ),
     ] {
-        assert_eq!(parse_pasv(&reply(raw)).unwrap_err(), err, "{}", String::from_utf8_lossy(raw));
+        assert_eq!(
+            parse_pasv(&reply(raw)).unwrap_err(),
+            err,
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
     }
-    assert_eq!(parse_pasv(&reply(b"200 ok\r\n")), Err(ParseError::UnexpectedCode(200)));
+    assert_eq!(
+        parse_pasv(&reply(b"200 ok\r\n")),
+        Err(ParseError::UnexpectedCode(200))
+    );
 }
 
 #[test]
@@ -71,9 +128,15 @@ fn epsv_forms() {
     let ok: &[(&[u8], u16)] = &[
         (b"229 Entering Extended Passive Mode (|||40008|)\r\n", 40008),
         (b"229 Extended Passive Mode Entered (|||50001|)\r\n", 50001),
-        (b"229 Entering extended passive mode (|||60000|).\r\n", 60000),
+        (
+            b"229 Entering extended passive mode (|||60000|).\r\n",
+            60000,
+        ),
         (b"229 Entering Extended Passive Mode (!!!1025!)\r\n", 1025),
-        (b"229 Entering Extended Passive Mode (|2|::1|2121|)\r\n", 2121),
+        (
+            b"229 Entering Extended Passive Mode (|2|::1|2121|)\r\n",
+            2121,
+        ),
     ];
     for (raw, port) in ok {
         assert_eq!(parse_epsv(&reply(raw)).unwrap(), *port);
@@ -89,35 +152,81 @@ fn epsv_forms() {
         b"229 (1115)\r\n",
         b"229 ()\r\n",
     ] {
-        assert!(parse_epsv(&reply(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+        assert!(
+            parse_epsv(&reply(bad)).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
 #[test]
 fn port_and_eprt_arguments() {
-    assert_eq!(parse_port_argument(b"127,0,0,1,195,80").unwrap(), v4([127, 0, 0, 1], 50000));
+    assert_eq!(
+        parse_port_argument(b"127,0,0,1,195,80").unwrap(),
+        v4([127, 0, 0, 1], 50000)
+    );
     assert!(parse_port_argument(b"127,0,0,1,195").is_err());
     assert!(parse_port_argument(b"127,0,0,1,195,80,1").is_err());
     assert!(parse_port_argument(b"x127,0,0,1,195,80").is_err());
-    assert_eq!(parse_eprt_argument(b"|1|132.235.1.2|6275|").unwrap().to_string(), "132.235.1.2:6275");
-    assert_eq!(parse_eprt_argument(b"|2|1080::8:800:200C:417A|5282|").unwrap().to_string(), "[1080::8:800:200c:417a]:5282");
-    for bad in [&b"|3|1.2.3.4|5|"[..], b"|1|::1|5|", b"|2|1.2.3.4|5|", b"|1|1.2.3.4|0|", b"|1|1.2.3.4|70000|", b"1|1.2.3.4|5|", b""] {
+    assert_eq!(
+        parse_eprt_argument(b"|1|132.235.1.2|6275|")
+            .unwrap()
+            .to_string(),
+        "132.235.1.2:6275"
+    );
+    assert_eq!(
+        parse_eprt_argument(b"|2|1080::8:800:200C:417A|5282|")
+            .unwrap()
+            .to_string(),
+        "[1080::8:800:200c:417a]:5282"
+    );
+    for bad in [
+        &b"|3|1.2.3.4|5|"[..],
+        b"|1|::1|5|",
+        b"|2|1.2.3.4|5|",
+        b"|1|1.2.3.4|0|",
+        b"|1|1.2.3.4|70000|",
+        b"1|1.2.3.4|5|",
+        b"",
+    ] {
         assert!(parse_eprt_argument(bad).is_err());
     }
 }
 
 #[test]
 fn pwd_forms() {
-    assert_eq!(parse_pwd(&reply(b"257 \"/home/alice\" is the current directory\r\n")).unwrap(), b"/home/alice");
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/home/alice\" is the current directory\r\n")).unwrap(),
+        b"/home/alice"
+    );
     assert_eq!(parse_pwd(&reply(b"257 \"/\"\r\n")).unwrap(), b"/");
     // Doubled quotes (RFC 959 Appendix II).
-    assert_eq!(parse_pwd(&reply(b"257 \"/say \"\"hi\"\"\" created\r\n")).unwrap(), b"/say \"hi\"");
-    assert_eq!(parse_pwd(&reply(b"257 \"/caf\xe9\"\r\n")).unwrap(), b"/caf\xe9");
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/say \"\"hi\"\"\" created\r\n")).unwrap(),
+        b"/say \"hi\""
+    );
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/caf\xe9\"\r\n")).unwrap(),
+        b"/caf\xe9"
+    );
     // Old servers without quotes.
-    assert_eq!(parse_pwd(&reply(b"257 /home is the current directory\r\n")).unwrap(), b"/home");
-    assert_eq!(parse_pwd(&reply(b"257 \"/unterminated\r\n")), Err(ParseError::Malformed("unterminated quoted path")));
-    assert_eq!(parse_pwd(&reply(b"257 \"/a\x01b\"\r\n")), Err(ParseError::ControlByte));
-    assert_eq!(parse_pwd(&reply(b"257 \"/a\tb\"\r\n")), Err(ParseError::ControlByte));
+    assert_eq!(
+        parse_pwd(&reply(b"257 /home is the current directory\r\n")).unwrap(),
+        b"/home"
+    );
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/unterminated\r\n")),
+        Err(ParseError::Malformed("unterminated quoted path"))
+    );
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/a\x01b\"\r\n")),
+        Err(ParseError::ControlByte)
+    );
+    assert_eq!(
+        parse_pwd(&reply(b"257 \"/a\tb\"\r\n")),
+        Err(ParseError::ControlByte)
+    );
     assert!(parse_pwd(&reply(b"257 no path here\r\n")).is_err());
     assert!(parse_pwd(&reply(b"550 nope\r\n")).is_err());
 }
@@ -125,7 +234,10 @@ fn pwd_forms() {
 #[test]
 fn size_and_mdtm() {
     assert_eq!(parse_size(&reply(b"213 1073741824\r\n")).unwrap(), 1 << 30);
-    assert_eq!(parse_size(&reply(b"213 18446744073709551615\r\n")).unwrap(), u64::MAX);
+    assert_eq!(
+        parse_size(&reply(b"213 18446744073709551615\r\n")).unwrap(),
+        u64::MAX
+    );
     assert!(parse_size(&reply(b"213 18446744073709551616\r\n")).is_err());
     assert!(parse_size(&reply(b"213 12a\r\n")).is_err());
     assert!(parse_size(&reply(b"213 \r\n")).is_err());
@@ -135,8 +247,18 @@ fn size_and_mdtm() {
     assert_eq!(m.at, time::macros::datetime!(2024-02-29 23:59:58));
     let m = parse_mdtm(&reply(b"213 20240229235958.123\r\n")).unwrap();
     assert_eq!(m.at.millisecond(), 123);
-    for bad in [&b"213 20230229000000\r\n"[..], b"213 2024130100000\r\n", b"213 20241301000000\r\n", b"213 20240101250000\r\n", b"213 2024010100000x\r\n"] {
-        assert!(parse_mdtm(&reply(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+    for bad in [
+        &b"213 20230229000000\r\n"[..],
+        b"213 2024130100000\r\n",
+        b"213 20241301000000\r\n",
+        b"213 20240101250000\r\n",
+        b"213 2024010100000x\r\n",
+    ] {
+        assert!(
+            parse_mdtm(&reply(bad)).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
@@ -154,7 +276,9 @@ fn feat_from_real_servers() {
     let pro = FeatureSet::parse(&reply(
         b"211-Features:\r\n LANG en-US*\r\n MDTM\r\n MFMT\r\n TVFS\r\n UTF8\r\n MFF modify;UNIX.group;UNIX.mode;\r\n MLST modify*;perm*;size*;type*;unique*;UNIX.group*;UNIX.groupname*;UNIX.mode*;UNIX.owner*;UNIX.ownername*;\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n CCC\r\n REST STREAM\r\n SIZE\r\n HOST\r\n211 End\r\n",
     ));
-    assert!(pro.supports_mlsx() && pro.supports("mfmt") && pro.supports("HOST") && pro.supports("CCC"));
+    assert!(
+        pro.supports_mlsx() && pro.supports("mfmt") && pro.supports("HOST") && pro.supports("CCC")
+    );
     let facts = pro.mlst_facts();
     assert!(facts.contains(&("unix.mode".to_owned(), true)));
     assert_eq!(facts.len(), 10);
@@ -173,7 +297,14 @@ fn feat_from_real_servers() {
     assert!(fz.supports_rest_stream());
     assert_eq!(fz.hash_algorithms()[0], HashAlgorithm::Sha256);
     assert_eq!(fz.hash_algorithms().len(), 4);
-    assert_eq!(fz.vendor_hashes(), vec![HashAlgorithm::Sha1, HashAlgorithm::Md5, HashAlgorithm::Crc32]);
+    assert_eq!(
+        fz.vendor_hashes(),
+        vec![
+            HashAlgorithm::Sha1,
+            HashAlgorithm::Md5,
+            HashAlgorithm::Crc32
+        ]
+    );
 
     // No features / refused.
     assert!(FeatureSet::parse(&reply(b"211 No features\r\n")).is_empty());

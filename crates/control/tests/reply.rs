@@ -1,6 +1,11 @@
 //! Reply decoding: every split, limits, odd servers, round trips.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use bytes::Bytes;
 use ftpkit_control::reply::{
@@ -99,8 +104,14 @@ fn non_utf8_text_is_kept() {
 
 #[test]
 fn incomplete_then_complete() {
-    assert_eq!(decode_reply(b"211-a\r\n b\r\n", DecoderLimits::default()), Decoded::Incomplete);
-    assert_eq!(decode_reply(b"22", DecoderLimits::default()), Decoded::Incomplete);
+    assert_eq!(
+        decode_reply(b"211-a\r\n b\r\n", DecoderLimits::default()),
+        Decoded::Incomplete
+    );
+    assert_eq!(
+        decode_reply(b"22", DecoderLimits::default()),
+        Decoded::Incomplete
+    );
     match decode_reply(b"200 ok\r\nrest", DecoderLimits::default()) {
         Decoded::Complete { reply, rest } => {
             assert_eq!(reply.code(), ReplyCode::OK);
@@ -112,7 +123,14 @@ fn incomplete_then_complete() {
 
 #[test]
 fn malformed_first_lines_fail() {
-    for bad in [&b"hello\r\n"[..], b"99 x\r\n", b"600 x\r\n", b"2x0 x\r\n", b"220x\r\n", b"\r\n"] {
+    for bad in [
+        &b"hello\r\n"[..],
+        b"99 x\r\n",
+        b"600 x\r\n",
+        b"2x0 x\r\n",
+        b"220x\r\n",
+        b"\r\n",
+    ] {
         assert!(
             matches!(decode_all(bad), Err(DecodeError::Malformed(_))),
             "{:?}",
@@ -124,7 +142,10 @@ fn malformed_first_lines_fail() {
 #[test]
 fn nul_byte_fails() {
     assert_eq!(decode_all(b"220 a\0b\r\n"), Err(DecodeError::NulByte));
-    assert_eq!(decode_all(b"211-a\r\n \0\r\n211 e\r\n"), Err(DecodeError::NulByte));
+    assert_eq!(
+        decode_all(b"211-a\r\n \0\r\n211 e\r\n"),
+        Err(DecodeError::NulByte)
+    );
 }
 
 #[test]
@@ -135,7 +156,12 @@ fn long_line_fails_without_waiting_for_its_end() {
     line.resize(17 * 1024, b'a');
     // No newline yet: still fails once more than the limit is buffered.
     d.push(&line);
-    assert_eq!(d.decode(), Err(DecodeError::LineTooLong { limit: limits.max_line_len }));
+    assert_eq!(
+        d.decode(),
+        Err(DecodeError::LineTooLong {
+            limit: limits.max_line_len
+        })
+    );
     // And stays failed.
     d.push(b"\r\n200 ok\r\n");
     assert!(d.decode().is_err());
@@ -143,7 +169,10 @@ fn long_line_fails_without_waiting_for_its_end() {
 
 #[test]
 fn line_at_the_limit_is_accepted() {
-    let limits = DecoderLimits { max_line_len: 64, max_lines: 4 };
+    let limits = DecoderLimits {
+        max_line_len: 64,
+        max_lines: 4,
+    };
     let mut line = b"220 ".to_vec();
     line.resize(64, b'a');
     line.extend_from_slice(b"\r\n");
@@ -167,7 +196,9 @@ fn too_many_lines_fails() {
     raw.extend_from_slice(b"211 end\r\n");
     assert_eq!(
         decode_all(&raw),
-        Err(DecodeError::TooManyLines { limit: DecoderLimits::default().max_lines })
+        Err(DecodeError::TooManyLines {
+            limit: DecoderLimits::default().max_lines
+        })
     );
 }
 
@@ -200,9 +231,13 @@ fn wire(reply: &Reply) -> Vec<u8> {
 }
 
 fn arb_reply() -> impl Strategy<Value = Reply> {
-    let text = proptest::collection::vec(any::<u8>().prop_filter("no EOL/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)), 0..40);
-    (100u16..600, proptest::collection::vec(text, 1..6))
-        .prop_filter_map("valid code", |(c, lines)| {
+    let text = proptest::collection::vec(
+        any::<u8>().prop_filter("no EOL/NUL", |b| !matches!(b, b'\r' | b'\n' | 0)),
+        0..40,
+    );
+    (100u16..600, proptest::collection::vec(text, 1..6)).prop_filter_map(
+        "valid code",
+        |(c, lines)| {
             let code = ReplyCode::new(c)?;
             let n = lines.len();
             let lines = lines
@@ -217,7 +252,8 @@ fn arb_reply() -> impl Strategy<Value = Reply> {
                 })
                 .collect();
             Some(Reply::new(code, lines))
-        })
+        },
+    )
 }
 
 proptest! {

@@ -1,7 +1,12 @@
 //! The session state machine, driven by scripted conversations. Every
 //! server message is also fed split at every byte position.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::session::{
@@ -33,7 +38,11 @@ fn drain(s: &mut Session) -> Vec<u8> {
 
 /// Runs a conversation, optionally feeding server message `split.0` in two
 /// pieces at `split.1`. Returns the session and all events.
-fn run(config: &SessionConfig, script: &[S<'_>], split: Option<(usize, usize)>) -> (Session, Vec<Event>) {
+fn run(
+    config: &SessionConfig,
+    script: &[S<'_>],
+    split: Option<(usize, usize)>,
+) -> (Session, Vec<Event>) {
     let mut s = Session::new(config.clone()).unwrap();
     let mut events = Vec::new();
     for (i, step) in script.iter().enumerate() {
@@ -87,7 +96,9 @@ fn plain() -> SessionConfig {
 }
 
 fn explicit() -> SessionConfig {
-    SessionConfig::new().security(Security::Explicit).credentials(creds())
+    SessionConfig::new()
+        .security(Security::Explicit)
+        .credentials(creds())
 }
 
 const FEAT_UTF8: &[u8] = b"211-Features:\r\n MDTM\r\n REST STREAM\r\n SIZE\r\n UTF8\r\n MLST type*;size*;modify*;\r\n211 End\r\n";
@@ -178,7 +189,10 @@ fn implicit_tls_sends_no_auth_but_protects_data() {
 #[test]
 fn clear_data_protection_is_explicit() {
     let (s, _) = converse(
-        &explicit().data_protection(DataProtection::Clear).features(FeatPolicy::Skip).transfer_type(None),
+        &explicit()
+            .data_protection(DataProtection::Clear)
+            .features(FeatPolicy::Skip)
+            .transfer_type(None),
         &[
             S::Server(b"220 hi\r\n"),
             S::Sent(b"AUTH TLS\r\n"),
@@ -217,7 +231,10 @@ fn bytes_after_234_in_the_same_read_are_refused() {
     let mut s = opened(explicit());
     assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
     let e = feed_err(&mut s, b"234 go\r\n230 injected plaintext\r\n");
-    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+    assert_eq!(
+        e,
+        SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
+    );
 }
 
 #[test]
@@ -228,7 +245,10 @@ fn bytes_after_234_in_a_later_read_are_refused() {
     assert_eq!(s.poll_event().map(|_| ()), Some(())); // Greeting
     assert_eq!(s.poll_event(), Some(Event::StartTls));
     let e = feed_err(&mut s, b"x");
-    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+    assert_eq!(
+        e,
+        SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
+    );
 }
 
 #[test]
@@ -236,14 +256,20 @@ fn partial_reply_after_234_is_refused() {
     let mut s = opened(explicit());
     drain(&mut s);
     let e = feed_err(&mut s, b"234 go\r\n2");
-    assert_eq!(e, SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth));
+    assert_eq!(
+        e,
+        SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
+    );
 }
 
 #[test]
 fn greeting_230_is_a_downgrade_when_tls_required() {
     let mut s = Session::new(explicit()).unwrap();
     let e = feed_err(&mut s, b"230 already logged in\r\n");
-    assert!(matches!(e, SessionError::Downgrade(Downgrade::LoggedInWithoutTls(_))));
+    assert!(matches!(
+        e,
+        SessionError::Downgrade(Downgrade::LoggedInWithoutTls(_))
+    ));
 }
 
 #[test]
@@ -264,7 +290,13 @@ fn greeting_230_without_tls_logs_in() {
 
 #[test]
 fn refused_auth_is_a_downgrade_and_user_is_never_sent() {
-    for refusal in [&b"500 AUTH not understood\r\n"[..], b"534 no TLS\r\n", b"431 later\r\n", b"230 fine\r\n", b"334 ADAT\r\n"] {
+    for refusal in [
+        &b"500 AUTH not understood\r\n"[..],
+        b"534 no TLS\r\n",
+        b"431 later\r\n",
+        b"230 fine\r\n",
+        b"334 ADAT\r\n",
+    ] {
         let mut s = opened(explicit());
         assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
         let e = feed_err(&mut s, refusal);
@@ -287,13 +319,19 @@ fn logged_in_tls() -> Session {
 fn refused_pbsz_or_prot_p_is_a_downgrade() {
     let mut s = logged_in_tls();
     let e = feed_err(&mut s, b"503 PBSZ not accepted\r\n");
-    assert!(matches!(e, SessionError::Downgrade(Downgrade::PbszRefused(_))));
+    assert!(matches!(
+        e,
+        SessionError::Downgrade(Downgrade::PbszRefused(_))
+    ));
 
     let mut s = logged_in_tls();
     s.handle_input(b"200 PBSZ ok\r\n").unwrap();
     assert_eq!(drain(&mut s), b"PROT P\r\n");
     let e = feed_err(&mut s, b"536 PROT P not supported\r\n");
-    assert!(matches!(e, SessionError::Downgrade(Downgrade::ProtRefused(_))));
+    assert!(matches!(
+        e,
+        SessionError::Downgrade(Downgrade::ProtRefused(_))
+    ));
 }
 
 #[test]
@@ -302,7 +340,14 @@ fn reply_421_anywhere_is_server_closed() {
         &[b"421 Too many users\r\n"],
         &[b"220 hi\r\n", b"421 Timeout\r\n"],
         &[b"220 hi\r\n", b"331 pw\r\n", b"421 bye\r\n"],
-        &[b"220 hi\r\n", b"331 pw\r\n", b"230 ok\r\n", b"211 none\r\n", b"200 ok\r\n", b"150 go\r\n421 Shutting down\r\n"],
+        &[
+            b"220 hi\r\n",
+            b"331 pw\r\n",
+            b"230 ok\r\n",
+            b"211 none\r\n",
+            b"200 ok\r\n",
+            b"150 go\r\n421 Shutting down\r\n",
+        ],
     ];
     for script in scripts {
         let mut s = Session::new(plain()).unwrap();
@@ -315,14 +360,20 @@ fn reply_421_anywhere_is_server_closed() {
         }
         drain(&mut s);
         let e = feed_err(&mut s, last);
-        assert!(matches!(e, SessionError::ServerClosed(Some(ref r)) if r.code().as_u16() == 421), "{e:?}");
+        assert!(
+            matches!(e, SessionError::ServerClosed(Some(ref r)) if r.code().as_u16() == 421),
+            "{e:?}"
+        );
     }
 }
 
 #[test]
 fn greeting_refusals() {
     let mut s = Session::new(plain()).unwrap();
-    assert!(matches!(feed_err(&mut s, b"530 not allowed\r\n"), SessionError::GreetingRefused(_)));
+    assert!(matches!(
+        feed_err(&mut s, b"530 not allowed\r\n"),
+        SessionError::GreetingRefused(_)
+    ));
     // 120 then 220 works.
     let mut s = Session::new(plain()).unwrap();
     s.handle_input(b"120 wait 1 minute\r\n").unwrap();
@@ -334,22 +385,40 @@ fn greeting_refusals() {
 #[test]
 fn misuse_is_typed_and_changes_nothing() {
     let mut s = Session::new(plain()).unwrap();
-    assert!(matches!(s.command(Command::Noop), Err(SessionError::Misuse(Misuse::Busy(_)))));
+    assert!(matches!(
+        s.command(Command::Noop),
+        Err(SessionError::Misuse(Misuse::Busy(_)))
+    ));
     assert_eq!(s.tls_established(), Err(Misuse::NoHandshakePending.into()));
     s.handle_input(b"220 hi\r\n").unwrap();
     drain(&mut s);
-    assert!(matches!(s.transfer(Command::Retr("x".into())), Err(SessionError::Misuse(Misuse::Busy(_)))));
+    assert!(matches!(
+        s.transfer(Command::Retr("x".into())),
+        Err(SessionError::Misuse(Misuse::Busy(_)))
+    ));
     assert!(matches!(s.quit(), Err(SessionError::Misuse(_))));
     assert!(drain(&mut s).is_empty());
 
     let mut s = Session::new(SessionConfig::new()).unwrap();
     s.handle_input(b"220 hi\r\n").unwrap();
     assert!(s.is_idle());
-    assert_eq!(s.transfer(Command::Retr("x".into())), Err(Misuse::NotLoggedIn.into()));
+    assert_eq!(
+        s.transfer(Command::Retr("x".into())),
+        Err(Misuse::NotLoggedIn.into())
+    );
     assert_eq!(s.ccc(), Err(Misuse::NotSecure.into()));
-    assert!(matches!(s.command(Command::Retr("x".into())), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("RETR")))));
-    assert!(matches!(s.command(Command::Raw("auth tls".into())), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("AUTH")))));
-    assert!(matches!(s.command(Command::Quit), Err(SessionError::Misuse(Misuse::UseDedicatedMethod("QUIT")))));
+    assert!(matches!(
+        s.command(Command::Retr("x".into())),
+        Err(SessionError::Misuse(Misuse::UseDedicatedMethod("RETR")))
+    ));
+    assert!(matches!(
+        s.command(Command::Raw("auth tls".into())),
+        Err(SessionError::Misuse(Misuse::UseDedicatedMethod("AUTH")))
+    ));
+    assert!(matches!(
+        s.command(Command::Quit),
+        Err(SessionError::Misuse(Misuse::UseDedicatedMethod("QUIT")))
+    ));
     assert!(drain(&mut s).is_empty());
     assert!(s.is_idle());
 }
@@ -358,9 +427,18 @@ fn misuse_is_typed_and_changes_nothing() {
 fn invalid_arguments_send_nothing() {
     let mut s = Session::new(SessionConfig::new()).unwrap();
     s.handle_input(b"220 hi\r\n").unwrap();
-    assert!(matches!(s.command(Command::Cwd("a\r\nDELE b".into())), Err(SessionError::InvalidCommand(_))));
-    assert!(matches!(s.login(Credentials::new("bob\r\nDELE x", "p")), Err(SessionError::InvalidCommand(_))));
-    assert!(matches!(s.login(Credentials::new("bob", "p\0")), Err(SessionError::InvalidCommand(_))));
+    assert!(matches!(
+        s.command(Command::Cwd("a\r\nDELE b".into())),
+        Err(SessionError::InvalidCommand(_))
+    ));
+    assert!(matches!(
+        s.login(Credentials::new("bob\r\nDELE x", "p")),
+        Err(SessionError::InvalidCommand(_))
+    ));
+    assert!(matches!(
+        s.login(Credentials::new("bob", "p\0")),
+        Err(SessionError::InvalidCommand(_))
+    ));
     assert!(drain(&mut s).is_empty());
     assert!(s.is_idle());
     assert!(Session::new(SessionConfig::new().credentials(Credentials::new("a", "b\nc"))).is_err());
@@ -377,7 +455,13 @@ fn login_rejected_then_retry() {
     assert_eq!(drain(&mut s), b"PASS pw\r\n");
     s.handle_input(b"530 Login incorrect.\r\n").unwrap();
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
-    assert!(matches!(events.last(), Some(Event::Rejected { step: RejectedStep::Pass, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Rejected {
+            step: RejectedStep::Pass,
+            ..
+        })
+    ));
     assert!(s.is_idle() && !s.is_logged_in());
     s.login(creds()).unwrap();
     assert_eq!(drain(&mut s), b"USER alice\r\n");
@@ -405,7 +489,13 @@ fn account_on_332() {
     let mut s = opened(SessionConfig::new().credentials(creds()));
     s.handle_input(b"332 need account\r\n").unwrap();
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
-    assert!(matches!(events.last(), Some(Event::Rejected { step: RejectedStep::Acct, .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Rejected {
+            step: RejectedStep::Acct,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -433,7 +523,9 @@ fn secure_after_login_negotiates_at_once() {
 
 #[test]
 fn secure_before_login_defers_protection_to_login() {
-    let cfg = SessionConfig::new().features(FeatPolicy::Skip).transfer_type(None);
+    let cfg = SessionConfig::new()
+        .features(FeatPolicy::Skip)
+        .transfer_type(None);
     let (s, _) = converse(
         &cfg,
         &[
@@ -462,7 +554,10 @@ fn secure_refused_on_plain_session_is_a_downgrade() {
     let mut s = opened(SessionConfig::new());
     s.secure().unwrap();
     drain(&mut s);
-    assert!(matches!(feed_err(&mut s, b"502 not implemented\r\n"), SessionError::Downgrade(Downgrade::AuthRefused(_))));
+    assert!(matches!(
+        feed_err(&mut s, b"502 not implemented\r\n"),
+        SessionError::Downgrade(Downgrade::AuthRefused(_))
+    ));
 }
 
 #[test]
@@ -493,7 +588,8 @@ fn transfer_mark_and_completion() {
     s.transfer(Command::Retr("f".into())).unwrap();
     assert_eq!(drain(&mut s), b"RETR f\r\n");
     assert!(s.in_transfer());
-    s.handle_input(b"150 Opening BINARY mode data connection\r\n").unwrap();
+    s.handle_input(b"150 Opening BINARY mode data connection\r\n")
+        .unwrap();
     assert!(matches!(events(&mut s)[..], [Event::TransferStarted(_)]));
     s.handle_input(b"226 Transfer complete\r\n").unwrap();
     assert!(matches!(events(&mut s)[..], [Event::TransferCompleted(_)]));
@@ -508,13 +604,17 @@ fn transfer_failures_at_mark_and_completion() {
     assert!(matches!(&events(&mut s)[..], [Event::TransferFailed(r)] if r.code().as_u16() == 550));
     assert!(s.is_idle());
     s.transfer(Command::Stor("f".into())).unwrap();
-    s.handle_input(b"150 ok\r\n426 Failure reading network stream.\r\n").unwrap();
-    assert!(matches!(&events(&mut s)[..], [Event::TransferStarted(_), Event::TransferFailed(r)] if r.code().as_u16() == 426));
+    s.handle_input(b"150 ok\r\n426 Failure reading network stream.\r\n")
+        .unwrap();
+    assert!(
+        matches!(&events(&mut s)[..], [Event::TransferStarted(_), Event::TransferFailed(r)] if r.code().as_u16() == 426)
+    );
     s.transfer(Command::List(None)).unwrap();
     s.handle_input(b"226 nothing to list\r\n").unwrap();
     assert!(matches!(&events(&mut s)[..], [Event::TransferCompleted(_)]));
     s.transfer(Command::Nlst(None)).unwrap();
-    s.handle_input(b"425 Can't open data connection\r\n").unwrap();
+    s.handle_input(b"425 Can't open data connection\r\n")
+        .unwrap();
     assert!(matches!(&events(&mut s)[..], [Event::TransferFailed(r)] if r.code().is_transient()));
 }
 
@@ -542,9 +642,12 @@ fn abort_during_transfer_with_two_replies_or_one() {
         assert_eq!(drain(&mut s), b"PWD\r\n");
         s.handle_input(after).unwrap();
         assert!(!s.is_idle());
-        s.handle_input(b"257 \"/\" is the current directory\r\n").unwrap();
+        s.handle_input(b"257 \"/\" is the current directory\r\n")
+            .unwrap();
         let ev = events(&mut s);
-        let Event::Aborted(got) = &ev[0] else { panic!("{ev:?}") };
+        let Event::Aborted(got) = &ev[0] else {
+            panic!("{ev:?}")
+        };
         assert_eq!(got.len(), count);
         assert!(s.is_idle());
     }
@@ -572,7 +675,10 @@ fn simple_commands_and_unsolicited_replies() {
     assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 350));
     drain(&mut s);
     let e = feed_err(&mut s, b"200 surprise\r\n");
-    assert!(matches!(e, SessionError::ServerMisbehaved(Misbehaviour::UnsolicitedReply(_))));
+    assert!(matches!(
+        e,
+        SessionError::ServerMisbehaved(Misbehaviour::UnsolicitedReply(_))
+    ));
 }
 
 #[test]
@@ -621,8 +727,14 @@ fn utf8_never_policy() {
 
 #[test]
 fn password_not_in_session_debug() {
-    let s = Session::new(SessionConfig::new().credentials(Credentials::new("u", "topsecret-pw"))).unwrap();
+    let mut s =
+        Session::new(SessionConfig::new().credentials(Credentials::new("u", "topsecret-pw")))
+            .unwrap();
     assert!(!format!("{s:?}").contains("topsecret"));
+    // With PASS queued for sending (found by the session fuzz target).
+    s.handle_input(b"220 hi\r\n331 pw\r\n").unwrap();
+    assert!(!format!("{s:?} {s:#?}").contains("topsecret"));
+    assert!(String::from_utf8_lossy(&drain(&mut s)).contains("PASS topsecret-pw"));
 }
 
 proptest! {

@@ -50,7 +50,9 @@ impl ActiveListener {
     pub async fn bind(config: &ActiveConfig, control_local: SocketAddr) -> Result<Self, DataError> {
         let ip = config.bind_ip.unwrap_or(control_local.ip());
         let listener = match &config.port_range {
-            None => TcpListener::bind(SocketAddr::new(ip, 0)).await.map_err(DataError::Bind)?,
+            None => TcpListener::bind(SocketAddr::new(ip, 0))
+                .await
+                .map_err(DataError::Bind)?,
             Some(range) => {
                 let (lo, hi) = (u32::from(*range.start()), u32::from(*range.end()));
                 if lo > hi {
@@ -74,7 +76,9 @@ impl ActiveListener {
                     }
                 }
                 found.ok_or_else(|| {
-                    DataError::Bind(last_err.unwrap_or_else(|| std::io::Error::other("no port in range")))
+                    DataError::Bind(
+                        last_err.unwrap_or_else(|| std::io::Error::other("no port in range")),
+                    )
                 })?
             }
         };
@@ -100,7 +104,11 @@ impl ActiveListener {
     /// Accepts the data connection within `deadline`. Connections from any
     /// address other than `control_peer` are closed and counted (unless
     /// [`PeerCheck::Any`]); the wait goes on until the deadline.
-    pub async fn accept(&self, control_peer: IpAddr, deadline: Duration) -> Result<TcpStream, DataError> {
+    pub async fn accept(
+        &self,
+        control_peer: IpAddr,
+        deadline: Duration,
+    ) -> Result<TcpStream, DataError> {
         let until = tokio::time::Instant::now() + deadline;
         loop {
             let (stream, peer) = tokio::time::timeout_at(until, self.listener.accept())
@@ -139,23 +147,35 @@ mod tests {
         let l = ActiveListener::bind(&cfg, local).await.unwrap();
         let port = l.advertised().port();
         assert!((41000..=41010).contains(&port));
-        assert_eq!(l.advertised().ip(), IpAddr::from(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(
+            l.advertised().ip(),
+            IpAddr::from(Ipv4Addr::new(127, 0, 0, 2))
+        );
     }
 
     #[tokio::test]
     async fn foreign_peer_is_refused_until_deadline() {
         let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 21);
-        let l = ActiveListener::bind(&ActiveConfig::default(), local).await.unwrap();
+        let l = ActiveListener::bind(&ActiveConfig::default(), local)
+            .await
+            .unwrap();
         let addr = l.local_addr().unwrap();
         // Pretend the control peer is 127.0.0.2: a connection from
         // 127.0.0.1 is foreign.
         let connector = tokio::spawn(async move { TcpStream::connect(addr).await });
-        let r = l.accept(Ipv4Addr::new(127, 0, 0, 2).into(), Duration::from_millis(300)).await;
+        let r = l
+            .accept(
+                Ipv4Addr::new(127, 0, 0, 2).into(),
+                Duration::from_millis(300),
+            )
+            .await;
         assert!(matches!(r, Err(DataError::TimedOut(_))), "{r:?}");
         connector.await.unwrap().unwrap();
         // From the right peer it is accepted.
         let connector = tokio::spawn(async move { TcpStream::connect(addr).await });
-        l.accept(Ipv4Addr::LOCALHOST.into(), Duration::from_secs(5)).await.unwrap();
+        l.accept(Ipv4Addr::LOCALHOST.into(), Duration::from_secs(5))
+            .await
+            .unwrap();
         connector.await.unwrap().unwrap();
     }
 }

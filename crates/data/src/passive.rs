@@ -26,7 +26,12 @@ impl PassiveAddress {
     ///
     /// `advertised` is the address from a 227 reply (`None` for 229, which
     /// carries only a port).
-    pub fn target(self, control_peer: IpAddr, advertised: Option<SocketAddrV4>, port: u16) -> SocketAddr {
+    pub fn target(
+        self,
+        control_peer: IpAddr,
+        advertised: Option<SocketAddrV4>,
+        port: u16,
+    ) -> SocketAddr {
         match (self, advertised) {
             (PassiveAddress::TrustReply, Some(a)) => SocketAddr::V4(a),
             _ => SocketAddr::new(control_peer, port),

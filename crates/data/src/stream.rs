@@ -41,14 +41,19 @@ impl DataStream {
     /// Applies `protection` to a connected socket: nothing for clear data,
     /// a TLS handshake (resuming the control session) within `deadline`
     /// otherwise.
-    pub async fn open(tcp: TcpStream, protection: &Protection, deadline: Duration) -> Result<Self, DataError> {
+    pub async fn open(
+        tcp: TcpStream,
+        protection: &Protection,
+        deadline: Duration,
+    ) -> Result<Self, DataError> {
         match protection {
             Protection::Clear => Ok(DataStream::Plain(tcp)),
             Protection::Tls(p) => {
-                let tls = tokio::time::timeout(deadline, p.connector.connect(p.server_name.clone(), tcp))
-                    .await
-                    .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
-                    .map_err(DataError::Tls)?;
+                let tls =
+                    tokio::time::timeout(deadline, p.connector.connect(p.server_name.clone(), tcp))
+                        .await
+                        .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
+                        .map_err(DataError::Tls)?;
                 let stream = DataStream::Tls(Box::new(tls));
                 if let Some(info) = stream.tls_info() {
                     if info.resumed {
@@ -101,12 +106,22 @@ impl DataStream {
                     Ok(n) => {
                         drained += n;
                         if drained > CLOSE_DRAIN_LIMIT {
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, "server kept sending after the transfer ended"));
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "server kept sending after the transfer ended",
+                            ));
                         }
                     }
                     // The server may close without close_notify or reset
                     // once it has everything; our data is already flushed.
-                    Err(e) if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset) => return Ok(()),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                        ) =>
+                    {
+                        return Ok(())
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -118,7 +133,11 @@ impl DataStream {
 }
 
 impl AsyncRead for DataStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             DataStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             DataStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -127,14 +146,22 @@ impl AsyncRead for DataStream {
 }
 
 impl AsyncWrite for DataStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             DataStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             DataStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),

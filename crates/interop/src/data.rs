@@ -49,7 +49,11 @@ impl Pattern {
 }
 
 impl AsyncRead for Pattern {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let n = (buf.remaining() as u64).min(self.left) as usize;
         let this = &mut *self;
         let out = buf.initialize_unfilled_to(n);
@@ -85,7 +89,11 @@ impl HashSink {
 }
 
 impl AsyncWrite for HashSink {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.hash.update(buf);
         self.len += buf.len() as u64;
         Poll::Ready(Ok(buf.len()))
@@ -100,7 +108,9 @@ impl AsyncWrite for HashSink {
 
 /// SHA-256 of bytes.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
 }
 
 /// Hex of bytes.

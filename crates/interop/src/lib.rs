@@ -26,7 +26,11 @@ use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 pub fn report(line: &str) {
     eprintln!("RESULT {line}");
     let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(dir).join("results.txt")) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(PathBuf::from(dir).join("results.txt"))
+    {
         use std::io::Write;
         let _ = writeln!(f, "{line}");
     }
@@ -42,7 +46,8 @@ impl Env {
     /// Reads the env file. Panics (failing the test, never skipping) when
     /// it is missing: the suite must not pass without its servers.
     pub fn load() -> Self {
-        let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
+        let dir =
+            std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
         let path = PathBuf::from(dir).join("env");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("interop servers are not running ({}: {e}); start them with `interop/servers.sh start`", path.display())
@@ -65,7 +70,10 @@ impl Env {
 
     /// A server instance by name (`VSFTPD`, `PROFTPD_TLS`, ...).
     pub fn server(&self, name: &str) -> Server {
-        let port = self.get(&format!("FTPKIT_INTEROP_{name}_PORT")).parse().expect("port");
+        let port = self
+            .get(&format!("FTPKIT_INTEROP_{name}_PORT"))
+            .parse()
+            .expect("port");
         let tls = match self.get(&format!("FTPKIT_INTEROP_{name}_TLS")).as_str() {
             "none" => Security::None,
             "explicit" => Security::Explicit,
@@ -140,7 +148,9 @@ impl Server {
         c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
         c.tls.ca_files = vec![self.ca.clone()];
         if let Some((cert, key)) = &self.client_cert {
-            c.tls.client_identity = Some(ftpkit::tls::ClientIdentity::from_pem_files(cert, key).expect("client certificate"));
+            c.tls.client_identity = Some(
+                ftpkit::tls::ClientIdentity::from_pem_files(cert, key).expect("client certificate"),
+            );
         }
         c
     }

@@ -19,7 +19,8 @@ static BIG: Semaphore = Semaphore::const_new(1);
 fn server_lock(name: &str) -> &'static tokio::sync::RwLock<()> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static LOCKS: OnceLock<Mutex<HashMap<String, &'static tokio::sync::RwLock<()>>>> = OnceLock::new();
+    static LOCKS: OnceLock<Mutex<HashMap<String, &'static tokio::sync::RwLock<()>>>> =
+        OnceLock::new();
     let mut map = LOCKS.get_or_init(Default::default).lock().unwrap();
     map.entry(name.to_owned())
         .or_insert_with(|| Box::leak(Box::new(tokio::sync::RwLock::new(()))))
@@ -30,7 +31,10 @@ const GIB: u64 = 1 << 30;
 fn server(name: &str) -> Server {
     // FTPKIT_LOG=debug shows the protocol exchange of failing tests.
     if let Ok(filter) = std::env::var("FTPKIT_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     }
     Env::load().server(name)
 }
@@ -38,7 +42,14 @@ fn server(name: &str) -> Server {
 /// A directory name of this test's own, so tests sharing a server never
 /// touch each other's files.
 fn dir_for(test: &str, mode: Mode) -> String {
-    format!("t-{test}-{}", if mode == Mode::Passive { "pasv" } else { "actv" })
+    format!(
+        "t-{test}-{}",
+        if mode == Mode::Passive {
+            "pasv"
+        } else {
+            "actv"
+        }
+    )
 }
 
 async fn fresh_dir(c: &mut Client, dir: &str) {
@@ -104,7 +115,10 @@ async fn basic(name: &str, mode: Mode) {
     assert_eq!(entry.size, Some(data.len() as u64));
     if c.features().supports_mlsx() {
         let entries = c.mlsd(None).await.unwrap();
-        let e = entries.iter().find(|e| e.name.as_bytes() == b"a file.bin").unwrap();
+        let e = entries
+            .iter()
+            .find(|e| e.name.as_bytes() == b"a file.bin")
+            .unwrap();
         assert_eq!(e.size, Some(data.len() as u64));
         assert!(e.is_file());
     }
@@ -136,9 +150,12 @@ async fn gib_round_trip(name: &str, mode: Mode) {
     let t = Instant::now();
     let (sent, info) = {
         let mut up = c.stor("big.bin").await.unwrap();
-        let n = tokio::io::copy_buf(&mut tokio::io::BufReader::with_capacity(256 * 1024, &mut src), &mut up)
-            .await
-            .unwrap();
+        let n = tokio::io::copy_buf(
+            &mut tokio::io::BufReader::with_capacity(256 * 1024, &mut src),
+            &mut up,
+        )
+        .await
+        .unwrap();
         up.shutdown().await.unwrap();
         (n, up.info().clone())
     };
@@ -152,7 +169,11 @@ async fn gib_round_trip(name: &str, mode: Mode) {
     let (got, dinfo) = c.download_to("big.bin", 0, &mut sink).await.unwrap();
     let down_secs = t.elapsed().as_secs_f64();
     assert_eq!(got, GIB);
-    assert_eq!(hex(&sink.sha256()), hex(&want), "downloaded SHA-256 differs");
+    assert_eq!(
+        hex(&sink.sha256()),
+        hex(&want),
+        "downloaded SHA-256 differs"
+    );
     report(&format!(
         "{name} {mode:?} 1GiB upload {:.0} MB/s download {:.0} MB/s (tls resumed: up {:?} down {:?})",
         GIB as f64 / 1e6 / up_secs,
@@ -219,7 +240,10 @@ async fn upload_resume(name: &str, mode: Mode) {
         up.shutdown().await.unwrap();
     }
     assert_eq!(c.size("u.bin").await.unwrap(), data.len() as u64);
-    assert!(download_bytes(&mut c, "u.bin").await == data, "resumed upload differs");
+    assert!(
+        download_bytes(&mut c, "u.bin").await == data,
+        "resumed upload differs"
+    );
     c.delete("u.bin").await.unwrap();
     c.cdup().await.unwrap();
     c.rmdir(dir.as_str()).await.unwrap();
@@ -247,7 +271,11 @@ async fn missing_file(name: &str, mode: Mode) {
     let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut c = s.connect(mode).await;
-    let e = c.retr("no-such-file-here.bin").await.err().expect("RETR of a missing file must fail");
+    let e = c
+        .retr("no-such-file-here.bin")
+        .await
+        .err()
+        .expect("RETR of a missing file must fail");
     assert_eq!(e.kind(), ErrorKind::ServerReply, "{e:?}");
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(550), "{e:?}");
     assert!(!e.is_transient());
@@ -272,20 +300,31 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
         let data = Pattern::bytes(i as u64, 64 * 1024 + i);
         let name = format!("f{i}.bin");
         let stats = c.tls_session_stats();
-        let mut up = c.stor(name.as_str()).await.unwrap_or_else(|e| panic!("upload {i}: {e:?} {stats:?}"));
+        let mut up = c
+            .stor(name.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("upload {i}: {e:?} {stats:?}"));
         up.write_all(&data).await.unwrap();
-        up.shutdown().await.unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
+        up.shutdown()
+            .await
+            .unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
         if up.info().full_handshake() {
             full.push(format!("upload {i}"));
         }
         drop(up);
         let stats = c.tls_session_stats();
-        let mut dl = c.retr(name.as_str()).await.unwrap_or_else(|e| panic!("download {i}: {e:?} {stats:?}"));
+        let mut dl = c
+            .retr(name.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("download {i}: {e:?} {stats:?}"));
         let mut got = Vec::new();
         let info = dl.info().clone();
         if let Err(e) = dl.read_to_end(&mut got).await {
             drop(dl);
-            panic!("download {i}: {e:?}; {info:?}; before: {stats:?}; after: {:?}", c.tls_session_stats());
+            panic!(
+                "download {i}: {e:?}; {info:?}; before: {stats:?}; after: {:?}",
+                c.tls_session_stats()
+            );
         }
         assert!(got == data, "transfer {i} differs");
         if dl.info().full_handshake() {
@@ -304,11 +343,16 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
     let server_offers_resumption = negotiated != Some(ftpkit::tls::ProtocolVersion::TLSv1_3)
         || stats.control_tickets_received + stats.data_tickets_received > 0;
     if server_offers_resumption {
-        assert!(full.is_empty(), "data connections that did not resume: {full:?}");
+        assert!(
+            full.is_empty(),
+            "data connections that did not resume: {full:?}"
+        );
     } else {
         // Pure-FTPd issues no TLS 1.3 tickets at all (and does not require
         // reuse): nothing can be resumed. docs/server-quirks.md.
-        report(&format!("{name} {mode:?}: the server issued no TLS 1.3 session tickets; resumption impossible"));
+        report(&format!(
+            "{name} {mode:?}: the server issued no TLS 1.3 session tickets; resumption impossible"
+        ));
     }
     for i in 0..PAIRS {
         c.delete(format!("f{i}.bin").as_str()).await.unwrap();
@@ -442,7 +486,10 @@ mod tls_negative {
     async fn wrong_host_name() {
         let s = server("PROFTPD_TLS");
         let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| c.tls.server_name = Some("ftp.example.org".into())).await;
+        let e = refused(s.config(Mode::Passive), |c| {
+            c.tls.server_name = Some("ftp.example.org".into())
+        })
+        .await;
         assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     }
 
@@ -450,7 +497,10 @@ mod tls_negative {
     async fn pin_mismatch() {
         let s = server("PUREFTPD_TLS");
         let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| c.tls.pin = Some(Pin::PublicKey([7u8; 32]))).await;
+        let e = refused(s.config(Mode::Passive), |c| {
+            c.tls.pin = Some(Pin::PublicKey([7u8; 32]))
+        })
+        .await;
         assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     }
 
@@ -470,7 +520,10 @@ mod tls_negative {
         let s = server("VSFTPD_CLIENTCERT");
         let _shared = server_lock(&s.name).read().await;
         let e = refused(s.config(Mode::Passive), |c| c.tls.client_identity = None).await;
-        assert!(matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io), "{e:?}");
+        assert!(
+            matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io),
+            "{e:?}"
+        );
     }
 
     #[tokio::test]
@@ -478,9 +531,19 @@ mod tls_negative {
         let env = Env::load();
         let s = env.server("VSFTPD_CLIENTCERT");
         let _shared = server_lock(&s.name).read().await;
-        let rogue = ClientIdentity::from_pem_files(env.get("FTPKIT_INTEROP_ROGUE_CLIENT_CERT"), env.get("FTPKIT_INTEROP_ROGUE_CLIENT_KEY")).unwrap();
-        let e = refused(s.config(Mode::Passive), |c| c.tls.client_identity = Some(rogue)).await;
-        assert!(matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io), "{e:?}");
+        let rogue = ClientIdentity::from_pem_files(
+            env.get("FTPKIT_INTEROP_ROGUE_CLIENT_CERT"),
+            env.get("FTPKIT_INTEROP_ROGUE_CLIENT_KEY"),
+        )
+        .unwrap();
+        let e = refused(s.config(Mode::Passive), |c| {
+            c.tls.client_identity = Some(rogue)
+        })
+        .await;
+        assert!(
+            matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io),
+            "{e:?}"
+        );
     }
 
     #[tokio::test]
@@ -497,7 +560,13 @@ mod tls_negative {
         let s = server("PROFTPD_TLS");
         let _shared = server_lock(&s.name).read().await;
         let e = refused(s.config(Mode::Passive), |c| c.security = Security::None).await;
-        assert!(matches!(e.kind(), ErrorKind::Auth | ErrorKind::ServerReply | ErrorKind::Closed), "{e:?}");
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Auth | ErrorKind::ServerReply | ErrorKind::Closed
+            ),
+            "{e:?}"
+        );
     }
 
     /// `secure()` on a session connected in plain: AUTH TLS then, before

@@ -1,20 +1,5 @@
-//! Client certificates: PEM, PKCS#12, or picked from a store by name.
-//!
-//! A [`ClientIdentity`] is the certificate chain (leaf first) and private key
-//! the client presents when the server asks for a certificate. It can be made
-//!
-//! - from PEM text or files ([`ClientIdentity::from_pem`],
-//!   [`ClientIdentity::from_pem_files`]), with a PKCS#8
-//!   (`BEGIN PRIVATE KEY`), PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1
-//!   (`BEGIN EC PRIVATE KEY`) key;
-//! - from a PKCS#12 (`.p12`/`.pfx`) bundle ([`ClientIdentity::from_pkcs12`],
-//!   [`ClientIdentity::from_pkcs12_file`]);
-//! - by name from a certificate store: a directory of PEM, DER and PKCS#12
-//!   files, or one bundle file ([`ClientIdentity::from_store`]). The
-//!   certificate whose subject common name, or DNS, e-mail or URI subject
-//!   alternative name, is the name given is paired with the private key whose
-//!   public key is the certificate's, and the intermediates of the store that
-//!   issued it are attached.
+//! Client certificates: PEM, PKCS#12, or picked from a store by name
+//! ([`ClientIdentity`], whose documentation is the public overview).
 //!
 //! # Example: picking a certificate by name
 //!
@@ -30,12 +15,12 @@
 //! # }
 //! ```
 //!
-//! Each way of failing has its own message (all of kind
-//! [`ErrorKind::InvalidArgument`], naming the store and the name): no
-//! certificate has the name (the names seen are listed), several do (their
-//! subjects, serials and expiry dates are listed), no key of the store belongs
-//! to the certificate, the certificate has expired or is not valid yet, a file
-//! cannot be read or opened.
+//! Store look-ups read every file into [`StoreCert`]s and [`StoreKey`]s,
+//! derive each key's public key with ring ([`public_key_of`]; SEC1 keys are
+//! wrapped in PKCS#8 first), match the certificate by name, pair it with the
+//! key whose public key is the certificate's SubjectPublicKeyInfo key, and
+//! attach the issuers found in the store ([`build_chain`]: issuer name and,
+//! where ring can check it, signature).
 
 use std::fmt;
 use std::path::Path;
@@ -54,9 +39,45 @@ use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// A client certificate chain and its private key.
+/// A client certificate chain (leaf first) and its private key, presented
+/// when the server asks for a certificate.
 ///
-/// See the [module documentation](self) for the ways to make one.
+/// It can be made
+///
+/// - from PEM text or files ([`from_pem`](Self::from_pem),
+///   [`from_pem_files`](Self::from_pem_files)), with a PKCS#8
+///   (`BEGIN PRIVATE KEY`), PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1
+///   (`BEGIN EC PRIVATE KEY`) key;
+/// - from a PKCS#12 (`.p12`/`.pfx`) bundle ([`from_pkcs12`](Self::from_pkcs12),
+///   [`from_pkcs12_file`](Self::from_pkcs12_file));
+/// - by name from a certificate store: a directory of PEM, DER and PKCS#12
+///   files, or one bundle file ([`from_store`](Self::from_store)). The
+///   certificate whose subject common name, or DNS, e-mail or URI subject
+///   alternative name, is the name given is paired with the private key whose
+///   public key is the certificate's, and the intermediates of the store that
+///   issued it are attached;
+/// - from DER values ([`new`](Self::new)).
+///
+/// # Example: picking a certificate by name
+///
+/// ```no_run
+/// use ftpkit::tls::ClientIdentity;
+///
+/// # fn main() -> ftpkit::Result<()> {
+/// // /etc/ftpkit/certs holds alice.crt, alice.key, bob.p12, issuing-ca.pem...
+/// let alice = ClientIdentity::from_store("/etc/ftpkit/certs", "alice@example.com", Some("p12 password"))?;
+/// let mut config = ftpkit::Config::new("ftp.example.com");
+/// config.tls.client_identity = Some(alice);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Each way of failing has its own message (all of kind
+/// [`ErrorKind::InvalidArgument`], naming the store and the name): no
+/// certificate has the name (the names seen are listed), several do (their
+/// subjects, serials and expiry dates are listed), no key of the store belongs
+/// to the certificate, the certificate has expired or is not valid yet, a file
+/// cannot be read or opened.
 pub struct ClientIdentity {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     pub(crate) key: PrivateKeyDer<'static>,

@@ -27,8 +27,12 @@ pub struct CertificateInfo {
 impl CertificateInfo {
     /// Parses a DER certificate.
     pub fn parse(der: &[u8]) -> Result<Self> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der)
-            .map_err(|e| Error::new(ErrorKind::Certificate, format!("unparsable certificate: {e}")))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+            Error::new(
+                ErrorKind::Certificate,
+                format!("unparsable certificate: {e}"),
+            )
+        })?;
         let to_time = |t: x509_parser::time::ASN1Time| {
             let secs = t.timestamp();
             if secs >= 0 {
@@ -69,7 +73,11 @@ impl CertificateInfo {
 
     /// The SHA-256 fingerprint as colon-separated upper-case hex.
     pub fn fingerprint(&self) -> String {
-        self.sha256.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        self.sha256
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Trust is verified on the control connection **and every data
 //! connection**, always against the control connection's host name. Each
-//! control connection gets its own session store ([`FtpSessionStore`]):
+//! control connection gets its own session store (`FtpSessionStore`):
 //! data connections resume the control connection's TLS session, and
 //! concurrent sessions to the same host never use each other's tickets.
 
@@ -10,9 +10,9 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `mod.rs` | [`TlsOptions`], versions, trust settings, [`TlsContext`] and the per-session [`SessionTls`] |
+//! | `mod.rs` | [`TlsOptions`], versions, trust settings, [`TlsContext`] and the per-session `SessionTls` |
 //! | `verify.rs` | the certificate verifier: chain + host name, pin, or the loud opt-out |
-//! | `store.rs` | [`FtpSessionStore`]: the session store that makes data connections resume the control session |
+//! | `store.rs` | `FtpSessionStore`: the session store that makes data connections resume the control session |
 //! | `identity.rs` | [`ClientIdentity`]: client certificates from PEM, PKCS#12, or a store by name |
 //! | `info.rs` | [`CertificateInfo`], [`ConnectionTls`]: what the server presented |
 
@@ -23,8 +23,8 @@ mod verify;
 
 pub use identity::ClientIdentity;
 pub use info::{CertificateInfo, ConnectionTls};
-pub use store::SessionStats;
 pub(crate) use store::FtpSessionStore;
+pub use store::SessionStats;
 pub use verify::Pin;
 
 use std::path::PathBuf;
@@ -99,7 +99,7 @@ pub struct TlsOptions {
 
 /// A rustls configuration built from [`TlsOptions`], shared by every
 /// session of a client. Build it once; each control connection then makes
-/// its own [`SessionTls`].
+/// its own `SessionTls`.
 #[derive(Clone, Debug)]
 pub struct TlsContext {
     base: Arc<rustls::ClientConfig>,
@@ -120,13 +120,24 @@ impl TlsContext {
             versions.push(&rustls::version::TLS13);
         }
         if versions.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "minimum TLS version above maximum"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "minimum TLS version above maximum",
+            ));
         }
         let chain = match opts.verification {
             Verification::Full => Some(
-                WebPkiServerVerifier::builder_with_provider(Arc::new(load_roots(opts)?), provider.clone())
-                    .build()
-                    .map_err(|e| Error::new(ErrorKind::Certificate, format!("building the certificate verifier: {e}")))?,
+                WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(load_roots(opts)?),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Certificate,
+                        format!("building the certificate verifier: {e}"),
+                    )
+                })?,
             ),
             Verification::DangerAcceptInvalidCertificates => None,
         };
@@ -144,16 +155,27 @@ impl TlsContext {
             None => builder.with_no_client_auth(),
             Some(id) => builder
                 .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-                .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("client certificate: {e}")))?,
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("client certificate: {e}"),
+                    )
+                })?,
         };
-        Ok(Self { base: Arc::new(config) })
+        Ok(Self {
+            base: Arc::new(config),
+        })
     }
 
     /// A new TLS context for one control connection and its data
     /// connections.
     pub(crate) fn session(&self, host: &str) -> Result<SessionTls> {
-        let server_name = ServerName::try_from(host.to_owned())
-            .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("{host:?} is not a valid TLS server name")))?;
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{host:?} is not a valid TLS server name"),
+            )
+        })?;
         let store = Arc::new(FtpSessionStore::default());
         let mut control = (*self.base).clone();
         control.resumption = Resumption::store(Arc::new(ControlView(store.clone())));
@@ -179,16 +201,32 @@ fn load_roots(opts: &TlsOptions) -> Result<RootCertStore> {
     }
     for path in &opts.ca_files {
         let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("CA file {}: {e}", path.display())))?
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("CA file {}: {e}", path.display()),
+                )
+            })?
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("CA file {}: {e}", path.display())))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("CA file {}: {e}", path.display()),
+                )
+            })?;
         if certs.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("no certificate in CA file {}", path.display())));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("no certificate in CA file {}", path.display()),
+            ));
         }
         for c in certs {
-            roots
-                .add(c)
-                .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("CA file {}: {e}", path.display())))?;
+            roots.add(c).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("CA file {}: {e}", path.display()),
+                )
+            })?;
         }
     }
     for c in &opts.ca_certificates {
@@ -214,4 +252,3 @@ pub(crate) struct SessionTls {
     pub(crate) server_name: ServerName<'static>,
     pub(crate) store: Arc<FtpSessionStore>,
 }
-

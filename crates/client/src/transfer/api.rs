@@ -2,7 +2,9 @@
 
 use std::time::SystemTime;
 
-use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, Entry, LineSplitter, ListLine, RawName};
+use ftpkit_control::listing::{
+    parse_list_line, parse_mlsx_line, Entry, LineSplitter, ListLine, RawName,
+};
 use ftpkit_control::{Arg, Command, Event};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -26,7 +28,9 @@ impl Client {
 
     /// `REST offset` + `RETR`: starts a download at `offset` (resume).
     pub async fn retr_from(&mut self, path: impl Into<Arg>, offset: u64) -> Result<Download<'_>> {
-        let opened = self.open_data(Command::Retr(path.into()), Some(offset)).await?;
+        let opened = self
+            .open_data(Command::Retr(path.into()), Some(offset))
+            .await?;
         Ok(Download::new(self, opened.stream, opened.info))
     }
 
@@ -62,7 +66,11 @@ impl Client {
     /// [`Upload::unique_name`].
     pub async fn stou(&mut self) -> Result<Upload<'_>> {
         let opened = self.open_data(Command::Stou, None).await?;
-        let name = opened.info.mark.as_ref().and_then(|m| stou_name(m.first_line()));
+        let name = opened
+            .info
+            .mark
+            .as_ref()
+            .and_then(|m| stou_name(m.first_line()));
         Ok(Upload::new(self, opened.stream, opened.info, name))
     }
 
@@ -91,7 +99,9 @@ impl Client {
             if n == 0 {
                 break;
             }
-            split.push(buf.get(..n).unwrap_or_default()).map_err(too_large)?;
+            split
+                .push(buf.get(..n).unwrap_or_default())
+                .map_err(too_large)?;
             while let Some(l) = split.next_line().map_err(too_large)? {
                 lines.push(l.to_vec());
             }
@@ -122,33 +132,57 @@ impl Client {
         lines
             .iter()
             .filter(|l| !l.is_empty())
-            .map(|l| parse_mlsx_line(l).map_err(|e| Error::new(ErrorKind::Protocol, format!("MLSD line: {e}"))))
+            .map(|l| {
+                parse_mlsx_line(l)
+                    .map_err(|e| Error::new(ErrorKind::Protocol, format!("MLSD line: {e}")))
+            })
             .collect()
     }
 
     /// `NLST`: names only.
     pub async fn nlst(&mut self, path: Option<&str>) -> Result<Vec<RawName>> {
         let lines = self.list_lines(Command::Nlst(path.map(Arg::from))).await?;
-        Ok(lines.into_iter().filter(|l| !l.is_empty()).map(RawName::from).collect())
+        Ok(lines
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .map(RawName::from)
+            .collect())
     }
 
     /// Downloads `path` into `writer` with 256 KiB buffers; returns the
     /// bytes written.
-    pub async fn download_to<W: AsyncWrite + Unpin>(&mut self, path: impl Into<Arg>, offset: u64, writer: &mut W) -> Result<(u64, TransferInfo)> {
+    pub async fn download_to<W: AsyncWrite + Unpin>(
+        &mut self,
+        path: impl Into<Arg>,
+        offset: u64,
+        writer: &mut W,
+    ) -> Result<(u64, TransferInfo)> {
         let dl = self.retr_from(path, offset).await?;
         let mut reader = BufReader::with_capacity(COPY_BUFFER, dl);
-        let n = tokio::io::copy_buf(&mut reader, writer).await.map_err(Error::from_io_error)?;
-        writer.flush().await.map_err(|e| Error::from_io("flushing the local file", e))?;
+        let n = tokio::io::copy_buf(&mut reader, writer)
+            .await
+            .map_err(Error::from_io_error)?;
+        writer
+            .flush()
+            .await
+            .map_err(|e| Error::from_io("flushing the local file", e))?;
         let info = reader.into_inner().info().clone();
         Ok((n, info))
     }
 
     /// Uploads everything from `reader` to `path` (at `offset`, see
     /// [`Client::stor_from`]) with 256 KiB buffers; returns the bytes sent.
-    pub async fn upload_from<R: AsyncRead + Unpin>(&mut self, path: impl Into<Arg>, offset: u64, reader: R) -> Result<(u64, TransferInfo)> {
+    pub async fn upload_from<R: AsyncRead + Unpin>(
+        &mut self,
+        path: impl Into<Arg>,
+        offset: u64,
+        reader: R,
+    ) -> Result<(u64, TransferInfo)> {
         let mut up = self.stor_from(path, offset).await?;
         let mut reader = BufReader::with_capacity(COPY_BUFFER, reader);
-        let n = tokio::io::copy_buf(&mut reader, &mut up).await.map_err(Error::from_io_error)?;
+        let n = tokio::io::copy_buf(&mut reader, &mut up)
+            .await
+            .map_err(Error::from_io_error)?;
         up.shutdown().await.map_err(Error::from_io_error)?;
         Ok((n, up.info().clone()))
     }
@@ -168,7 +202,9 @@ fn current_year() -> i32 {
 /// The file name in a STOU mark: `150 FILE: name` (RFC 1123 §4.1.2.9).
 fn stou_name(line: &[u8]) -> Option<Vec<u8>> {
     let text = line.trim_ascii();
-    let pos = text.windows(5).position(|w| w.eq_ignore_ascii_case(b"FILE:"))?;
+    let pos = text
+        .windows(5)
+        .position(|w| w.eq_ignore_ascii_case(b"FILE:"))?;
     let name = text.get(pos + 5..)?.trim_ascii();
     (!name.is_empty()).then(|| name.to_vec())
 }
@@ -177,7 +213,10 @@ fn stou_name(line: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     #[test]
     fn stou_names() {
-        assert_eq!(super::stou_name(b"FILE: ftp123.tmp"), Some(b"ftp123.tmp".to_vec()));
+        assert_eq!(
+            super::stou_name(b"FILE: ftp123.tmp"),
+            Some(b"ftp123.tmp".to_vec())
+        );
         assert_eq!(super::stou_name(b"Opening data connection"), None);
     }
 }

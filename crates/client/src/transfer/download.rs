@@ -63,7 +63,10 @@ pub(crate) async fn await_completion(client: &mut Client, verb: &'static str) ->
             Event::TransferFailed(r) => return Err(Error::from_reply(verb, r)),
             Event::TransferStarted(_) | Event::Preliminary(_) => {}
             other => {
-                let e = Error::new(ErrorKind::Protocol, format!("unexpected event at the end of {verb}: {other:?}"));
+                let e = Error::new(
+                    ErrorKind::Protocol,
+                    format!("unexpected event at the end of {verb}: {other:?}"),
+                );
                 return Err(client.control.poison(e));
             }
         }
@@ -71,7 +74,11 @@ pub(crate) async fn await_completion(client: &mut Client, verb: &'static str) ->
 }
 
 impl<'a> Download<'a> {
-    pub(crate) fn new(client: &'a mut Client, data: Option<DataStream>, info: TransferInfo) -> Self {
+    pub(crate) fn new(
+        client: &'a mut Client,
+        data: Option<DataStream>,
+        info: TransferInfo,
+    ) -> Self {
         let idle_timeout = client.config.timeouts.data_idle;
         let ascii = (client.transfer_type() == Some(TransferType::Ascii)).then(|| AsciiIn {
             conv: CrlfToLf::default(),
@@ -119,14 +126,23 @@ impl<'a> Download<'a> {
                                 return Poll::Ready(Ok(()));
                             }
                             // End of data: read the completion reply.
-                            let State::Reading { client, data } = std::mem::replace(&mut self.state, State::Failed) else {
+                            let State::Reading { client, data } =
+                                std::mem::replace(&mut self.state, State::Failed)
+                            else {
                                 return Poll::Ready(Err(io::Error::other("download state")));
                             };
                             drop(data);
-                            self.state = State::Finishing(Box::pin(await_completion(client, "download")));
+                            self.state =
+                                State::Finishing(Box::pin(await_completion(client, "download")));
                         }
                         Poll::Ready(Err(e)) => {
-                            let tls = matches!(self.state, State::Reading { data: DataStream::Tls(_), .. });
+                            let tls = matches!(
+                                self.state,
+                                State::Reading {
+                                    data: DataStream::Tls(_),
+                                    ..
+                                }
+                            );
                             self.state = State::Failed;
                             let err = if tls && e.kind() == io::ErrorKind::UnexpectedEof {
                                 Error::new(
@@ -142,7 +158,9 @@ impl<'a> Download<'a> {
                         Poll::Pending => {
                             if self.idle.as_mut().poll(cx).is_ready() {
                                 self.state = State::Failed;
-                                return Poll::Ready(Err(Error::timeout("data (download idle)").into()));
+                                return Poll::Ready(Err(
+                                    Error::timeout("data (download idle)").into()
+                                ));
                             }
                             return Poll::Pending;
                         }
@@ -162,14 +180,20 @@ impl<'a> Download<'a> {
                     }
                 }
                 State::Done => return Poll::Ready(Ok(())),
-                State::Failed => return Poll::Ready(Err(io::Error::other("the download already failed"))),
+                State::Failed => {
+                    return Poll::Ready(Err(io::Error::other("the download already failed")))
+                }
             }
         }
     }
 }
 
 impl AsyncRead for Download<'_> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let Some(mut a) = this.ascii.take() else {
             return this.poll_raw(cx, buf);

@@ -8,7 +8,9 @@ use std::time::Duration;
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::parse::{parse_epsv, parse_pasv};
 use ftpkit_control::{Command, Event, Reply, ReplyCode};
-use ftpkit_data::{connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams};
+use ftpkit_data::{
+    connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams,
+};
 use tokio_rustls::TlsConnector;
 
 use super::TransferInfo;
@@ -54,7 +56,12 @@ impl Progress {
             Event::TransferCompleted(r) => self.completed = Some(r),
             Event::TransferFailed(r) => return Err(Error::from_reply(verb.to_owned(), r)),
             Event::Preliminary(_) => {}
-            other => return Err(Error::new(ErrorKind::Protocol, format!("unexpected event during {verb}: {other:?}"))),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("unexpected event during {verb}: {other:?}"),
+                ))
+            }
         }
         Ok(())
     }
@@ -65,7 +72,10 @@ impl Client {
     pub(crate) fn data_protection(&self) -> Result<Protection> {
         match self.control.session.data_protection() {
             ProtectionLevel::Private => {
-                let tls = self.control.tls.as_ref().ok_or_else(|| Error::new(ErrorKind::Tls, "PROT P without a TLS context"))?;
+                let tls =
+                    self.control.tls.as_ref().ok_or_else(|| {
+                        Error::new(ErrorKind::Tls, "PROT P without a TLS context")
+                    })?;
                 Ok(Protection::Tls(TlsParams {
                     connector: TlsConnector::from(tls.data.clone()),
                     server_name: tls.server_name.clone(),
@@ -78,10 +88,13 @@ impl Client {
     /// EPSV (falling back to PASV, remembered), returning where to connect.
     async fn passive_target(&mut self) -> Result<SocketAddr> {
         let peer = self.peer.ip();
-        if self.passive_kind == PassiveKind::Epsv && self.config.extended == ExtendedCommands::TryFirst {
+        if self.passive_kind == PassiveKind::Epsv
+            && self.config.extended == ExtendedCommands::TryFirst
+        {
             let r = self.command(Command::Epsv(None)).await?;
             if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE {
-                let port = parse_epsv(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("229 reply: {e}")))?;
+                let port = parse_epsv(&r)
+                    .map_err(|e| Error::new(ErrorKind::Protocol, format!("229 reply: {e}")))?;
                 return Ok(SocketAddr::new(peer, port));
             }
             if !is_not_implemented(&r) || peer.is_ipv6() {
@@ -91,11 +104,17 @@ impl Client {
             self.passive_kind = PassiveKind::Pasv;
         }
         let r = self.command_ok("PASV", Command::Pasv).await?;
-        let advertised = parse_pasv(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("227 reply: {e}")))?;
-        if IpAddr::V4(*advertised.ip()) != peer && self.config.passive_address == ftpkit_data::PassiveAddress::ControlPeer {
+        let advertised = parse_pasv(&r)
+            .map_err(|e| Error::new(ErrorKind::Protocol, format!("227 reply: {e}")))?;
+        if IpAddr::V4(*advertised.ip()) != peer
+            && self.config.passive_address == ftpkit_data::PassiveAddress::ControlPeer
+        {
             tracing::debug!(%advertised, %peer, "PASV advertised another address; connecting to the control peer");
         }
-        Ok(self.config.passive_address.target(peer, Some(advertised), advertised.port()))
+        Ok(self
+            .config
+            .passive_address
+            .target(peer, Some(advertised), advertised.port()))
     }
 
     /// Binds an active-mode listener and announces it (EPRT, falling back to
@@ -103,7 +122,9 @@ impl Client {
     async fn active_listener(&mut self, cfg: &ActiveConfig) -> Result<ActiveListener> {
         let listener = ActiveListener::bind(cfg, self.local).await?;
         let addr = listener.advertised();
-        if self.active_kind == ActiveKind::Eprt && self.config.extended == ExtendedCommands::TryFirst {
+        if self.active_kind == ActiveKind::Eprt
+            && self.config.extended == ExtendedCommands::TryFirst
+        {
             let r = self.command(Command::Eprt(addr)).await?;
             if r.code().is_completion() {
                 return Ok(listener);
@@ -115,7 +136,10 @@ impl Client {
             self.active_kind = ActiveKind::Port;
         }
         let SocketAddr::V4(v4) = addr else {
-            return Err(Error::new(ErrorKind::Unsupported, "PORT cannot carry an IPv6 address and EPRT is unavailable"));
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "PORT cannot carry an IPv6 address and EPRT is unavailable",
+            ));
         };
         self.command_ok("PORT", Command::Port(v4)).await?;
         Ok(listener)
@@ -216,7 +240,12 @@ impl Client {
         let tls = stream.tls_info();
         if let (Some(t), Some(session_tls)) = (tls, &self.control.tls) {
             let (control_tickets, data_tickets) = session_tls.store.ticket_counts();
-            tracing::debug!(resumed = t.resumed, control_tickets, data_tickets, "data connection secured");
+            tracing::debug!(
+                resumed = t.resumed,
+                control_tickets,
+                data_tickets,
+                "data connection secured"
+            );
             if !t.resumed {
                 session_tls.store.note_full_handshake();
             }
@@ -256,8 +285,14 @@ impl Client {
                 // A plain refusal (550) is the server's answer; a refusal
                 // after a failed TLS handshake (522) stays a TLS error with
                 // the reply attached.
-                Some(reply) if err.kind() == ErrorKind::Tls || err.kind() == ErrorKind::Certificate => {
-                    Error::from_reply(format!("{err}; the server refused the data connection"), reply.clone()).with_kind(err.kind())
+                Some(reply)
+                    if err.kind() == ErrorKind::Tls || err.kind() == ErrorKind::Certificate =>
+                {
+                    Error::from_reply(
+                        format!("{err}; the server refused the data connection"),
+                        reply.clone(),
+                    )
+                    .with_kind(err.kind())
                 }
                 Some(_) => reply_err,
                 None => err,

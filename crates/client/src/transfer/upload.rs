@@ -21,7 +21,10 @@ use crate::error::{Error, Result};
 type Finish<'a> = Pin<Box<dyn Future<Output = Result<Reply>> + Send + 'a>>;
 
 enum State<'a> {
-    Writing { client: &'a mut Client, data: DataStream },
+    Writing {
+        client: &'a mut Client,
+        data: DataStream,
+    },
     Finishing(Finish<'a>),
     Done,
     Failed,
@@ -53,7 +56,11 @@ struct AsciiOut {
 
 /// Closes the data connection, then reads the completion reply. If the
 /// close fails, the server's reply (which usually says why) wins.
-async fn finish(client: &mut Client, mut data: DataStream, close_timeout: Duration) -> Result<Reply> {
+async fn finish(
+    client: &mut Client,
+    mut data: DataStream,
+    close_timeout: Duration,
+) -> Result<Reply> {
     let closed = data.close(close_timeout).await;
     drop(data);
     let reply = await_completion(client, "upload").await;
@@ -65,7 +72,12 @@ async fn finish(client: &mut Client, mut data: DataStream, close_timeout: Durati
 }
 
 impl<'a> Upload<'a> {
-    pub(crate) fn new(client: &'a mut Client, data: Option<DataStream>, info: TransferInfo, unique_name: Option<Vec<u8>>) -> Self {
+    pub(crate) fn new(
+        client: &'a mut Client,
+        data: Option<DataStream>,
+        info: TransferInfo,
+        unique_name: Option<Vec<u8>>,
+    ) -> Self {
         let t = client.config.timeouts;
         let ascii = (client.transfer_type() == Some(TransferType::Ascii)).then(|| AsciiOut {
             conv: LfToCrlf::default(),
@@ -105,7 +117,10 @@ impl<'a> Upload<'a> {
 
     fn poll_raw_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let State::Writing { data, .. } = &mut self.state else {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the upload is finished or failed")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the upload is finished or failed",
+            )));
         };
         match Pin::new(data).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
@@ -131,7 +146,8 @@ impl<'a> Upload<'a> {
     /// After a write error: read the completion reply to report the
     /// server's reason, falling back to the I/O error.
     fn fail_with_reply(&mut self, e: io::Error) {
-        let State::Writing { client, data } = std::mem::replace(&mut self.state, State::Failed) else {
+        let State::Writing { client, data } = std::mem::replace(&mut self.state, State::Failed)
+        else {
             return;
         };
         drop(data);
@@ -188,7 +204,11 @@ impl<'a> Upload<'a> {
 }
 
 impl AsyncWrite for Upload<'_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.ascii.is_none() {
             return this.poll_raw_write(cx, buf);
@@ -196,7 +216,8 @@ impl AsyncWrite for Upload<'_> {
         ready!(this.poll_drain_ascii(cx))?;
         let take = buf.len().min(64 * 1024);
         if let Some(a) = this.ascii.as_mut() {
-            a.conv.convert(buf.get(..take).unwrap_or_default(), &mut a.out);
+            a.conv
+                .convert(buf.get(..take).unwrap_or_default(), &mut a.out);
         }
         // The bytes are accepted once converted; they go out on the next
         // write, flush or shutdown.
@@ -216,7 +237,9 @@ impl AsyncWrite for Upload<'_> {
         let this = self.get_mut();
         if matches!(this.state, State::Writing { .. }) {
             ready!(this.poll_drain_ascii(cx))?;
-            if let State::Writing { client, data } = std::mem::replace(&mut this.state, State::Failed) {
+            if let State::Writing { client, data } =
+                std::mem::replace(&mut this.state, State::Failed)
+            {
                 let close_timeout = this.close_timeout;
                 this.state = State::Finishing(Box::pin(finish(client, data, close_timeout)));
             }

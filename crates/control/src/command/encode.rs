@@ -60,9 +60,24 @@ impl Command {
         use Command::*;
         match self {
             // USER may be empty in theory, but never usefully.
-            User(a) | Cwd(a) | Smnt(a) | Retr(a) | Stor(a) | Appe(a) | Rnfr(a) | Rnto(a)
-            | Dele(a) | Rmd(a) | Mkd(a) | Site(a) | Size(a) | Mdtm(a) | Host(a) | Hash(a)
-            | XHash(_, a) | Raw(a) => check(a, true),
+            User(a)
+            | Cwd(a)
+            | Smnt(a)
+            | Retr(a)
+            | Stor(a)
+            | Appe(a)
+            | Rnfr(a)
+            | Rnto(a)
+            | Dele(a)
+            | Rmd(a)
+            | Mkd(a)
+            | Site(a)
+            | Size(a)
+            | Mdtm(a)
+            | Host(a)
+            | Hash(a)
+            | XHash(_, a)
+            | Raw(a) => check(a, true),
             // An empty password is legitimate (anonymous servers).
             Pass(a) | Acct(a) => check(a.expose_secret(), false),
             Mfmt(t, a) => {
@@ -136,8 +151,22 @@ impl Command {
             out.put_slice(t.as_bytes());
         };
         match self {
-            User(a) | Cwd(a) | Smnt(a) | Retr(a) | Stor(a) | Appe(a) | Rnfr(a) | Rnto(a)
-            | Dele(a) | Rmd(a) | Mkd(a) | Site(a) | Size(a) | Mdtm(a) | Host(a) | Hash(a)
+            User(a)
+            | Cwd(a)
+            | Smnt(a)
+            | Retr(a)
+            | Stor(a)
+            | Appe(a)
+            | Rnfr(a)
+            | Rnto(a)
+            | Dele(a)
+            | Rmd(a)
+            | Mkd(a)
+            | Site(a)
+            | Size(a)
+            | Mdtm(a)
+            | Host(a)
+            | Hash(a)
             | XHash(_, a) => arg(out, a),
             Pass(a) | Acct(a) => arg(out, a.expose_secret()),
             Cdup | Rein | Quit | Pasv | Stou | Abor | Pwd | Syst | Noop | Ccc | Feat => {

@@ -1,7 +1,7 @@
 //! Typed FTP commands and their encoder.
 //!
 //! Every verb the client may send is a variant of [`Command`], each citing
-//! the RFC section that defines it. [`Command::encode`] checks every
+//! the RFC section that defines it. [`Command::encode_into`] checks every
 //! argument *before* writing anything: a CR, LF or NUL anywhere in an
 //! argument (which would let a file name smuggle a second command onto the
 //! control connection) is a [`CommandError`] and the output is left

@@ -260,7 +260,11 @@ fn parse_date(
         let date = calendar_date(current_year, month, day).or_else(|| {
             // Only Feb 29 can fail here (the day was range-checked).
             (month == 2 && day == 29)
-                .then(|| calendar_date(current_year - 1, month, day))
+                .then(|| {
+                    current_year
+                        .checked_sub(1)
+                        .and_then(|y| calendar_date(y, month, day))
+                })
                 .flatten()
         });
         return Some(FoundDate {

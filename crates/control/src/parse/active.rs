@@ -8,7 +8,11 @@ use super::ParseError;
 
 /// Parses a `PORT` argument `h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
 pub fn parse_port_argument(arg: &[u8]) -> Result<SocketAddrV4, ParseError> {
-    let fields: Vec<&[u8]> = arg.trim_ascii().split(|&b| b == b',').map(<[u8]>::trim_ascii).collect();
+    let fields: Vec<&[u8]> = arg
+        .trim_ascii()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .collect();
     let mut nums = [0u8; 6];
     if fields.len() != nums.len() {
         return Err(ParseError::Malformed("PORT argument"));

@@ -41,7 +41,9 @@ impl FeatureSet {
             return Self { features };
         }
         let lines = reply.lines();
-        let body = lines.get(1..lines.len().saturating_sub(1)).unwrap_or_default();
+        let body = lines
+            .get(1..lines.len().saturating_sub(1))
+            .unwrap_or_default();
         for line in body {
             let text = String::from_utf8_lossy(line);
             let text = text.trim();
@@ -100,8 +102,10 @@ impl FeatureSet {
 
     /// `REST STREAM` (RFC 3659 §5): byte offsets for REST.
     pub fn supports_rest_stream(&self) -> bool {
-        self.params("REST")
-            .is_some_and(|p| p.split_ascii_whitespace().any(|w| w.eq_ignore_ascii_case("STREAM")))
+        self.params("REST").is_some_and(|p| {
+            p.split_ascii_whitespace()
+                .any(|w| w.eq_ignore_ascii_case("STREAM"))
+        })
     }
 
     /// `MLST` (RFC 3659 §7): MLSD and MLST are available.
@@ -124,8 +128,10 @@ impl FeatureSet {
 
     /// Whether `AUTH TLS` is listed (RFC 4217 §6).
     pub fn supports_auth_tls(&self) -> bool {
-        self.params("AUTH")
-            .is_some_and(|p| p.split(|c: char| c == ';' || c.is_whitespace()).any(|m| m.eq_ignore_ascii_case("TLS")))
+        self.params("AUTH").is_some_and(|p| {
+            p.split(|c: char| c == ';' || c.is_whitespace())
+                .any(|m| m.eq_ignore_ascii_case("TLS"))
+        })
     }
 
     /// The algorithms of the `HASH` command, the selected one first

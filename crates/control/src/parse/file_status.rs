@@ -14,7 +14,9 @@ pub fn parse_size(reply: &Reply) -> Result<u64, ParseError> {
         return Err(ParseError::Malformed("SIZE reply"));
     }
     t.iter()
-        .try_fold(0u64, |acc, d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+        .try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
         .ok_or(ParseError::OutOfRange("size"))
 }
 

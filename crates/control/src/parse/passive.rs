@@ -33,8 +33,8 @@ pub fn parse_pasv(reply: &Reply) -> Result<SocketAddrV4, ParseError> {
 pub(crate) fn parse_pasv_text(text: &[u8]) -> Result<SocketAddrV4, ParseError> {
     let mut i = 0;
     while i < text.len() {
-        let at_start =
-            text.get(i).is_some_and(u8::is_ascii_digit) && (i == 0 || !text.get(i - 1).is_some_and(u8::is_ascii_digit));
+        let at_start = text.get(i).is_some_and(u8::is_ascii_digit)
+            && (i == 0 || !text.get(i - 1).is_some_and(u8::is_ascii_digit));
         if at_start {
             if let Some(nums) = six_numbers(text.get(i..).unwrap_or_default()) {
                 if nums.iter().any(|&n| n > 255) {
@@ -45,7 +45,10 @@ pub(crate) fn parse_pasv_text(text: &[u8]) -> Result<SocketAddrV4, ParseError> {
                 if port == 0 {
                     return Err(ParseError::OutOfRange("PASV port"));
                 }
-                return Ok(SocketAddrV4::new(Ipv4Addr::new(b[0], b[1], b[2], b[3]), port));
+                return Ok(SocketAddrV4::new(
+                    Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                    port,
+                ));
             }
         }
         i += 1;
@@ -80,7 +83,9 @@ fn six_numbers(s: &[u8]) -> Option<[u32; 6]> {
         if digits.is_empty() || digits.len() > 3 {
             return None;
         }
-        *slot = digits.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0'));
+        *slot = digits
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'));
     }
     // A seventh number would mean this was not a PASV tuple.
     if s.get(pos) == Some(&b',') && s.get(pos + 1).is_some_and(u8::is_ascii_digit) {

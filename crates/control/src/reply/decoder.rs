@@ -199,8 +199,9 @@ impl Assembler {
 /// Parses the `xyz` and the byte after it on a reply's first line.
 fn parse_code(line: &[u8]) -> Result<(ReplyCode, Option<u8>), DecodeError> {
     let malformed = || {
-        let shown: String = String::from_utf8_lossy(line.get(..line.len().min(32)).unwrap_or_default())
-            .into_owned();
+        let shown: String =
+            String::from_utf8_lossy(line.get(..line.len().min(32)).unwrap_or_default())
+                .into_owned();
         DecodeError::Malformed(shown)
     };
     let (Some(&a), Some(&b), Some(&c)) = (line.first(), line.get(1), line.get(2)) else {

@@ -71,6 +71,11 @@ impl fmt::Debug for Reply {
 
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code, String::from_utf8_lossy(self.first_line()))
+        write!(
+            f,
+            "{} {}",
+            self.code,
+            String::from_utf8_lossy(self.first_line())
+        )
     }
 }

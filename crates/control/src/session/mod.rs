@@ -55,9 +55,7 @@ mod config;
 mod error;
 mod event;
 
-pub use config::{
-    Credentials, DataProtection, FeatPolicy, Security, SessionConfig, Utf8Policy,
-};
+pub use config::{Credentials, DataProtection, FeatPolicy, Security, SessionConfig, Utf8Policy};
 pub use error::{Downgrade, Misbehaviour, Misuse, SessionError};
 pub use event::{Event, Step};
 
@@ -121,7 +119,10 @@ enum State {
     AwaitCompletion,
     /// `ABOR` sent; replies collected. After the first final reply the `PWD`
     /// marker is sent (`marker` true), and its 257 ends the abort.
-    Aborting { replies: Vec<Reply>, marker: bool },
+    Aborting {
+        replies: Vec<Reply>,
+        marker: bool,
+    },
     /// `CCC` sent.
     Ccc,
     /// `QUIT` sent.
@@ -150,7 +151,9 @@ impl State {
 
 /// The control-connection state machine. See the [module docs](self) for
 /// the calling contract and the state diagram.
-#[derive(Debug)]
+///
+/// `Debug` shows the state, never the bytes queued for sending (which may
+/// hold `PASS`).
 pub struct Session {
     config: SessionConfig,
     state: State,
@@ -166,6 +169,20 @@ pub struct Session {
     features_fetched: bool,
     utf8: bool,
     transfer_type: Option<TransferType>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("tls", &self.tls)
+            .field("tls_required", &self.tls_required)
+            .field("logged_in", &self.logged_in)
+            .field("protection", &self.protection)
+            .field("queued_bytes", &self.transmit.len())
+            .field("pending_events", &self.events.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -429,7 +446,10 @@ impl Session {
     /// [`Event::Aborted`].
     pub fn abort(&mut self) -> Result<(), SessionError> {
         self.check_usable()?;
-        if !matches!(self.state, State::Idle | State::AwaitMark | State::AwaitCompletion) {
+        if !matches!(
+            self.state,
+            State::Idle | State::AwaitMark | State::AwaitCompletion
+        ) {
             return Err(Misuse::Busy(self.state.name()).into());
         }
         self.send(&Command::Abor)?;
@@ -536,7 +556,12 @@ impl Session {
             Pending::Pass => Command::Pass(crate::Secret::new(
                 self.creds_field(|c| c.password.expose_secret().clone()),
             )),
-            Pending::Acct => match self.config.credentials.as_ref().and_then(|c| c.account.clone()) {
+            Pending::Acct => match self
+                .config
+                .credentials
+                .as_ref()
+                .and_then(|c| c.account.clone())
+            {
                 Some(a) => Command::Acct(a),
                 None => Command::Acct(crate::Secret::new(Arg::default())),
             },
@@ -624,7 +649,10 @@ impl Session {
                 }
                 Ok(())
             }
-            State::Aborting { mut replies, marker } => {
+            State::Aborting {
+                mut replies,
+                marker,
+            } => {
                 if marker && code == ReplyCode::PATH_CREATED {
                     self.state = State::Idle;
                     self.events.push_back(Event::Aborted(replies));
