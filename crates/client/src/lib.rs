@@ -23,15 +23,19 @@ mod client;
 pub mod config;
 mod control;
 pub mod error;
+pub mod netrc;
 pub mod tls;
 mod transfer;
+mod url;
 
+pub use self::url::FtpUrl;
 pub use client::Client;
 pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
 pub use error::{Error, ErrorKind, Result};
 pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
 pub use ftpkit_control::{Credentials, Reply, ReplyCode};
+pub use netrc::{Netrc, NetrcEntry};
 pub use transfer::{Download, TransferInfo, Upload};
 
 /// The README's examples, compiled as doctests.

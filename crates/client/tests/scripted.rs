@@ -8,7 +8,7 @@ use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::tls::Pin;
 use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(server: &ScriptedServer, security: Security) -> Config {
     let mut c = Config::new("localhost");
@@ -505,4 +505,261 @@ async fn password_never_in_debug_output() {
     assert!(!format!("{cfg:?}").contains("s3cret"));
     let c = Client::connect(cfg).await.unwrap();
     assert!(!format!("{c:?}").contains("s3cret"));
+}
+
+/// Login without REST STREAM in FEAT (so upload resume uses APPE).
+fn plain_login_no_rest() -> Script {
+    Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("230 in\r\n")
+        .expect("FEAT")
+        .reply("211 no features\r\n")
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+}
+
+#[tokio::test]
+async fn ipv6_passive_and_active() {
+    let script = plain_login()
+        .expect("EPSV")
+        .passive_listen_v6()
+        .reply_epsv()
+        .expect("RETR")
+        .reply("150 here\r\n")
+        .data_accept()
+        .data_send(b"over v6")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::builder()
+        .ipv6()
+        .session(script)
+        .start()
+        .await;
+    let mut cfg = config(&server, Security::None);
+    cfg.host = "::1".into();
+    let mut c = Client::connect(cfg).await.unwrap();
+    let mut v = Vec::new();
+    c.retr("f")
+        .await
+        .unwrap()
+        .read_to_end(&mut v)
+        .await
+        .unwrap();
+    assert_eq!(v, b"over v6");
+    drop(c);
+    server.finish().await.assert_ok();
+
+    let script = plain_login()
+        .expect_matching("EPRT |2|::1|port|", |l| {
+            l.text().starts_with("EPRT |2|::1|")
+        })
+        .reply("200 ok\r\n")
+        .expect("RETR")
+        .reply("150 connecting\r\n")
+        .active_connect()
+        .data_send(b"active v6")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::builder()
+        .ipv6()
+        .session(script)
+        .start()
+        .await;
+    let mut cfg = config(&server, Security::None);
+    cfg.host = "::1".into();
+    cfg.data_mode = DataMode::Active(ActiveConfig::default());
+    let mut c = Client::connect(cfg).await.unwrap();
+    let mut v = Vec::new();
+    c.retr("f")
+        .await
+        .unwrap()
+        .read_to_end(&mut v)
+        .await
+        .unwrap();
+    assert_eq!(v, b"active v6");
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn eprt_refused_falls_back_to_port() {
+    let script = plain_login()
+        .expect("EPRT")
+        .reply("500 EPRT not understood\r\n")
+        .expect_matching("PORT 127,0,0,1,p1,p2", |l| {
+            l.text().starts_with("PORT 127,0,0,1,")
+        })
+        .reply("200 ok\r\n")
+        .expect("STOR")
+        .reply("150 go\r\n")
+        .active_connect()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        // Remembered: PORT straight away.
+        .expect("PORT")
+        .reply("200 ok\r\n")
+        .expect("RETR")
+        .reply("550 nope\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut cfg = config(&server, Security::None);
+    cfg.data_mode = DataMode::Active(ActiveConfig::default());
+    let mut c = Client::connect(cfg).await.unwrap();
+    let mut up = c.stor("up.bin").await.unwrap();
+    up.write_all(b"payload").await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+    assert_eq!(
+        c.retr("x")
+            .await
+            .err()
+            .unwrap()
+            .reply()
+            .unwrap()
+            .code()
+            .as_u16(),
+        550
+    );
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), [&b"payload"[..]]);
+}
+
+#[tokio::test]
+async fn upload_resume_uses_appe_without_rest_stream() {
+    let script = plain_login_no_rest()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("APPE part.bin")
+        .reply("150 appending\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 ok\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
+    let mut up = c.stor_from("part.bin", 1000).await.unwrap();
+    up.write_all(b"the rest").await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(!t.verbs().contains(&"REST".to_owned()));
+}
+
+#[tokio::test]
+async fn upload_resume_uses_rest_stor_with_rest_stream() {
+    let script = plain_login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 1000")
+        .reply("350 restarting\r\n")
+        .expect_line("STOR part.bin")
+        .reply("150 storing\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 ok\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
+    let mut up = c.stor_from("part.bin", 1000).await.unwrap();
+    up.write_all(b"the rest").await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn stou_reports_the_unique_name() {
+    let script = plain_login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("STOU")
+        .reply("150 FILE: ftp4711.tmp\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 Transfer complete\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(config(&server, Security::None))
+        .await
+        .unwrap();
+    let mut up = c.stou().await.unwrap();
+    assert_eq!(up.unique_name(), Some(&b"ftp4711.tmp"[..]));
+    up.write_all(b"unique").await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn tls_download_without_close_notify_is_reported_as_truncated() {
+    let pki = TestPki::new();
+    let script = tls_login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect("RETR")
+        .reply("150 here\r\n")
+        .data_accept()
+        .data_send(vec![1u8; 100_000])
+        .data_abort()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap();
+    let mut dl = c.retr("f").await.unwrap();
+    let mut v = Vec::new();
+    let e = dl.read_to_end(&mut v).await.unwrap_err();
+    let e = ftpkit::Error::from_io_error(e);
+    assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
+    drop(dl);
+    drop(c);
+    let _ = server.finish().await;
+}
+
+#[tokio::test]
+async fn upload_sends_close_notify_before_reading_the_reply() {
+    let pki = TestPki::new();
+    let script = tls_login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect("STOR")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap();
+    let mut up = c.stor("f").await.unwrap();
+    up.write_all(&vec![9u8; 300_000]).await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(
+        t.has(|e| matches!(
+            e,
+            ftpkit_testkit::Event::DataReceived {
+                close: ftpkit_testkit::PeerClose::CloseNotify,
+                ..
+            }
+        )),
+        "{t}"
+    );
 }

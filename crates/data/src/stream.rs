@@ -90,14 +90,18 @@ impl DataStream {
         }
     }
 
-    /// Ends our side cleanly and waits for the server's end, within
-    /// `deadline`: TLS close_notify (then TCP FIN), then read until the
-    /// server's close_notify or EOF. Waiting matters: vsftpd over TLS 1.3
-    /// loses the end of an upload when the client closes at once (see
+    /// Ends our side cleanly, within `deadline`. Plain TCP: FIN. TLS:
+    /// close_notify and FIN, then read until the server's close_notify or
+    /// EOF. Waiting matters: vsftpd over TLS 1.3 loses the end of an upload
+    /// when the client closes at once, because the unread session ticket
+    /// makes the kernel reset the connection (`VSFTPD-TLS13-UPLOAD-CLOSE` in
     /// docs/server-quirks.md).
     pub async fn close(&mut self, deadline: Duration) -> Result<(), DataError> {
         tokio::time::timeout(deadline, async {
             self.shutdown().await?;
+            if matches!(self, DataStream::Plain(_)) {
+                return Ok(());
+            }
             let mut scratch = [0u8; 4096];
             let mut drained = 0usize;
             loop {

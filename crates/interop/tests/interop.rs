@@ -597,3 +597,44 @@ mod tls_negative {
         c.rmdir(dir).await.unwrap();
     }
 }
+
+/// Two sessions to the same server at once, on TLS 1.3: each data
+/// connection resumes its own control session. ProFTPD refuses a ticket of
+/// another FTP session, so any mixing would fail a transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_keep_their_own_tickets() {
+    let s = server("PROFTPD_TLS");
+    let _shared = server_lock(&s.name).read().await;
+    let run = |k: u64| {
+        let s = s.clone();
+        async move {
+            let mut cfg = s.config(Mode::Passive);
+            cfg.tls.max_version = Some(ftpkit::tls::TlsVersion::Tls13);
+            let mut c = Client::connect(cfg).await.unwrap();
+            let dir = format!("t-concurrent-{k}");
+            fresh_dir(&mut c, &dir).await;
+            for i in 0..15u64 {
+                let data = Pattern::bytes(k * 100 + i, 32 * 1024);
+                let mut up = c.stor("f.bin").await.unwrap();
+                up.write_all(&data).await.unwrap();
+                up.shutdown().await.unwrap();
+                assert!(
+                    !up.info().full_handshake(),
+                    "session {k} upload {i} did not resume"
+                );
+                drop(up);
+                assert_eq!(download_bytes(&mut c, "f.bin").await, data);
+            }
+            let stats = c.tls_session_stats().unwrap();
+            assert_eq!(stats.full_handshakes, 0, "session {k}: {stats:?}");
+            c.delete("f.bin").await.unwrap();
+            c.cdup().await.unwrap();
+            c.rmdir(dir.as_str()).await.unwrap();
+            stats
+        }
+    };
+    let (a, b) = tokio::join!(run(1), run(2));
+    report(&format!(
+        "PROFTPD_TLS two concurrent TLS 1.3 sessions, 30 transfers each: {a:?} / {b:?}"
+    ));
+}
