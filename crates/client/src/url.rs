@@ -125,6 +125,11 @@ impl FtpUrl {
                 )))
             }
         };
+        // A URL parser would skip extra slashes and take the path for the
+        // host (`ftp:///x` -> host `x`).
+        if rest.is_empty() || rest.starts_with(['/', '\\', '?', '#']) {
+            return Err(invalid("the URL has no host"));
+        }
         let explicit_port = authority_has_port(rest);
         // Parsed with the `ftp` scheme whatever the real one, so that all
         // three get the same (special-scheme) rules for hosts and paths.
@@ -466,6 +471,8 @@ mod tests {
         assert_eq!((u.host(), u.port()), ("127.0.0.1", 2121));
         assert_eq!(err_kind("ftp:///path"), ErrorKind::InvalidArgument);
         assert_eq!(err_kind("ftps:///path"), ErrorKind::InvalidArgument);
+        assert_eq!(err_kind("ftp://"), ErrorKind::InvalidArgument);
+        assert_eq!(err_kind("ftp://\\\\h/x"), ErrorKind::InvalidArgument);
     }
 
     #[test]

@@ -638,3 +638,31 @@ async fn concurrent_sessions_keep_their_own_tickets() {
         "PROFTPD_TLS two concurrent TLS 1.3 sessions, 30 transfers each: {a:?} / {b:?}"
     ));
 }
+
+/// CCC is an explicit opt-in. ProFTPD with `TLSRequired on` refuses it
+/// (534): the refusal is an error, and the session stays on TLS and usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_ccc_keeps_tls() {
+    let s = server("PROFTPD_TLS");
+    let _shared = server_lock(&s.name).read().await;
+    let mut c = s.connect(Mode::Passive).await;
+    let e = c.clear_command_channel().await.unwrap_err();
+    assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(534), "{e:?}");
+    assert!(
+        c.tls_info().is_some(),
+        "control connection must still be TLS"
+    );
+    let dir = "t-ccc";
+    fresh_dir(&mut c, dir).await;
+    upload_bytes(&mut c, "c.bin", b"still protected").await;
+    let mut dl = c.retr("c.bin").await.unwrap();
+    let mut v = Vec::new();
+    dl.read_to_end(&mut v).await.unwrap();
+    assert_eq!(v, b"still protected");
+    assert!(dl.info().tls.is_some_and(|t| t.resumed));
+    drop(dl);
+    c.delete("c.bin").await.unwrap();
+    c.cdup().await.unwrap();
+    c.rmdir(dir).await.unwrap();
+    c.quit().await.unwrap();
+}
