@@ -7,10 +7,11 @@ from collections import defaultdict
 rows = defaultdict(dict)
 scenarios = []
 for line in sys.stdin:
-    m = re.match(r"^test (\w+)::(\w+) \.\.\. (ok|FAILED)", line)
+    m = re.match(r"^test (?:(\w+)::)?(\w+) \.\.\. (ok|FAILED)", line)
     if not m:
         continue
     server, test, result = m.groups()
+    server = server or "tls_negative"
     server = re.sub(r"_(gib|resume)$", "", server)
     if server == "tls_negative":
         server, scenario = "negative", test
@@ -34,7 +35,7 @@ for server in sorted(k for k in rows if k != "negative"):
     print(f"| {server} | " + " | ".join(rows[server].get(s, "-") for s in main) + " |")
 if "negative" in rows:
     print()
-    print("| negative case | result |")
+    print("| negative and cross-cutting case | result |")
     print("|---|---|")
     for s, v in rows["negative"].items():
         print(f"| {s} | {v} |")

@@ -69,7 +69,12 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "PEM", requires = "cert")]
     pub(crate) key: Option<PathBuf>,
     /// Client certificate and key from a PKCS#12 file
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "cert_store")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "cert_store"
+    )]
     pub(crate) pkcs12: Option<PathBuf>,
     /// Password of --pkcs12 (and of PKCS#12 files in --cert-store)
     #[arg(
@@ -109,9 +114,12 @@ pub(crate) struct Global {
     /// Highest TLS version to offer
     #[arg(long = "tls-max", global = true, value_enum, value_name = "VERSION")]
     pub(crate) tls_max: Option<TlsMax>,
-    /// Active mode (the server connects back); ADDR is the IP address to
-    /// advertise (NAT), optionally with a port range: IP, IP:LOW-HIGH,
-    /// [IPv6]:LOW-HIGH
+    /// Active mode; ADDR is the IP address to advertise, optionally with a
+    /// port range
+    #[arg(
+        help = "Active mode (the server connects back); ADDR is the IP address to advertise \
+                  (NAT), optionally with a port range: IP, IP:LOW-HIGH, [IPv6]:LOW-HIGH"
+    )]
     #[arg(
         long,
         global = true,
@@ -151,7 +159,9 @@ pub(crate) enum Cmd {
         /// Long format: type and permissions, size, time, name
         #[arg(short, long)]
         long: bool,
-        /// One JSON object per line: {name, type, size, modified}
+        /// One JSON object per line: {name, type, size, modified}; type is
+        /// file, dir, link or other; modified is RFC 3339 (offset -00:00
+        /// when the server's time zone is unknown, as in LIST) or null
         #[arg(long, conflicts_with = "long")]
         json: bool,
     },

@@ -13,6 +13,8 @@
 //! | `transfer/` | opening data channels beside the control connection, [`Download`], [`Upload`], listings, TYPE A |
 //! | [`tls`] | trust, pins, client certificates, the per-session TLS session store, certificate info |
 //! | [`config`] | [`Config`], [`Timeouts`], data modes |
+//! | `url.rs` | [`FtpUrl`]: `ftp://`, `ftpes://`, `ftps://` URLs into a [`Config`] |
+//! | [`netrc`] | `~/.netrc` credentials |
 //! | [`error`] | [`Error`], [`ErrorKind`] |
 //!
 //! The protocol itself lives in `ftpkit-control` (sans-IO) and the data

@@ -1,0 +1,586 @@
+//! The commands: connect, do one thing, QUIT.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use ftpkit::{Client, Entry, EntryKind, FtpUrl, TransferType};
+use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, ListLine};
+use ftpkit_control::{Arg, Command};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+
+use crate::args::{Cli, Cmd};
+use crate::output::{self, Out};
+use crate::progress::Progress;
+use crate::session::{prepare, Ctx, Purpose};
+
+/// Buffer of the copy loops.
+const BUFFER: usize = 256 * 1024;
+
+/// Runs the command line.
+pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
+    let purpose = match cli.command {
+        Cmd::Cert { .. } => Purpose::Inspect,
+        _ => Purpose::Login,
+    };
+    let url = FtpUrl::parse(cli.command.url())?;
+    // Arguments are checked before asking for a password or connecting.
+    check_args(&cli.command, &url)?;
+    let config = prepare(&cli.global, &url, purpose, ctx)?;
+    let mut client = Client::connect(config).await?;
+    let result = match &cli.command {
+        Cmd::Ls { long, json, .. } => ls(&mut client, &url, *long, *json, ctx).await,
+        Cmd::Get { local, resume, .. } => {
+            get(&mut client, &url, local.as_deref(), *resume, ctx).await
+        }
+        Cmd::Put {
+            local,
+            resume,
+            append,
+            ..
+        } => put(&mut client, &url, local, *resume, *append, ctx).await,
+        Cmd::Rm { .. } => client
+            .delete(url.path())
+            .await
+            .with_context(|| format!("rm {}", shown(url.path()))),
+        Cmd::Mkdir { parents, .. } => mkdir(&mut client, url.path(), *parents).await,
+        Cmd::Rmdir { .. } => client
+            .rmdir(url.path())
+            .await
+            .with_context(|| format!("rmdir {}", shown(url.path()))),
+        Cmd::Mv { new_path, .. } => {
+            let to = os_bytes(new_path)?;
+            client
+                .rename(url.path(), to)
+                .await
+                .with_context(|| format!("mv {}", shown(url.path())))
+        }
+        Cmd::Stat { .. } => stat(&mut client, url.path()).await,
+        Cmd::Cert { .. } => cert(&client),
+        Cmd::Quote { command, .. } => quote(&mut client, command).await,
+    };
+    // The command's outcome matters, not the goodbye.
+    if let Err(e) = client.quit().await {
+        tracing::debug!(error = %e, "QUIT failed");
+    }
+    result
+}
+
+/// Checks what can be checked before connecting.
+fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
+    let needs_path = matches!(
+        cmd,
+        Cmd::Rm { .. } | Cmd::Mkdir { .. } | Cmd::Rmdir { .. } | Cmd::Mv { .. } | Cmd::Stat { .. }
+    );
+    if needs_path && url.path().is_empty() {
+        bail!("the URL has no path");
+    }
+    if let Cmd::Get { local, .. } = cmd {
+        if url.path().is_empty() {
+            bail!("the URL names no file");
+        }
+        if local.is_none() && url.file_name().is_none() {
+            bail!("the URL ends in no file name: give LOCAL");
+        }
+    }
+    match cmd {
+        Cmd::Get { resume: true, .. } | Cmd::Put { resume: true, .. }
+            if url.transfer_type() == Some(TransferType::Ascii) =>
+        {
+            bail!("--resume needs a binary transfer, not ;type=a");
+        }
+        Cmd::Get {
+            local,
+            resume: true,
+            ..
+        } if local.as_deref() == Some(Path::new("-")) => {
+            bail!("--resume needs a local file, not stdout");
+        }
+        Cmd::Put {
+            local,
+            resume: true,
+            ..
+        } if local == Path::new("-") => {
+            bail!("--resume needs a local file, not stdin");
+        }
+        Cmd::Mv { new_path, .. } => {
+            let to = os_bytes(new_path)?;
+            if to.is_empty() {
+                bail!("mv: NEWPATH is empty");
+            }
+            if to.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                bail!("mv: NEWPATH contains CR, LF or NUL");
+            }
+        }
+        Cmd::Quote { command, .. } if command.trim().is_empty() => {
+            bail!("quote: the command is empty");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A path for messages: lossy, control characters as `?`.
+fn shown(path: &[u8]) -> String {
+    output::terminal_safe(&String::from_utf8_lossy(path)).into_owned()
+}
+
+#[cfg(unix)]
+fn os_bytes(s: &std::ffi::OsStr) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(s.as_bytes().to_vec())
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: &std::ffi::OsStr) -> anyhow::Result<Vec<u8>> {
+    s.to_str()
+        .map(|s| s.as_bytes().to_vec())
+        .ok_or_else(|| anyhow::anyhow!("{} is not valid Unicode", s.to_string_lossy()))
+}
+
+#[cfg(unix)]
+fn bytes_path(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
+
+/// Whether an error is the server saying the command is not implemented
+/// (500, 502, 504).
+fn not_implemented(e: &ftpkit::Error) -> bool {
+    e.reply()
+        .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504))
+}
+
+// ----- ls ---------------------------------------------------------------------
+
+enum Row {
+    Entry(Entry),
+    Unparsed(Vec<u8>),
+}
+
+async fn listing(client: &mut Client, path: &[u8]) -> anyhow::Result<Vec<Row>> {
+    let arg = (!path.is_empty()).then(|| Arg::new(path.to_vec()));
+    let context = || format!("ls {}", shown(path));
+    if client.features().supports_mlsx() {
+        match client.list_lines(Command::Mlsd(arg.clone())).await {
+            Ok(lines) => {
+                return Ok(lines
+                    .into_iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| match parse_mlsx_line(&l) {
+                        Ok(e) => Row::Entry(e),
+                        Err(_) => Row::Unparsed(l),
+                    })
+                    .collect())
+            }
+            Err(e) if not_implemented(&e) => {
+                tracing::debug!(error = %e, "MLSD refused; trying LIST");
+            }
+            Err(e) => return Err(e).with_context(context),
+        }
+    }
+    let lines = client
+        .list_lines(Command::List(arg))
+        .await
+        .with_context(context)?;
+    let today = time::OffsetDateTime::now_utc().date();
+    Ok(lines
+        .iter()
+        .filter_map(|l| match parse_list_line(l, today.year()) {
+            ListLine::Entry(mut e) => {
+                e.modified = e.modified.map(|m| m.resolve_year(today));
+                Some(Row::Entry(e))
+            }
+            ListLine::Unparsed(raw) => Some(Row::Unparsed(raw)),
+            ListLine::Skip => None,
+        })
+        .collect())
+}
+
+async fn ls(
+    client: &mut Client,
+    url: &FtpUrl,
+    long: bool,
+    json: bool,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let rows = listing(client, url.path()).await?;
+    let mut out = Out::new();
+    let mut unparsed = 0usize;
+    for row in &rows {
+        match row {
+            Row::Entry(e)
+                if matches!(e.kind, EntryKind::CurrentDir | EntryKind::ParentDir)
+                    || matches!(e.name.as_bytes(), b"." | b"..") => {}
+            Row::Entry(e) if json => {
+                let line = serde_json::to_string(&output::JsonEntry::new(e))?;
+                out.line(&line)?;
+            }
+            Row::Entry(e) if long => {
+                let (prefix, name) = output::long_line(e);
+                out.raw_line(&[prefix.as_bytes(), &name])?;
+            }
+            Row::Entry(e) => out.raw_line(&[e.name.as_bytes()])?,
+            Row::Unparsed(_) if json => unparsed += 1,
+            Row::Unparsed(raw) => out.raw_line(&[raw])?,
+        }
+    }
+    out.flush()?;
+    if unparsed > 0 {
+        ctx.note(&format!(
+            "warning: {unparsed} listing line(s) not understood, left out of the JSON"
+        ));
+    }
+    Ok(())
+}
+
+// ----- get --------------------------------------------------------------------
+
+async fn get(
+    client: &mut Client,
+    url: &FtpUrl,
+    local: Option<&Path>,
+    resume: bool,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let path = url.path();
+    if path.is_empty() {
+        bail!("the URL names no file");
+    }
+    let to_stdout = local == Some(Path::new("-"));
+    let name = url.file_name().map(bytes_path);
+    let target =
+        match local {
+            _ if to_stdout => None,
+            Some(p) if p.is_dir() => Some(p.join(name.ok_or_else(|| {
+                anyhow::anyhow!("the URL names no file to put in {}", p.display())
+            })?)),
+            Some(p) => Some(p.to_path_buf()),
+            None => {
+                Some(name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?)
+            }
+        };
+    let offset = match (&target, resume) {
+        (Some(t), true) => match tokio::fs::metadata(t).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", t.display())),
+        },
+        _ => 0,
+    };
+    // The size, for the progress bar and to see whether a resume is
+    // needed; not asked otherwise (one round trip less).
+    let size = if ctx.progress || (resume && offset > 0) {
+        match client.size(path).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::debug!(error = %e, "no SIZE");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if resume && offset > 0 {
+        match size {
+            Some(s) if s == offset => {
+                ctx.note("already complete");
+                return Ok(());
+            }
+            Some(s) if s < offset => {
+                bail!("the local file ({offset} bytes) is larger than the remote one ({s} bytes)")
+            }
+            _ => {}
+        }
+    }
+    let what = || format!("get {}", shown(path));
+    let mut dl = client.retr_from(path, offset).await.with_context(what)?;
+    // The local file is opened once the server has agreed to send.
+    let mut sink: Box<dyn AsyncWrite + Unpin + Send> = match &target {
+        None => Box::new(tokio::io::stdout()),
+        Some(t) => {
+            let mut opts = tokio::fs::OpenOptions::new();
+            opts.create(true);
+            if offset > 0 {
+                opts.append(true);
+            } else {
+                opts.write(true).truncate(true);
+            }
+            Box::new(
+                opts.open(t)
+                    .await
+                    .with_context(|| format!("opening {}", t.display()))?,
+            )
+        }
+    };
+    let label = shown(url.file_name().unwrap_or(path));
+    let progress = Progress::new(ctx.progress, &label, size, offset);
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        let n = dl
+            .read(&mut buf)
+            .await
+            .map_err(ftpkit::Error::from_io_error)
+            .with_context(what)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        let written = sink.write_all(chunk).await;
+        match (&target, written) {
+            (_, Ok(())) => {}
+            (None, Err(e)) => return Err(output::stdout_error(e)),
+            (Some(t), Err(e)) => return Err(e).with_context(|| format!("writing {}", t.display())),
+        }
+        progress.inc(n as u64);
+    }
+    match (&target, sink.flush().await) {
+        (_, Ok(())) => {}
+        (None, Err(e)) => return Err(output::stdout_error(e)),
+        (Some(t), Err(e)) => return Err(e).with_context(|| format!("writing {}", t.display())),
+    }
+    progress.finish();
+    Ok(())
+}
+
+// ----- put --------------------------------------------------------------------
+
+async fn put(
+    client: &mut Client,
+    url: &FtpUrl,
+    local: &Path,
+    resume: bool,
+    append: bool,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let from_stdin = local == Path::new("-");
+    let mut remote = url.path().to_vec();
+    if remote.is_empty() || remote.ends_with(b"/") {
+        let Some(name) = local.file_name().filter(|_| !from_stdin) else {
+            bail!("the URL names no remote file");
+        };
+        remote.extend_from_slice(&os_bytes(name)?);
+    }
+    let (mut source, local_len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if from_stdin {
+        (Box::new(tokio::io::stdin()), None)
+    } else {
+        let f = tokio::fs::File::open(local)
+            .await
+            .with_context(|| format!("opening {}", local.display()))?;
+        let len = f
+            .metadata()
+            .await
+            .with_context(|| format!("reading {}", local.display()))?
+            .len();
+        (Box::new(f), Some(len))
+    };
+    let what = || format!("put {}", shown(&remote));
+    let mut offset = 0;
+    if resume {
+        let len = local_len.unwrap_or(0);
+        // 550: no such file yet, upload it whole.
+        let remote_size = match client.size(remote.clone()).await {
+            Ok(n) => Some(n),
+            Err(e) if e.reply().is_some_and(|r| r.code().as_u16() == 550) => None,
+            Err(e) => return Err(e).context("the server's size of the file (SIZE)"),
+        };
+        if remote_size == Some(len) {
+            ctx.note("already complete");
+            return Ok(());
+        }
+        offset = remote_size.unwrap_or(0);
+        if offset > len {
+            bail!("the remote file ({offset} bytes) is larger than the local one ({len} bytes)");
+        }
+        // Only files resume (stdin was refused before connecting).
+        let mut f = tokio::fs::File::open(local)
+            .await
+            .with_context(|| format!("opening {}", local.display()))?;
+        f.seek(SeekFrom::Start(offset))
+            .await
+            .with_context(|| format!("reading {}", local.display()))?;
+        source = Box::new(f);
+    }
+    let mut up = if append {
+        client.appe(remote.clone()).await
+    } else {
+        client.stor_from(remote.clone(), offset).await
+    }
+    .with_context(what)?;
+    let label = shown(
+        local
+            .file_name()
+            .map_or(b"stdin".as_slice(), |n| n.as_encoded_bytes()),
+    );
+    let progress = Progress::new(ctx.progress, &label, local_len, offset);
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        let n = source
+            .read(&mut buf)
+            .await
+            .with_context(|| format!("reading {}", local.display()))?;
+        if n == 0 {
+            break;
+        }
+        up.write_all(buf.get(..n).unwrap_or_default())
+            .await
+            .map_err(ftpkit::Error::from_io_error)
+            .with_context(what)?;
+        progress.inc(n as u64);
+    }
+    up.shutdown()
+        .await
+        .map_err(ftpkit::Error::from_io_error)
+        .with_context(what)?;
+    progress.finish();
+    Ok(())
+}
+
+// ----- mkdir ------------------------------------------------------------------
+
+async fn mkdir(client: &mut Client, path: &[u8], parents: bool) -> anyhow::Result<()> {
+    let what = || format!("mkdir {}", shown(path));
+    if !parents {
+        client.mkdir(path).await.with_context(what)?;
+        return Ok(());
+    }
+    let components: Vec<&[u8]> = path
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if components.is_empty() {
+        bail!("mkdir: no directory in the path");
+    }
+    let mut prefix: Vec<u8> = Vec::new();
+    if path.starts_with(b"/") {
+        prefix.push(b'/');
+    }
+    let mut home: Option<Vec<u8>> = None;
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            prefix.push(b'/');
+        }
+        prefix.extend_from_slice(c);
+        let e = match client.mkdir(prefix.clone()).await {
+            Ok(_) => continue,
+            Err(e) if e.reply().is_some() => e,
+            Err(e) => return Err(e).with_context(what),
+        };
+        // Refused: fine if it is an existing directory (CWD into it works).
+        let back = match &home {
+            Some(h) => h.clone(),
+            None => {
+                let h = client.pwd_raw().await.with_context(what)?;
+                home = Some(h.clone());
+                h
+            }
+        };
+        if client.cwd(prefix.clone()).await.is_ok() {
+            client.cwd(back).await.with_context(what)?;
+        } else {
+            return Err(e).with_context(|| format!("mkdir {}", shown(&prefix)));
+        }
+    }
+    Ok(())
+}
+
+// ----- stat -------------------------------------------------------------------
+
+async fn stat(client: &mut Client, path: &[u8]) -> anyhow::Result<()> {
+    let what = || format!("stat {}", shown(path));
+    let size = match client.size(path).await {
+        Ok(s) => Some(s),
+        Err(e) if not_implemented(&e) => None,
+        Err(e) => return Err(e).with_context(what),
+    };
+    let modified = match client.modified(path).await {
+        Ok(m) => Some(m),
+        Err(e) if not_implemented(&e) => None,
+        Err(e) => return Err(e).with_context(what),
+    };
+    let mut out = Out::new();
+    out.line(&format!(
+        "size: {}",
+        size.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+    ))?;
+    out.line(&format!(
+        "modified: {}",
+        modified
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), output::rfc3339)
+    ))?;
+    out.flush()
+}
+
+// ----- cert -------------------------------------------------------------------
+
+fn cert(client: &Client) -> anyhow::Result<()> {
+    let Some(tls) = client.tls_info() else {
+        bail!("the connection is not secured");
+    };
+    let mut out = Out::new();
+    for (i, c) in tls.peer_certificates.iter().enumerate() {
+        out.line(&format!("certificate {i}:"))?;
+        out.line(&format!(
+            "  subject:     {}",
+            output::terminal_safe(&c.subject)
+        ))?;
+        out.line(&format!(
+            "  issuer:      {}",
+            output::terminal_safe(&c.issuer)
+        ))?;
+        out.line(&format!(
+            "  not before:  {}",
+            output::system_time(c.not_before)
+        ))?;
+        out.line(&format!(
+            "  not after:   {}",
+            output::system_time(c.not_after)
+        ))?;
+        if !c.subject_alt_names.is_empty() {
+            let names = c.subject_alt_names.join(", ");
+            out.line(&format!("  names:       {}", output::terminal_safe(&names)))?;
+        }
+        out.line(&format!("  sha256:      {}", c.fingerprint()))?;
+    }
+    let version = match tls.version {
+        Some(ftpkit::tls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
+        Some(ftpkit::tls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_owned(),
+    };
+    out.line(&format!("tls version:  {version}"))?;
+    let suite = tls
+        .cipher_suite
+        .map_or_else(|| "unknown".to_owned(), |s| format!("{s:?}"));
+    out.line(&format!("cipher suite: {suite}"))?;
+    out.flush()
+}
+
+// ----- quote ------------------------------------------------------------------
+
+async fn quote(client: &mut Client, command: &str) -> anyhow::Result<()> {
+    let verb = command
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let reply = client
+        .quote(command)
+        .await
+        .with_context(|| format!("quote {}", output::terminal_safe(&verb)))?;
+    let mut out = Out::new();
+    for l in output::reply_lines(&reply) {
+        out.line(&output::terminal_safe(&l))?;
+    }
+    out.flush()?;
+    if reply.code().is_negative() {
+        bail!("{}: {reply}", output::terminal_safe(&verb));
+    }
+    Ok(())
+}

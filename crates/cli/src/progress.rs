@@ -1,0 +1,57 @@
+//! The transfer progress bar: on stderr, only on a terminal.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A progress bar, or nothing when progress is not shown.
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A bar for `label`, `done` bytes of `total` already there (resume).
+    pub(crate) fn new(enabled: bool, label: &str, total: Option<u64>, done: u64) -> Self {
+        if !enabled {
+            return Self { bar: None };
+        }
+        let (bar, template) = match total {
+            Some(t) => (
+                ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            ),
+            None => (
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+                "{msg} {spinner} {bytes} {bytes_per_sec} {elapsed}",
+            ),
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(label.to_owned());
+        bar.set_position(done);
+        bar.reset_eta();
+        Self { bar: Some(bar) }
+    }
+
+    pub(crate) fn inc(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    /// Leaves the final state (size, rate) on screen.
+    pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
+        }
+    }
+}

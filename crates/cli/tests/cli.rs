@@ -1,0 +1,869 @@
+//! The `ftpkit` binary against the scripted loopback server: each test runs
+//! the real executable and checks its output, its exit status and what the
+//! server received.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
+
+/// Runs the binary with `args`, in `dir`, with a clean environment for
+/// credentials (`HOME` is `dir`), stdin closed.
+async fn ftpkit_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftpkit"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("NETRC")
+        .env_remove("FTPKIT_PASSWORD")
+        .env_remove("FTPKIT_PKCS12_PASSWORD")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn ftpkit(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    ftpkit_in(dir.path(), args, &[]).await
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_success(o: &Output) {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Exit status 1 and exactly one line on stderr, `ftpkit: ...`.
+fn assert_one_line_error(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "stderr: {err:?}");
+    assert!(err.starts_with("ftpkit: "), "{err:?}");
+    eprint!("{err}");
+    err
+}
+
+fn url(server: &ScriptedServer, path: &str) -> String {
+    format!("ftp://alice:s3cret@127.0.0.1:{}/{path}", server.port())
+}
+
+fn login_with_features(features: &str) -> Script {
+    Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("230 in\r\n")
+        .expect("FEAT")
+        .reply(format!("211-Features:\r\n{features}211 End\r\n"))
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+}
+
+/// Login; FEAT offers EPSV and REST STREAM, not MLST.
+fn login() -> Script {
+    login_with_features(" EPSV\r\n REST STREAM\r\n")
+}
+
+fn quit(s: Script) -> Script {
+    s.expect("QUIT").reply("221 bye\r\n")
+}
+
+fn passive(s: Script) -> Script {
+    s.expect("EPSV").passive_listen().reply_epsv()
+}
+
+const MLSD_LISTING: &[u8] = b"type=cdir;modify=20240101000000; .\r\n\
+type=pdir;modify=20240101000000; ..\r\n\
+type=file;size=11;modify=20240102030405; hello.txt\r\n\
+type=dir;modify=20231231235959; sub dir\r\n\
+type=OS.unix=slink:/etc;modify=20240102030405; link\r\n";
+
+fn mlsd_script() -> Script {
+    let s = passive(login_with_features(
+        " EPSV\r\n MLST type*;size*;modify*;\r\n",
+    ))
+    .expect_line("MLSD pub")
+    .reply("150 here\r\n")
+    .data_accept()
+    .data_send(MLSD_LISTING)
+    .data_close()
+    .reply("226 done\r\n");
+    quit(s)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_names_with_mlsd() {
+    let server = ScriptedServer::start(mlsd_script()).await;
+    let out = ftpkit(&["ls", &url(&server, "pub")]).await;
+    assert_success(&out);
+    assert_eq!(stdout(&out), "hello.txt\nsub dir\nlink\n");
+    assert_eq!(stderr(&out), "");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_json_one_object_per_line() {
+    let server = ScriptedServer::start(mlsd_script()).await;
+    let out = ftpkit(&["ls", "--json", &url(&server, "pub")]).await;
+    assert_success(&out);
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"name": "hello.txt", "type": "file", "size": 11, "modified": "2024-01-02T03:04:05Z"})
+    );
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"name": "sub dir", "type": "dir", "size": null, "modified": "2023-12-31T23:59:59Z"})
+    );
+    assert_eq!(rows[2]["type"], "link");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_long_falls_back_to_list() {
+    let s = passive(login())
+        .expect_line("LIST")
+        .reply("150 here\r\n")
+        .data_accept()
+        .data_send(
+            b"total 8\r\n\
+drwxr-xr-x    2 0        0            4096 Jan 02  2020 docs\r\n\
+-rw-r--r--    1 0        0              11 Mar 04  2021 a.txt\r\n\
+lrwxrwxrwx    1 0        0               5 Mar 04  2021 l -> a.txt\r\n",
+        )
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["ls", "--long", &url(&server, "")]).await;
+    assert_success(&out);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("drwxr-xr-x"), "{text}");
+    assert!(lines[0].contains("4096") && lines[0].contains("2020-01-02"));
+    assert!(lines[0].ends_with(" docs"));
+    assert!(lines[1].starts_with("-rw-r--r--") && lines[1].ends_with(" a.txt"));
+    assert!(lines[2].ends_with(" l -> a.txt"), "{text}");
+    server.finish().await.assert_ok();
+}
+
+fn retr_script(path: &str, data: &[u8]) -> Script {
+    let s = passive(login())
+        .expect_line(format!("RETR {path}"))
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(data)
+        .data_close()
+        .reply("226 done\r\n");
+    quit(s)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_to_the_remote_name_and_to_a_named_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ScriptedServer::start(retr_script("pub/file.bin", b"hello world")).await;
+    let out = ftpkit_in(dir.path(), &["get", &url(&server, "pub/file.bin")], &[]).await;
+    assert_success(&out);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        b"hello world"
+    );
+    server.finish().await.assert_ok();
+
+    let server = ScriptedServer::start(retr_script("file.bin", b"other")).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", &url(&server, "file.bin"), "named.out"],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read(dir.path().join("named.out")).unwrap(),
+        b"other"
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_to_stdout() {
+    let payload: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let server = ScriptedServer::start(retr_script("blob", &payload)).await;
+    let out = ftpkit(&["get", &url(&server, "blob"), "-"]).await;
+    assert_success(&out);
+    assert_eq!(out.stdout, payload);
+    assert_eq!(stderr(&out), "");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_resume_continues_the_local_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"hello ").unwrap();
+    let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
+    let s = passive(s)
+        .expect_line("REST 6")
+        .reply("350 restarting\r\n")
+        .expect_line("RETR f.txt")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"world")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", "--resume", &url(&server, "f.txt")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read(dir.path().join("f.txt")).unwrap(),
+        b"hello world"
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_550_is_one_line_naming_the_reply_and_keeps_the_local_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("missing.txt"), b"precious").unwrap();
+    let s = passive(login())
+        .expect_line("RETR missing.txt")
+        .reply("550 missing.txt: No such file or directory\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(dir.path(), &["get", &url(&server, "missing.txt")], &[]).await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("550"), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("missing.txt")).unwrap(),
+        b"precious"
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_uploads_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.bin"), b"upload payload").unwrap();
+    let s = passive(login())
+        .expect_line("STOR incoming/up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    // A URL ending in / gets the local file's name.
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "up.bin", &url(&server, "incoming/")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"upload payload"[..]]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_resume_sends_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("part.bin"), b"0123456789").unwrap();
+    let s = login().expect_line("SIZE part.bin").reply("213 4\r\n");
+    let s = passive(s)
+        .expect_line("REST 4")
+        .reply("350 ok\r\n")
+        .expect_line("STOR part.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--resume", "part.bin", &url(&server, "part.bin")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"456789"[..]]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_append_uses_appe() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("log.txt"), b"more\n").unwrap();
+    let s = passive(login())
+        .expect_line("APPE log.txt")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 appended\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--append", "log.txt", &url(&server, "log.txt")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"more\n"[..]]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rm_deletes() {
+    let s = login()
+        .expect_line("DELE old/file.txt")
+        .reply("250 deleted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["rm", &url(&server, "old/file.txt")]).await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mkdir_p_creates_parents_and_tolerates_existing() {
+    let s = login()
+        .expect_line("MKD a")
+        .reply("550 a: File exists\r\n")
+        .expect_line("PWD")
+        .reply("257 \"/home/alice\" is the current directory\r\n")
+        .expect_line("CWD a")
+        .reply("250 ok\r\n")
+        .expect_line("CWD /home/alice")
+        .reply("250 ok\r\n")
+        .expect_line("MKD a/b")
+        .reply("257 \"/home/alice/a/b\" created\r\n")
+        .expect_line("MKD a/b/c")
+        .reply("257 \"/home/alice/a/b/c\" created\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["mkdir", "-p", &url(&server, "a/b/c")]).await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mkdir_p_fails_when_a_component_cannot_be_made() {
+    let s = login()
+        .expect_line("MKD /x")
+        .reply("550 Permission denied\r\n")
+        .expect_line("PWD")
+        .reply("257 \"/\"\r\n")
+        .expect_line("CWD /x")
+        .reply("550 No such directory\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["mkdir", "-p", &url(&server, "%2Fx/y")]).await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("550 Permission denied"), "{err}");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mv_renames() {
+    let s = login()
+        .expect_line("RNFR old name.txt")
+        .reply("350 ready\r\n")
+        .expect_line("RNTO archive/new.txt")
+        .reply("250 renamed\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["mv", &url(&server, "old%20name.txt"), "archive/new.txt"]).await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stat_prints_size_and_time() {
+    let s = login()
+        .expect_line("SIZE f.iso")
+        .reply("213 1234567\r\n")
+        .expect_line("MDTM f.iso")
+        .reply("213 20240102030405\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["stat", &url(&server, "f.iso")]).await;
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out),
+        "size: 1234567\nmodified: 2024-01-02T03:04:05Z\n"
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quote_prints_the_reply() {
+    let s = login()
+        .expect_line("SITE CHMOD 644 f.txt")
+        .reply("200 SITE CHMOD command successful\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["quote", &url(&server, ""), "SITE CHMOD 644 f.txt"]).await;
+    assert_success(&out);
+    assert_eq!(stdout(&out), "200 SITE CHMOD command successful\n");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quote_negative_reply_is_printed_and_fails() {
+    let s = login()
+        .expect_line("SITE BOGUS")
+        .reply("500 Unknown SITE command\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["quote", &url(&server, ""), "SITE BOGUS"]).await;
+    assert_eq!(stdout(&out), "500 Unknown SITE command\n");
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("500 Unknown SITE command"), "{err}");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cert_over_explicit_tls_with_a_ca_file() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pki.ca_cert_pem()).unwrap();
+    let script = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    // ftp:// with `cert` means explicit TLS; no login happens.
+    let u = format!("ftp://127.0.0.1:{}/", server.port());
+    let out = ftpkit_in(
+        dir.path(),
+        &["cert", "--ca-file", ca.to_str().unwrap(), &u],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    let text = stdout(&out);
+    eprint!("{text}");
+    assert!(text.contains("certificate 0:"), "{text}");
+    assert!(text.contains("subject:"), "{text}");
+    assert!(text.contains("issuer:"), "{text}");
+    assert!(text.contains("not after:"), "{text}");
+    let fp = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("sha256:"))
+        .unwrap()
+        .trim();
+    assert_eq!(fp.len(), 32 * 3 - 1, "{fp}");
+    assert!(text.contains("tls version:  TLS 1.3"), "{text}");
+    assert!(text.contains("cipher suite: TLS13_"), "{text}");
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.verbs(), ["AUTH", "QUIT"]);
+
+    // The fingerprint printed is a working pin.
+    let script = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let u = format!("ftp://127.0.0.1:{}/", server.port());
+    let out = ftpkit_in(
+        dir.path(),
+        &[
+            "cert",
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--pin-sha256",
+            fp,
+            &u,
+        ],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn untrusted_certificate_fails_in_one_line() {
+    let pki = TestPki::new();
+    let other = TestPki::with_ca_name("someone else");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("other.pem");
+    std::fs::write(&ca, other.ca_cert_pem()).unwrap();
+    let script = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls_expect_failure();
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let u = format!("ftpes://alice:s3cret@127.0.0.1:{}/", server.port());
+    let out = ftpkit_in(
+        dir.path(),
+        &["ls", "--ca-file", ca.to_str().unwrap(), &u],
+        &[],
+    )
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let t = server.finish().await;
+    assert!(!t.verbs().contains(&"USER".to_owned()));
+}
+
+/// Explicit TLS end to end: login over TLS, PROT P, a protected listing.
+#[tokio::test(flavor = "multi_thread")]
+async fn get_over_explicit_tls() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pki.ca_cert_pem()).unwrap();
+    let s = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("230 in\r\n")
+        .expect_line("PBSZ 0")
+        .reply("200 ok\r\n")
+        .expect_line("PROT P")
+        .reply("200 ok\r\n")
+        .expect("FEAT")
+        .reply("211 none\r\n")
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n");
+    let s = passive(s)
+        .expect_line("RETR secret.txt")
+        .reply("150 here\r\n")
+        .data_accept()
+        .data_send(b"protected")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start_tls(quit(s), ServerTls::new(&pki)).await;
+    let u = format!(
+        "ftpes://alice:s3cret@127.0.0.1:{}/secret.txt",
+        server.port()
+    );
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", "--ca-file", ca.to_str().unwrap(), &u, "-"],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    assert_eq!(out.stdout, b"protected");
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(t.data_connections()[0].tls.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cr_lf_in_a_path_is_refused_before_connecting() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for args in [
+        vec![
+            "rm".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/a%0D%0ADELE%20important"),
+        ],
+        vec![
+            "get".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/a%0Ab"),
+            "-".to_owned(),
+        ],
+        vec![
+            "ls".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/a%00b"),
+        ],
+        vec![
+            "mv".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/a"),
+            "b\r\nDELE important".to_owned(),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ftpkit(&args).await;
+        let err = assert_one_line_error(&out);
+        assert!(
+            err.contains("CR") || err.contains("LF") || err.contains("NUL"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+    // Nobody connected: nothing was sent.
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_trace_redacts_the_password() {
+    let s = login().expect_line("DELE f").reply("250 deleted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["-v", "rm", &url(&server, "f")]).await;
+    assert_success(&out);
+    let err = stderr(&out);
+    eprint!("{err}");
+    assert!(err.contains("> USER alice"), "{err}");
+    assert!(err.contains("PASS ****"), "{err}");
+    assert!(err.contains("> DELE f"), "{err}");
+    assert!(err.contains("< 250 deleted"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    assert!(!stdout(&out).contains("s3cret"));
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_refused_names_the_reply_never_the_password() {
+    let s = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("530 Login incorrect\r\n");
+    let server = ScriptedServer::start(s).await;
+    let out = ftpkit(&["-v", "ls", &url(&server, "")]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("ftpkit: ") && last.contains("530"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    server.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_option_and_password_from_the_environment() {
+    let s = login().expect_line("DELE f").reply("250 deleted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The URL's user is overridden by --user; the password comes from
+    // FTPKIT_PASSWORD.
+    let u = format!("ftp://bob@127.0.0.1:{}/f", server.port());
+    let out = ftpkit_in(
+        dir.path(),
+        &["rm", "--user", "alice", &u],
+        &[("FTPKIT_PASSWORD", "s3cret")],
+    )
+    .await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_from_netrc() {
+    let s = login().expect_line("DELE f").reply("250 deleted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let netrc = dir.path().join("my-netrc");
+    std::fs::write(
+        &netrc,
+        "# test\nmachine other.example login x password y\n\
+         machine 127.0.0.1\n  login alice\n  password \"s3cret\"\n",
+    )
+    .unwrap();
+    let u = format!("ftp://127.0.0.1:{}/f", server.port());
+    let out = ftpkit_in(
+        dir.path(),
+        &["rm", "--netrc", &u],
+        &[("NETRC", netrc.to_str().unwrap())],
+    )
+    .await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_without_user() {
+    let s = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("USER anonymous")
+        .reply("331 pw\r\n")
+        .expect_line("PASS anonymous@")
+        .reply("230 in\r\n")
+        .expect("FEAT")
+        .reply("211 none\r\n")
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+        .expect_line("SIZE pub/x")
+        .reply("213 3\r\n")
+        .expect_line("MDTM pub/x")
+        .reply("213 20200101000000\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["stat", &format!("ftp://127.0.0.1:{}/pub/x", server.port())]).await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn active_mode_and_no_epsv() {
+    let s = login()
+        .expect_matching("PORT 127,0,0,1,p1,p2", |l| {
+            l.text().starts_with("PORT 127,0,0,1,")
+        })
+        .reply("200 ok\r\n")
+        .expect_line("RETR f")
+        .reply("150 here\r\n")
+        .active_connect()
+        .data_send(b"active bytes")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["get", "--active", "--no-epsv", &url(&server, "f"), "-"]).await;
+    assert_success(&out);
+    assert_eq!(out.stdout, b"active bytes");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn insecure_warns() {
+    let pki = TestPki::new();
+    let script = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let u = format!("ftpes://127.0.0.1:{}/", server.port());
+    let out = ftpkit(&["cert", "--insecure", "--tls-max", "1.2", &u]).await;
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("warning: --insecure"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("tls version:  TLS 1.2"));
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_refused_is_one_line() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = ftpkit(&[
+        "--timeout",
+        "5",
+        "ls",
+        &format!("ftp://alice:s3cret@127.0.0.1:{port}/"),
+    ])
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ftpkit"))
+        .args(["put", "--resume", "--append", "a", "ftp://h/b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_ftpkit"))
+        .args(["--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for cmd in [
+        "ls", "get", "put", "rm", "mkdir", "rmdir", "mv", "stat", "cert", "quote",
+    ] {
+        assert!(String::from_utf8_lossy(&out.stdout).contains(cmd), "{cmd}");
+    }
+}
+
+/// On a terminal (a pty from util-linux `script`, skipped without it), a
+/// progress bar with the rate and ETA is drawn on stderr; the SIZE it needs
+/// is asked only then.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to make a pty");
+        return;
+    }
+    let payload = vec![7u8; 1_000_000];
+    let s = login().expect_line("SIZE big").reply("213 1000000\r\n");
+    let s = passive(s)
+        .expect_line("RETR big")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send_chunked(&payload, 100_000, std::time::Duration::from_millis(20))
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cmdline = format!(
+        "{} get {} out.bin",
+        env!("CARGO_BIN_EXE_ftpkit"),
+        url(&server, "big")
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfec", &cmdline, "/dev/null"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_success(&out);
+    let screen = stdout(&out);
+    assert!(
+        screen.contains("/s") && screen.contains("ETA"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("976.56 KiB/976.56 KiB"), "{screen:?}");
+    assert_eq!(std::fs::read(dir.path().join("out.bin")).unwrap(), payload);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_without_a_file_name_is_refused_before_connecting() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = ftpkit(&["get", &format!("ftp://127.0.0.1:{port}/dir/")]).await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("give LOCAL"), "{err}");
+    let out = ftpkit(&["get", &format!("ftp://127.0.0.1:{port}/"), "x"]).await;
+    assert_one_line_error(&out);
+    assert_eq!(
+        listener.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+}
