@@ -68,7 +68,13 @@ impl Client {
             session_cfg = session_cfg.host(h.as_str());
         }
         let session = Session::new(session_cfg)?;
-        let tcp = connect_tcp(&config.host, config.port, config.timeouts.connect).await?;
+        let tcp = connect_tcp(
+            config.connector.as_deref(),
+            &config.host,
+            config.port,
+            config.timeouts.connect,
+        )
+        .await?;
         let peer = tcp
             .peer_addr()
             .map_err(|e| Error::from_io("peer address", e))?;

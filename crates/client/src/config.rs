@@ -1,5 +1,6 @@
 //! Client settings: where to connect, security, timeouts, data channels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ftpkit_control::command::TransferType;
@@ -8,6 +9,7 @@ pub use ftpkit_control::session::{DataProtection, Security};
 use ftpkit_control::Credentials;
 pub use ftpkit_data::{ActiveConfig, PassiveAddress, PeerCheck};
 
+use crate::connector::Connector;
 use crate::tls::TlsOptions;
 
 /// Deadlines. No await in the client waits longer than one of these.
@@ -108,6 +110,11 @@ pub struct Config {
     pub transfer_type: TransferType,
     /// Reply size limits.
     pub limits: DecoderLimits,
+    /// How the control and passive data connections are opened; `None`
+    /// (the default) is direct TCP. Through a connector, passive data
+    /// connections go to [`Config::host`] and active mode is refused: see
+    /// [`crate::connector`].
+    pub connector: Option<Arc<dyn Connector>>,
 }
 
 impl Config {
@@ -127,6 +134,7 @@ impl Config {
             extended: ExtendedCommands::TryFirst,
             transfer_type: TransferType::Binary,
             limits: DecoderLimits::default(),
+            connector: None,
         }
     }
 }

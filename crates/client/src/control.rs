@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::connector::{connect_via, Connector, Purpose};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::SessionTls;
 
@@ -289,8 +290,18 @@ impl Control {
     }
 }
 
-/// Connects TCP with a deadline.
-pub(crate) async fn connect_tcp(host: &str, port: u16, deadline: Duration) -> Result<TcpStream> {
+/// Opens the control connection to `host:port` with a deadline: through
+/// `connector` when one is set (the host goes to it by name, so a proxy
+/// resolves it), else direct TCP.
+pub(crate) async fn connect_tcp(
+    connector: Option<&dyn Connector>,
+    host: &str,
+    port: u16,
+    deadline: Duration,
+) -> Result<TcpStream> {
+    if let Some(connector) = connector {
+        return connect_via(connector, host, port, Purpose::Control, deadline).await;
+    }
     let s = tokio::time::timeout(deadline, TcpStream::connect((host, port)))
         .await
         .map_err(|_| Error::timeout("the TCP connection"))?

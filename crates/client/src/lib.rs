@@ -13,8 +13,11 @@
 //! | `transfer/` | opening data channels beside the control connection, [`Download`], [`Upload`], listings, TYPE A |
 //! | [`tls`] | trust, pins, client certificates, the per-session TLS session store, certificate info |
 //! | [`config`] | [`Config`], [`Timeouts`], data modes |
+//! | [`connector`] | [`Connector`]: the pluggable transport; SOCKS5 and HTTP `CONNECT` proxies |
 //! | `url.rs` | [`FtpUrl`]: `ftp://`, `ftpes://`, `ftps://` URLs into a [`Config`] |
 //! | [`netrc`] | `~/.netrc` credentials |
+//! | [`ops`] | progress, whole-file transfers with resume and verification, listing streams, recursive mirror, segmented download |
+//! | [`pool`] | [`Pool`]: pooled connections (health check, keepalive, retry with resume) |
 //! | [`error`] | [`Error`], [`ErrorKind`] |
 //!
 //! The protocol itself lives in `ftpkit-control` (sans-IO) and the data
@@ -23,9 +26,12 @@
 
 mod client;
 pub mod config;
+pub mod connector;
 mod control;
 pub mod error;
 pub mod netrc;
+pub mod ops;
+pub mod pool;
 pub mod tls;
 mod transfer;
 mod url;
@@ -33,11 +39,15 @@ mod url;
 pub use self::url::FtpUrl;
 pub use client::Client;
 pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
+pub use connector::{
+    Connector, HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
 pub use ftpkit_control::{Credentials, Reply, ReplyCode};
 pub use netrc::{Netrc, NetrcEntry};
+pub use pool::{Pool, PoolConfig, PoolStats, Pooled};
 pub use transfer::{Download, TransferInfo, Upload};
 
 /// The README's examples, compiled as doctests.

@@ -16,6 +16,7 @@ use tokio_rustls::TlsConnector;
 use super::TransferInfo;
 use crate::client::{ActiveKind, Client, PassiveKind};
 use crate::config::{DataMode, ExtendedCommands};
+use crate::connector::{connect_via, Purpose};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long a TLS data connection waits for the 1yz mark before starting
@@ -35,6 +36,9 @@ pub(crate) struct Opened {
 
 enum Target {
     Connect(SocketAddr),
+    /// Through the configured connector: a host name (or address literal)
+    /// and port.
+    Via(String, u16),
     Listen(ActiveListener),
 }
 
@@ -86,8 +90,19 @@ impl Client {
     }
 
     /// EPSV (falling back to PASV, remembered), returning where to connect.
-    async fn passive_target(&mut self) -> Result<SocketAddr> {
+    ///
+    /// Through a connector the control peer is the proxy, so the target is
+    /// the control connection's host name with the reply's port (or, with
+    /// `PassiveAddress::TrustReply`, the address in the 227 reply).
+    async fn passive_target(&mut self) -> Result<Target> {
+        let via = self.config.connector.is_some();
         let peer = self.peer.ip();
+        // Whether the server is reached over IPv6, where PASV cannot work.
+        let v6 = if via {
+            self.config.host.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            peer.is_ipv6()
+        };
         if self.passive_kind == PassiveKind::Epsv
             && self.config.extended == ExtendedCommands::TryFirst
         {
@@ -95,9 +110,12 @@ impl Client {
             if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE {
                 let port = parse_epsv(&r)
                     .map_err(|e| Error::new(ErrorKind::Protocol, format!("229 reply: {e}")))?;
-                return Ok(SocketAddr::new(peer, port));
+                if via {
+                    return Ok(Target::Via(self.config.host.clone(), port));
+                }
+                return Ok(Target::Connect(SocketAddr::new(peer, port)));
             }
-            if !is_not_implemented(&r) || peer.is_ipv6() {
+            if !is_not_implemented(&r) || v6 {
                 return Err(Error::from_reply("EPSV", r));
             }
             tracing::debug!(reply = %r, "EPSV refused; using PASV from now on");
@@ -106,15 +124,24 @@ impl Client {
         let r = self.command_ok("PASV", Command::Pasv).await?;
         let advertised = parse_pasv(&r)
             .map_err(|e| Error::new(ErrorKind::Protocol, format!("227 reply: {e}")))?;
+        if via {
+            return Ok(match self.config.passive_address {
+                ftpkit_data::PassiveAddress::TrustReply => {
+                    Target::Via(advertised.ip().to_string(), advertised.port())
+                }
+                _ => Target::Via(self.config.host.clone(), advertised.port()),
+            });
+        }
         if IpAddr::V4(*advertised.ip()) != peer
             && self.config.passive_address == ftpkit_data::PassiveAddress::ControlPeer
         {
             tracing::debug!(%advertised, %peer, "PASV advertised another address; connecting to the control peer");
         }
-        Ok(self
-            .config
-            .passive_address
-            .target(peer, Some(advertised), advertised.port()))
+        Ok(Target::Connect(self.config.passive_address.target(
+            peer,
+            Some(advertised),
+            advertised.port(),
+        )))
     }
 
     /// Binds an active-mode listener and announces it (EPRT, falling back to
@@ -148,6 +175,17 @@ impl Client {
     /// Sets up the data connection for `cmd` (with `REST offset` first when
     /// given), sends it, and returns the open channel.
     pub(crate) async fn open_data(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
+        if let (Some(connector), DataMode::Active(_)) =
+            (&self.config.connector, &self.config.data_mode)
+        {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "active mode (PORT/EPRT) cannot work through a connector ({connector:?}): \
+                     the server would have to connect back around it; use passive mode"
+                ),
+            ));
+        }
         self.ready().await?;
         if !self.control.session.is_logged_in() {
             return Err(Error::new(ErrorKind::Misuse, "not logged in"));
@@ -157,7 +195,7 @@ impl Client {
         let protection = self.data_protection()?;
         let timeouts = self.config.timeouts;
         let target = match self.config.data_mode.clone() {
-            DataMode::Passive => Target::Connect(self.passive_target().await?),
+            DataMode::Passive => self.passive_target().await?,
             DataMode::Active(cfg) => Target::Listen(self.active_listener(&cfg).await?),
         };
         if let Some(offset) = rest.filter(|o| *o > 0) {
@@ -172,10 +210,27 @@ impl Client {
         self.control.flush().await?;
 
         let peer = self.peer.ip();
+        let connector = self.config.connector.clone();
         let connect = async move {
-            match target {
-                Target::Connect(addr) => connect_passive(addr, timeouts.data_connect).await,
-                Target::Listen(l) => l.accept(peer, timeouts.accept).await,
+            match (target, connector) {
+                (Target::Via(host, port), Some(c)) => {
+                    connect_via(
+                        c.as_ref(),
+                        &host,
+                        port,
+                        Purpose::Data,
+                        timeouts.data_connect,
+                    )
+                    .await
+                }
+                (Target::Via(host, port), None) => Err(Error::new(
+                    ErrorKind::Misuse,
+                    format!("no connector for {host}:{port}"),
+                )),
+                (Target::Connect(addr), _) => {
+                    Ok(connect_passive(addr, timeouts.data_connect).await?)
+                }
+                (Target::Listen(l), _) => Ok(l.accept(peer, timeouts.accept).await?),
             }
         };
         tokio::pin!(connect);
@@ -187,7 +242,7 @@ impl Client {
                     Ok(tcp) => break Some(tcp),
                     // A refused or reset data connection usually comes with
                     // a reply saying why (550 No such file): report that.
-                    Err(e) => return Err(self.explain_data_failure(verb, e.into()).await),
+                    Err(e) => return Err(self.explain_data_failure(verb, e).await),
                 },
                 _ = std::future::ready(()), if progress.completed.is_some() => break None,
             }

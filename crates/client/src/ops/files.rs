@@ -1,0 +1,284 @@
+//! Whole-file transfers with resume, verification and progress.
+
+use std::path::{Path, PathBuf};
+
+use ftpkit_control::command::HashAlgorithm;
+use ftpkit_control::Arg;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
+
+use super::hashes::local_file_hash;
+use super::progress::{Meter, Progress, ProgressRead, ProgressWrite};
+use super::COPY_BUFFER;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+
+/// How a finished transfer is checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verify {
+    /// No check.
+    None,
+    /// The server's `SIZE` equals the local size.
+    #[default]
+    Size,
+    /// The size, and the server's hash (when it offers one) equals the
+    /// local file's hash.
+    SizeAndHash,
+}
+
+/// Options of [`download_file`] and [`upload_file`].
+#[derive(Clone, Default)]
+pub struct FileOptions {
+    /// Resume a partial transfer: downloads continue the local `.part`
+    /// file, uploads continue after the server's `SIZE`.
+    pub resume: bool,
+    /// The check after the transfer.
+    pub verify: Verify,
+    /// Progress callback.
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for FileOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileOptions")
+            .field("resume", &self.resume)
+            .field("verify", &self.verify)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// What a file transfer did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileReport {
+    /// Bytes moved by this call (excluding a resumed prefix).
+    pub transferred: u64,
+    /// The file's full size.
+    pub size: u64,
+    /// Where the transfer started (0 unless resumed).
+    pub resumed_from: u64,
+    /// Whether the size was compared (and matched).
+    pub size_verified: bool,
+    /// The hash algorithm compared (and matched), when the server offered
+    /// one and [`Verify::SizeAndHash`] was asked.
+    pub hash_verified: Option<HashAlgorithm>,
+}
+
+/// The partial-download file next to `local`: `local` + `.part`.
+pub fn part_path(local: &Path) -> PathBuf {
+    let mut s = local.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::from_io(&format!("{what} {}", path.display()), e)
+}
+
+/// `SIZE`, with "not found"/"not implemented" as `None`.
+async fn remote_size(client: &mut Client, remote: &Arg) -> Result<Option<u64>> {
+    match client.size(remote.clone()).await {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == ErrorKind::ServerReply && !e.is_transient() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Downloads `remote` to `local_path`.
+///
+/// The data goes to `local_path.part`, which is renamed to `local_path`
+/// only once complete and verified: a file at `local_path` is never
+/// partial. With `resume`, an existing `.part` is continued with `REST`
+/// (restarted if it is larger than the remote file). A size mismatch keeps
+/// the `.part` (a later resume continues it); a hash mismatch deletes it.
+pub async fn download_file(
+    client: &mut Client,
+    remote: impl Into<Arg>,
+    local_path: &Path,
+    opts: &FileOptions,
+) -> Result<FileReport> {
+    let remote: Arg = remote.into();
+    let shown = String::from_utf8_lossy(remote.as_bytes()).into_owned();
+    let total = remote_size(client, &remote).await?;
+    if total.is_none() && opts.verify != Verify::None {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("SIZE {shown} failed: cannot verify the download"),
+        ));
+    }
+    let part = part_path(local_path);
+    if tokio::fs::symlink_metadata(&part)
+        .await
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is a symlink: not writing through it", part.display()),
+        ));
+    }
+    let mut offset = 0;
+    if opts.resume {
+        if let Ok(m) = tokio::fs::metadata(&part).await {
+            offset = m.len();
+        }
+        if total.is_some_and(|t| offset > t) {
+            offset = 0;
+        }
+    }
+    let mut file = if offset > 0 {
+        tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&part)
+            .await
+            .map_err(|e| io_err("opening", &part, e))?
+    } else {
+        tokio::fs::File::create(&part)
+            .await
+            .map_err(|e| io_err("creating", &part, e))?
+    };
+    let meter = Meter::new(opts.progress.clone(), offset, total);
+    let transferred = if total.is_some_and(|t| t == offset && offset > 0) {
+        0
+    } else {
+        let dl = client.retr_from(remote.clone(), offset).await?;
+        let mut reader =
+            BufReader::with_capacity(COPY_BUFFER, ProgressRead::new(dl, meter.clone()));
+        let mut writer = BufWriter::with_capacity(COPY_BUFFER, &mut file);
+        let n = tokio::io::copy_buf(&mut reader, &mut writer)
+            .await
+            .map_err(Error::from_io_error)?;
+        writer
+            .flush()
+            .await
+            .map_err(|e| io_err("writing", &part, e))?;
+        n
+    };
+    file.sync_all()
+        .await
+        .map_err(|e| io_err("syncing", &part, e))?;
+    drop(file);
+    meter.finish();
+    let local_len = tokio::fs::metadata(&part)
+        .await
+        .map_err(|e| io_err("reading", &part, e))?
+        .len();
+    let mut report = FileReport {
+        transferred,
+        size: local_len,
+        resumed_from: offset,
+        size_verified: false,
+        hash_verified: None,
+    };
+    if opts.verify != Verify::None {
+        let expect = total.unwrap_or_default();
+        if local_len != expect {
+            let kind = if local_len < expect {
+                ErrorKind::Truncated
+            } else {
+                ErrorKind::Protocol
+            };
+            return Err(Error::new(
+                kind,
+                format!("download of {shown}: {local_len} bytes, the server's SIZE is {expect}"),
+            ));
+        }
+        report.size_verified = true;
+    }
+    if opts.verify == Verify::SizeAndHash {
+        if let Some((alg, theirs)) = client.server_hash(remote.clone()).await? {
+            let ours = local_file_hash(&part, alg).await?;
+            if ours != theirs {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "download of {shown}: {} mismatch (the partial file was removed)",
+                        alg.hash_name()
+                    ),
+                ));
+            }
+            report.hash_verified = Some(alg);
+        }
+    }
+    tokio::fs::rename(&part, local_path)
+        .await
+        .map_err(|e| io_err("renaming into", local_path, e))?;
+    Ok(report)
+}
+
+/// Uploads `local_path` to `remote`.
+///
+/// With `resume`, the server's `SIZE` of `remote` gives the offset
+/// ([`Client::stor_from`]: `REST` + `STOR`, or `APPE`); a remote file larger
+/// than the local one is replaced. Verification compares the server's
+/// `SIZE` (and hash) with the local file after the upload.
+pub async fn upload_file(
+    client: &mut Client,
+    local_path: &Path,
+    remote: impl Into<Arg>,
+    opts: &FileOptions,
+) -> Result<FileReport> {
+    let remote: Arg = remote.into();
+    let shown = String::from_utf8_lossy(remote.as_bytes()).into_owned();
+    let mut file = tokio::fs::File::open(local_path)
+        .await
+        .map_err(|e| io_err("opening", local_path, e))?;
+    let size = file
+        .metadata()
+        .await
+        .map_err(|e| io_err("reading", local_path, e))?
+        .len();
+    let mut offset = 0;
+    if opts.resume {
+        offset = remote_size(client, &remote).await?.unwrap_or(0);
+        if offset > size {
+            offset = 0;
+        }
+    }
+    let meter = Meter::new(opts.progress.clone(), offset, Some(size));
+    let transferred = if offset == size && offset > 0 {
+        0
+    } else {
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| io_err("seeking in", local_path, e))?;
+        let up = client.stor_from(remote.clone(), offset).await?;
+        let mut writer = ProgressWrite::new(up, meter.clone());
+        let mut reader = BufReader::with_capacity(COPY_BUFFER, (&mut file).take(size - offset));
+        let n = tokio::io::copy_buf(&mut reader, &mut writer)
+            .await
+            .map_err(Error::from_io_error)?;
+        writer.shutdown().await.map_err(Error::from_io_error)?;
+        n
+    };
+    meter.finish();
+    let mut report = FileReport {
+        transferred,
+        size,
+        resumed_from: offset,
+        size_verified: false,
+        hash_verified: None,
+    };
+    if opts.verify != Verify::None {
+        let theirs = client.size(remote.clone()).await?;
+        if theirs != size {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("upload to {shown}: the server's SIZE is {theirs}, the local file has {size} bytes"),
+            ));
+        }
+        report.size_verified = true;
+    }
+    if opts.verify == Verify::SizeAndHash {
+        if let Some((alg, theirs)) = client.server_hash(remote.clone()).await? {
+            let ours = local_file_hash(local_path, alg).await?;
+            if ours != theirs {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("upload to {shown}: {} mismatch", alg.hash_name()),
+                ));
+            }
+            report.hash_verified = Some(alg);
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,267 @@
+//! Segmented download: one file over several sessions at once.
+
+use std::path::Path;
+
+use ftpkit_control::command::HashAlgorithm;
+use ftpkit_control::Arg;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::files::{part_path, Verify};
+use super::hashes::local_file_hash;
+use super::progress::{Meter, Progress, ProgressRead};
+use super::COPY_BUFFER;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Options of [`segmented_download`].
+#[derive(Clone)]
+pub struct SegmentOptions {
+    /// Sessions (and segments), at least 1; 1 when the server's FEAT does
+    /// not list `REST STREAM`. The caller's client fetches the
+    /// last segment; the others are new sessions made with
+    /// `Client::connect(client.config().clone())`, each with its own TLS
+    /// session store (each data connection resumes its own control
+    /// session).
+    pub sessions: usize,
+    /// Segments are at least this long (default 1 MiB): small files use
+    /// fewer sessions.
+    pub min_segment: u64,
+    /// The check at the end ([`Verify::None`] still checks the size).
+    pub verify: Verify,
+    /// Progress of the whole file, all segments together.
+    pub progress: Option<Progress>,
+}
+
+impl Default for SegmentOptions {
+    fn default() -> Self {
+        Self {
+            sessions: 4,
+            min_segment: 1024 * 1024,
+            verify: Verify::Size,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SegmentOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentOptions")
+            .field("sessions", &self.sessions)
+            .field("min_segment", &self.min_segment)
+            .field("verify", &self.verify)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a segmented download did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// The file's size.
+    pub size: u64,
+    /// The segments, `(offset, length)`.
+    pub segments: Vec<(u64, u64)>,
+    /// The hash compared, when the server offered one and
+    /// [`Verify::SizeAndHash`] was asked.
+    pub hash_verified: Option<HashAlgorithm>,
+}
+
+/// Splits `size` into at most `k` ranges of at least `min` bytes.
+fn ranges(size: u64, k: usize, min: u64) -> Vec<(u64, u64)> {
+    let k = u64::try_from(k.max(1)).unwrap_or(1);
+    let k = k.min((size / min.max(1)).max(1));
+    let len = size.div_ceil(k).max(1);
+    let mut v = Vec::new();
+    let mut off = 0;
+    while off < size {
+        let l = len.min(size - off);
+        v.push((off, l));
+        off += l;
+    }
+    if v.is_empty() {
+        v.push((0, 0));
+    }
+    v
+}
+
+/// Fetches `[offset, offset + len)` into `part`. `to_end`: read to the end
+/// of the data (the last segment), so the transfer completes normally.
+async fn fetch(
+    client: &mut Client,
+    remote: Arg,
+    part: &Path,
+    (offset, len): (u64, u64),
+    to_end: bool,
+    meter: std::sync::Arc<Meter>,
+) -> Result<()> {
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(part)
+        .await
+        .map_err(|e| Error::from_io(&format!("opening {}", part.display()), e))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| Error::from_io("seeking in the local file", e))?;
+    let dl = client.retr_from(remote, offset).await?;
+    let mut reader = ProgressRead::new(dl, meter);
+    let mut writer = BufWriter::with_capacity(COPY_BUFFER, &mut file);
+    let n = if to_end {
+        tokio::io::copy(&mut reader, &mut writer).await
+    } else {
+        tokio::io::copy(&mut (&mut reader).take(len), &mut writer).await
+    }
+    .map_err(Error::from_io_error)?;
+    writer
+        .flush()
+        .await
+        .map_err(|e| Error::from_io("writing the local file", e))?;
+    if n != len {
+        return Err(Error::new(
+            if n < len {
+                ErrorKind::Truncated
+            } else {
+                ErrorKind::Protocol
+            },
+            format!("segment at {offset}: {n} bytes instead of {len}"),
+        ));
+    }
+    // A non-final segment drops its download half-way; its session is
+    // dropped with it (or aborts on its next call).
+    Ok(())
+}
+
+/// Downloads `remote` into `local_path` over `opts.sessions` sessions, each
+/// fetching one range with `REST` + `RETR` and positioned writes into
+/// `local_path.part`, which is renamed once all segments are in and the
+/// size (and hash, if asked and offered) is checked. On failure the
+/// `.part` file is removed: it has holes, and must not be resumed.
+pub async fn segmented_download(
+    client: &mut Client,
+    remote: impl Into<Arg>,
+    local_path: &Path,
+    opts: &SegmentOptions,
+) -> Result<SegmentReport> {
+    let remote: Arg = remote.into();
+    let size = client.size(remote.clone()).await?;
+    let part = part_path(local_path);
+    if tokio::fs::symlink_metadata(&part)
+        .await
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is a symlink: not writing through it", part.display()),
+        ));
+    }
+    let f = tokio::fs::File::create(&part)
+        .await
+        .map_err(|e| Error::from_io(&format!("creating {}", part.display()), e))?;
+    f.set_len(size)
+        .await
+        .map_err(|e| Error::from_io("sizing the local file", e))?;
+    drop(f);
+    // Segments need REST; without REST STREAM, one session reads it all.
+    let sessions = if client.features().supports_rest_stream() {
+        opts.sessions
+    } else {
+        1
+    };
+    let segs = ranges(size, sessions, opts.min_segment);
+    let meter = Meter::new(opts.progress.clone(), 0, Some(size));
+    let r = run(client, &remote, &part, &segs, &meter).await;
+    meter.finish();
+    let r = match r {
+        Ok(()) => verify(client, &remote, &part, size, opts).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(hash_verified) => {
+            tokio::fs::rename(&part, local_path).await.map_err(|e| {
+                Error::from_io(&format!("renaming into {}", local_path.display()), e)
+            })?;
+            Ok(SegmentReport {
+                size,
+                segments: segs,
+                hash_verified,
+            })
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            Err(e)
+        }
+    }
+}
+
+async fn run(
+    client: &mut Client,
+    remote: &Arg,
+    part: &Path,
+    segs: &[(u64, u64)],
+    meter: &std::sync::Arc<Meter>,
+) -> Result<()> {
+    let Some((&last, others)) = segs.split_last() else {
+        return Ok(());
+    };
+    let config = client.config().clone();
+    let mut futs = Vec::with_capacity(segs.len());
+    for &seg in others {
+        let (config, remote, meter) = (config.clone(), remote.clone(), meter.clone());
+        futs.push(futures::FutureExt::boxed(async move {
+            let mut c = Client::connect(config).await?;
+            fetch(&mut c, remote, part, seg, false, meter).await
+            // `c` is dropped here: closing the session ends its transfer.
+        }));
+    }
+    futs.push(futures::FutureExt::boxed(fetch(
+        client,
+        remote.clone(),
+        part,
+        last,
+        true,
+        meter.clone(),
+    )));
+    let results = futures::future::join_all(futs).await;
+    results.into_iter().collect::<Result<Vec<()>>>().map(drop)
+}
+
+async fn verify(
+    client: &mut Client,
+    remote: &Arg,
+    part: &Path,
+    size: u64,
+    opts: &SegmentOptions,
+) -> Result<Option<HashAlgorithm>> {
+    let len = tokio::fs::metadata(part)
+        .await
+        .map_err(|e| Error::from_io("reading the local file", e))?
+        .len();
+    if len != size {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!("segmented download: {len} bytes, the server's SIZE is {size}"),
+        ));
+    }
+    if opts.verify != Verify::SizeAndHash {
+        return Ok(None);
+    }
+    let Some((alg, theirs)) = client.server_hash(remote.clone()).await? else {
+        return Ok(None);
+    };
+    if local_file_hash(part, alg).await? != theirs {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!("segmented download: {} mismatch", alg.hash_name()),
+        ));
+    }
+    Ok(Some(alg))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ranges_cover_the_file() {
+        let r = super::ranges(10, 4, 1);
+        assert_eq!(r, vec![(0, 3), (3, 3), (6, 3), (9, 1)]);
+        assert_eq!(super::ranges(100, 4, 60), vec![(0, 100)]);
+        assert_eq!(super::ranges(0, 4, 1), vec![(0, 0)]);
+    }
+}

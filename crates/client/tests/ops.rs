@@ -1,0 +1,643 @@
+//! `ftpkit::ops`: progress, files with resume and verification, listing
+//! streams, mirror (with hostile names) and segmented downloads — against
+//! the scripted server, and against the real servers of `interop/` when
+//! their env file exists (these are skipped otherwise).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftpkit::ops::{
+    self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
+};
+use ftpkit::{Client, Config, Credentials, ErrorKind, ListLine, Security, Timeouts};
+use ftpkit_testkit::{Script, ScriptedServer};
+use futures::StreamExt;
+
+// ----- helpers -----------------------------------------------------------
+
+fn config(server: &ScriptedServer) -> Config {
+    let mut c = Config::new("localhost");
+    c.port = server.port();
+    c.security = Security::None;
+    c.credentials = Some(Credentials::new("alice", "s3cret"));
+    c.timeouts = Timeouts::all(Duration::from_secs(3));
+    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
+    c
+}
+
+fn login(feat: &str) -> Script {
+    Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("230 in\r\n")
+        .expect("FEAT")
+        .reply(format!("211-Features:\r\n{feat}211 End\r\n"))
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!("ftpkit-ops-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(*e));
+    (cb, events)
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+// ----- files: resume, verification, progress ------------------------------
+
+#[tokio::test]
+async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
+    let sha = hex(&sha256(b"hello world"));
+    let script = login(" EPSV\r\n REST STREAM\r\n XSHA256\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 6")
+        .reply("350 restarting\r\n")
+        .expect_line("RETR f.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"world")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect_line("XSHA256 f.bin")
+        .reply(format!("250 {sha}\r\n"));
+    let server = ScriptedServer::start(script).await;
+    let dir = temp_dir("resume");
+    let local = dir.join("f.bin");
+    std::fs::write(ops::part_path(&local), b"hello ").unwrap();
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (cb, events) = recorder();
+    let opts = FileOptions {
+        resume: true,
+        verify: Verify::SizeAndHash,
+        progress: Some(cb),
+    };
+    let r = ops::download_file(&mut c, "f.bin", &local, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.resumed_from, 6);
+    assert_eq!(r.transferred, 5);
+    assert!(r.size_verified);
+    assert_eq!(r.hash_verified, Some(ops::HashAlgorithm::Sha256));
+    assert_eq!(std::fs::read(&local).unwrap(), b"hello world");
+    assert!(!ops::part_path(&local).exists());
+    let last = *events.lock().unwrap().last().unwrap();
+    assert!(last.finished);
+    assert_eq!((last.bytes_done, last.total), (11, Some(11)));
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn download_with_wrong_hash_leaves_no_file() {
+    let script = login(" EPSV\r\n XMD5\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 5\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"hello")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect_line("XMD5 f.bin")
+        .reply("250 00000000000000000000000000000000\r\n");
+    let server = ScriptedServer::start(script).await;
+    let dir = temp_dir("badhash");
+    let local = dir.join("f.bin");
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let opts = FileOptions {
+        verify: Verify::SizeAndHash,
+        ..FileOptions::default()
+    };
+    let e = ops::download_file(&mut c, "f.bin", &local, &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
+    assert!(e.to_string().contains("MD5 mismatch"), "{e}");
+    assert!(!local.exists());
+    assert!(!ops::part_path(&local).exists());
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn short_download_keeps_only_the_part_file() {
+    let script = login(" EPSV\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 10\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"hello")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(script).await;
+    let dir = temp_dir("short");
+    let local = dir.join("f.bin");
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let e = ops::download_file(&mut c, "f.bin", &local, &FileOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
+    assert!(
+        !local.exists(),
+        "no file may claim success with partial content"
+    );
+    assert_eq!(std::fs::read(ops::part_path(&local)).unwrap(), b"hello");
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn upload_resumes_after_remote_size_and_verifies() {
+    let script = login(" EPSV\r\n REST STREAM\r\n")
+        .expect_line("SIZE up.bin")
+        .reply("213 6\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 6")
+        .reply("350 restarting\r\n")
+        .expect_line("STOR up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        .expect_line("SIZE up.bin")
+        .reply("213 11\r\n");
+    let server = ScriptedServer::start(script).await;
+    let dir = temp_dir("upresume");
+    let local = dir.join("up.bin");
+    std::fs::write(&local, b"hello world").unwrap();
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (cb, events) = recorder();
+    let opts = FileOptions {
+        resume: true,
+        verify: Verify::SizeAndHash,
+        progress: Some(cb),
+    };
+    let r = ops::upload_file(&mut c, &local, "up.bin", &opts)
+        .await
+        .unwrap();
+    assert_eq!((r.resumed_from, r.transferred, r.size), (6, 5, 11));
+    assert!(r.size_verified);
+    assert_eq!(r.hash_verified, None, "the server offers no hash");
+    assert_eq!(events.lock().unwrap().last().unwrap().bytes_done, 11);
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"world"[..]]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ----- listing stream ------------------------------------------------------
+
+#[tokio::test]
+async fn list_stream_uses_mlsd_when_offered() {
+    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /d")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"type=cdir; /d\r\ntype=file;size=3; a\r\ntype=dir; b\r\n")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("NLST /d")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"a\r\nb\r\n")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let rows: Vec<ListLine> = ops::list_stream(&mut c, Some("/d"))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    let names: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            ListLine::Entry(e) => Some(e.name.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["/d", "a", "b"]);
+    let names: Vec<String> = ops::nlst_stream(&mut c, Some("/d"))
+        .map(|r| r.unwrap().to_string())
+        .collect()
+        .await;
+    assert_eq!(names, ["a", "b"]);
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+// ----- mirror: hostile names -----------------------------------------------
+
+fn retr(script: Script, path: &str, data: &[u8]) -> Script {
+    script
+        .expect_line(format!("SIZE {path}"))
+        .reply(format!("213 {}\r\n", data.len()))
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line(format!("RETR {path}"))
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(data)
+        .data_close()
+        .reply("226 done\r\n")
+}
+
+#[tokio::test]
+async fn mirror_refuses_hostile_names_and_downloads_the_rest() {
+    let root: &[u8] = b"type=cdir;modify=20240101000000; /\r\n\
+type=pdir;modify=20240101000000; ..\r\n\
+type=file;size=4;modify=20240101000000; good.txt\r\n\
+type=file;size=4;modify=20240101000000; ../evil\r\n\
+type=file;size=4;modify=20240101000000; /abs\r\n\
+type=file;size=4;modify=20240101000000; C:\\x\r\n\
+type=file;size=4;modify=20240101000000; a/b\r\n\
+type=file;size=4;modify=20240101000000; bad\x01name\r\n\
+type=dir;modify=20240101000000; ..\\up\r\n\
+type=dir;modify=20240101000000; sub\r\n";
+    let sub: &[u8] = b"type=file;size=5;modify=20240102030405; inner.txt\r\n\
+type=dir;modify=20240101000000; ..\r\n";
+    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(root)
+        .data_close()
+        .reply("226 done\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /sub")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(sub)
+        .data_close()
+        .reply("226 done\r\n");
+    let script = retr(script, "/good.txt", b"good");
+    let script = retr(script, "/sub/inner.txt", b"inner");
+    let server = ScriptedServer::start(script).await;
+    let outer = temp_dir("hostile");
+    let target = outer.join("target");
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let opts = MirrorOptions {
+        parallelism: 1,
+        ..MirrorOptions::default()
+    };
+    let report = ops::mirror_down(&mut c, "/", &target, &opts).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.files_transferred, 2);
+    assert_eq!(report.bytes, 9);
+    let mut refused: Vec<Vec<u8>> = report
+        .refused
+        .iter()
+        .map(|(n, _)| n.as_bytes().to_vec())
+        .collect();
+    refused.sort();
+    let mut want: Vec<Vec<u8>> = [
+        &b"../evil"[..],
+        b"/abs",
+        b"C:\\x",
+        b"a/b",
+        b"bad\x01name",
+        b"..\\up",
+    ]
+    .iter()
+    .map(|n| n.to_vec())
+    .collect();
+    want.sort();
+    assert_eq!(refused, want, "{:?}", report.refused);
+    assert_eq!(std::fs::read(target.join("good.txt")).unwrap(), b"good");
+    assert_eq!(
+        std::fs::read(target.join("sub/inner.txt")).unwrap(),
+        b"inner"
+    );
+    // Nothing escaped the target, nothing else was written inside it.
+    let mut outside: Vec<_> = std::fs::read_dir(&outer)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    outside.sort();
+    assert_eq!(outside, ["target"]);
+    let mut inside: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    inside.sort();
+    assert_eq!(inside, ["good.txt", "sub"]);
+    // The listing's UTC time was kept.
+    let m = std::fs::metadata(target.join("sub/inner.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let secs = m.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(secs, 1_704_164_645); // 2024-01-02T03:04:05Z
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(outer).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn mirror_does_not_write_through_a_local_symlink() {
+    let listing: &[u8] = b"type=file;size=4;modify=20240101000000; link.txt\r\n\
+type=file;size=2;modify=20240101000000; ok.txt\r\n";
+    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(listing)
+        .data_close()
+        .reply("226 done\r\n");
+    let script = retr(script, "/ok.txt", b"ok");
+    let server = ScriptedServer::start(script).await;
+    let outer = temp_dir("symlink");
+    let target = outer.join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let victim = outer.join("victim.txt");
+    std::fs::write(&victim, b"untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, target.join("link.txt")).unwrap();
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let opts = MirrorOptions {
+        parallelism: 1,
+        ..MirrorOptions::default()
+    };
+    let report = ops::mirror_down(&mut c, "/", &target, &opts).await.unwrap();
+    assert_eq!(report.files_transferred, 1);
+    assert_eq!(report.skipped_other.len(), 1, "{report:?}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+    assert_eq!(std::fs::read(target.join("ok.txt")).unwrap(), b"ok");
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(outer).unwrap();
+}
+
+// ----- real servers ----------------------------------------------------------
+
+const ENV_FILE: &str = "/tmp/ftpkit-interop/env";
+
+fn real_config(name: &str) -> Option<Config> {
+    let Ok(text) = std::fs::read_to_string(ENV_FILE) else {
+        eprintln!("SKIPPED: {ENV_FILE} is absent (start the servers with interop/servers.sh)");
+        return None;
+    };
+    let env: std::collections::HashMap<&str, &str> =
+        text.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| env.get(k).map(|v| (*v).to_owned());
+    let Some(port) = get(&format!("FTPKIT_INTEROP_{name}_PORT")) else {
+        eprintln!("SKIPPED: {name} is not in {ENV_FILE}");
+        return None;
+    };
+    let mut c = Config::new("localhost");
+    c.port = port.parse().unwrap();
+    c.security = match get(&format!("FTPKIT_INTEROP_{name}_TLS")).as_deref() {
+        Some("explicit") => Security::Explicit,
+        Some("implicit") => Security::Implicit,
+        _ => Security::None,
+    };
+    c.credentials = Some(Credentials::new(
+        get("FTPKIT_INTEROP_USER").unwrap(),
+        get("FTPKIT_INTEROP_PASS").unwrap(),
+    ));
+    c.timeouts = Timeouts {
+        data_idle: Duration::from_secs(120),
+        ..Timeouts::default()
+    };
+    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
+    c.tls.ca_files = vec![PathBuf::from(get("FTPKIT_INTEROP_CA").unwrap())];
+    Some(c)
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("/t-hl-{tag}-{}-{nanos}", std::process::id())
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        v.extend_from_slice(&seed.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+fn make_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let files = vec![
+        (PathBuf::from("a.txt"), b"alpha\n".to_vec()),
+        (PathBuf::from("b.bin"), pseudo_random(300_000, 7)),
+        (PathBuf::from("sub/c.txt"), b"charlie\n".to_vec()),
+        (PathBuf::from("sub/deeper/d.bin"), pseudo_random(70_000, 9)),
+        (PathBuf::from("empty/e.txt"), Vec::new()),
+    ];
+    for (p, data) in &files {
+        let full = root.join(p);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, data).unwrap();
+    }
+    files
+}
+
+async fn mirror_round_trip(name: &str) {
+    let Some(cfg) = real_config(name) else {
+        return;
+    };
+    let base = temp_dir(&format!("mirror-{name}"));
+    let src = base.join("src");
+    let dst = base.join("dst");
+    let files = make_tree(&src);
+    // Local files a minute old, so "remote at least as new" holds on
+    // servers without MFMT.
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    for (p, _) in &files {
+        std::fs::File::options()
+            .write(true)
+            .open(src.join(p))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let remote = unique("mirror");
+    let mut c = Client::connect(cfg).await.unwrap();
+    let opts = MirrorOptions {
+        parallelism: 3,
+        verify: Verify::SizeAndHash,
+        ..MirrorOptions::default()
+    };
+    let up = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert!(up.errors.is_empty(), "{name} up: {:?}", up.errors);
+    assert_eq!(up.files_transferred, 5, "{name} up: {up:?}");
+    assert_eq!(up.bytes, 370_014);
+    let up2 = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert!(up2.errors.is_empty(), "{name} up2: {:?}", up2.errors);
+    assert_eq!(
+        (up2.files_transferred, up2.skipped_unchanged),
+        (0, 5),
+        "{name} up2: {up2:?}"
+    );
+
+    let down = ops::mirror_down(&mut c, &remote, &dst, &opts)
+        .await
+        .unwrap();
+    assert!(down.errors.is_empty(), "{name} down: {:?}", down.errors);
+    assert!(down.refused.is_empty(), "{name} down: {:?}", down.refused);
+    assert_eq!(down.files_transferred, 5, "{name} down: {down:?}");
+    for (p, data) in &files {
+        assert_eq!(&std::fs::read(dst.join(p)).unwrap(), data, "{name}: {p:?}");
+    }
+    let down2 = ops::mirror_down(&mut c, &remote, &dst, &opts)
+        .await
+        .unwrap();
+    assert!(down2.errors.is_empty(), "{name} down2: {:?}", down2.errors);
+    assert_eq!(
+        (down2.files_transferred, down2.skipped_unchanged),
+        (0, 5),
+        "{name} down2: {down2:?}"
+    );
+    // A changed local file goes up again.
+    std::fs::write(src.join("a.txt"), b"alpha, changed\n").unwrap();
+    let up3 = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert_eq!(
+        (up3.files_transferred, up3.skipped_unchanged),
+        (1, 4),
+        "{name} up3: {up3:?}"
+    );
+    c.quit().await.unwrap();
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+async fn segmented_64mib(name: &str) {
+    let Some(cfg) = real_config(name) else {
+        return;
+    };
+    let base = temp_dir(&format!("seg-{name}"));
+    let src = base.join("big.bin");
+    let data = pseudo_random(64 * 1024 * 1024, 0x1234_5678);
+    std::fs::write(&src, &data).unwrap();
+    let dir = unique("seg");
+    let mut c = Client::connect(cfg).await.unwrap();
+    c.mkdir(dir.as_str()).await.unwrap();
+    let remote = format!("{dir}/big.bin");
+    ops::upload_file(&mut c, &src, remote.as_str(), &FileOptions::default())
+        .await
+        .unwrap();
+    let (cb, events) = recorder();
+    let opts = SegmentOptions {
+        sessions: 4,
+        verify: Verify::SizeAndHash,
+        progress: Some(cb),
+        ..SegmentOptions::default()
+    };
+    let out = base.join("out.bin");
+    let t0 = std::time::Instant::now();
+    let r = ops::segmented_download(&mut c, remote.as_str(), &out, &opts)
+        .await
+        .unwrap();
+    eprintln!(
+        "{name}: 64 MiB over 4 sessions in {:?} ({r:?})",
+        t0.elapsed()
+    );
+    assert_eq!(r.size, 64 * 1024 * 1024);
+    assert_eq!(r.segments.len(), 4);
+    let got = std::fs::read(&out).unwrap();
+    assert_eq!(sha256(&got), sha256(&data), "{name}: SHA-256 differs");
+    let last = *events.lock().unwrap().last().unwrap();
+    assert!(last.finished);
+    assert_eq!(last.bytes_done, 64 * 1024 * 1024);
+    // The caller's client is still usable.
+    assert_eq!(c.size(remote.as_str()).await.unwrap(), 64 * 1024 * 1024);
+    c.quit().await.unwrap();
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mirror_vsftpd() {
+    mirror_round_trip("VSFTPD").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mirror_proftpd_tls() {
+    mirror_round_trip("PROFTPD_TLS").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_segmented_vsftpd() {
+    segmented_64mib("VSFTPD").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_segmented_proftpd_tls() {
+    segmented_64mib("PROFTPD_TLS").await;
+}
+
+/// The operation futures can be spawned.
+#[allow(dead_code)]
+fn futures_are_send(c: &mut Client, p: &Path) {
+    fn send<T: Send>(_: T) {}
+    send(ops::download_file(c, "x", p, &FileOptions::default()));
+    send(ops::mirror_down(c, "/", p, &MirrorOptions::default()));
+    send(ops::segmented_download(
+        c,
+        "x",
+        p,
+        &SegmentOptions::default(),
+    ));
+}

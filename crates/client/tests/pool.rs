@@ -1,0 +1,671 @@
+//! The connection pool: reuse and its key, broken and unhealthy connections,
+//! idle expiry, the per-key bound, retries with resume (scripted server),
+//! and concurrent transfers against the real vsftpd when the interop
+//! servers run.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ftpkit::pool::{HealthCheck, Pool, PoolConfig};
+use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, Verification};
+use ftpkit::{Config, Credentials, DataProtection, ErrorKind, Security, Timeouts};
+use ftpkit_testkit::{Script, ScriptedServer, TestPki};
+
+fn config(server: &ScriptedServer) -> Config {
+    let mut c = Config::new("127.0.0.1");
+    c.port = server.port();
+    c.credentials = Some(Credentials::new("alice", "s3cret"));
+    c.timeouts = Timeouts::all(Duration::from_secs(3));
+    c
+}
+
+fn login(user: &str, pass: &str) -> Script {
+    Script::new()
+        .send("220 scripted\r\n")
+        .expect_line(format!("USER {user}"))
+        .reply("331 pw\r\n")
+        .expect_line(format!("PASS {pass}"))
+        .reply("230 in\r\n")
+        .expect("FEAT")
+        .reply("211-Features:\r\n EPSV\r\n REST STREAM\r\n SIZE\r\n211 End\r\n")
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+}
+
+fn alice() -> Script {
+    login("alice", "s3cret")
+}
+
+fn pool(f: impl FnOnce(&mut PoolConfig)) -> Pool {
+    let mut c = PoolConfig {
+        keepalive: None,
+        retry_backoff: Duration::from_millis(10),
+        ..PoolConfig::default()
+    };
+    f(&mut c);
+    Pool::new(c)
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("ftpkit-pool-{}-{n}-{name}", std::process::id()))
+}
+
+#[tokio::test]
+async fn identical_config_reuses_the_connection() {
+    let script = alice()
+        .expect("PWD")
+        .reply("257 \"/\"\r\n")
+        .expect("NOOP")
+        .reply("200 ok\r\n")
+        .expect("PWD")
+        .reply("257 \"/\"\r\n");
+    let server = ScriptedServer::builder().session(script).start().await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    {
+        let mut c = pool.get(&cfg).await.unwrap();
+        assert!(!c.is_reused());
+        assert_eq!(c.pwd().await.unwrap(), "/");
+    }
+    assert_eq!(pool.idle_count(&cfg), 1);
+    let same = cfg.clone();
+    {
+        let mut c = pool.get(&same).await.unwrap();
+        assert!(c.is_reused());
+        assert_eq!(pool.in_use_count(&cfg), 1);
+        assert_eq!(c.pwd().await.unwrap(), "/");
+    }
+    server.finish().await.assert_ok();
+}
+
+/// Each change of the configuration must make a new connection, even with
+/// an idle one for the original configuration in the pool.
+#[tokio::test]
+async fn each_differing_key_field_gets_its_own_connection() {
+    let pki = TestPki::new();
+    let client_cert = pki.issue_client_cert("pool-client");
+    let other_cert = pki.issue_client_cert("pool-other");
+    let identity = |ck: &ftpkit_testkit::CertKey| ClientIdentity::new(ck.chain(), ck.key_der());
+    type Change = Box<dyn Fn(&mut Config)>;
+    let cases: Vec<(&str, Script, Change)> = vec![
+        (
+            "user",
+            login("bob", "s3cret"),
+            Box::new(|c| c.credentials = Some(Credentials::new("bob", "s3cret"))),
+        ),
+        (
+            "password",
+            login("alice", "other"),
+            Box::new(|c| c.credentials = Some(Credentials::new("alice", "other"))),
+        ),
+        (
+            "account",
+            alice(),
+            Box::new(|c| {
+                c.credentials = Some(Credentials::new("alice", "s3cret").with_account("acct"));
+            }),
+        ),
+        (
+            "data protection",
+            alice(),
+            Box::new(|c| c.data_protection = DataProtection::Clear),
+        ),
+        (
+            "system roots",
+            alice(),
+            Box::new(|c| c.tls.system_roots = SystemRoots::Exclude),
+        ),
+        (
+            "CA certificate",
+            alice(),
+            Box::new(move |c| c.tls.ca_certificates = vec![pki.ca_cert_der()]),
+        ),
+        (
+            "CA file",
+            alice(),
+            Box::new(|c| c.tls.ca_files = vec!["/nonexistent/ca.pem".into()]),
+        ),
+        (
+            "verification",
+            alice(),
+            Box::new(|c| c.tls.verification = Verification::DangerAcceptInvalidCertificates),
+        ),
+        (
+            "pin",
+            alice(),
+            Box::new(|c| c.tls.pin = Some(Pin::PublicKey([9; 32]))),
+        ),
+        (
+            "TLS version",
+            alice(),
+            Box::new(|c| c.tls.min_version = Some(ftpkit::tls::TlsVersion::Tls13)),
+        ),
+        (
+            "server name",
+            alice(),
+            Box::new(|c| c.tls.server_name = Some("other.example".into())),
+        ),
+        (
+            "client certificate",
+            alice(),
+            Box::new({
+                let id = identity(&client_cert);
+                move |c| c.tls.client_identity = Some(id.clone())
+            }),
+        ),
+        (
+            "virtual host",
+            login("alice", "s3cret"),
+            Box::new(|c| c.virtual_host = None),
+        ),
+    ];
+    for (name, second, change) in cases {
+        // The original configuration has a client certificate and a
+        // virtual host only for the cases that change them.
+        let mut base_script = alice();
+        let mut vhost = None;
+        if name == "virtual host" {
+            vhost = Some("files.example");
+            base_script = Script::new()
+                .send("220 scripted\r\n")
+                .expect_line("HOST files.example")
+                .reply("220 host ok\r\n")
+                .expect_line("USER alice")
+                .reply("331 pw\r\n")
+                .expect_line("PASS s3cret")
+                .reply("230 in\r\n")
+                .expect("FEAT")
+                .reply("211 none\r\n")
+                .expect_line("TYPE I")
+                .reply("200 binary\r\n");
+        }
+        let server = ScriptedServer::builder()
+            .sessions([base_script, second])
+            .start()
+            .await;
+        let pool = pool(|_| {});
+        let mut a = config(&server);
+        a.virtual_host = vhost.map(str::to_owned);
+        if name == "client certificate" {
+            a.tls.client_identity = Some(identity(&other_cert));
+        }
+        let mut b = a.clone();
+        change(&mut b);
+        drop(pool.get(&a).await.unwrap());
+        assert_eq!(pool.idle_count(&a), 1, "{name}");
+        let c = pool.get(&b).await.unwrap();
+        assert!(!c.is_reused(), "{name}: connection shared");
+        assert_eq!(pool.idle_count(&a), 1, "{name}");
+        drop(c);
+        let t = server.finish().await;
+        t.assert_ok();
+        assert!(
+            !t.verbs().iter().any(|v| v == "NOOP"),
+            "{name}: the idle connection was checked out"
+        );
+    }
+}
+
+#[tokio::test]
+async fn broken_connection_is_not_returned() {
+    let first = alice().expect("PWD").disconnect();
+    let second = alice().expect("PWD").reply("257 \"/\"\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    {
+        let mut c = pool.get(&cfg).await.unwrap();
+        let e = c.pwd().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed, "{e}");
+        assert!(c.is_broken());
+    }
+    assert_eq!(pool.idle_count(&cfg), 0);
+    assert_eq!(pool.in_use_count(&cfg), 0);
+    assert_eq!(pool.stats().dropped_broken, 1);
+    let mut c = pool.get(&cfg).await.unwrap();
+    assert!(!c.is_reused());
+    assert_eq!(c.pwd().await.unwrap(), "/");
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn failed_health_check_reconnects() {
+    // The server closes the idle session: NOOP gets 421.
+    let first = alice().expect("NOOP").reply("421 timeout\r\n").disconnect();
+    let second = alice().expect("PWD").reply("257 \"/home\"\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    drop(pool.get(&cfg).await.unwrap());
+    let mut c = pool.get(&cfg).await.unwrap();
+    assert!(!c.is_reused());
+    assert_eq!(c.pwd().await.unwrap(), "/home");
+    assert_eq!(pool.stats().closed_idle, 1);
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(
+        t.session(0).verbs().last().map(String::as_str),
+        Some("NOOP")
+    );
+}
+
+#[tokio::test]
+async fn no_health_check_hands_out_without_noop() {
+    let script = alice().expect("PWD").reply("257 \"/\"\r\n");
+    let server = ScriptedServer::start(script).await;
+    let pool = pool(|c| c.health_check = HealthCheck::None);
+    let cfg = config(&server);
+    drop(pool.get(&cfg).await.unwrap());
+    let mut c = pool.get(&cfg).await.unwrap();
+    assert!(c.is_reused());
+    c.pwd().await.unwrap();
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_old_connections() {
+    // The expired connection is closed with QUIT, and a new one made.
+    let first = alice().expect("QUIT").reply("221 bye\r\n");
+    let second = alice();
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|c| c.idle_timeout = Duration::from_millis(50));
+    let cfg = config(&server);
+    drop(pool.get(&cfg).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let c = pool.get(&cfg).await.unwrap();
+    assert!(!c.is_reused());
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn max_per_key_bounds_checkouts() {
+    let server = ScriptedServer::builder()
+        .sessions([alice(), alice()])
+        .start()
+        .await;
+    let pool = pool(|c| {
+        c.max_per_key = 2;
+        c.health_check = HealthCheck::None;
+    });
+    let cfg = config(&server);
+    let a = pool.get(&cfg).await.unwrap();
+    let b = pool.get(&cfg).await.unwrap();
+    assert_eq!(pool.in_use_count(&cfg), 2);
+    // A third checkout waits...
+    let third = tokio::time::timeout(Duration::from_millis(200), pool.get(&cfg)).await;
+    assert!(third.is_err(), "third checkout did not wait");
+    // ...until one is returned, and then gets that one.
+    let waiter = {
+        let pool = pool.clone();
+        let cfg = cfg.clone();
+        tokio::spawn(async move { pool.get(&cfg).await.map(|c| c.is_reused()) })
+    };
+    tokio::task::yield_now().await;
+    drop(a);
+    let reused = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("third checkout still waiting after a return")
+        .unwrap()
+        .unwrap();
+    assert!(reused);
+    drop(b);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn keepalive_pings_idle_connections() {
+    let script = alice()
+        .expect("NOOP")
+        .reply("200 ok\r\n")
+        .expect("NOOP")
+        .reply("200 ok\r\n");
+    let server = ScriptedServer::start(script).await;
+    let pool = pool(|c| {
+        c.keepalive = Some(Duration::from_millis(100));
+        c.health_check = HealthCheck::None;
+    });
+    let cfg = config(&server);
+    drop(pool.get(&cfg).await.unwrap());
+    // Wait for the two NOOPs, then stop the keepalive before a third.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while server
+            .transcript()
+            .verbs()
+            .iter()
+            .filter(|v| *v == "NOOP")
+            .count()
+            < 2
+            || pool.idle_count(&cfg) != 1
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("no keepalive NOOPs");
+    drop(pool);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn retry_download_resumes_after_a_dropped_connection() {
+    let first = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"hello ")
+        .data_close()
+        .disconnect();
+    let second = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 6")
+        .reply("350 ok\r\n")
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"world")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("download");
+    std::fs::write(&local, b"stale content that must go").unwrap();
+    let n = pool.retry_download(&cfg, "f.bin", &local, 2).await.unwrap();
+    assert_eq!(n, 11);
+    assert_eq!(std::fs::read(&local).unwrap(), b"hello world");
+    std::fs::remove_file(&local).unwrap();
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn retry_download_gives_up_after_retries() {
+    let broken = |rest: Option<&str>| {
+        let mut s = alice().expect("EPSV").passive_listen().reply_epsv();
+        if let Some(line) = rest {
+            s = s.expect_line(line).reply("350 ok\r\n");
+        }
+        s.expect("RETR")
+            .reply("150 opening\r\n")
+            .data_accept()
+            .data_send(b"x")
+            .data_close()
+            .disconnect()
+    };
+    let server = ScriptedServer::builder()
+        .sessions([broken(None), broken(Some("REST 1"))])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("giveup");
+    let e = pool
+        .retry_download(&cfg, "f.bin", &local, 1)
+        .await
+        .unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    let _ = std::fs::remove_file(&local);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn retry_download_does_not_retry_permanent_errors() {
+    let script = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect("RETR")
+        .reply("550 no such file\r\n");
+    let server = ScriptedServer::start(script).await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("missing");
+    let e = pool
+        .retry_download(&cfg, "f.bin", &local, 3)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(550));
+    let _ = std::fs::remove_file(&local);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn retry_upload_resumes_at_the_servers_size() {
+    let first = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("STOR up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .disconnect();
+    let second = alice()
+        .expect_line("SIZE up.bin")
+        .reply("213 6\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 6")
+        .reply("350 ok\r\n")
+        .expect_line("STOR up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 done\r\n")
+        .expect_line("SIZE up.bin")
+        .reply("213 11\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("upload");
+    std::fs::write(&local, b"hello world").unwrap();
+    let n = pool.retry_upload(&cfg, &local, "up.bin", 2).await.unwrap();
+    assert_eq!(n, 11);
+    std::fs::remove_file(&local).unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.session(1).data_received(), vec![&b"world"[..]]);
+}
+
+#[tokio::test]
+async fn incomplete_result_is_retried() {
+    // The transfer "succeeds" but SIZE says the server has more: resume.
+    let first = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"abc")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 5\r\n")
+        .expect("NOOP")
+        .reply("200 ok\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 3")
+        .reply("350 ok\r\n")
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"de")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 5\r\n");
+    let server = ScriptedServer::start(first).await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("short");
+    let n = pool.retry_download(&cfg, "f.bin", &local, 1).await.unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(std::fs::read(&local).unwrap(), b"abcde");
+    std::fs::remove_file(&local).unwrap();
+    server.finish().await.assert_ok();
+}
+
+// ----- against the real vsftpd ---------------------------------------------
+
+fn interop_env() -> Option<HashMap<String, String>> {
+    let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
+    let path = PathBuf::from(dir).join("env");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "SKIPPED: {} not found; start the interop servers (interop/README.md) to run this test",
+            path.display()
+        );
+        return None;
+    };
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Deterministic pseudo-random content, different for each task.
+fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+async fn concurrent_transfers(instance: &str, tls: bool) {
+    let Some(env) = interop_env() else { return };
+    let get = |k: &str| {
+        env.get(&format!("FTPKIT_INTEROP_{k}"))
+            .cloned()
+            .unwrap_or_else(|| panic!("FTPKIT_INTEROP_{k} missing from the env file"))
+    };
+    let Ok(port) = get(&format!("{instance}_PORT")).parse::<u16>() else {
+        panic!("bad port for {instance}");
+    };
+    let mut cfg = Config::new(get("HOST"));
+    cfg.port = port;
+    cfg.credentials = Some(Credentials::new(get("USER"), get("PASS")));
+    cfg.timeouts = Timeouts::all(Duration::from_secs(20));
+    if tls {
+        cfg.security = Security::Explicit;
+        cfg.tls.system_roots = SystemRoots::Exclude;
+        cfg.tls.ca_files = vec![get("CA").into()];
+    }
+    let pool = Pool::new(PoolConfig {
+        max_per_key: 4,
+        max_idle_per_key: 4,
+        keepalive: Some(Duration::from_secs(5)),
+        ..PoolConfig::default()
+    });
+    let dir = format!(
+        "/t-pool-{}-{}",
+        std::process::id(),
+        if tls { "tls" } else { "plain" }
+    );
+    pool.get(&cfg)
+        .await
+        .unwrap()
+        .mkdir(dir.as_str())
+        .await
+        .unwrap();
+
+    let max_in_use = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..16u64 {
+        let (pool, cfg, dir, max_in_use) =
+            (pool.clone(), cfg.clone(), dir.clone(), max_in_use.clone());
+        tasks.push(tokio::spawn(async move {
+            let data = content(i + 1, 200_000 + 7919 * i as usize);
+            let up = temp_path(&format!("up-{i}"));
+            let down = temp_path(&format!("down-{i}"));
+            tokio::fs::write(&up, &data).await.unwrap();
+            let remote = format!("{dir}/file-{i}.bin");
+            let n = pool.retry_upload(&cfg, &up, &remote, 2).await.unwrap();
+            assert_eq!(n, data.len() as u64);
+            max_in_use.fetch_max(pool.in_use_count(&cfg), Ordering::Relaxed);
+            let n = pool.retry_download(&cfg, &remote, &down, 2).await.unwrap();
+            assert_eq!(n, data.len() as u64);
+            let got = tokio::fs::read(&down).await.unwrap();
+            assert_eq!(sha256(&got), sha256(&data), "task {i}: content differs");
+            let mut c = pool.get(&cfg).await.unwrap();
+            c.delete(remote.as_str()).await.unwrap();
+            drop(c);
+            let _ = tokio::fs::remove_file(&up).await;
+            let _ = tokio::fs::remove_file(&down).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(max_in_use.load(Ordering::Relaxed) <= 4);
+    // 1 + 16 * 3 checkouts on at most 4 connections, none broken.
+    let stats = pool.stats();
+    assert!(stats.opened <= 4, "{stats:?}");
+    assert_eq!(stats.opened + stats.reused, 49, "{stats:?}");
+    assert_eq!(stats.dropped_broken, 0, "{stats:?}");
+    assert!(pool.idle_count(&cfg) <= 4);
+    pool.get(&cfg)
+        .await
+        .unwrap()
+        .rmdir(dir.as_str())
+        .await
+        .unwrap();
+    pool.close_idle().await;
+    assert_eq!(pool.idle_count(&cfg), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_sixteen_tasks_through_a_pool_of_four() {
+    concurrent_transfers("VSFTPD", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_tls_sixteen_tasks_through_a_pool_of_four() {
+    concurrent_transfers("VSFTPD_TLS", true).await;
+}
