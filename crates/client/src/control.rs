@@ -182,11 +182,9 @@ impl Control {
         Ok(())
     }
 
-    /// Reads once (with the reply deadline) and feeds the session.
-    async fn read_once(&mut self) -> Result<()> {
-        let n = match tokio::time::timeout(self.reply_timeout, self.stream.read(&mut self.rbuf))
-            .await
-        {
+    /// Reads once, before `deadline`, and feeds the session.
+    async fn read_once(&mut self, deadline: tokio::time::Instant) -> Result<()> {
+        let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut self.rbuf)).await {
             Err(_) => return Err(self.poison(Error::timeout("a reply"))),
             Ok(Err(e)) => return Err(self.poison(Error::from_io("reading a reply", e))),
             Ok(Ok(n)) => n,
@@ -204,11 +202,17 @@ impl Control {
     }
 
     /// Runs the connection until the session has an event for the caller.
-    /// TLS switches (`StartTls`, `StopTls`) are handled here.
+    /// TLS switches (`StartTls`, `StopTls`) are handled here, and
+    /// informational 1yz replies (`120`, `110`...) are logged and absorbed.
+    ///
+    /// One reply deadline covers the whole wait: a server that drips a
+    /// reply byte by byte, or sends preliminary replies forever, is cut off
+    /// when it passes.
     ///
     /// Cancel-safe when nothing is queued for sending: it then only reads,
     /// and reads are cancel-safe.
     pub(crate) async fn next_event(&mut self) -> Result<Event> {
+        let mut deadline = tokio::time::Instant::now() + self.reply_timeout;
         loop {
             self.flush().await?;
             if let Some(ev) = self.session.poll_event() {
@@ -217,10 +221,18 @@ impl Control {
                         self.start_tls().await?;
                         let r = self.session.tls_established();
                         r.map_err(|e| self.poison(e.into()))?;
+                        // The handshake had its own deadline; the next reply
+                        // gets a full one.
+                        deadline = tokio::time::Instant::now() + self.reply_timeout;
                         continue;
                     }
                     Event::StopTls => {
                         self.stop_tls().await?;
+                        deadline = tokio::time::Instant::now() + self.reply_timeout;
+                        continue;
+                    }
+                    Event::Preliminary(r) => {
+                        tracing::debug!(reply = %r, "preliminary reply");
                         continue;
                     }
                     other => return Ok(other),
@@ -229,7 +241,7 @@ impl Control {
             if !self.session.wants_input() {
                 return Err(Error::new(ErrorKind::Misuse, "no reply is outstanding"));
             }
-            self.read_once().await?;
+            self.read_once(deadline).await?;
         }
     }
 

@@ -571,8 +571,11 @@ impl Pool {
     /// Downloads `remote` into the file `local`, retrying up to `retries`
     /// times when the attempt fails with a transient error
     /// ([`Error::is_transient`]) or on a dropped connection: each retry takes
-    /// a (new) connection and resumes (`REST`) at the local file's size.
-    /// The first attempt truncates `local`. At the end the local size must
+    /// a (new) connection, asks the server's `SIZE` (done if the local file
+    /// already has it all; started over if the local file is longer) and
+    /// resumes (`REST`) at the local file's size. The first attempt truncates
+    /// `local`. Needs [`TransferType::Binary`] (the default), since offsets
+    /// are bytes of the file. At the end the local size must
     /// equal the server's `SIZE` (skipped, with a warning, when the server
     /// does not implement `SIZE`); a shorter file is retried. Returns the
     /// file's size.
@@ -583,6 +586,7 @@ impl Pool {
         local: impl AsRef<Path>,
         retries: u32,
     ) -> Result<u64> {
+        check_binary(config, "retry_download")?;
         let local = local.as_ref();
         let mut fresh = true;
         let mut retry = 0;
@@ -617,12 +621,32 @@ impl Pool {
             .open(local)
             .await
             .map_err(|e| Failure::local("opening the local file", e))?;
-        *fresh = false;
-        let offset = file
+        let resuming = !std::mem::replace(fresh, false);
+        let mut offset = file
             .metadata()
             .await
             .map_err(|e| Failure::local("local file size", e))?
             .len();
+        if resuming && offset > 0 {
+            // Everything may have arrived before the connection dropped; and
+            // a local file longer than the server's means it changed.
+            match conn.size(remote).await {
+                Ok(size) if size == offset => {
+                    tracing::debug!(remote, "already complete");
+                    return Ok(offset);
+                }
+                Ok(size) if size < offset => {
+                    tracing::warn!(remote, size, offset, "remote file shrank; starting over");
+                    file.set_len(0)
+                        .await
+                        .map_err(|e| Failure::local("truncating the local file", e))?;
+                    offset = 0;
+                }
+                Ok(_) => {}
+                Err(e) if is_unimplemented(&e) => {}
+                Err(e) => return Err(Failure::on(&conn, e)),
+            }
+        }
         file.seek(SeekFrom::Start(offset))
             .await
             .map_err(|e| Failure::local("seeking in the local file", e))?;
@@ -639,7 +663,8 @@ impl Pool {
     /// when the attempt fails with a transient error or on a dropped
     /// connection: each retry takes a (new) connection, asks the server's
     /// `SIZE` of `remote` and resumes there ([`Client::stor_from`]: `REST` +
-    /// `STOR`, or `APPE`). The first attempt replaces the file. At the end
+    /// `STOR`, or `APPE`). The first attempt replaces the file. Needs
+    /// [`TransferType::Binary`]. At the end
     /// the server's `SIZE` must equal the local size (skipped, with a
     /// warning, when the server does not implement `SIZE`). Returns the
     /// file's size.
@@ -650,6 +675,7 @@ impl Pool {
         remote: &str,
         retries: u32,
     ) -> Result<u64> {
+        check_binary(config, "retry_upload")?;
         let local = local.as_ref();
         let mut fresh = true;
         let mut retry = 0;
@@ -724,10 +750,7 @@ async fn verify_size(conn: &mut Pooled, remote: &str, have: u64) -> Result<(), F
             ),
             retry: false,
         }),
-        Err(e)
-            if e.reply()
-                .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504)) =>
-        {
+        Err(e) if is_unimplemented(&e) => {
             tracing::warn!(
                 remote,
                 "the server does not implement SIZE; size not verified"
@@ -736,6 +759,23 @@ async fn verify_size(conn: &mut Pooled, remote: &str, have: u64) -> Result<(), F
         }
         Err(e) => Err(Failure::on(conn, e)),
     }
+}
+
+/// A 500/502/504 reply: the server does not implement the command.
+fn is_unimplemented(e: &Error) -> bool {
+    e.reply()
+        .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504))
+}
+
+/// Offsets are bytes of the file only in TYPE I.
+fn check_binary(config: &Config, what: &str) -> Result<()> {
+    if config.transfer_type == TransferType::Binary {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::InvalidArgument,
+        format!("{what} resumes at byte offsets and needs TYPE I (binary)"),
+    ))
 }
 
 /// A failed attempt and whether it may be retried.

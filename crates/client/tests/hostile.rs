@@ -1164,9 +1164,6 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
 
 /// A server that skips the 1yz mark and answers 226 once the data is sent.
 #[tokio::test]
-#[ignore = "bug: open_data keeps the 226 in TransferInfo::completion but Download still calls \
-            await_completion at end of data (transfer/download.rs:91,136): Misuse \"no reply is \
-            outstanding\" after all the data was read"]
 async fn completion_without_a_mark_after_data() {
     let script = plain_login()
         .expect("EPSV")
@@ -1198,8 +1195,6 @@ async fn completion_without_a_mark_after_data() {
 /// `Timeouts::reply` is "each reply from the server"; a server that drips
 /// one byte at a time, each well inside the deadline, must still hit it.
 #[tokio::test]
-#[ignore = "bug: the reply deadline is applied per read (control.rs:187 read_once), not per \
-            reply: a server dripping bytes keeps the client waiting indefinitely"]
 async fn reply_dripped_byte_by_byte_hits_the_reply_deadline() {
     let reply = b"257 \"/slow\" is current\r\n";
     let parts: Vec<&[u8]> = reply.chunks(1).collect();
@@ -1221,8 +1216,6 @@ async fn reply_dripped_byte_by_byte_hits_the_reply_deadline() {
 /// 1yz replies to a command that never completes: each is well inside the
 /// deadline, but the final reply is not.
 #[tokio::test]
-#[ignore = "bug: each 1yz reply restarts the reply deadline (client.rs:182 command() loops on \
-            Preliminary; control.rs:187 deadline per read): endless 1yz keeps the client forever"]
 async fn endless_preliminary_replies_hit_the_reply_deadline() {
     let mut script = plain_login().expect("NOOP");
     for _ in 0..20 {

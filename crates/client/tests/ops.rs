@@ -423,6 +423,53 @@ type=file;size=2;modify=20240101000000; ok.txt\r\n";
     std::fs::remove_dir_all(outer).unwrap();
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn mirror_up_refuses_unsafe_local_names_and_skips_symlinks() {
+    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect_line("MKD /up")
+        .reply("257 \"/up\" created\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /up")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_close()
+        .reply("226 done\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("STOR /up/good.txt")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        .expect_line("SIZE /up/good.txt")
+        .reply("213 4\r\n");
+    let server = ScriptedServer::start(script).await;
+    let src = temp_dir("up-hostile");
+    std::fs::write(src.join("good.txt"), b"good").unwrap();
+    std::fs::write(src.join("back\\slash"), b"x").unwrap();
+    std::fs::write(src.join("ctl\x01name"), b"x").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", src.join("link")).unwrap();
+    let mut c = Client::connect(config(&server)).await.unwrap();
+    let opts = MirrorOptions {
+        parallelism: 2,
+        ..MirrorOptions::default()
+    };
+    let report = ops::mirror_up(&mut c, &src, "/up", &opts).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!((report.files_transferred, report.bytes), (1, 4));
+    assert_eq!(report.refused.len(), 2, "{report:?}");
+    assert_eq!(report.skipped_other.len(), 1, "{report:?}");
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"good"[..]]);
+    std::fs::remove_dir_all(src).unwrap();
+}
+
 // ----- real servers ----------------------------------------------------------
 
 const ENV_FILE: &str = "/tmp/ftpkit-interop/env";

@@ -238,6 +238,75 @@ async fn broken_connection_is_not_returned() {
 }
 
 #[tokio::test]
+async fn connection_dropped_mid_transfer_is_not_returned() {
+    let first = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR big.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"first bytes")
+        .expect_eof();
+    let server = ScriptedServer::start(first).await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    {
+        let mut c = pool.get(&cfg).await.unwrap();
+        let mut dl = c.retr("big.bin").await.unwrap();
+        let mut buf = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut dl, &mut buf)
+            .await
+            .unwrap();
+        // The download and then the connection are dropped half-way.
+    }
+    assert_eq!(pool.idle_count(&cfg), 0);
+    assert_eq!(pool.stats().dropped_broken, 1);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn retries_need_binary_type() {
+    let pool = pool(|_| {});
+    let mut cfg = Config::new("127.0.0.1");
+    cfg.transfer_type = ftpkit::TransferType::Ascii;
+    let e = pool
+        .retry_download(&cfg, "f.txt", temp_path("ascii"), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(pool.stats().opened, 0);
+}
+
+#[tokio::test]
+async fn already_complete_download_is_not_fetched_again() {
+    // The data arrived in full but the connection dropped before 226.
+    let first = alice()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"complete")
+        .data_close()
+        .disconnect();
+    let second = alice().expect_line("SIZE f.bin").reply("213 8\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([first, second])
+        .start()
+        .await;
+    let pool = pool(|_| {});
+    let cfg = config(&server);
+    let local = temp_path("complete");
+    let n = pool.retry_download(&cfg, "f.bin", &local, 1).await.unwrap();
+    assert_eq!(n, 8);
+    assert_eq!(std::fs::read(&local).unwrap(), b"complete");
+    std::fs::remove_file(&local).unwrap();
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
 async fn failed_health_check_reconnects() {
     // The server closes the idle session: NOOP gets 421.
     let first = alice().expect("NOOP").reply("421 timeout\r\n").disconnect();
@@ -377,6 +446,8 @@ async fn retry_download_resumes_after_a_dropped_connection() {
         .data_close()
         .disconnect();
     let second = alice()
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -408,7 +479,11 @@ async fn retry_download_resumes_after_a_dropped_connection() {
 #[tokio::test]
 async fn retry_download_gives_up_after_retries() {
     let broken = |rest: Option<&str>| {
-        let mut s = alice().expect("EPSV").passive_listen().reply_epsv();
+        let mut s = alice();
+        if rest.is_some() {
+            s = s.expect_line("SIZE f.bin").reply("213 9\r\n");
+        }
+        s = s.expect("EPSV").passive_listen().reply_epsv();
         if let Some(line) = rest {
             s = s.expect_line(line).reply("350 ok\r\n");
         }
@@ -515,6 +590,8 @@ async fn incomplete_result_is_retried() {
         .reply("213 5\r\n")
         .expect("NOOP")
         .reply("200 ok\r\n")
+        .expect_line("SIZE f.bin")
+        .reply("213 5\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()

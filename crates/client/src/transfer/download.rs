@@ -125,15 +125,20 @@ impl<'a> Download<'a> {
                                 self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
                                 return Poll::Ready(Ok(()));
                             }
-                            // End of data: read the completion reply.
+                            // End of data: read the completion reply, unless
+                            // the server sent it before the data ended (no
+                            // mark, or a fast server).
                             let State::Reading { client, data } =
                                 std::mem::replace(&mut self.state, State::Failed)
                             else {
                                 return Poll::Ready(Err(io::Error::other("download state")));
                             };
                             drop(data);
-                            self.state =
-                                State::Finishing(Box::pin(await_completion(client, "download")));
+                            self.state = if self.info.completion.is_some() {
+                                State::Done
+                            } else {
+                                State::Finishing(Box::pin(await_completion(client, "download")))
+                            };
                         }
                         Poll::Ready(Err(e)) => {
                             let tls = matches!(

@@ -235,16 +235,29 @@ impl Client {
         };
         tokio::pin!(connect);
         let mut progress = Progress::default();
+        // A completion without a data connection happens (`226` for an
+        // empty listing). In passive mode the connect is still awaited: the
+        // server may have written everything and replied before we
+        // connected, and its data waits in the socket. In active mode a
+        // server that completed without connecting never will.
+        let give_up_on_completion = matches!(self.config.data_mode, DataMode::Active(_));
         let tcp = loop {
             tokio::select! {
-                ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
+                // A connection already made wins over a completion read in
+                // the same turn.
+                biased;
                 r = &mut connect => match r {
                     Ok(tcp) => break Some(tcp),
                     // A refused or reset data connection usually comes with
                     // a reply saying why (550 No such file): report that.
+                    Err(e) if progress.completed.is_some() => {
+                        tracing::debug!(error = %e, "no data connection after an early completion");
+                        break None;
+                    }
                     Err(e) => return Err(self.explain_data_failure(verb, e).await),
                 },
-                _ = std::future::ready(()), if progress.completed.is_some() => break None,
+                ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
+                _ = std::future::ready(()), if give_up_on_completion && progress.completed.is_some() => break None,
             }
         };
         let Some(tcp) = tcp else {

@@ -54,16 +54,21 @@ struct AsciiOut {
     pos: usize,
 }
 
-/// Closes the data connection, then reads the completion reply. If the
-/// close fails, the server's reply (which usually says why) wins.
+/// Closes the data connection, then reads the completion reply (unless the
+/// server already sent it). If the close fails, the server's reply (which
+/// usually says why) wins.
 async fn finish(
     client: &mut Client,
     mut data: DataStream,
     close_timeout: Duration,
+    completed: Option<Reply>,
 ) -> Result<Reply> {
     let closed = data.close(close_timeout).await;
     drop(data);
-    let reply = await_completion(client, "upload").await;
+    let reply = match completed {
+        Some(r) => Ok(r),
+        None => await_completion(client, "upload").await,
+    };
     match (closed, reply) {
         (_, Err(e)) => Err(e),
         (Err(e), Ok(_)) => Err(e.into()),
@@ -241,7 +246,9 @@ impl AsyncWrite for Upload<'_> {
                 std::mem::replace(&mut this.state, State::Failed)
             {
                 let close_timeout = this.close_timeout;
-                this.state = State::Finishing(Box::pin(finish(client, data, close_timeout)));
+                let completed = this.info.completion.clone();
+                this.state =
+                    State::Finishing(Box::pin(finish(client, data, close_timeout, completed)));
             }
         }
         this.poll_finishing(cx)
