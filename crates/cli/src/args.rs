@@ -55,6 +55,15 @@ pub(crate) enum TlsMax {
 /// Options valid with every command.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
+    /// Route control and data connections through a proxy:
+    /// `socks5://[USER:PASS@]HOST:PORT` or `http://[USER:PASS@]HOST:PORT`
+    /// (HTTP CONNECT). Passive mode only.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Download one file over N sessions in parallel (REST ranges written
+    /// into place); with `get` to a file
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) segments: Option<u16>,
     /// Security of the control connection, overriding the URL's scheme
     #[arg(long, global = true, value_enum, value_name = "MODE")]
     pub(crate) tls: Option<TlsMode>,
@@ -226,6 +235,21 @@ pub(crate) enum Cmd {
         /// Server URL (ftp:// is tried with explicit TLS)
         url: String,
     },
+    /// Mirror a directory tree: URL to DIR, or with --reverse DIR to URL.
+    /// Unchanged files (size and time) are skipped; names that could escape
+    /// the target are refused and reported
+    Mirror {
+        /// The remote directory URL (with --reverse: the local directory)
+        first: String,
+        /// The local directory (with --reverse: the remote directory URL)
+        second: String,
+        /// Upload DIR to URL instead
+        #[arg(long)]
+        reverse: bool,
+        /// Sessions transferring at once
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: u16,
+    },
     /// Send one raw command and print the reply
     Quote {
         /// Server URL
@@ -250,6 +274,18 @@ impl Cmd {
             | Cmd::Stat { url }
             | Cmd::Cert { url }
             | Cmd::Quote { url, .. } => url,
+            Cmd::Mirror {
+                first,
+                second,
+                reverse,
+                ..
+            } => {
+                if *reverse {
+                    second
+                } else {
+                    first
+                }
+            }
         }
     }
 }

@@ -30,9 +30,10 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
     let mut client = Client::connect(config).await?;
     let result = match &cli.command {
         Cmd::Ls { long, json, .. } => ls(&mut client, &url, *long, *json, ctx).await,
-        Cmd::Get { local, resume, .. } => {
-            get(&mut client, &url, local.as_deref(), *resume, ctx).await
-        }
+        Cmd::Get { local, resume, .. } => match cli.global.segments {
+            Some(n) if n > 1 => segmented(&mut client, &url, local.as_deref(), n, ctx).await,
+            _ => get(&mut client, &url, local.as_deref(), *resume, ctx).await,
+        },
         Cmd::Put {
             local,
             resume,
@@ -58,6 +59,23 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
         Cmd::Stat { .. } => stat(&mut client, url.path()).await,
         Cmd::Cert { .. } => cert(&client),
         Cmd::Quote { command, .. } => quote(&mut client, command).await,
+        Cmd::Mirror {
+            first,
+            second,
+            reverse,
+            parallel,
+        } => {
+            let local = if *reverse { first } else { second };
+            mirror(
+                &mut client,
+                &url,
+                Path::new(local),
+                *reverse,
+                *parallel,
+                ctx,
+            )
+            .await
+        }
     };
     // The command's outcome matters, not the goodbye.
     if let Err(e) = client.quit().await {
@@ -582,5 +600,86 @@ async fn quote(client: &mut Client, command: &str) -> anyhow::Result<()> {
     if reply.code().is_negative() {
         bail!("{}: {reply}", output::terminal_safe(&verb));
     }
+    Ok(())
+}
+
+/// `mirror`: the whole tree, in either direction.
+async fn mirror(
+    client: &mut Client,
+    url: &FtpUrl,
+    local: &Path,
+    reverse: bool,
+    parallel: u16,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let remote = String::from_utf8(url.path().to_vec())
+        .map_err(|_| anyhow::anyhow!("mirror needs a UTF-8 remote directory"))?;
+    let remote = if remote.is_empty() {
+        ".".to_owned()
+    } else {
+        remote
+    };
+    let opts = ftpkit::ops::MirrorOptions {
+        parallelism: usize::from(parallel),
+        ..ftpkit::ops::MirrorOptions::default()
+    };
+    let report = if reverse {
+        ftpkit::ops::mirror_up(client, local, &remote, &opts).await
+    } else {
+        ftpkit::ops::mirror_down(client, &remote, local, &opts).await
+    }
+    .with_context(|| format!("mirror {remote}"))?;
+    for (name, why) in &report.refused {
+        ctx.note(&format!("refused {:?}: {why}", name.to_string_lossy()));
+    }
+    for e in &report.errors {
+        ctx.note(&format!("{}: {}", e.path, e.error));
+    }
+    ctx.note(&format!(
+        "{} files ({} bytes) transferred, {} unchanged, {} refused, {} errors",
+        report.files_transferred,
+        report.bytes,
+        report.skipped_unchanged,
+        report.refused.len(),
+        report.errors.len()
+    ));
+    if !report.errors.is_empty() {
+        bail!("{} files failed", report.errors.len());
+    }
+    Ok(())
+}
+
+/// `get --segments N`: one file over N sessions.
+async fn segmented(
+    client: &mut Client,
+    url: &FtpUrl,
+    local: Option<&Path>,
+    sessions: u16,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    if local == Some(Path::new("-")) {
+        bail!("--segments writes into a file, not to stdout");
+    }
+    let name = url.file_name().map(bytes_path);
+    let target = match local {
+        Some(p) if p.is_dir() => {
+            p.join(name.ok_or_else(|| anyhow::anyhow!("the URL names no file"))?)
+        }
+        Some(p) => p.to_path_buf(),
+        None => name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?,
+    };
+    let opts = ftpkit::ops::SegmentOptions {
+        sessions: usize::from(sessions),
+        ..ftpkit::ops::SegmentOptions::default()
+    };
+    let report = ftpkit::ops::segmented_download(client, url.path(), &target, &opts)
+        .await
+        .with_context(|| format!("get {}", shown(url.path())))?;
+    ctx.note(&format!(
+        "{} bytes in {} segments to {}",
+        report.size,
+        report.segments.len(),
+        target.display()
+    ));
     Ok(())
 }

@@ -111,6 +111,14 @@ pub(crate) fn prepare(
     if g.no_epsv {
         config.extended = ExtendedCommands::Never;
     }
+    if let Some(proxy) = &g.proxy {
+        if g.active.is_some() {
+            bail!(
+                "--active cannot work through --proxy: the server cannot connect back through it"
+            );
+        }
+        config.connector = Some(proxy_connector(proxy, ctx)?);
+    }
     if let Some(secs) = g.timeout {
         if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
             bail!("--timeout must be a number of seconds between 0 and 86400");
@@ -118,6 +126,50 @@ pub(crate) fn prepare(
         config.timeouts = Timeouts::all(Duration::from_secs_f64(secs));
     }
     Ok(config)
+}
+
+/// A connector from `--proxy socks5://[USER:PASS@]HOST:PORT` or
+/// `http://[USER:PASS@]HOST:PORT`.
+fn proxy_connector(
+    spec: &str,
+    ctx: &mut Ctx,
+) -> anyhow::Result<std::sync::Arc<dyn ftpkit::Connector>> {
+    let url = url::Url::parse(spec).map_err(|_| {
+        anyhow::anyhow!("--proxy: not a URL (socks5://HOST:PORT or http://HOST:PORT)")
+    })?;
+    let host = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+        .ok_or_else(|| anyhow::anyhow!("--proxy: no host"))?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let creds = (!url.username().is_empty()).then(|| {
+        let pass = decode(url.password().unwrap_or_default());
+        ctx.secret(pass.as_bytes());
+        ftpkit::ProxyCredentials::new(decode(url.username()), pass)
+    });
+    Ok(match url.scheme() {
+        "socks5" | "socks5h" => {
+            let port = url.port().unwrap_or(1080);
+            let mut c = ftpkit::Socks5Connector::new(host, port);
+            if let Some(cr) = creds {
+                c = c.credentials(cr);
+            }
+            std::sync::Arc::new(c)
+        }
+        "http" => {
+            let port = url.port().unwrap_or(8080);
+            let mut c = ftpkit::HttpConnectConnector::new(host, port);
+            if let Some(cr) = creds {
+                c = c.credentials(cr);
+            }
+            std::sync::Arc::new(c)
+        }
+        other => bail!("--proxy: unsupported scheme {other} (socks5 or http)"),
+    })
 }
 
 /// `--user` > the URL's user > `.netrc` > anonymous; a missing password
