@@ -43,6 +43,12 @@ pub struct Client {
     pub(crate) local: SocketAddr,
     pub(crate) passive_kind: PassiveKind,
     pub(crate) active_kind: ActiveKind,
+    /// The session's `debug` span (host, port, security); transfers are
+    /// its children.
+    pub(crate) span: tracing::Span,
+    /// The span of the transfer being opened, handed to its
+    /// `Download`/`Upload`.
+    pub(crate) transfer_span: Option<tracing::Span>,
 }
 
 impl Client {
@@ -50,6 +56,12 @@ impl Client {
     /// credentials are set.
     pub async fn connect(config: Config) -> Result<Self> {
         let config = Arc::new(config);
+        let span = tracing::debug_span!(
+            "ftp_session",
+            host = %config.host,
+            port = config.port,
+            security = ?config.security,
+        );
         let needs_tls = config.security != Security::None;
         let tls_ctx = if needs_tls {
             Some(TlsContext::new(&config.tls)?)
@@ -102,6 +114,8 @@ impl Client {
             passive_kind: PassiveKind::Epsv,
             active_kind: ActiveKind::Eprt,
             config,
+            span,
+            transfer_span: None,
         };
         if client.config.security == Security::Implicit {
             client.control.start_tls().await?;
@@ -421,5 +435,125 @@ impl Client {
     /// The TYPE currently set.
     pub fn transfer_type(&self) -> Option<TransferType> {
         self.control.session.transfer_type()
+    }
+}
+
+// builder
+impl Client {
+    /// A [`ClientBuilder`](crate::ClientBuilder) for `host`: fluent
+    /// settings, then [`connect`](crate::ClientBuilder::connect).
+    pub fn builder(host: impl Into<String>) -> crate::builder::ClientBuilder {
+        crate::builder::ClientBuilder::new(host)
+    }
+}
+
+// commands
+impl Client {
+    /// Creates a directory and every missing parent, like `mkdir -p`
+    /// (`MKD`, RFC 959 §4.1.3, for each component).
+    ///
+    /// A component whose `MKD` is refused with a 5yz reply is accepted only
+    /// if it is in fact an existing directory, checked with `CWD` into it
+    /// and back to the working directory (`PWD`); any other refusal is
+    /// returned. The working directory is unchanged at the end.
+    pub async fn mkdir_all(&mut self, path: impl Into<Arg>) -> Result<()> {
+        let path = path.into();
+        let bytes = path.as_bytes();
+        let mut prefix: Vec<u8> = if bytes.starts_with(b"/") {
+            b"/".to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut home: Option<Vec<u8>> = None;
+        for part in bytes.split(|&b| b == b'/') {
+            if part.is_empty() || part == b"." {
+                continue;
+            }
+            if !prefix.is_empty() && !prefix.ends_with(b"/") {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(part);
+            let r = self
+                .command(Command::Mkd(Arg::from(prefix.clone())))
+                .await?;
+            if !r.code().is_negative() {
+                continue;
+            }
+            if r.code().is_transient() {
+                return Err(Error::from_reply("MKD", r));
+            }
+            // 5yz: fine only when the directory is already there.
+            let home = match &home {
+                Some(h) => h.clone(),
+                None => home.insert(self.pwd_raw().await?).clone(),
+            };
+            let cwd = self
+                .command(Command::Cwd(Arg::from(prefix.clone())))
+                .await?;
+            if cwd.code().is_negative() {
+                return Err(Error::from_reply("MKD", r));
+            }
+            self.command_ok("CWD (back)", Command::Cwd(Arg::from(home)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the modification time of a file with `MFMT`
+    /// (draft-somers-ftp-mfxx, the de-facto extension to RFC 3659 that
+    /// vsftpd, ProFTPD and Pure-FTPd implement). `time` is UTC.
+    ///
+    /// Fails with [`ErrorKind::Unsupported`] without sending anything when
+    /// the server's FEAT reply did not announce `MFMT`.
+    pub async fn set_modified(
+        &mut self,
+        path: impl Into<Arg>,
+        time: time::PrimitiveDateTime,
+    ) -> Result<()> {
+        if !self.features().supports("MFMT") {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the server does not announce MFMT in FEAT",
+            ));
+        }
+        self.command_ok("MFMT", Command::Mfmt(time, path.into()))
+            .await
+            .map(drop)
+    }
+
+    /// `STAT` (RFC 959 §4.1.3): without a path, the server's status of the
+    /// session; with one, a listing of it over the control connection
+    /// (211/212/213). A negative reply is an error.
+    pub async fn stat(&mut self, path: Option<&str>) -> Result<Reply> {
+        self.command_ok("STAT", Command::Stat(path.map(Arg::from)))
+            .await
+    }
+
+    /// `HELP` (RFC 959 §4.1.3): the server's help text, in general or on a
+    /// command (211/214). A negative reply is an error.
+    pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply> {
+        self.command_ok("HELP", Command::Help(topic.map(Arg::from)))
+            .await
+    }
+
+    /// Sends `FEAT` again (RFC 2389 §3) and returns the features the
+    /// server announces now, for servers whose features change after
+    /// login or `AUTH`.
+    ///
+    /// The session's own [`features`](Self::features) are not changed:
+    /// only the session state machine in `ftpkit-control` updates them.
+    /// A server that does not implement FEAT (500/502) gives the empty set.
+    pub async fn refresh_features(&mut self) -> Result<FeatureSet> {
+        let r = self.command(Command::Feat).await?;
+        let code = r.code();
+        if code == ftpkit_control::ReplyCode::SYNTAX_ERROR
+            || code == ftpkit_control::ReplyCode::NOT_IMPLEMENTED
+        {
+            return Ok(FeatureSet::default());
+        }
+        if code.is_negative() {
+            return Err(Error::from_reply("FEAT", r));
+        }
+        Ok(FeatureSet::parse(&r))
     }
 }

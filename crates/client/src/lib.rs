@@ -9,6 +9,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`client`](Client) (`client.rs`) | [`Client`]: connect, login, secure, commands |
+//! | `builder.rs` | [`ClientBuilder`]: fluent settings, `.netrc`, URLs, then connect |
 //! | `control.rs` | the control stream (plain/TLS) and the loop driving [`ftpkit_control::Session`] |
 //! | `transfer/` | opening data channels beside the control connection, [`Download`], [`Upload`], listings, TYPE A |
 //! | [`tls`] | trust, pins, client certificates, the per-session TLS session store, certificate info |
@@ -24,6 +25,7 @@
 //! channels in `ftpkit-data`; this crate drives them with tokio.
 #![forbid(unsafe_code)]
 
+mod builder;
 mod client;
 pub mod config;
 pub mod connector;
@@ -37,6 +39,7 @@ mod transfer;
 mod url;
 
 pub use self::url::FtpUrl;
+pub use builder::ClientBuilder;
 pub use client::Client;
 pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
 pub use connector::{

@@ -44,6 +44,8 @@ pub struct Download<'a> {
     info: TransferInfo,
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
+    /// The transfer's `debug` span, entered while polling.
+    span: tracing::Span,
     ascii: Option<AsciiIn>,
 }
 
@@ -80,6 +82,10 @@ impl<'a> Download<'a> {
         info: TransferInfo,
     ) -> Self {
         let idle_timeout = client.config.timeouts.data_idle;
+        let span = client
+            .transfer_span
+            .take()
+            .unwrap_or_else(tracing::Span::none);
         let ascii = (client.transfer_type() == Some(TransferType::Ascii)).then(|| AsciiIn {
             conv: CrlfToLf::default(),
             raw: vec![0u8; 64 * 1024],
@@ -97,6 +103,7 @@ impl<'a> Download<'a> {
             info,
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
+            span,
             ascii,
         }
     }
@@ -200,6 +207,8 @@ impl AsyncRead for Download<'_> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let span = this.span.clone();
+        let _g = span.enter();
         let Some(mut a) = this.ascii.take() else {
             return this.poll_raw(cx, buf);
         };

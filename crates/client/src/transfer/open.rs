@@ -34,6 +34,23 @@ pub(crate) struct Opened {
     pub(crate) info: TransferInfo,
 }
 
+/// The `debug` span of one transfer: verb and path (lossy UTF-8), a
+/// child of the session's span.
+fn transfer_span(session: &tracing::Span, cmd: &Command) -> tracing::Span {
+    let path = match cmd {
+        Command::Retr(a) | Command::Stor(a) | Command::Appe(a) => Some(a),
+        Command::List(a) | Command::Nlst(a) | Command::Mlsd(a) => a.as_ref(),
+        _ => None,
+    };
+    let path = path.map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned());
+    tracing::debug_span!(
+        parent: session,
+        "ftp_transfer",
+        verb = cmd.verb(),
+        path = path.as_deref().unwrap_or(""),
+    )
+}
+
 enum Target {
     Connect(SocketAddr),
     /// Through the configured connector: a host name (or address literal)
@@ -192,6 +209,7 @@ impl Client {
         }
         cmd.validate()?;
         let verb = cmd.verb();
+        self.transfer_span = Some(transfer_span(&self.span, &cmd));
         let protection = self.data_protection()?;
         let timeouts = self.config.timeouts;
         let target = match self.config.data_mode.clone() {

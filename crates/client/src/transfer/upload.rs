@@ -42,6 +42,8 @@ pub struct Upload<'a> {
     info: TransferInfo,
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
+    /// The transfer's `debug` span, entered while polling.
+    span: tracing::Span,
     close_timeout: Duration,
     ascii: Option<AsciiOut>,
     /// The name the server chose (STOU).
@@ -84,6 +86,10 @@ impl<'a> Upload<'a> {
         unique_name: Option<Vec<u8>>,
     ) -> Self {
         let t = client.config.timeouts;
+        let span = client
+            .transfer_span
+            .take()
+            .unwrap_or_else(tracing::Span::none);
         let ascii = (client.transfer_type() == Some(TransferType::Ascii)).then(|| AsciiOut {
             conv: LfToCrlf::default(),
             out: Vec::new(),
@@ -99,6 +105,7 @@ impl<'a> Upload<'a> {
             info,
             idle: Box::pin(tokio::time::sleep(t.data_idle)),
             idle_timeout: t.data_idle,
+            span,
             close_timeout: t.reply,
             ascii,
             unique_name,
@@ -215,6 +222,8 @@ impl AsyncWrite for Upload<'_> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let span = this.span.clone();
+        let _g = span.enter();
         if this.ascii.is_none() {
             return this.poll_raw_write(cx, buf);
         }
@@ -231,6 +240,8 @@ impl AsyncWrite for Upload<'_> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let span = this.span.clone();
+        let _g = span.enter();
         ready!(this.poll_drain_ascii(cx))?;
         match &mut this.state {
             State::Writing { data, .. } => Pin::new(data).poll_flush(cx),
@@ -240,6 +251,8 @@ impl AsyncWrite for Upload<'_> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        let span = this.span.clone();
+        let _g = span.enter();
         if matches!(this.state, State::Writing { .. }) {
             ready!(this.poll_drain_ascii(cx))?;
             if let State::Writing { client, data } =
