@@ -1,0 +1,162 @@
+//! `Client::mkdir_all`, `set_modified`, `stat`, `help` and
+//! `refresh_features`, and the builder, against the real servers of
+//! `interop/` (vsftpd, ProFTPD). Skipped with a `SKIPPED:` message when
+//! their env file is absent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ftpkit::tls::SystemRoots;
+use ftpkit::{Client, ErrorKind, Security};
+use tokio::io::AsyncWriteExt;
+
+const ENV_FILE: &str = "/tmp/ftpkit-interop/env";
+
+/// A connected client to the instance `name`, or `None` (skipped).
+async fn connect(name: &str) -> Option<Client> {
+    let Ok(text) = std::fs::read_to_string(ENV_FILE) else {
+        eprintln!("SKIPPED: {ENV_FILE} is absent (start the servers with interop/servers.sh)");
+        return None;
+    };
+    let env: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    let get = |k: &str| env.get(k).map(|v| (*v).to_owned());
+    let Some(port) = get(&format!("FTPKIT_INTEROP_{name}_PORT")) else {
+        eprintln!("SKIPPED: {name} is not in {ENV_FILE}");
+        return None;
+    };
+    let security = match get(&format!("FTPKIT_INTEROP_{name}_TLS")).as_deref() {
+        Some("explicit") => Security::Explicit,
+        Some("implicit") => Security::Implicit,
+        _ => Security::None,
+    };
+    let client = Client::builder("localhost")
+        .port(port.parse().unwrap())
+        .security(security)
+        .credentials(
+            get("FTPKIT_INTEROP_USER").unwrap(),
+            get("FTPKIT_INTEROP_PASS").unwrap(),
+        )
+        .system_roots(SystemRoots::Exclude)
+        .ca_file(get("FTPKIT_INTEROP_CA").unwrap())
+        .timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .unwrap();
+    Some(client)
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("/t-lib-{tag}-{}-{nanos}", std::process::id())
+}
+
+async fn put(client: &mut Client, path: &str, body: &[u8]) {
+    let mut up = client.stor(path).await.unwrap();
+    up.write_all(body).await.unwrap();
+    up.shutdown().await.unwrap();
+}
+
+async fn run(name: &str) {
+    let Some(mut c) = connect(name).await else {
+        return;
+    };
+    let root = unique("cmd");
+    let home = c.pwd().await.unwrap();
+
+    // mkdir_all: every component, then again (all exist), then partly.
+    let deep = format!("{root}/a/b/c");
+    c.mkdir_all(deep.as_str()).await.unwrap();
+    c.mkdir_all(deep.as_str()).await.unwrap();
+    c.mkdir_all(format!("{root}/a/b/d/e")).await.unwrap();
+    c.mkdir_all(format!("{root}//a/./b/c/")).await.unwrap();
+    assert_eq!(
+        c.pwd().await.unwrap(),
+        home,
+        "{name}: working directory moved"
+    );
+    c.cwd(deep.as_str()).await.unwrap();
+    // Relative, from inside.
+    c.mkdir_all("x/y").await.unwrap();
+    c.cwd("x/y").await.unwrap();
+    c.cwd(home.as_str()).await.unwrap();
+
+    // A file in the way is an error, not "exists".
+    let file = format!("{root}/file.txt");
+    put(&mut c, &file, b"hello\n").await;
+    let err = c.mkdir_all(format!("{file}/sub")).await.unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Io, "{name}: {err}");
+    assert!(c.size(file.as_str()).await.is_ok());
+    assert_eq!(c.pwd().await.unwrap(), home);
+
+    // MFMT.
+    let when = time::PrimitiveDateTime::new(
+        time::Date::from_calendar_date(2001, time::Month::February, 3).unwrap(),
+        time::Time::from_hms(4, 5, 6).unwrap(),
+    );
+    match c.set_modified(file.as_str(), when).await {
+        Ok(()) => {
+            let m = c.modified(file.as_str()).await.unwrap();
+            assert_eq!(m.at, when, "{name}");
+            eprintln!("{name}: MFMT ok");
+        }
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            assert!(!c.features().supports("MFMT"));
+            eprintln!("{name}: MFMT not announced: {e}");
+        }
+        Err(e) => panic!("{name}: MFMT: {e}"),
+    }
+
+    // STAT and HELP.
+    let r = c.stat(None).await.unwrap();
+    assert!(r.code().is_completion(), "{name}: {r:?}");
+    let r = c.stat(Some(&root)).await.unwrap();
+    assert!(r.code().is_completion(), "{name}: {r:?}");
+    assert!(r.text().contains("file.txt"), "{name}: {}", r.text());
+    let r = c.help(None).await.unwrap();
+    assert!(r.code().is_completion(), "{name}: {r:?}");
+    match c.help(Some("MKD")).await {
+        Ok(r) => assert!(r.code().is_completion()),
+        // Some servers have no per-command help: a reply error is fine.
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ServerReply, "{name}: {e}"),
+    }
+
+    // FEAT again.
+    let f = c.refresh_features().await.unwrap();
+    assert_eq!(&f, c.features(), "{name}");
+
+    // Clean up, and the session still works.
+    c.delete(file.as_str()).await.unwrap();
+    for d in [
+        format!("{root}/a/b/c/x/y"),
+        format!("{root}/a/b/c/x"),
+        format!("{root}/a/b/c"),
+        format!("{root}/a/b/d/e"),
+        format!("{root}/a/b/d"),
+        format!("{root}/a/b"),
+        format!("{root}/a"),
+        root.clone(),
+    ] {
+        c.rmdir(d.as_str()).await.unwrap();
+    }
+    c.noop().await.unwrap();
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn commands_vsftpd() {
+    run("VSFTPD").await;
+}
+
+#[tokio::test]
+async fn commands_proftpd() {
+    run("PROFTPD").await;
+}
+
+#[tokio::test]
+async fn commands_proftpd_tls() {
+    run("PROFTPD_TLS").await;
+}
