@@ -297,11 +297,19 @@ fn tls_options(g: &Global, config: &mut Config, ctx: &mut Ctx) -> anyhow::Result
     }
     if g.insecure {
         tls.verification = Verification::DangerAcceptInvalidCertificates;
-        // Printed even with -q: the session is open to interception.
-        eprintln!(
-            "ftpkit: warning: --insecure: the server's certificate is NOT verified; \
-             anyone on the path can read and change this session"
-        );
+        // Printed even with -q: the session is open to interception,
+        // unless a pin still ties it to one certificate.
+        if g.pin_sha256.is_some() {
+            eprintln!(
+                "ftpkit: warning: --insecure: the certificate chain and host name are NOT \
+                 verified; only the --pin-sha256 fingerprint is checked"
+            );
+        } else {
+            eprintln!(
+                "ftpkit: warning: --insecure: the server's certificate is NOT verified; \
+                 anyone on the path can read and change this session"
+            );
+        }
     }
     if let Some(max) = g.tls_max {
         tls.max_version = Some(match max {

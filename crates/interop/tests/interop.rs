@@ -487,7 +487,7 @@ mod tls_negative {
         let s = server("PROFTPD_TLS");
         let _shared = server_lock(&s.name).read().await;
         let e = refused(s.config(Mode::Passive), |c| {
-            c.tls.server_name = Some("ftp.example.org".into())
+            c.tls.server_name = Some("ftp.example.org".into());
         })
         .await;
         assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
@@ -498,7 +498,7 @@ mod tls_negative {
         let s = server("PUREFTPD_TLS");
         let _shared = server_lock(&s.name).read().await;
         let e = refused(s.config(Mode::Passive), |c| {
-            c.tls.pin = Some(Pin::PublicKey([7u8; 32]))
+            c.tls.pin = Some(Pin::PublicKey([7u8; 32]));
         })
         .await;
         assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
@@ -537,7 +537,7 @@ mod tls_negative {
         )
         .unwrap();
         let e = refused(s.config(Mode::Passive), |c| {
-            c.tls.client_identity = Some(rogue)
+            c.tls.client_identity = Some(rogue);
         })
         .await;
         assert!(

@@ -11,6 +11,25 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The server's certificate does not match the configured pin.
+#[derive(Debug)]
+struct PinMismatch {
+    /// SHA-256 of the certificate the server presented.
+    fingerprint: String,
+}
+
+impl std::fmt::Display for PinMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server's certificate does not match the pinned SHA-256 (it presented a certificate with SHA-256 {})",
+            self.fingerprint
+        )
+    }
+}
+
+impl std::error::Error for PinMismatch {}
+
 /// A SHA-256 pin of the server's end-entity certificate or public key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pin {
@@ -88,8 +107,15 @@ impl ServerCertVerifier for Verifier {
         }
         if let Some(pin) = &self.pin {
             if !pin.matches(end_entity) {
+                let fingerprint = sha256(end_entity)
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(":");
                 return Err(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::ApplicationVerificationFailure,
+                    rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch {
+                        fingerprint,
+                    }))),
                 ));
             }
         }
