@@ -70,6 +70,21 @@ pub fn part_path(local: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Refuses to write through `path` when it is a symlink (a planted link
+/// could send the download anywhere).
+pub(crate) async fn refuse_symlink(path: &Path) -> Result<()> {
+    if tokio::fs::symlink_metadata(path)
+        .await
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is a symlink: not writing through it", path.display()),
+        ));
+    }
+    Ok(())
+}
+
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::from_io(&format!("{what} {}", path.display()), e)
 }
@@ -106,15 +121,7 @@ pub async fn download_file(
         ));
     }
     let part = part_path(local_path);
-    if tokio::fs::symlink_metadata(&part)
-        .await
-        .is_ok_and(|m| m.file_type().is_symlink())
-    {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{} is a symlink: not writing through it", part.display()),
-        ));
-    }
+    refuse_symlink(&part).await?;
     let mut offset = 0;
     if opts.resume {
         if let Ok(m) = tokio::fs::metadata(&part).await {

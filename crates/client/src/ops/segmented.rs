@@ -143,15 +143,7 @@ pub async fn segmented_download(
     let remote: Arg = remote.into();
     let size = client.size(remote.clone()).await?;
     let part = part_path(local_path);
-    if tokio::fs::symlink_metadata(&part)
-        .await
-        .is_ok_and(|m| m.file_type().is_symlink())
-    {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("{} is a symlink: not writing through it", part.display()),
-        ));
-    }
+    super::files::refuse_symlink(&part).await?;
     let f = tokio::fs::File::create(&part)
         .await
         .map_err(|e| Error::from_io(&format!("creating {}", part.display()), e))?;

@@ -609,10 +609,17 @@ impl Session {
                 }
                 Ok(())
             }
-            State::AwaitMark => {
+            State::AwaitMark | State::AwaitCompletion => {
+                let marked = matches!(state, State::AwaitCompletion);
                 if code.is_preliminary() {
+                    // The first 1yz is the mark; later ones (110 restart
+                    // markers and the like) are informational.
                     self.state = State::AwaitCompletion;
-                    self.events.push_back(Event::TransferStarted(reply));
+                    self.events.push_back(if marked {
+                        Event::Preliminary(reply)
+                    } else {
+                        Event::TransferStarted(reply)
+                    });
                 } else if code.is_completion() {
                     // Some servers skip the mark (an empty listing, say).
                     self.state = State::Idle;
@@ -622,27 +629,11 @@ impl Session {
                     self.events.push_back(Event::TransferFailed(reply));
                 } else {
                     return Err(Misbehaviour::UnexpectedReply {
-                        during: "data command",
-                        reply,
-                    }
-                    .into());
-                }
-                Ok(())
-            }
-            State::AwaitCompletion => {
-                if code.is_preliminary() {
-                    // 110 restart markers and the like.
-                    self.state = State::AwaitCompletion;
-                    self.events.push_back(Event::Preliminary(reply));
-                } else if code.is_completion() {
-                    self.state = State::Idle;
-                    self.events.push_back(Event::TransferCompleted(reply));
-                } else if code.is_negative() {
-                    self.state = State::Idle;
-                    self.events.push_back(Event::TransferFailed(reply));
-                } else {
-                    return Err(Misbehaviour::UnexpectedReply {
-                        during: "transfer completion",
+                        during: if marked {
+                            "transfer completion"
+                        } else {
+                            "data command"
+                        },
                         reply,
                     }
                     .into());
