@@ -867,3 +867,187 @@ async fn get_without_a_file_name_is_refused_before_connecting() {
         std::io::ErrorKind::WouldBlock
     );
 }
+
+/// Explicit TLS login on a server that requires a client certificate, then
+/// NOOP (through `quote`) and QUIT.
+fn client_cert_script() -> Script {
+    Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect_line("USER alice")
+        .reply("331 pw\r\n")
+        .expect_line("PASS s3cret")
+        .reply("230 in\r\n")
+        .expect_line("PBSZ 0")
+        .reply("200 ok\r\n")
+        .expect_line("PROT P")
+        .reply("200 ok\r\n")
+        .expect("FEAT")
+        .reply("211 none\r\n")
+        .expect_line("TYPE I")
+        .reply("200 binary\r\n")
+        .expect_line("NOOP")
+        .reply("200 fine\r\n")
+        .expect("QUIT")
+        .reply("221 bye\r\n")
+}
+
+async fn run_with_client_cert(args: impl FnOnce(&Path) -> Vec<String>) {
+    let pki = TestPki::new();
+    let client = pki.issue_client_cert("ftpkit-cli-client");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pki.ca_cert_pem()).unwrap();
+    std::fs::write(dir.path().join("client.pem"), client.cert_pem()).unwrap();
+    std::fs::write(dir.path().join("client.key"), client.key_pem()).unwrap();
+    let server = ScriptedServer::start_tls(
+        client_cert_script(),
+        ServerTls::new(&pki).require_client_cert(),
+    )
+    .await;
+    let u = format!("ftpes://alice:s3cret@localhost:{}/", server.port());
+    let mut argv: Vec<String> = vec![
+        "quote".into(),
+        "--ca-file".into(),
+        ca.to_str().unwrap().into(),
+    ];
+    argv.extend(args(dir.path()));
+    argv.push(u);
+    argv.push("NOOP".into());
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = ftpkit_in(dir.path(), &argv, &[]).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("200 fine"), "{}", stdout(&out));
+    let t = server.finish().await;
+    t.assert_ok();
+    let seen = &t.control_tls()[0].client_certificates;
+    assert_eq!(
+        seen.first(),
+        Some(&client.cert_der()),
+        "the server saw another certificate"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_certificate_picked_from_a_store_by_name() {
+    run_with_client_cert(|dir| {
+        // The store holds the client's certificate and key, and the CA.
+        vec![
+            "--cert-store".into(),
+            dir.to_str().unwrap().into(),
+            "--cert-name".into(),
+            "ftpkit-cli-client".into(),
+        ]
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_certificate_from_pkcs12() {
+    run_with_client_cert(|dir| {
+        let p12 = dir.join("client.p12");
+        let status = Command::new("openssl")
+            .args(["pkcs12", "-export", "-in"])
+            .arg(dir.join("client.pem"))
+            .arg("-inkey")
+            .arg(dir.join("client.key"))
+            .arg("-out")
+            .arg(&p12)
+            .args(["-passout", "pass:p12-secret"])
+            .status()
+            .expect("openssl must be installed to build a PKCS#12 bundle");
+        assert!(status.success());
+        vec![
+            "--pkcs12".into(),
+            p12.to_str().unwrap().into(),
+            "--pkcs12-password".into(),
+            "p12-secret".into(),
+        ]
+    })
+    .await;
+}
+
+/// A minimal SOCKS5 proxy (no authentication, CONNECT only) on loopback,
+/// counting the tunnels it opens.
+async fn socks5_proxy() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = tunnels.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 2];
+                s.read_exact(&mut head).await?;
+                let mut methods = vec![0u8; usize::from(head[1])];
+                s.read_exact(&mut methods).await?;
+                s.write_all(&[5, 0]).await?;
+                let mut req = [0u8; 4];
+                s.read_exact(&mut req).await?;
+                let host = match req[3] {
+                    1 => {
+                        let mut a = [0u8; 4];
+                        s.read_exact(&mut a).await?;
+                        std::net::Ipv4Addr::from(a).to_string()
+                    }
+                    3 => {
+                        let mut len = [0u8; 1];
+                        s.read_exact(&mut len).await?;
+                        let mut name = vec![0u8; usize::from(len[0])];
+                        s.read_exact(&mut name).await?;
+                        String::from_utf8_lossy(&name).into_owned()
+                    }
+                    _ => return Ok::<(), std::io::Error>(()),
+                };
+                let mut p = [0u8; 2];
+                s.read_exact(&mut p).await?;
+                // Loopback only, whatever the client asks.
+                let host = if host == "localhost" {
+                    "127.0.0.1".to_owned()
+                } else {
+                    host
+                };
+                assert!(host.starts_with("127."), "proxy asked for {host}");
+                let mut up =
+                    tokio::net::TcpStream::connect((host.as_str(), u16::from_be_bytes(p))).await?;
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                s.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await?;
+                tokio::io::copy_bidirectional(&mut s, &mut up).await?;
+                Ok(())
+            });
+        }
+    });
+    (port, tunnels)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_through_a_socks5_proxy() {
+    let (proxy_port, tunnels) = socks5_proxy().await;
+    let server = ScriptedServer::start(retr_script("f.txt", b"via the proxy")).await;
+    let proxy = format!("socks5://127.0.0.1:{proxy_port}");
+    let out = ftpkit(&["get", "--proxy", &proxy, &url(&server, "f.txt"), "-"]).await;
+    assert_success(&out);
+    assert_eq!(out.stdout, b"via the proxy");
+    // Control and data connection both went through the proxy.
+    assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), 2);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn active_mode_through_a_proxy_is_refused_before_connecting() {
+    let out = ftpkit(&[
+        "get",
+        "--proxy",
+        "socks5://127.0.0.1:9",
+        "--active",
+        "ftp://u:p@127.0.0.1:21/f",
+        "-",
+    ])
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("--active"), "{err}");
+}
