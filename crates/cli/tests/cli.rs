@@ -65,16 +65,7 @@ fn url(server: &ScriptedServer, path: &str) -> String {
 }
 
 fn login_with_features(features: &str) -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply(format!("211-Features:\r\n{features}211 End\r\n"))
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in("alice", "s3cret", Script::feat_reply(features))
 }
 
 /// Login; FEAT offers EPSV and REST STREAM, not MLST.
@@ -871,23 +862,7 @@ async fn get_without_a_file_name_is_refused_before_connecting() {
 /// Explicit TLS login on a server that requires a client certificate, then
 /// NOOP (through `quote`) and QUIT.
 fn client_cert_script() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("200 ok\r\n")
-        .expect("FEAT")
-        .reply("211 none\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
         .expect_line("NOOP")
         .reply("200 fine\r\n")
         .expect("QUIT")

@@ -223,16 +223,7 @@ fn config(server: &ScriptedServer, connector: impl Connector + 'static) -> Confi
 }
 
 fn plain_login() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply("211-Features:\r\n EPSV\r\n211 End\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in("alice", "s3cret", Script::feat_reply(" EPSV\r\n"))
 }
 
 fn client_addr(t: &ftpkit_testkit::Transcript) -> SocketAddr {

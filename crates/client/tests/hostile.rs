@@ -47,16 +47,11 @@ fn explicit(server: &ScriptedServer, pki: &TestPki) -> Config {
 
 /// Greeting, login, FEAT (EPSV, REST STREAM), TYPE I.
 fn plain_login() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply("211-Features:\r\n EPSV\r\n REST STREAM\r\n211 End\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in(
+        "alice",
+        "s3cret",
+        Script::feat_reply(" EPSV\r\n REST STREAM\r\n"),
+    )
 }
 
 const LOGIN_VERBS: [&str; 4] = ["USER", "PASS", "FEAT", "TYPE"];

@@ -266,23 +266,7 @@ fn ftps_config(server: &ScriptedServer, pki: &TestPki, identity: Option<ClientId
 }
 
 fn tls_login() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("200 ok\r\n")
-        .expect("FEAT")
-        .reply("211 none\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
         .expect("QUIT")
         .reply("221 bye\r\n")
 }

@@ -28,16 +28,7 @@ fn config(server: &ScriptedServer) -> Config {
 }
 
 fn login(feat: &str) -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply(format!("211-Features:\r\n{feat}211 End\r\n"))
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in("alice", "s3cret", Script::feat_reply(feat))
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -23,16 +23,11 @@ fn config(server: &ScriptedServer) -> Config {
 }
 
 fn login(user: &str, pass: &str) -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line(format!("USER {user}"))
-        .reply("331 pw\r\n")
-        .expect_line(format!("PASS {pass}"))
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply("211-Features:\r\n EPSV\r\n REST STREAM\r\n SIZE\r\n211 End\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in(
+        user,
+        pass,
+        Script::feat_reply(" EPSV\r\n REST STREAM\r\n SIZE\r\n"),
+    )
 }
 
 fn alice() -> Script {

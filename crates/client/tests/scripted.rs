@@ -27,36 +27,15 @@ fn trusting(mut c: Config, pki: &TestPki) -> Config {
 
 /// Greeting, login without FEAT features, TYPE I.
 fn plain_login() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply("211-Features:\r\n EPSV\r\n REST STREAM\r\n211 End\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in(
+        "alice",
+        "s3cret",
+        Script::feat_reply(" EPSV\r\n REST STREAM\r\n"),
+    )
 }
 
 fn tls_login() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("200 ok\r\n")
-        .expect("FEAT")
-        .reply("211 none\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
 }
 
 #[tokio::test]
@@ -509,16 +488,7 @@ async fn password_never_in_debug_output() {
 
 /// Login without REST STREAM in FEAT (so upload resume uses APPE).
 fn plain_login_no_rest() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect("FEAT")
-        .reply("211 no features\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n")
+    Script::logged_in("alice", "s3cret", "211 no features\r\n")
 }
 
 #[tokio::test]

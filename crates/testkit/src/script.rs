@@ -238,6 +238,49 @@ impl Script {
         Self::new().start_tls()
     }
 
+    /// The usual opening of a client test: the greeting `220 scripted`,
+    /// `USER user` (331), `PASS password` (230), `FEAT` answered with
+    /// `feat_reply` (a whole reply, CRLF included), and `TYPE I` (200).
+    pub fn logged_in(user: &str, password: &str, feat_reply: impl AsRef<[u8]>) -> Self {
+        Self::new()
+            .send("220 scripted\r\n")
+            .expect_line(format!("USER {user}"))
+            .reply("331 pw\r\n")
+            .expect_line(format!("PASS {password}"))
+            .reply("230 in\r\n")
+            .expect("FEAT")
+            .reply(feat_reply)
+            .expect_line("TYPE I")
+            .reply("200 binary\r\n")
+    }
+
+    /// As [`Script::logged_in`] over explicit TLS: `AUTH TLS` (234) and the
+    /// handshake first, `PBSZ 0` and `PROT P` (200 each) after the login.
+    pub fn logged_in_tls(user: &str, password: &str, feat_reply: impl AsRef<[u8]>) -> Self {
+        Self::new()
+            .send("220 scripted\r\n")
+            .expect_line("AUTH TLS")
+            .reply("234 go\r\n")
+            .start_tls()
+            .expect_line(format!("USER {user}"))
+            .reply("331 pw\r\n")
+            .expect_line(format!("PASS {password}"))
+            .reply("230 in\r\n")
+            .expect_line("PBSZ 0")
+            .reply("200 ok\r\n")
+            .expect_line("PROT P")
+            .reply("200 ok\r\n")
+            .expect("FEAT")
+            .reply(feat_reply)
+            .expect_line("TYPE I")
+            .reply("200 binary\r\n")
+    }
+
+    /// A multi-line FEAT reply listing `lines` (each ` NAME\r\n`).
+    pub fn feat_reply(lines: &str) -> String {
+        format!("211-Features:\r\n{lines}211 End\r\n")
+    }
+
     /// Sets how long each waiting step may wait (default 10 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
