@@ -39,11 +39,13 @@ VENV=$PREFIX/venv
 STAMP=$PREFIX/installed.stamp
 
 # NAME  server  tls  control-port  passive-min  passive-max
-# Control ports 21210-21241, passive ranges 21300-21799 (50 each, disjoint);
-# all below Linux's ephemeral range (32768-60999).
+# Control ports 21210-21241, passive ranges 21300-21799 (50 each, disjoint),
+# except the two vsftpd instances the load test runs 32 sessions each on:
+# 200 ports each from 22000 (see docs/server-quirks.md, "vsftpd passive port
+# exhaustion"); all below Linux's ephemeral range (32768-60999).
 INSTANCES="
-VSFTPD            vsftpd    none      21210 21300 21349
-VSFTPD_TLS        vsftpd    explicit  21211 21350 21399
+VSFTPD            vsftpd    none      21210 22000 22199
+VSFTPD_TLS        vsftpd    explicit  21211 22200 22399
 VSFTPD_IMPLICIT   vsftpd    implicit  21212 21400 21449
 VSFTPD_CLIENTCERT vsftpd    explicit  21213 21450 21499
 PROFTPD           proftpd   none      21220 21500 21549

@@ -249,6 +249,10 @@ pub(crate) enum Cmd {
         /// Sessions transferring at once
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallel: u16,
+        /// Further attempts at a file after a dropped connection or a
+        /// transient error, each resuming where the last one stopped
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+        retries: u32,
     },
     /// Send one raw command and print the reply
     Quote {

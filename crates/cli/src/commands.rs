@@ -64,17 +64,15 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
             second,
             reverse,
             parallel,
+            retries,
         } => {
             let local = if *reverse { first } else { second };
-            mirror(
-                &mut client,
-                &url,
-                Path::new(local),
-                *reverse,
-                *parallel,
-                ctx,
-            )
-            .await
+            let opts = ftpkit::ops::MirrorOptions {
+                parallelism: usize::from(*parallel),
+                retries: *retries,
+                ..ftpkit::ops::MirrorOptions::default()
+            };
+            mirror(&mut client, &url, Path::new(local), *reverse, &opts, ctx).await
         }
     };
     // The command's outcome matters, not the goodbye.
@@ -609,7 +607,7 @@ async fn mirror(
     url: &FtpUrl,
     local: &Path,
     reverse: bool,
-    parallel: u16,
+    opts: &ftpkit::ops::MirrorOptions,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
     let remote = String::from_utf8(url.path().to_vec())
@@ -619,14 +617,10 @@ async fn mirror(
     } else {
         remote
     };
-    let opts = ftpkit::ops::MirrorOptions {
-        parallelism: usize::from(parallel),
-        ..ftpkit::ops::MirrorOptions::default()
-    };
     let report = if reverse {
-        ftpkit::ops::mirror_up(client, local, &remote, &opts).await
+        ftpkit::ops::mirror_up(client, local, &remote, opts).await
     } else {
-        ftpkit::ops::mirror_down(client, &remote, local, &opts).await
+        ftpkit::ops::mirror_down(client, &remote, local, opts).await
     }
     .with_context(|| format!("mirror {remote}"))?;
     for (name, why) in &report.refused {

@@ -573,12 +573,15 @@ impl Pool {
     /// ([`Error::is_transient`]) or on a dropped connection: each retry takes
     /// a (new) connection, asks the server's `SIZE` (done if the local file
     /// already has it all; started over if the local file is longer) and
-    /// resumes (`REST`) at the local file's size. The first attempt truncates
-    /// `local`. Needs [`TransferType::Binary`] (the default), since offsets
-    /// are bytes of the file. At the end the local size must
-    /// equal the server's `SIZE` (skipped, with a warning, when the server
-    /// does not implement `SIZE`); a shorter file is retried. Returns the
-    /// file's size.
+    /// resumes (`REST`) at the local file's size. The data goes to
+    /// `local.part` ([`crate::ops::part_path`]), which the first attempt
+    /// truncates and which is renamed to `local` only once complete: a file
+    /// at `local` never holds a partial download, and when every attempt
+    /// fails the `.part` file is left for a later call to start over. Needs
+    /// [`TransferType::Binary`] (the default), since offsets are bytes of
+    /// the file. At the end the local size must equal the server's `SIZE`
+    /// (skipped, with a warning, when the server does not implement `SIZE`);
+    /// a shorter file is retried. Returns the file's size.
     pub async fn retry_download(
         &self,
         config: &Config,
@@ -588,14 +591,21 @@ impl Pool {
     ) -> Result<u64> {
         check_binary(config, "retry_download")?;
         let local = local.as_ref();
+        let part = crate::ops::part_path(local);
+        crate::ops::refuse_symlink(&part).await?;
         let mut fresh = true;
         let mut retry = 0;
         loop {
             match self
-                .download_attempt(config, remote, local, &mut fresh)
+                .download_attempt(config, remote, &part, &mut fresh)
                 .await
             {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    tokio::fs::rename(&part, local)
+                        .await
+                        .map_err(|e| Error::from_io(&format!("renaming {}", part.display()), e))?;
+                    return Ok(n);
+                }
                 Err(f) if f.retry && retry < retries => {
                     tracing::warn!(retry, error = %f.error, remote, "download failed; resuming");
                     tokio::time::sleep(self.backoff(retry)).await;

@@ -501,7 +501,12 @@ async fn retry_download_gives_up_after_retries() {
         .await
         .unwrap_err();
     assert!(e.is_transient(), "{e}");
-    let _ = std::fs::remove_file(&local);
+    // Nothing at `local` claims to be the file: the partial data is only in
+    // the `.part` file, which a later call starts over.
+    assert!(!local.exists());
+    let part = ftpkit::ops::part_path(&local);
+    assert_eq!(std::fs::read(&part).unwrap(), b"xx");
+    std::fs::remove_file(&part).unwrap();
     server.finish().await.assert_ok();
 }
 

@@ -150,13 +150,13 @@ pub async fn download_file(
         let mut reader =
             BufReader::with_capacity(COPY_BUFFER, ProgressRead::new(dl, meter.clone()));
         let mut writer = BufWriter::with_capacity(COPY_BUFFER, &mut file);
-        let n = tokio::io::copy_buf(&mut reader, &mut writer)
-            .await
-            .map_err(Error::from_io_error)?;
-        writer
-            .flush()
-            .await
-            .map_err(|e| io_err("writing", &part, e))?;
+        let copied = tokio::io::copy_buf(&mut reader, &mut writer).await;
+        // Also when the transfer failed: what arrived stays in the `.part`
+        // file for a resume, and every write (tokio runs them in the
+        // background) has landed before this returns.
+        let flushed = writer.flush().await;
+        let n = copied.map_err(Error::from_io_error)?;
+        flushed.map_err(|e| io_err("writing", &part, e))?;
         n
     };
     file.sync_all()

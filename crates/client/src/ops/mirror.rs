@@ -43,6 +43,12 @@ pub struct MirrorOptions {
     pub verify: Verify,
     /// Progress of each file (the events of concurrent files interleave).
     pub progress: Option<Progress>,
+    /// Further attempts at a file after a transient failure
+    /// ([`Error::is_transient`]) or a dropped connection. Each retry
+    /// reconnects the worker's session when it broke, waits a short backoff
+    /// and resumes: a download continues its `.part` file with `REST`, an
+    /// upload continues after the server's `SIZE`.
+    pub retries: u32,
 }
 
 impl Default for MirrorOptions {
@@ -53,6 +59,7 @@ impl Default for MirrorOptions {
             preserve_mtime: true,
             verify: Verify::Size,
             progress: None,
+            retries: 2,
         }
     }
 }
@@ -64,6 +71,7 @@ impl std::fmt::Debug for MirrorOptions {
             .field("skip_unchanged", &self.skip_unchanged)
             .field("preserve_mtime", &self.preserve_mtime)
             .field("verify", &self.verify)
+            .field("retries", &self.retries)
             .finish_non_exhaustive()
     }
 }
@@ -515,13 +523,57 @@ impl WorkerClient<'_> {
     }
 }
 
+/// Reconnects a worker's session that broke; `false` when that failed
+/// (recorded in the report).
+async fn reconnect_if_broken(wc: &mut WorkerClient<'_>, shared: &Shared) -> bool {
+    if !wc.get().is_broken() {
+        return true;
+    }
+    match Client::connect(wc.get().config().clone()).await {
+        Ok(c) => {
+            *wc.get() = c;
+            true
+        }
+        Err(e) => {
+            shared.error("(reconnect)".into(), e);
+            false
+        }
+    }
+}
+
+/// One file, with [`MirrorOptions::retries`] resumed attempts.
+async fn transfer_with_retries(
+    wc: &mut WorkerClient<'_>,
+    shared: &Shared,
+    job: &Job,
+    opts: &MirrorOptions,
+    dir: Direction,
+) -> Result<Option<u64>> {
+    let mut attempt = 0u32;
+    loop {
+        let resume = attempt > 0;
+        let r = match dir {
+            Direction::Down => down_one(wc.get(), job, opts, resume).await,
+            Direction::Up => up_one(wc.get(), job, opts, resume).await,
+        };
+        match r {
+            Err(e) if attempt < opts.retries && (e.is_transient() || wc.get().is_broken()) => {
+                tracing::warn!(path = %shown(&job.remote), attempt, error = %e, "mirror: file failed; resuming");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(5))).await;
+                if !reconnect_if_broken(wc, shared).await {
+                    return Err(e);
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
 async fn worker(mut wc: WorkerClient<'_>, shared: &Shared, opts: &MirrorOptions, dir: Direction) {
     while let Some(job) = shared.next_job() {
         let path = shown(&job.remote);
-        let r = match dir {
-            Direction::Down => down_one(wc.get(), &job, opts).await,
-            Direction::Up => up_one(wc.get(), &job, opts).await,
-        };
+        let r = transfer_with_retries(&mut wc, shared, &job, opts, dir).await;
         match r {
             Ok(Some(bytes)) => {
                 let mut rep = shared.report();
@@ -532,14 +584,8 @@ async fn worker(mut wc: WorkerClient<'_>, shared: &Shared, opts: &MirrorOptions,
             Err(e) => {
                 tracing::warn!(%path, error = %e, "mirror: file failed");
                 shared.error(path, e);
-                if wc.get().is_broken() {
-                    match Client::connect(wc.get().config().clone()).await {
-                        Ok(c) => *wc.get() = c,
-                        Err(e) => {
-                            shared.error("(reconnect)".into(), e);
-                            return;
-                        }
-                    }
+                if !reconnect_if_broken(&mut wc, shared).await {
+                    return;
                 }
             }
         }
@@ -562,7 +608,12 @@ async fn remote_mtime(client: &mut Client, job: &Job) -> Option<SystemTime> {
 }
 
 /// Downloads one file; `None` when skipped as unchanged.
-async fn down_one(client: &mut Client, job: &Job, opts: &MirrorOptions) -> Result<Option<u64>> {
+async fn down_one(
+    client: &mut Client,
+    job: &Job,
+    opts: &MirrorOptions,
+    resume: bool,
+) -> Result<Option<u64>> {
     let remote = Arg::from(job.remote.clone());
     let want_time = opts.skip_unchanged || opts.preserve_mtime;
     let mtime = if want_time {
@@ -592,7 +643,7 @@ async fn down_one(client: &mut Client, job: &Job, opts: &MirrorOptions) -> Resul
         }
     }
     let fopts = FileOptions {
-        resume: false,
+        resume,
         verify: opts.verify,
         progress: opts.progress.clone(),
     };
@@ -614,7 +665,12 @@ async fn down_one(client: &mut Client, job: &Job, opts: &MirrorOptions) -> Resul
 }
 
 /// Uploads one file; `None` when skipped as unchanged.
-async fn up_one(client: &mut Client, job: &Job, opts: &MirrorOptions) -> Result<Option<u64>> {
+async fn up_one(
+    client: &mut Client,
+    job: &Job,
+    opts: &MirrorOptions,
+    resume: bool,
+) -> Result<Option<u64>> {
     let remote = Arg::from(job.remote.clone());
     let mfmt = client.features().supports("MFMT");
     if opts.skip_unchanged && job.remote_size.is_some() && job.remote_size == job.size {
@@ -633,7 +689,7 @@ async fn up_one(client: &mut Client, job: &Job, opts: &MirrorOptions) -> Result<
         }
     }
     let fopts = FileOptions {
-        resume: false,
+        resume,
         verify: opts.verify,
         progress: opts.progress.clone(),
     };

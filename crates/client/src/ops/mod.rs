@@ -19,6 +19,7 @@ mod mirror;
 mod progress;
 mod segmented;
 
+pub(crate) use files::refuse_symlink;
 pub use files::{download_file, part_path, upload_file, FileOptions, FileReport, Verify};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;

@@ -104,16 +104,15 @@ async fn fetch(
     let dl = client.retr_from(remote, offset).await?;
     let mut reader = ProgressRead::new(dl, meter);
     let mut writer = BufWriter::with_capacity(COPY_BUFFER, &mut file);
-    let n = if to_end {
+    let copied = if to_end {
         tokio::io::copy(&mut reader, &mut writer).await
     } else {
         tokio::io::copy(&mut (&mut reader).take(len), &mut writer).await
-    }
-    .map_err(Error::from_io_error)?;
-    writer
-        .flush()
-        .await
-        .map_err(|e| Error::from_io("writing the local file", e))?;
+    };
+    // Flushed also on failure, so no background write lands after return.
+    let flushed = writer.flush().await;
+    let n = copied.map_err(Error::from_io_error)?;
+    flushed.map_err(|e| Error::from_io("writing the local file", e))?;
     if n != len {
         return Err(Error::new(
             if n < len {
