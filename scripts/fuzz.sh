@@ -24,9 +24,16 @@ for target in $(ls fuzz_targets | sed 's/\.rs$//'); do
       -max_total_time="$secs" -max_len=4096 -dict=dict/ftp.dict -print_final_stats=1 >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     echo "$target: ${runs:-?} executions, no crash"
+    [ -n "${FUZZ_REPORT:-}" ] && echo "$target ${runs:-?}" >> "$FUZZ_REPORT"
   else
     status=1
     echo "$target: CRASH"; grep -E 'panicked|SUMMARY|Test unit written' "$log" | head -5
+    # Keep the input as a regression (replayed by `cargo test`); commit it
+    # with the fix.
+    mkdir -p "regressions/$target"
+    for a in artifacts/"$target"/crash-* artifacts/"$target"/oom-* artifacts/"$target"/timeout-*; do
+      [ -f "$a" ] && cp "$a" "regressions/$target/" && echo "  kept as fuzz/regressions/$target/$(basename "$a")"
+    done
   fi
   rm -f "$log"
 done

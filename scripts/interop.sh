@@ -57,6 +57,12 @@ cat "$FTPKIT_INTEROP_DIR/results.txt" 2>/dev/null || true
   echo "capped, every data connection resuming the control session (see server-quirks.md"
   echo "for Pure-FTPd on TLS 1.3, which issues no tickets)."
   echo
+  echo "The fault table: vsftpd (plain and explicit TLS) behind the TCP fault proxy of"
+  echo "\`crates/testkit/src/fault_proxy.rs\`, which cuts, stalls, resets or delays the"
+  echo "control or a data connection at a chosen byte (\`crates/interop/tests/faults.rs\`)."
+  echo "The load row: 64 concurrent sessions through one pool, 1,024 transfers"
+  echo "(\`crates/interop/tests/load.rs\`). Their figures are in the measurements below."
+  echo
   cat "$FTPKIT_INTEROP_DIR/matrix.md"
   echo
   echo "## Measurements"

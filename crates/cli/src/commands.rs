@@ -124,12 +124,17 @@ fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
             if to.is_empty() {
                 bail!("mv: NEWPATH is empty");
             }
-            if to.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-                bail!("mv: NEWPATH contains CR, LF or NUL");
+            if let Some(c) = crate::session::forbidden_byte(&to) {
+                bail!("mv: NEWPATH contains {c}");
             }
         }
         Cmd::Quote { command, .. } if command.trim().is_empty() => {
             bail!("quote: the command is empty");
+        }
+        Cmd::Quote { command, .. } => {
+            if let Some(c) = crate::session::forbidden_byte(command.as_bytes()) {
+                bail!("quote: the command contains {c} (one command per call)");
+            }
         }
         _ => {}
     }

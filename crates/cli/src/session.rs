@@ -224,12 +224,34 @@ fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Creden
         None => missing_password(&user, url.host())?,
     };
     ctx.secret(&password);
+    // Refused here, before any connection (the message never holds them).
+    for (what, v) in [("user name", &user), ("password", &password)] {
+        if let Some(c) = forbidden_byte(v) {
+            bail!("the {what} contains {c}");
+        }
+    }
+    if let Some(c) = account
+        .as_deref()
+        .and_then(|a| forbidden_byte(a.as_bytes()))
+    {
+        bail!("the account contains {c}");
+    }
     let mut c = Credentials::new(user, password);
     if let Some(a) = account {
         ctx.secret(a.as_bytes());
         c = c.with_account(a);
     }
     Ok(c)
+}
+
+/// CR, LF or NUL, by name, when `v` holds one.
+pub(crate) fn forbidden_byte(v: &[u8]) -> Option<&'static str> {
+    v.iter().find_map(|b| match b {
+        b'\r' => Some("CR"),
+        b'\n' => Some("LF"),
+        0 => Some("NUL"),
+        _ => None,
+    })
 }
 
 fn is_anonymous(user: &[u8]) -> bool {

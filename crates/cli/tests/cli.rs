@@ -602,6 +602,40 @@ async fn cr_lf_in_a_path_is_refused_before_connecting() {
             format!("ftp://alice:s3cret@127.0.0.1:{port}/a"),
             "b\r\nDELE important".to_owned(),
         ],
+        // The user and the password, in the URL and through --user.
+        vec![
+            "ls".to_owned(),
+            format!("ftp://alice%0D%0ASITE%20x:s3cret@127.0.0.1:{port}/"),
+        ],
+        vec![
+            "ls".to_owned(),
+            format!("ftp://alice:s3cret%0A@127.0.0.1:{port}/"),
+        ],
+        vec![
+            "ls".to_owned(),
+            "--user".to_owned(),
+            "alice:s3cret\r\nDELE x".to_owned(),
+            format!("ftp://127.0.0.1:{port}/"),
+        ],
+        // A raw command, a directory, an upload target, STAT's path.
+        vec![
+            "quote".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}"),
+            "NOOP\r\nDELE important".to_owned(),
+        ],
+        vec![
+            "mkdir".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/d%00x"),
+        ],
+        vec![
+            "put".to_owned(),
+            "/dev/null".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/up%0D.bin"),
+        ],
+        vec![
+            "stat".to_owned(),
+            format!("ftp://alice:s3cret@127.0.0.1:{port}/f%0A"),
+        ],
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = ftpkit(&args).await;

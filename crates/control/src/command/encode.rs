@@ -15,7 +15,7 @@ use super::{
 pub enum CommandError {
     /// An argument holds CR, LF or NUL, which would end the command early
     /// and let the rest be read as another command.
-    #[error("{verb} argument has a forbidden byte 0x{byte:02x} at offset {offset}")]
+    #[error("{verb} argument has a forbidden byte {} (0x{byte:02x}) at offset {offset}", byte_name(*byte))]
     ForbiddenByte {
         /// The command's verb (`RAW` for a raw line).
         verb: &'static str,
@@ -38,6 +38,16 @@ pub enum CommandError {
         /// What is wrong.
         what: &'static str,
     },
+}
+
+/// CR, LF or NUL by name, for error messages.
+fn byte_name(b: u8) -> &'static str {
+    match b {
+        b'\r' => "CR",
+        b'\n' => "LF",
+        0 => "NUL",
+        _ => "control byte",
+    }
 }
 
 impl Command {
