@@ -16,7 +16,7 @@ use ftpkit::config::{ActiveConfig, DataMode, PassiveAddress};
 use ftpkit::{
     Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security, Timeouts,
 };
-use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, Transcript};
+use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, TlsExpect, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The default deadline of these tests; specific ones are shorter.
@@ -1227,4 +1227,57 @@ async fn endless_preliminary_replies_hit_the_reply_deadline() {
     assert_error(&e, ErrorKind::Timeout, None);
     drop(c);
     let _ = server.finish().await;
+}
+
+// ----- the data connection's certificate ------------------------------------
+
+/// A TLS login whose control connection presents the good certificate and
+/// whose first data connection presents `data_cert`: the client must refuse
+/// the data handshake, read nothing from it, and report a certificate error.
+async fn bad_data_certificate(pki: &TestPki, data_tls: ServerTls) {
+    let script = Script::logged_in_tls("alice", "s3cret", "211 no features\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR secret.bin")
+        .reply("150 here\r\n")
+        .data_accept_with(TlsExpect::Failure)
+        .reply("426 data connection failed\r\n");
+    let server = ScriptedServer::builder()
+        .session(script)
+        .tls(ServerTls::new(pki))
+        .data_tls(data_tls)
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, pki)).await.unwrap();
+    let e = match c.retr("secret.bin").await {
+        Err(e) => e,
+        Ok(mut dl) => read_all(&mut dl).await.unwrap_err(),
+    };
+    // The server's reply to the failed data connection is attached.
+    assert_error(&e, ErrorKind::Certificate, Some(426));
+    drop(c);
+    let t = server.finish().await;
+    // The control connection was verified and worked; the data handshake
+    // failed on the client's side.
+    assert!(
+        t.events().any(|e| matches!(e, Event::DataTlsFailed { .. })),
+        "{t}"
+    );
+    assert_lines_clean(&t);
+}
+
+#[tokio::test]
+async fn data_connection_with_a_certificate_from_another_ca_is_refused() {
+    let rogue = TestPki::with_ca_name("rogue CA");
+    bad_data_certificate(&TestPki::new(), ServerTls::new(&rogue)).await;
+}
+
+#[tokio::test]
+async fn data_connection_with_a_certificate_for_another_host_is_refused() {
+    let pki = TestPki::new();
+    // The same CA signs it, but for a name the client did not connect to:
+    // the data connection is checked against the control host name.
+    let wrong = pki.issue_server_cert(&["evil.example"]);
+    bad_data_certificate(&pki, ServerTls::new(&pki).server_cert(wrong)).await;
 }

@@ -33,6 +33,7 @@ pub struct ScriptedServer {
 pub struct ServerBuilder {
     scripts: Vec<Script>,
     tls: Option<ServerTls>,
+    data_tls: Option<ServerTls>,
     ipv6: bool,
 }
 
@@ -52,6 +53,14 @@ impl ServerBuilder {
     /// Enables TLS (needed by `start_tls` and protected data connections).
     pub fn tls(mut self, tls: ServerTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// A different TLS identity for protected data connections only (the
+    /// control connection keeps [`tls`](Self::tls)): for tests where just
+    /// the data connection presents a bad certificate.
+    pub fn data_tls(mut self, tls: ServerTls) -> Self {
+        self.data_tls = Some(tls);
         self
     }
 
@@ -75,6 +84,10 @@ impl ServerBuilder {
             Some(t) => Some(t.build().map_err(io::Error::other)?),
             None => None,
         };
+        let data_tls = match &self.data_tls {
+            Some(t) => Some(t.build().map_err(io::Error::other)?),
+            None => tls.clone(),
+        };
         let ip: IpAddr = if self.ipv6 {
             Ipv6Addr::LOCALHOST.into()
         } else {
@@ -84,7 +97,7 @@ impl ServerBuilder {
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let rec = Recorder::new(Instant::now(), Arc::clone(&log));
-        let task = tokio::spawn(accept_loop(listener, self.scripts, tls, rec));
+        let task = tokio::spawn(accept_loop(listener, self.scripts, (tls, data_tls), rec));
         Ok(ScriptedServer {
             addr,
             log,
@@ -96,7 +109,10 @@ impl ServerBuilder {
 async fn accept_loop(
     listener: TcpListener,
     scripts: Vec<Script>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: (
+        Option<Arc<rustls::ServerConfig>>,
+        Option<Arc<rustls::ServerConfig>>,
+    ),
     rec: Recorder,
 ) {
     let mut sessions = JoinSet::new();

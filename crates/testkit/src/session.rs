@@ -38,6 +38,9 @@ type StepResult = Result<Flow, ScriptError>;
 pub(crate) struct Session {
     rec: Recorder,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// For protected data connections (the same as `tls` unless the test
+    /// asked for another identity).
+    data_tls: Option<Arc<rustls::ServerConfig>>,
     timeout: Duration,
     linger: Duration,
     ctrl: Option<Conn>,
@@ -53,7 +56,10 @@ pub(crate) struct Session {
 impl Session {
     pub(crate) async fn run(
         rec: Recorder,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        (tls, data_tls): (
+            Option<Arc<rustls::ServerConfig>>,
+            Option<Arc<rustls::ServerConfig>>,
+        ),
         tcp: TcpStream,
         script: Script,
     ) {
@@ -63,6 +69,7 @@ impl Session {
         let mut s = Session {
             rec,
             tls,
+            data_tls,
             timeout: script.timeout,
             linger: script.linger,
             ctrl: Some(Conn::Plain(tcp)),
@@ -551,7 +558,7 @@ impl Session {
             return Ok(Flow::Continue);
         }
         let config = self
-            .tls
+            .data_tls
             .clone()
             .ok_or_else(|| setup(name, "data protection is private but no TLS is configured"))?;
         match timeout(

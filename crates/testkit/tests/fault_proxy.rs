@@ -48,7 +48,9 @@ async fn proxy(rules: Vec<Rule>) -> FaultProxy {
 }
 
 async fn connect(p: &FaultProxy) -> TcpStream {
-    TcpStream::connect((p.ip(), p.control_port())).await.unwrap()
+    TcpStream::connect((p.ip(), p.control_port()))
+        .await
+        .unwrap()
 }
 
 /// Everything until EOF or error (with an outer limit against hangs).
