@@ -89,6 +89,7 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
         resume: true,
         verify: Verify::SizeAndHash,
         progress: Some(cb),
+        durable: true,
     };
     let r = ops::download_file(&mut c, "f.bin", &local, &opts)
         .await
@@ -202,6 +203,7 @@ async fn upload_resumes_after_remote_size_and_verifies() {
         resume: true,
         verify: Verify::SizeAndHash,
         progress: Some(cb),
+        durable: true,
     };
     let r = ops::upload_file(&mut c, &local, "up.bin", &opts)
         .await

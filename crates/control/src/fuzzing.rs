@@ -395,9 +395,11 @@ fn check_mlsx_entry(line: &[u8], e: &Entry) {
     // The name follows the single space that ends the facts.
     assert!(name.len() < stripped.len());
     assert_eq!(stripped[stripped.len() - name.len() - 1], b' ');
-    for (k, _) in &e.facts {
+    for (k, v) in e.facts() {
         assert!(!k.is_empty(), "empty fact name");
-        assert_eq!(*k, k.to_ascii_lowercase(), "fact name not lowercased");
+        // Facts are views of the line: name=value within it.
+        assert!(!k.contains(&b';') && !k.contains(&b'=') && !v.contains(&b';'));
+        assert!(e.fact(&String::from_utf8_lossy(k)).is_some());
     }
     if e.link_target.is_some() {
         assert_eq!(e.kind, EntryKind::Symlink);
@@ -622,7 +624,7 @@ fn check_list_entry(line: &[u8], e: &Entry) {
             e.name
         );
     }
-    assert!(e.facts.is_empty(), "LIST rows have no facts");
+    assert!(e.facts().next().is_none(), "LIST rows have no facts");
     if let Some(m) = &e.modified {
         assert!(!m.utc, "LIST times are local");
     }

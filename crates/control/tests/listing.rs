@@ -175,7 +175,7 @@ fn vsftpd_list() {
         entries[7].raw,
         b"-rw-r--r--    1 ftp      ftp           214 Mar 03 14:07 README"
     );
-    assert!(entries.iter().all(|e| e.facts.is_empty()));
+    assert!(entries.iter().all(|e| e.facts().next().is_none()));
 }
 
 #[test]
@@ -743,7 +743,9 @@ fn proftpd_mlsd() {
     assert_eq!(a.owner.as_deref(), Some("alice"));
     assert_eq!(a.group.as_deref(), Some("alice"));
     assert_eq!(
-        a.facts.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        a.facts()
+            .map(|(k, _)| String::from_utf8_lossy(k).to_ascii_lowercase())
+            .collect::<Vec<_>>(),
         [
             "modify",
             "perm",
@@ -870,8 +872,11 @@ fn rfc3659_example_listing() {
     );
     assert_eq!(entries.len(), 15);
     assert_eq!(entries[2].link_target, Some(RawName::from("/foobar")));
-    // Fact names are case-insensitive and stored lowercased.
-    assert_eq!(entries[5].facts[0], ("type".to_string(), b"file".to_vec()));
+    // Fact names are case-insensitive, kept as received.
+    let (k, v) = entries[5].facts().next().unwrap();
+    assert!(k.eq_ignore_ascii_case(b"type"));
+    assert_eq!(v, b"file");
+    assert_eq!(entries[5].fact("TYPE"), Some(&b"file"[..]));
     assert_eq!(entries[5].permissions.as_deref(), Some("awr"));
     // An empty perm is no permissions.
     assert_eq!(entries[7].permissions, None);
@@ -894,7 +899,7 @@ fn mlst_reply_line() {
     );
     // An MLSD line without facts is just " name".
     let e = parse_mlsx_line(b" plain").unwrap();
-    assert_eq!((e.name.as_bytes(), e.facts.len()), (&b"plain"[..], 0));
+    assert_eq!((e.name.as_bytes(), e.facts().count()), (&b"plain"[..], 0));
     assert_eq!(e.kind, EntryKind::Other("unknown".into()));
     let e = parse_mlsx_line(b" no facts here").unwrap();
     assert_eq!(e.name.as_bytes(), b"no facts here");
@@ -929,7 +934,7 @@ fn mlsx_details() {
     // size wins over sizd; the first of a repeated fact is interpreted.
     let e = parse_mlsx_line(b"sizd=1;size=2;size=3; n").unwrap();
     assert_eq!(e.size, Some(2));
-    assert_eq!(e.facts.len(), 3);
+    assert_eq!(e.facts().count(), 3);
     // Invalid values are ignored, not fatal.
     let e = parse_mlsx_line(b"type=file;size=x;modify=2024;UNIX.mode=999; n").unwrap();
     assert_eq!((e.size, e.modified, e.permissions), (None, None, None));

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -29,9 +29,14 @@ pub struct TlsInfo {
 pub enum DataStream {
     /// Clear TCP.
     Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over TCP. rustls pulls ciphertext in 4 KiB reads; the
+    /// [`BufReader`] turns those into one socket read per
+    /// [`TLS_READ_BUFFER`] bytes, several times fewer system calls.
+    Tls(Box<TlsStream<BufReader<TcpStream>>>),
 }
+
+/// The userspace read buffer under TLS data connections.
+pub const TLS_READ_BUFFER: usize = 128 * 1024;
 
 /// Most bytes read while waiting for the peer to close after our
 /// close_notify, so a server cannot keep us reading forever.
@@ -49,11 +54,16 @@ impl DataStream {
         match protection {
             Protection::Clear => Ok(DataStream::Plain(tcp)),
             Protection::Tls(p) => {
-                let tls =
-                    tokio::time::timeout(deadline, p.connector.connect(p.server_name.clone(), tcp))
-                        .await
-                        .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
-                        .map_err(DataError::Tls)?;
+                let tls = tokio::time::timeout(
+                    deadline,
+                    p.connector.connect(
+                        p.server_name.clone(),
+                        BufReader::with_capacity(TLS_READ_BUFFER, tcp),
+                    ),
+                )
+                .await
+                .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
+                .map_err(DataError::Tls)?;
                 let stream = DataStream::Tls(Box::new(tls));
                 if let Some(info) = stream.tls_info() {
                     if info.resumed {
@@ -86,7 +96,7 @@ impl DataStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             DataStream::Plain(s) => s,
-            DataStream::Tls(t) => t.get_ref().0,
+            DataStream::Tls(t) => t.get_ref().0.get_ref(),
         }
     }
 

@@ -49,6 +49,9 @@ pub struct MirrorOptions {
     /// and resumes: a download continues its `.part` file with `REST`, an
     /// upload continues after the server's `SIZE`.
     pub retries: u32,
+    /// `fsync` each downloaded file before it gets its final name
+    /// ([`FileOptions::durable`]); off by default.
+    pub durable: bool,
 }
 
 impl Default for MirrorOptions {
@@ -60,6 +63,7 @@ impl Default for MirrorOptions {
             verify: Verify::Size,
             progress: None,
             retries: 2,
+            durable: false,
         }
     }
 }
@@ -72,6 +76,7 @@ impl std::fmt::Debug for MirrorOptions {
             .field("preserve_mtime", &self.preserve_mtime)
             .field("verify", &self.verify)
             .field("retries", &self.retries)
+            .field("durable", &self.durable)
             .finish_non_exhaustive()
     }
 }
@@ -646,6 +651,7 @@ async fn down_one(
         resume,
         verify: opts.verify,
         progress: opts.progress.clone(),
+        durable: opts.durable,
     };
     let r = download_file(client, remote, &job.local, &fopts).await?;
     if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
@@ -692,6 +698,7 @@ async fn up_one(
         resume,
         verify: opts.verify,
         progress: opts.progress.clone(),
+        durable: opts.durable,
     };
     let r = upload_file(client, &job.local, remote.clone(), &fopts).await?;
     if let (true, true, Some(t)) = (opts.preserve_mtime, mfmt, job.local_mtime.and_then(secs)) {

@@ -117,7 +117,7 @@ pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
         link_target: link_target.map(RawName::from),
         owner: None,
         group: None,
-        facts: Vec::new(),
+        facts_span: (0, 0),
         raw: line.to_vec(),
     })
 }

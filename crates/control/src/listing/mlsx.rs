@@ -5,7 +5,8 @@
 //! ```
 
 use super::{
-    lossy, parse_mdtm_time, parse_u64, strip_eol, Entry, EntryKind, ListingError, RawName,
+    compact_lossy, lossy, parse_mdtm_time, parse_u64, strip_eol, CompactString, Entry, EntryKind,
+    ListingError, RawName,
 };
 
 /// Parses one `MLSD` line or one `MLST` reply entry line.
@@ -37,42 +38,40 @@ use super::{
 /// is empty, or a fact has no `=` or an empty name.
 pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
     let raw = strip_eol(line);
-    let (facts, name) = match raw.strip_prefix(b" ") {
+    // (where the facts start in `raw`, the facts, the name)
+    let (at, facts, name, found) = match raw.strip_prefix(b" ") {
         // An `MLST` reply line (one leading space), or an `MLSD` line with
         // no facts at all (" name"): prefer the former when it parses.
-        Some(rest) => split_facts(rest).or_else(|err| {
-            if rest.is_empty() {
-                Err(err)
-            } else {
-                Ok((Vec::new(), rest))
-            }
-        })?,
-        None => split_facts(raw)?,
+        Some(rest) => match split_facts(rest) {
+            Ok((facts, name, found)) => (1, facts, name, found),
+            Err(err) if rest.is_empty() => return Err(err),
+            Err(_) => (1, &b""[..], rest, [None; FACT_COUNT]),
+        },
+        None => {
+            let (facts, name, found) = split_facts(raw)?;
+            (0, facts, name, found)
+        }
     };
+    let get = |f: Fact| found.get(f as usize).copied().flatten();
+    let text = |f: Fact| get(f).filter(|v| !v.is_empty()).map(compact_lossy);
 
-    let get = |key: &str| -> Option<&[u8]> {
-        facts
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_slice())
-    };
-    let text = |key: &str| get(key).filter(|v| !v.is_empty()).map(lossy);
-
-    let (kind, link_target) = match get("type") {
+    let (kind, link_target) = match get(Fact::Type) {
         Some(t) => parse_type(t),
         None => (EntryKind::Other(String::from("unknown")), None),
     };
-    let size = get("size").or_else(|| get("sizd")).and_then(parse_u64);
-    let modified = get("modify").and_then(parse_mdtm_time);
-    let permissions = get("unix.mode")
+    let size = get(Fact::Size)
+        .or_else(|| get(Fact::Sizd))
+        .and_then(parse_u64);
+    let modified = get(Fact::Modify).and_then(parse_mdtm_time);
+    let permissions = get(Fact::UnixMode)
         .and_then(mode_to_rwx)
-        .or_else(|| text("perm"));
-    let owner = text("unix.ownername")
-        .or_else(|| text("unix.owner"))
-        .or_else(|| text("unix.uid"));
-    let group = text("unix.groupname")
-        .or_else(|| text("unix.group"))
-        .or_else(|| text("unix.gid"));
+        .or_else(|| text(Fact::Perm));
+    let owner = text(Fact::UnixOwnername)
+        .or_else(|| text(Fact::UnixOwner))
+        .or_else(|| text(Fact::UnixUid));
+    let group = text(Fact::UnixGroupname)
+        .or_else(|| text(Fact::UnixGroup))
+        .or_else(|| text(Fact::UnixGid));
 
     Ok(Entry {
         name: RawName::from(name),
@@ -83,70 +82,148 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         link_target,
         owner,
         group,
-        facts,
         raw: raw.to_vec(),
+        facts_span: (at, at + facts.len()),
     })
 }
 
-/// Facts as stored in [`Entry::facts`].
-type Facts = Vec<(String, Vec<u8>)>;
+/// The facts interpreted (indexes into the parser's slots).
+#[derive(Clone, Copy)]
+enum Fact {
+    Type,
+    Size,
+    Sizd,
+    Modify,
+    UnixMode,
+    Perm,
+    UnixOwnername,
+    UnixOwner,
+    UnixUid,
+    UnixGroupname,
+    UnixGroup,
+    UnixGid,
+}
 
-/// Splits `facts; name` at the first space and parses the facts.
-fn split_facts(line: &[u8]) -> Result<(Facts, &[u8]), ListingError> {
+const FACT_COUNT: usize = 12;
+
+/// The interpreted fact a name stands for (case-insensitive), found by
+/// length first: most lines carry half a dozen facts.
+fn fact_of(key: &[u8]) -> Option<Fact> {
+    let candidates: &[(&[u8], Fact)] = match key.len() {
+        4 => &[
+            (b"type", Fact::Type),
+            (b"size", Fact::Size),
+            (b"sizd", Fact::Sizd),
+            (b"perm", Fact::Perm),
+        ],
+        6 => &[(b"modify", Fact::Modify)],
+        8 => &[(b"unix.uid", Fact::UnixUid), (b"unix.gid", Fact::UnixGid)],
+        9 => &[(b"unix.mode", Fact::UnixMode)],
+        10 => &[
+            (b"unix.owner", Fact::UnixOwner),
+            (b"unix.group", Fact::UnixGroup),
+        ],
+        14 => &[
+            (b"unix.ownername", Fact::UnixOwnername),
+            (b"unix.groupname", Fact::UnixGroupname),
+        ],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .find(|(name, _)| key.eq_ignore_ascii_case(name))
+        .map(|&(_, f)| f)
+}
+
+/// The `(name, value)` pairs of a facts part (`a=1;b=2;`), as received.
+/// Only called on facts [`split_facts`] validated, where every non-empty
+/// chunk has a non-empty name and an `=`.
+pub(crate) fn facts_of(facts: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    facts
+        .split(|&b| b == b';')
+        .filter(|f| !f.is_empty())
+        .filter_map(|fact| {
+            // Facts are short: a plain scan beats memchr's setup.
+            let eq = fact.iter().position(|&b| b == b'=')?;
+            Some((fact.get(..eq)?, fact.get(eq + 1..)?))
+        })
+}
+
+/// The values of the interpreted facts, by [`Fact`].
+type Found<'a> = [Option<&'a [u8]>; FACT_COUNT];
+
+/// Splits `facts; name` at the first space, checks every fact and picks
+/// the interpreted ones (the first of a repeated fact counts), in one pass.
+fn split_facts(line: &[u8]) -> Result<(&[u8], &[u8], Found<'_>), ListingError> {
     let space = memchr::memchr(b' ', line).ok_or(ListingError::MalformedMlsx {
         reason: "no space before the name",
     })?;
-    let facts_part = line.get(..space).unwrap_or_default();
+    let facts = line.get(..space).unwrap_or_default();
     let name = line.get(space + 1..).unwrap_or_default();
     if name.is_empty() {
         return Err(ListingError::MalformedMlsx {
             reason: "empty name",
         });
     }
-    let mut facts = Vec::new();
-    for fact in facts_part.split(|&b| b == b';').filter(|f| !f.is_empty()) {
-        let eq =
-            memchr::memchr(b'=', fact)
-                .filter(|&eq| eq > 0)
-                .ok_or(ListingError::MalformedMlsx {
-                    reason: "fact without a name or '='",
-                })?;
-        let key = lossy(fact.get(..eq).unwrap_or_default()).to_ascii_lowercase();
-        let value = fact.get(eq + 1..).unwrap_or_default().to_vec();
-        facts.push((key, value));
+    let mut found: Found<'_> = [None; FACT_COUNT];
+    let mut rest = facts;
+    while !rest.is_empty() {
+        let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+        let fact = rest.get(..end).unwrap_or_default();
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if fact.is_empty() {
+            continue;
+        }
+        let eq = fact
+            .iter()
+            .position(|&b| b == b'=')
+            .filter(|&eq| eq > 0)
+            .ok_or(ListingError::MalformedMlsx {
+                reason: "fact without a name or '='",
+            })?;
+        let (key, value) = (
+            fact.get(..eq).unwrap_or_default(),
+            fact.get(eq + 1..).unwrap_or_default(),
+        );
+        if let Some(slot) = fact_of(key).and_then(|f| found.get_mut(f as usize)) {
+            slot.get_or_insert(value);
+        }
     }
-    Ok((facts, name))
+    Ok((facts, name, found))
 }
 
 /// Interprets a `type` fact value.
 fn parse_type(value: &[u8]) -> (EntryKind, Option<RawName>) {
+    // The common values without allocating.
+    for (word, kind) in [
+        (&b"file"[..], EntryKind::File),
+        (b"dir", EntryKind::Dir),
+        (b"cdir", EntryKind::CurrentDir),
+        (b"pdir", EntryKind::ParentDir),
+    ] {
+        if value.eq_ignore_ascii_case(word) {
+            return (kind, None);
+        }
+    }
     let lower = value.to_ascii_lowercase();
-    let kind = match lower.as_slice() {
-        b"file" => EntryKind::File,
-        b"dir" => EntryKind::Dir,
-        b"cdir" => EntryKind::CurrentDir,
-        b"pdir" => EntryKind::ParentDir,
-        _ => match lower.strip_prefix(b"os.unix=") {
-            Some(b"symlink" | b"slink" | b"link") => EntryKind::Symlink,
-            Some(rest) if rest.starts_with(b"slink:") || rest.starts_with(b"symlink:") => {
-                // Keep the target's bytes exactly, not lowercased.
-                let colon = b"os.unix=".len() + rest.iter().take_while(|&&b| b != b':').count();
-                let target = value
-                    .get(colon + 1..)
-                    .filter(|t| !t.is_empty())
-                    .map(RawName::from);
-                return (EntryKind::Symlink, target);
-            }
-            // `blkdev`, `chrdev`, and RFC 3659's own examples `blk-11/108`,
-            // `chr-13/29` (with the device numbers).
-            Some(rest) if device_word(rest, &[b"blk", b"blkdev", b"block"]) => {
-                EntryKind::BlockDevice
-            }
-            Some(rest) if device_word(rest, &[b"chr", b"chrdev", b"char"]) => EntryKind::CharDevice,
-            Some(b"fifo" | b"pipe") => EntryKind::Pipe,
-            Some(b"socket" | b"sock") => EntryKind::Socket,
-            _ => EntryKind::Other(lossy(&lower)),
-        },
+    let kind = match lower.strip_prefix(b"os.unix=") {
+        Some(b"symlink" | b"slink" | b"link") => EntryKind::Symlink,
+        Some(rest) if rest.starts_with(b"slink:") || rest.starts_with(b"symlink:") => {
+            // Keep the target's bytes exactly, not lowercased.
+            let colon = b"os.unix=".len() + rest.iter().take_while(|&&b| b != b':').count();
+            let target = value
+                .get(colon + 1..)
+                .filter(|t| !t.is_empty())
+                .map(RawName::from);
+            return (EntryKind::Symlink, target);
+        }
+        // `blkdev`, `chrdev`, and RFC 3659's own examples `blk-11/108`,
+        // `chr-13/29` (with the device numbers).
+        Some(rest) if device_word(rest, &[b"blk", b"blkdev", b"block"]) => EntryKind::BlockDevice,
+        Some(rest) if device_word(rest, &[b"chr", b"chrdev", b"char"]) => EntryKind::CharDevice,
+        Some(b"fifo" | b"pipe") => EntryKind::Pipe,
+        Some(b"socket" | b"sock") => EntryKind::Socket,
+        _ => EntryKind::Other(lossy(&lower)),
     };
     (kind, None)
 }
@@ -159,7 +236,7 @@ fn device_word(rest: &[u8], words: &[&[u8]]) -> bool {
 
 /// `0644` / `100755` / `4755` → `rw-r--r--` / `rwxr-xr-x` / `rwsr-xr-x`.
 /// Also accepts Python's `0o644` (pyftpdlib under Python 3 sends that).
-fn mode_to_rwx(value: &[u8]) -> Option<String> {
+fn mode_to_rwx(value: &[u8]) -> Option<CompactString> {
     let value = value
         .strip_prefix(b"0o")
         .or_else(|| value.strip_prefix(b"0O"))
@@ -178,21 +255,20 @@ fn mode_to_rwx(value: &[u8]) -> Option<String> {
             (true, false) => 'x',
             (false, false) => '-',
         };
-    Some(
-        [
-            bit(0o400, 'r'),
-            bit(0o200, 'w'),
-            special(0o100, 0o4000, 's', 'S'),
-            bit(0o040, 'r'),
-            bit(0o020, 'w'),
-            special(0o010, 0o2000, 's', 'S'),
-            bit(0o004, 'r'),
-            bit(0o002, 'w'),
-            special(0o001, 0o1000, 't', 'T'),
-        ]
-        .iter()
-        .collect(),
-    )
+    let rwx = [
+        bit(0o400, 'r'),
+        bit(0o200, 'w'),
+        special(0o100, 0o4000, 's', 'S'),
+        bit(0o040, 'r'),
+        bit(0o020, 'w'),
+        special(0o010, 0o2000, 's', 'S'),
+        bit(0o004, 'r'),
+        bit(0o002, 'w'),
+        special(0o001, 0o1000, 't', 'T'),
+    ]
+    .map(|c| c as u8);
+    // Nine ASCII letters: inline in the CompactString, no allocation.
+    std::str::from_utf8(&rwx).ok().map(CompactString::new)
 }
 
 #[cfg(test)]

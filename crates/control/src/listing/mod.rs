@@ -36,6 +36,7 @@
 //! assert_eq!(entry.kind, EntryKind::Dir);
 //! ```
 
+pub use compact_str::CompactString;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -302,20 +303,22 @@ pub struct Entry {
     /// Unix permission bits in `ls` form (`rwxr-xr-x`, without the type
     /// character or an ACL marker). For MLSx, the `UNIX.mode` fact converted
     /// to that form if present, else the RFC 3659 `perm` fact verbatim
-    /// (e.g. `adfrw`); both are also in [`Entry::facts`].
-    pub permissions: Option<String>,
+    /// (e.g. `adfrw`); both are also in [`Entry::facts`]. Short strings
+    /// like these are stored inline ([`CompactString`]), without a heap
+    /// allocation.
+    pub permissions: Option<CompactString>,
     /// Symlink target: the part after ` -> ` in `LIST`, the `slink:` path
     /// of MLSx `type=OS.unix=slink:…`, the `[target]` of a DOS link.
     pub link_target: Option<RawName>,
     /// Owner (`LIST` column, MLSx `UNIX.ownername`/`UNIX.owner`/`UNIX.uid`).
-    pub owner: Option<String>,
+    pub owner: Option<CompactString>,
     /// Group (`LIST` column, MLSx `UNIX.groupname`/`UNIX.group`/`UNIX.gid`).
-    pub group: Option<String>,
-    /// All MLSx facts in line order: name lowercased, value raw. Empty for
-    /// `LIST` rows.
-    pub facts: Vec<(String, Vec<u8>)>,
+    pub group: Option<CompactString>,
     /// The whole line as received (without its line terminator).
     pub raw: Vec<u8>,
+    /// Where the MLSx facts stand in `raw` (empty for `LIST` rows): they
+    /// are read from there on demand ([`Entry::facts`]), never copied.
+    pub(crate) facts_span: (usize, usize),
 }
 
 impl Entry {
@@ -330,7 +333,7 @@ impl Entry {
             link_target: None,
             owner: None,
             group: None,
-            facts: Vec::new(),
+            facts_span: (0, 0),
             raw: Vec::new(),
         }
     }
@@ -348,12 +351,19 @@ impl Entry {
         self.kind == EntryKind::File
     }
 
-    /// The raw value of an MLSx fact (`name` is matched case-insensitively).
+    /// The raw value of an MLSx fact (`name` is matched case-insensitively;
+    /// the first of repeated facts).
     pub fn fact(&self, name: &str) -> Option<&[u8]> {
-        self.facts
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.facts()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// All MLSx facts in line order, as `(name, value)` exactly as received
+    /// (compare names case-insensitively). Empty for `LIST` rows.
+    pub fn facts(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let (start, end) = self.facts_span;
+        mlsx::facts_of(self.raw.get(start..end).unwrap_or_default())
     }
 }
 
@@ -438,7 +448,7 @@ fn is_total_line(line: &[u8]) -> bool {
 /// Splits at single spaces into `(start, end)` spans of non-space runs,
 /// at most `max` of them.
 pub(crate) fn token_spans(line: &[u8], max: usize) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
+    let mut spans = Vec::with_capacity(max.min(16));
     let mut i = 0;
     while spans.len() < max {
         while line.get(i) == Some(&b' ') {
@@ -469,6 +479,14 @@ pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
 /// Lossy text of a column (owner, group, ...).
 pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Lossy UTF-8 into a [`CompactString`] (inline up to 24 bytes).
+pub(crate) fn compact_lossy(bytes: &[u8]) -> CompactString {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => CompactString::new(s),
+        Err(_) => CompactString::from_utf8_lossy(bytes),
+    }
 }
 
 /// Maps `Dir` named `.`/`..` to `CurrentDir`/`ParentDir`.

@@ -18,8 +18,8 @@ use ::time::{PrimitiveDateTime, Time};
 
 use super::time::{calendar_date, digits, month_abbrev, parse_hhmm};
 use super::{
-    lossy, parse_u64, refine_dir_kind, strip_eol, token_spans, Entry, EntryKind, Modified,
-    Precision, RawName,
+    compact_lossy, parse_u64, refine_dir_kind, strip_eol, token_spans, CompactString, Entry,
+    EntryKind, Modified, Precision, RawName,
 };
 
 /// Upper bound on the columns examined before the name; far more than any
@@ -71,10 +71,10 @@ pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
     let mut owner = None;
     let mut group = None;
     let mid = tokens.get(1..first_size_index).unwrap_or(&[]);
-    let mid_bytes = |span: &[(usize, usize)]| -> Option<String> {
+    let mid_bytes = |span: &[(usize, usize)]| -> Option<CompactString> {
         let &(start, _) = span.first()?;
         let &(_, end) = span.last()?;
-        line.get(start..end).map(lossy)
+        line.get(start..end).map(compact_lossy)
     };
     let is_count =
         |span: &(usize, usize)| parse_u64(line.get(span.0..span.1).unwrap_or(b"")).is_some();
@@ -138,13 +138,13 @@ pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
         link_target: link_target.map(RawName::from),
         owner,
         group,
-        facts: Vec::new(),
+        facts_span: (0, 0),
         raw: line.to_vec(),
     })
 }
 
 /// `drwxr-xr-x`, `-rw-r--r--+`, `lrwxrwxrwx@`, `-rw-r--r--.`.
-fn parse_mode(mode: &[u8]) -> Option<(EntryKind, String)> {
+fn parse_mode(mode: &[u8]) -> Option<(EntryKind, CompactString)> {
     let mode = match mode {
         [head @ .., b'+' | b'@' | b'.'] if head.len() == 10 => head,
         _ => mode,
@@ -172,7 +172,7 @@ fn parse_mode(mode: &[u8]) -> Option<(EntryKind, String)> {
         b's' => EntryKind::Socket,
         _ => return None,
     };
-    Some((kind, lossy(perms)))
+    Some((kind, compact_lossy(perms)))
 }
 
 /// Reads the size column(s) just before the date at column `date_index`:
