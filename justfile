@@ -26,7 +26,8 @@ interop:
 fuzz secs="60":
     bash scripts/fuzz.sh {{secs}}
 
-# Throughput, CPU and memory against curl, lftp and suppaftp (needs the interop servers).
+# Issue #6 suite: ftpkit vs curl, lftp, suppaftp on vsftpd (plain, TLS): MB/s, files/s,
+# CPU, RSS, parsers; writes docs/performance.md. RUNS=5; starts vsftpd if not running.
 bench:
     bash scripts/bench.sh
 

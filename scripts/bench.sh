@@ -1,14 +1,47 @@
 #!/usr/bin/env bash
-# Throughput against curl on the interop vsftpd (plain and explicit TLS),
-# 1 GiB each way, interleaved run by run. Starts the servers if needed.
-# (The fuller benchmark matrix with suppaftp, lftp, small files, CPU and
-# memory is tracked separately; this is what exists today.)
+# The benchmark suite of issue #6 (`just bench`): ftpkit against curl, lftp
+# and suppaftp on the interop vsftpd (plain and explicit TLS) on loopback;
+# large files, many small files, segmented download, CPU, memory, parsers and
+# the physical limits. Prints one table and writes docs/performance.md.
+#
+# Installs lftp (Debian package) when missing. Starts vsftpd and vsftpd-TLS
+# only when /tmp/ftpkit-interop/env is absent (and stops them at exit);
+# servers already running are used as they are.
+# Environment: RUNS (default 5) and the BENCH_* variables of scripts/bench.py;
+# BENCH_SKIP_BUILD=1 uses the binaries already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FTPKIT_INTEROP_DIR="${FTPKIT_INTEROP_DIR:-/tmp/ftpkit-interop}"
+export BENCH_COMMAND="${BENCH_COMMAND:-just bench}${RUNS:+ (RUNS=$RUNS)}"
+
+for tool in lftp curl; do
+  if ! command -v "$tool" >/dev/null; then
+    apt-get install -y "$tool" >/dev/null
+  fi
+done
+
 if [ ! -f "$FTPKIT_INTEROP_DIR/env" ]; then
   bash interop/servers.sh install
   bash interop/servers.sh start VSFTPD VSFTPD_TLS
   trap 'bash interop/servers.sh stop >/dev/null 2>&1 || true' EXIT
 fi
-bash scripts/speed.sh
+
+# The bench crate is outside the root workspace (its own Cargo.lock and
+# target directory); the CLI is built into the same target directory so as
+# not to contend with the workspace's.
+export CARGO_TARGET_DIR="$PWD/crates/bench/target"
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release --quiet --manifest-path crates/bench/Cargo.toml
+  cargo build --release --quiet -p ftpkit-cli
+fi
+
+case ",${BENCH_CASES:-parsers}," in
+  *,parsers,*)
+    # Criterion, kept short; bench.py reads target/criterion/*/*/new/*.json.
+    rm -rf "$CARGO_TARGET_DIR/criterion"
+    cargo bench --quiet --manifest-path crates/bench/Cargo.toml --bench parsers -- \
+      --warm-up-time 1 --measurement-time 3 --noplot 2>&1 | grep -E '^[a-z_]+/[a-z]+ +time:|thrpt:' || true
+    ;;
+esac
+
+python3 scripts/bench.py
