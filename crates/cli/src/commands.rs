@@ -7,12 +7,13 @@ use anyhow::{bail, Context as _};
 use ftpkit::{Client, Entry, EntryKind, FtpUrl, TransferType};
 use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, ListLine};
 use ftpkit_control::{Arg, Command};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::args::{Cli, Cmd};
 use crate::output::{self, Out};
 use crate::progress::Progress;
 use crate::session::{prepare, Ctx, Purpose};
+use crate::sink::ThreadSink;
 
 /// Buffer of the copy loops.
 const BUFFER: usize = 256 * 1024;
@@ -322,10 +323,10 @@ async fn get(
     let what = || format!("get {}", shown(path));
     let mut dl = client.retr_from(path, offset).await.with_context(what)?;
     // The local file is opened once the server has agreed to send.
-    let mut sink: Box<dyn AsyncWrite + Unpin + Send> = match &target {
-        None => Box::new(tokio::io::stdout()),
+    let out: Box<dyn std::io::Write + Send> = match &target {
+        None => Box::new(std::io::stdout()),
         Some(t) => {
-            let mut opts = tokio::fs::OpenOptions::new();
+            let mut opts = std::fs::OpenOptions::new();
             opts.create(true);
             if offset > 0 {
                 opts.append(true);
@@ -334,37 +335,42 @@ async fn get(
             }
             Box::new(
                 opts.open(t)
-                    .await
                     .with_context(|| format!("opening {}", t.display()))?,
             )
         }
     };
+    let write_err = |e: std::io::Error| match &target {
+        None => output::stdout_error(e),
+        Some(t) => anyhow::Error::new(e).context(format!("writing {}", t.display())),
+    };
+    let mut sink = ThreadSink::start(out, BUFFER).map_err(write_err)?;
     let label = shown(url.file_name().unwrap_or(path));
     let progress = Progress::new(ctx.progress, &label, size, offset);
-    let mut buf = vec![0u8; BUFFER];
     loop {
-        let n = dl
-            .read(&mut buf)
-            .await
-            .map_err(ftpkit::Error::from_io_error)
-            .with_context(what)?;
-        if n == 0 {
+        // Fill most of a buffer (TLS hands over one 16 KiB record per
+        // read), then pass it to the writer thread.
+        let mut buf = sink.buffer();
+        let mut eof = false;
+        while buf.len() < BUFFER / 2 {
+            let n = dl
+                .read_buf(&mut buf)
+                .await
+                .map_err(ftpkit::Error::from_io_error)
+                .with_context(what)?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            progress.inc(n as u64);
+        }
+        if !buf.is_empty() {
+            sink.send(buf).await.map_err(write_err)?;
+        }
+        if eof {
             break;
         }
-        let chunk = buf.get(..n).unwrap_or_default();
-        let written = sink.write_all(chunk).await;
-        match (&target, written) {
-            (_, Ok(())) => {}
-            (None, Err(e)) => return Err(output::stdout_error(e)),
-            (Some(t), Err(e)) => return Err(e).with_context(|| format!("writing {}", t.display())),
-        }
-        progress.inc(n as u64);
     }
-    match (&target, sink.flush().await) {
-        (_, Ok(())) => {}
-        (None, Err(e)) => return Err(output::stdout_error(e)),
-        (Some(t), Err(e)) => return Err(e).with_context(|| format!("writing {}", t.display())),
-    }
+    sink.finish().await.map_err(write_err)?;
     progress.finish();
     Ok(())
 }

@@ -19,6 +19,7 @@ mod commands;
 mod output;
 mod progress;
 mod session;
+mod sink;
 
 use std::process::ExitCode;
 
