@@ -173,7 +173,8 @@ async fn run(argv: &[&str]) -> Result<Moved> {
         }
         ("ftpkit", "put", [local, remote]) => {
             let mut c = t.ftpkit().await?;
-            let f = tokio::fs::File::open(local).await?;
+            // ftpkit's file reader for uploads (read ahead on its own thread).
+            let f = ftpkit::ops::FileSource::open(Path::new(local), 0)?;
             let (bytes, _) = c.upload_from(*remote, 0, f).await?;
             c.quit().await?;
             Ok(Moved { bytes, files: 1 })

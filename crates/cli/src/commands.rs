@@ -1,13 +1,12 @@
 //! The commands: connect, do one thing, QUIT.
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use ftpkit::{Client, Entry, EntryKind, FtpUrl, TransferType};
 use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, ListLine};
 use ftpkit_control::{Arg, Command};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::args::{Cli, Cmd};
 use crate::output::{self, Out};
@@ -396,14 +395,12 @@ async fn put(
     let (mut source, local_len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if from_stdin {
         (Box::new(tokio::io::stdin()), None)
     } else {
-        let f = tokio::fs::File::open(local)
-            .await
-            .with_context(|| format!("opening {}", local.display()))?;
-        let len = f
-            .metadata()
-            .await
-            .with_context(|| format!("reading {}", local.display()))?
+        // Read ahead on a thread of its own (no blocking-pool hop per read).
+        let len = std::fs::metadata(local)
+            .with_context(|| format!("opening {}", local.display()))?
             .len();
+        let f = ftpkit::ops::FileSource::open(local, 0)
+            .with_context(|| format!("opening {}", local.display()))?;
         (Box::new(f), Some(len))
     };
     let what = || format!("put {}", shown(&remote));
@@ -425,13 +422,10 @@ async fn put(
             bail!("the remote file ({offset} bytes) is larger than the local one ({len} bytes)");
         }
         // Only files resume (stdin was refused before connecting).
-        let mut f = tokio::fs::File::open(local)
-            .await
-            .with_context(|| format!("opening {}", local.display()))?;
-        f.seek(SeekFrom::Start(offset))
-            .await
-            .with_context(|| format!("reading {}", local.display()))?;
-        source = Box::new(f);
+        source = Box::new(
+            ftpkit::ops::FileSource::open(local, offset)
+                .with_context(|| format!("opening {}", local.display()))?,
+        );
     }
     let mut up = if append {
         client.appe(remote.clone()).await

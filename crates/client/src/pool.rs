@@ -710,13 +710,9 @@ impl Pool {
         fresh: &mut bool,
     ) -> Result<u64, Failure> {
         let mut conn = self.get(config).await.map_err(Failure::new)?;
-        let mut file = tokio::fs::File::open(local)
+        let total = tokio::fs::metadata(local)
             .await
-            .map_err(|e| Failure::local("opening the local file", e))?;
-        let total = file
-            .metadata()
-            .await
-            .map_err(|e| Failure::local("local file size", e))?
+            .map_err(|e| Failure::local("opening the local file", e))?
             .len();
         let offset = if *fresh {
             0
@@ -730,9 +726,8 @@ impl Pool {
         };
         *fresh = false;
         if offset < total || offset == 0 {
-            file.seek(SeekFrom::Start(offset))
-                .await
-                .map_err(|e| Failure::local("seeking in the local file", e))?;
+            let file = crate::ops::FileSource::open(local, offset)
+                .map_err(|e| Failure::local("opening the local file", e))?;
             conn.upload_from(remote, offset, file)
                 .await
                 .map_err(|e| Failure::on(&conn, e))?;

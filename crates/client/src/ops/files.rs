@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use ftpkit_control::command::HashAlgorithm;
 use ftpkit_control::Arg;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 
+use super::file_source::FileSource;
 use super::hashes::local_file_hash;
 use super::progress::{Meter, Progress, ProgressRead, ProgressWrite};
 use super::COPY_BUFFER;
@@ -243,11 +244,7 @@ pub async fn upload_file(
 ) -> Result<FileReport> {
     let remote: Arg = remote.into();
     let shown = String::from_utf8_lossy(remote.as_bytes()).into_owned();
-    let mut file = tokio::fs::File::open(local_path)
-        .await
-        .map_err(|e| io_err("opening", local_path, e))?;
-    let size = file
-        .metadata()
+    let size = tokio::fs::metadata(local_path)
         .await
         .map_err(|e| io_err("reading", local_path, e))?
         .len();
@@ -262,12 +259,13 @@ pub async fn upload_file(
     let transferred = if offset == size && offset > 0 {
         0
     } else {
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(|e| io_err("seeking in", local_path, e))?;
+        // Read ahead on a thread of its own (see `FileSource`), straight
+        // from its buffers into the data connection.
+        let source =
+            FileSource::open(local_path, offset).map_err(|e| io_err("reading", local_path, e))?;
         let up = client.stor_from(remote.clone(), offset).await?;
         let mut writer = ProgressWrite::new(up, meter.clone());
-        let mut reader = BufReader::with_capacity(COPY_BUFFER, (&mut file).take(size - offset));
+        let mut reader = source.take(size - offset);
         let n = tokio::io::copy_buf(&mut reader, &mut writer)
             .await
             .map_err(Error::from_io_error)?;

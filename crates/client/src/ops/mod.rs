@@ -6,12 +6,14 @@
 //! | module | holds |
 //! |---|---|
 //! | `progress.rs` | [`Progress`], [`ProgressEvent`], [`Meter`], [`ProgressRead`], [`ProgressWrite`] |
+//! | `file_source.rs` | [`FileSource`]: a local file read ahead on its own thread, for uploads |
 //! | `files.rs` | [`download_file`], [`upload_file`]: `.part` files, resume, [`Verify`] |
 //! | `hashes.rs` | [`Client::server_hash`](crate::Client::server_hash), [`local_file_hash`] |
 //! | `listing_stream.rs` | [`list_stream`], [`list_stream_arg`], [`nlst_stream`], [`line_stream`] |
 //! | `mirror.rs` | [`mirror_down`], [`mirror_up`], [`MirrorReport`] |
 //! | `segmented.rs` | [`segmented_download`] |
 
+mod file_source;
 mod files;
 mod hashes;
 mod listing_stream;
@@ -19,6 +21,7 @@ mod mirror;
 mod progress;
 mod segmented;
 
+pub use file_source::FileSource;
 pub(crate) use files::refuse_symlink;
 pub use files::{download_file, part_path, upload_file, FileOptions, FileReport, Verify};
 pub use ftpkit_control::command::HashAlgorithm;
