@@ -16,7 +16,7 @@ export BENCH_COMMAND="${BENCH_COMMAND:-just bench}${RUNS:+ (RUNS=$RUNS)}"
 
 for tool in lftp curl; do
   if ! command -v "$tool" >/dev/null; then
-    apt-get install -y "$tool" >/dev/null
+    apt-get install -y "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y "$tool" >/dev/null; }
   fi
 done
 
