@@ -71,6 +71,22 @@ impl Rig {
         }
     }
 
+    /// A rig with one fault on the first connection of `channel`.
+    async fn one(
+        instance: &str,
+        test: &str,
+        channel: Channel,
+        direction: Direction,
+        fault: Fault,
+    ) -> Self {
+        Self::new(
+            instance,
+            test,
+            vec![Rule::new(channel, 0, direction, fault)],
+        )
+        .await
+    }
+
     /// The server's configuration, reached through the proxy; the
     /// certificate is still verified under its real name.
     fn config(&self) -> Config {
@@ -180,15 +196,12 @@ fn pool() -> Pool {
 // ----- the cases, each on plain vsftpd and on vsftpd with explicit TLS -----
 
 async fn control_cut_in_the_greeting(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "ctl-cut-greeting",
-        vec![rule(
-            Channel::Control,
-            0,
-            Direction::ToClient,
-            Fault::Cut { at: 10 },
-        )],
+        Channel::Control,
+        Direction::ToClient,
+        Fault::Cut { at: 10 },
     )
     .await;
     let e = within("connect", Client::connect(rig.config()))
@@ -202,15 +215,12 @@ async fn control_cut_in_the_greeting(instance: &str) {
 async fn control_reset_during_login(instance: &str) {
     // After the client's first 12 bytes ("USER ftpkit\r", or part of the
     // TLS handshake on the TLS instance).
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "ctl-reset-login",
-        vec![rule(
-            Channel::Control,
-            0,
-            Direction::ToServer,
-            Fault::Reset { at: 12 },
-        )],
+        Channel::Control,
+        Direction::ToServer,
+        Fault::Reset { at: 12 },
     )
     .await;
     let e = within("connect", Client::connect(rig.config()))
@@ -222,15 +232,12 @@ async fn control_reset_during_login(instance: &str) {
 
 async fn control_stall_hits_the_reply_deadline(instance: &str) {
     // The greeting gets through, then nothing more ever arrives.
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "ctl-stall",
-        vec![rule(
-            Channel::Control,
-            0,
-            Direction::ToClient,
-            Fault::Stall { at: 20 },
-        )],
+        Channel::Control,
+        Direction::ToClient,
+        Fault::Stall { at: 20 },
     )
     .await;
     let e = within("connect", Client::connect(rig.config()))
@@ -274,17 +281,14 @@ async fn control_delay_within_the_deadline_still_works(instance: &str) {
 }
 
 async fn control_delay_beyond_the_deadline_times_out(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "ctl-delay-long",
-        vec![rule(
-            Channel::Control,
-            0,
-            Direction::ToClient,
-            Fault::Delay {
-                by: Duration::from_secs(5),
-            },
-        )],
+        Channel::Control,
+        Direction::ToClient,
+        Fault::Delay {
+            by: Duration::from_secs(5),
+        },
     )
     .await;
     let e = within("connect", Client::connect(rig.config()))
@@ -296,15 +300,12 @@ async fn control_delay_beyond_the_deadline_times_out(instance: &str) {
 }
 
 async fn data_cut_mid_download(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "data-cut-down",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToClient,
-            Fault::Cut { at: MIB },
-        )],
+        Channel::Data,
+        Direction::ToClient,
+        Fault::Cut { at: MIB },
     )
     .await;
     rig.seed("f.bin", 2, 8 * MIB);
@@ -322,15 +323,12 @@ async fn data_cut_mid_download(instance: &str) {
 }
 
 async fn data_reset_mid_download(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "data-reset-down",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToClient,
-            Fault::Reset { at: MIB + 7 },
-        )],
+        Channel::Data,
+        Direction::ToClient,
+        Fault::Reset { at: MIB + 7 },
     )
     .await;
     rig.seed("f.bin", 3, 8 * MIB);
@@ -346,15 +344,12 @@ async fn data_reset_mid_download(instance: &str) {
 }
 
 async fn data_stall_mid_download_hits_the_idle_deadline(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "data-stall-down",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToClient,
-            Fault::Stall { at: MIB },
-        )],
+        Channel::Data,
+        Direction::ToClient,
+        Fault::Stall { at: MIB },
     )
     .await;
     rig.seed("f.bin", 4, 8 * MIB);
@@ -366,15 +361,12 @@ async fn data_stall_mid_download_hits_the_idle_deadline(instance: &str) {
 }
 
 async fn data_cut_mid_upload(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "data-cut-up",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToServer,
-            Fault::Cut { at: MIB },
-        )],
+        Channel::Data,
+        Direction::ToServer,
+        Fault::Cut { at: MIB },
     )
     .await;
     // Larger than every socket buffer on the way, so the client is still
@@ -392,15 +384,12 @@ async fn data_cut_mid_upload(instance: &str) {
 }
 
 async fn data_stall_mid_upload_hits_the_idle_deadline(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "data-stall-up",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToServer,
-            Fault::Stall { at: MIB },
-        )],
+        Channel::Data,
+        Direction::ToServer,
+        Fault::Stall { at: MIB },
     )
     .await;
     let data = Pattern::bytes(6, usize::try_from(32 * MIB).unwrap());
@@ -415,15 +404,12 @@ async fn data_stall_mid_upload_hits_the_idle_deadline(instance: &str) {
 }
 
 async fn failed_download_leaves_only_the_part_file(instance: &str) {
-    let rig = Rig::new(
+    let rig = Rig::one(
         instance,
         "no-partial",
-        vec![rule(
-            Channel::Data,
-            0,
-            Direction::ToClient,
-            Fault::Cut { at: 2 * MIB },
-        )],
+        Channel::Data,
+        Direction::ToClient,
+        Fault::Cut { at: 2 * MIB },
     )
     .await;
     rig.seed("f.bin", 7, 8 * MIB);
