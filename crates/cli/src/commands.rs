@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use ftpkit::{Client, Entry, EntryKind, FtpUrl, TransferType};
+use ftpkit_control::command::forbidden_byte_name;
 use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, ListLine};
 use ftpkit_control::{Arg, Command};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -124,7 +125,7 @@ fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
             if to.is_empty() {
                 bail!("mv: NEWPATH is empty");
             }
-            if let Some(c) = crate::session::forbidden_byte(&to) {
+            if let Some(c) = forbidden_byte_name(&to) {
                 bail!("mv: NEWPATH contains {c}");
             }
         }
@@ -132,7 +133,7 @@ fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
             bail!("quote: the command is empty");
         }
         Cmd::Quote { command, .. } => {
-            if let Some(c) = crate::session::forbidden_byte(command.as_bytes()) {
+            if let Some(c) = forbidden_byte_name(command.as_bytes()) {
                 bail!("quote: the command contains {c} (one command per call)");
             }
         }

@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use ftpkit::config::ActiveConfig;
 use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, TlsVersion, Verification};
 use ftpkit::{Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Netrc, Security, Timeouts};
+use ftpkit_control::command::forbidden_byte_name;
 
 use crate::args::{Global, TlsMax, TlsMode};
 
@@ -226,13 +227,13 @@ fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Creden
     ctx.secret(&password);
     // Refused here, before any connection (the message never holds them).
     for (what, v) in [("user name", &user), ("password", &password)] {
-        if let Some(c) = forbidden_byte(v) {
+        if let Some(c) = forbidden_byte_name(v) {
             bail!("the {what} contains {c}");
         }
     }
     if let Some(c) = account
         .as_deref()
-        .and_then(|a| forbidden_byte(a.as_bytes()))
+        .and_then(|a| forbidden_byte_name(a.as_bytes()))
     {
         bail!("the account contains {c}");
     }
@@ -242,16 +243,6 @@ fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Creden
         c = c.with_account(a);
     }
     Ok(c)
-}
-
-/// CR, LF or NUL, by name, when `v` holds one.
-pub(crate) fn forbidden_byte(v: &[u8]) -> Option<&'static str> {
-    v.iter().find_map(|b| match b {
-        b'\r' => Some("CR"),
-        b'\n' => Some("LF"),
-        0 => Some("NUL"),
-        _ => None,
-    })
 }
 
 fn is_anonymous(user: &[u8]) -> bool {

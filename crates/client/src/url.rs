@@ -18,7 +18,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ftpkit_control::command::TransferType;
+use ftpkit_control::command::{forbidden_byte_name, TransferType};
 use ftpkit_control::{Credentials, Secret, Security};
 use percent_encoding::percent_decode_str;
 
@@ -75,19 +75,9 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, msg)
 }
 
-/// The first CR, LF or NUL, named.
-fn forbidden(bytes: &[u8]) -> Option<&'static str> {
-    bytes.iter().find_map(|b| match b {
-        b'\r' => Some("CR"),
-        b'\n' => Some("LF"),
-        0 => Some("NUL"),
-        _ => None,
-    })
-}
-
 fn decode(encoded: &str, what: &str) -> Result<Vec<u8>> {
     let bytes: Vec<u8> = percent_decode_str(encoded).collect();
-    if let Some(c) = forbidden(&bytes) {
+    if let Some(c) = forbidden_byte_name(&bytes) {
         return Err(invalid(format!("the URL's {what} contains {c}")));
     }
     Ok(bytes)

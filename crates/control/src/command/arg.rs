@@ -41,6 +41,23 @@ fn forbidden_byte(bytes: &[u8]) -> Option<(usize, u8)> {
         .and_then(|i| bytes.get(i).map(|b| (i, *b)))
 }
 
+/// The first CR, LF or NUL in `bytes`, by name (`"CR"`, `"LF"`, `"NUL"`),
+/// for messages that refuse text before it could become a command
+/// argument (URLs, credentials, command lines typed by a user).
+pub fn forbidden_byte_name(bytes: &[u8]) -> Option<&'static str> {
+    forbidden_byte(bytes).map(|(_, b)| byte_name(b))
+}
+
+/// CR, LF or NUL by name.
+pub(crate) fn byte_name(b: u8) -> &'static str {
+    match b {
+        b'\r' => "CR",
+        b'\n' => "LF",
+        0 => "NUL",
+        _ => "control byte",
+    }
+}
+
 impl fmt::Debug for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(&self.0))

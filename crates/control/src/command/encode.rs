@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use bytes::BufMut;
 
+use super::arg::byte_name;
 use super::{
     Arg, AuthMechanism, Command, EpsvArg, FileStructure, ProtectionLevel, TransferMode,
     TransferType,
@@ -38,16 +39,6 @@ pub enum CommandError {
         /// What is wrong.
         what: &'static str,
     },
-}
-
-/// CR, LF or NUL by name, for error messages.
-fn byte_name(b: u8) -> &'static str {
-    match b {
-        b'\r' => "CR",
-        b'\n' => "LF",
-        0 => "NUL",
-        _ => "control byte",
-    }
 }
 
 impl Command {

@@ -11,7 +11,7 @@ mod arg;
 mod encode;
 mod params;
 
-pub use arg::Arg;
+pub use arg::{forbidden_byte_name, Arg};
 
 pub use encode::{eprt_argument, CommandError};
 pub use params::{
