@@ -135,18 +135,54 @@ fn fact_of(key: &[u8]) -> Option<Fact> {
         .map(|&(_, f)| f)
 }
 
-/// The `(name, value)` pairs of a facts part (`a=1;b=2;`), as received.
-/// Only called on facts [`split_facts`] validated, where every non-empty
-/// chunk has a non-empty name and an `=`.
-pub(crate) fn facts_of(facts: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    facts
-        .split(|&b| b == b';')
-        .filter(|f| !f.is_empty())
-        .filter_map(|fact| {
+/// The `(name, value)` pairs of a facts part (`a=1;b=2;`), as received,
+/// skipping empty chunks; a chunk without a name or an `=` is an error.
+/// The one splitter of facts: [`split_facts`] checks and picks with it, and
+/// [`Entry::facts`](super::Entry::facts) reads the checked facts back.
+struct FactPairs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for FactPairs<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), ListingError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
             // Facts are short: a plain scan beats memchr's setup.
-            let eq = fact.iter().position(|&b| b == b'=')?;
-            Some((fact.get(..eq)?, fact.get(eq + 1..)?))
-        })
+            let end = self
+                .rest
+                .iter()
+                .position(|&b| b == b';')
+                .unwrap_or(self.rest.len());
+            let fact = self.rest.get(..end).unwrap_or_default();
+            self.rest = self.rest.get(end + 1..).unwrap_or_default();
+            if fact.is_empty() {
+                continue;
+            }
+            let pair = fact
+                .iter()
+                .position(|&b| b == b'=')
+                .filter(|&eq| eq > 0)
+                .map(|eq| {
+                    (
+                        fact.get(..eq).unwrap_or_default(),
+                        fact.get(eq + 1..).unwrap_or_default(),
+                    )
+                })
+                .ok_or(ListingError::MalformedMlsx {
+                    reason: "fact without a name or '='",
+                });
+            return Some(pair);
+        }
+    }
+}
+
+/// The `(name, value)` pairs of facts that [`split_facts`] accepted.
+pub(crate) fn facts_of(facts: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    FactPairs { rest: facts }.filter_map(Result::ok)
 }
 
 /// The values of the interpreted facts, by [`Fact`].
@@ -166,25 +202,8 @@ fn split_facts(line: &[u8]) -> Result<(&[u8], &[u8], Found<'_>), ListingError> {
         });
     }
     let mut found: Found<'_> = [None; FACT_COUNT];
-    let mut rest = facts;
-    while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
-        let fact = rest.get(..end).unwrap_or_default();
-        rest = rest.get(end + 1..).unwrap_or_default();
-        if fact.is_empty() {
-            continue;
-        }
-        let eq = fact
-            .iter()
-            .position(|&b| b == b'=')
-            .filter(|&eq| eq > 0)
-            .ok_or(ListingError::MalformedMlsx {
-                reason: "fact without a name or '='",
-            })?;
-        let (key, value) = (
-            fact.get(..eq).unwrap_or_default(),
-            fact.get(eq + 1..).unwrap_or_default(),
-        );
+    for pair in (FactPairs { rest: facts }) {
+        let (key, value) = pair?;
         if let Some(slot) = fact_of(key).and_then(|f| found.get_mut(f as usize)) {
             slot.get_or_insert(value);
         }
