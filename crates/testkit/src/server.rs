@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::script::Script;
-use crate::session::Session;
+use crate::session::{Session, SessionTls};
 use crate::tls::ServerTls;
 use crate::transcript::{Entry, Event, Recorder, ScriptError, Transcript};
 
@@ -84,10 +84,11 @@ impl ServerBuilder {
             Some(t) => Some(t.build().map_err(io::Error::other)?),
             None => None,
         };
-        let data_tls = match &self.data_tls {
+        let data = match &self.data_tls {
             Some(t) => Some(t.build().map_err(io::Error::other)?),
             None => tls.clone(),
         };
+        let tls = SessionTls { control: tls, data };
         let ip: IpAddr = if self.ipv6 {
             Ipv6Addr::LOCALHOST.into()
         } else {
@@ -97,7 +98,7 @@ impl ServerBuilder {
         let addr = listener.local_addr()?;
         let log = Arc::new(Mutex::new(Vec::new()));
         let rec = Recorder::new(Instant::now(), Arc::clone(&log));
-        let task = tokio::spawn(accept_loop(listener, self.scripts, (tls, data_tls), rec));
+        let task = tokio::spawn(accept_loop(listener, self.scripts, tls, rec));
         Ok(ScriptedServer {
             addr,
             log,
@@ -106,15 +107,7 @@ impl ServerBuilder {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    scripts: Vec<Script>,
-    tls: (
-        Option<Arc<rustls::ServerConfig>>,
-        Option<Arc<rustls::ServerConfig>>,
-    ),
-    rec: Recorder,
-) {
+async fn accept_loop(listener: TcpListener, scripts: Vec<Script>, tls: SessionTls, rec: Recorder) {
     let mut sessions = JoinSet::new();
     let mut ids = Vec::new();
     for (i, script) in scripts.into_iter().enumerate() {

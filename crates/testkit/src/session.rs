@@ -35,11 +35,19 @@ enum Read {
 
 type StepResult = Result<Flow, ScriptError>;
 
+/// The server's TLS settings for one session.
+#[derive(Clone, Default)]
+pub(crate) struct SessionTls {
+    /// For `AUTH TLS` on the control connection.
+    pub(crate) control: Option<Arc<rustls::ServerConfig>>,
+    /// For protected data connections (the same as `control` unless the
+    /// test asked for another identity).
+    pub(crate) data: Option<Arc<rustls::ServerConfig>>,
+}
+
 pub(crate) struct Session {
     rec: Recorder,
     tls: Option<Arc<rustls::ServerConfig>>,
-    /// For protected data connections (the same as `tls` unless the test
-    /// asked for another identity).
     data_tls: Option<Arc<rustls::ServerConfig>>,
     timeout: Duration,
     linger: Duration,
@@ -54,22 +62,14 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) async fn run(
-        rec: Recorder,
-        (tls, data_tls): (
-            Option<Arc<rustls::ServerConfig>>,
-            Option<Arc<rustls::ServerConfig>>,
-        ),
-        tcp: TcpStream,
-        script: Script,
-    ) {
+    pub(crate) async fn run(rec: Recorder, tls: SessionTls, tcp: TcpStream, script: Script) {
         let control_local = tcp
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let mut s = Session {
             rec,
-            tls,
-            data_tls,
+            tls: tls.control,
+            data_tls: tls.data,
             timeout: script.timeout,
             linger: script.linger,
             ctrl: Some(Conn::Plain(tcp)),
