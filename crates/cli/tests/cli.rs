@@ -536,23 +536,7 @@ async fn get_over_explicit_tls() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, pki.ca_cert_pem()).unwrap();
-    let s = Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("200 ok\r\n")
-        .expect("FEAT")
-        .reply("211 none\r\n")
-        .expect_line("TYPE I")
-        .reply("200 binary\r\n");
+    let s = Script::logged_in_tls("alice", "s3cret", "211 none\r\n");
     let s = passive(s)
         .expect_line("RETR secret.txt")
         .reply("150 here\r\n")
