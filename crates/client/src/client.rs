@@ -6,13 +6,14 @@ use std::sync::Arc;
 use ftpkit_control::command::TransferType;
 use ftpkit_control::listing::Modified;
 use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
+use ftpkit_control::resumption::DataHandshake;
 use ftpkit_control::session::{SessionConfig, Step, TlsState};
 use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
 
 use crate::config::Config;
 use crate::control::{connect_tcp, Control, ControlStream};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tls::{CertificateInfo, ConnectionTls, TlsContext};
+use crate::tls::{CertificateInfo, ConnectionTls, SessionStats, TlsContext};
 
 /// Which passive command works with this server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,96 @@ pub struct Client {
     /// The span of the transfer being opened, handed to its
     /// `Download`/`Upload`.
     pub(crate) transfer_span: Option<tracing::Span>,
+    /// TLS counters of the control connections this client has replaced,
+    /// and the renewals and retries.
+    pub(crate) tls_history: SessionStats,
+    /// A data connection was refused for want of TLS session reuse after
+    /// its command had started: renew before the next one.
+    pub(crate) renew_before_next_data: bool,
+    /// How the TLS handshake of the data connection being opened went.
+    pub(crate) data_handshake: Option<DataHandshake>,
+}
+
+/// Opens a control connection: TCP (or the connector), and for implicit
+/// TLS the handshake. The session then awaits the greeting; run
+/// [`run_operation`] to finish opening (AUTH, login) as `session_cfg` says.
+async fn open_control(
+    config: &Config,
+    tls_ctx: Option<&TlsContext>,
+    session_cfg: SessionConfig,
+) -> Result<(Control, SocketAddr, SocketAddr)> {
+    let implicit = session_cfg.security == Security::Implicit;
+    let session = Session::new(session_cfg)?;
+    let tcp = connect_tcp(
+        config.connector.as_deref(),
+        &config.host,
+        config.port,
+        config.timeouts.connect,
+    )
+    .await?;
+    let peer = tcp
+        .peer_addr()
+        .map_err(|e| Error::from_io("peer address", e))?;
+    let local = tcp
+        .local_addr()
+        .map_err(|e| Error::from_io("local address", e))?;
+    let session_tls = match tls_ctx {
+        Some(ctx) => Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?),
+        None => None,
+    };
+    let mut control = Control::new(
+        ControlStream::Plain(tcp),
+        session,
+        session_tls,
+        config.timeouts.reply,
+        config.timeouts.tls_handshake,
+    );
+    if implicit {
+        control.start_tls().await?;
+    }
+    Ok((control, peer, local))
+}
+
+/// Runs a multi-step operation (open, login, secure) to its end.
+async fn run_operation(control: &mut Control) -> Result<()> {
+    loop {
+        match control.next_event().await? {
+            Event::Ready => return Ok(()),
+            Event::Rejected { step, reply } => {
+                let (what, kind) = match step {
+                    Step::User | Step::Pass | Step::Acct => ("login refused", ErrorKind::Auth),
+                    Step::Prot => ("PROT refused", ErrorKind::ServerReply),
+                    _ => ("TYPE refused", ErrorKind::ServerReply),
+                };
+                return Err(Error::from_reply(what, reply).with_kind(kind));
+            }
+            Event::Greeting(r) | Event::LoggedIn(r) | Event::Preliminary(r) => {
+                tracing::debug!(reply = %r, "session progress");
+            }
+            other => {
+                let e = Error::new(ErrorKind::Protocol, format!("unexpected event {other:?}"));
+                return Err(control.poison(e));
+            }
+        }
+    }
+}
+
+/// Ends a control connection that is no longer used: `QUIT` and close,
+/// within a short deadline, ignoring failures.
+async fn close_quietly(control: &mut Control) {
+    use tokio::io::AsyncWriteExt;
+    let deadline = control.reply_timeout.min(std::time::Duration::from_secs(5));
+    let _ = tokio::time::timeout(deadline, async {
+        if control.session.is_idle() && control.session.quit().is_ok() {
+            while let Ok(ev) = control.next_event().await {
+                if let Event::Closed(_) = ev {
+                    break;
+                }
+            }
+        }
+        let _ = control.stream.shutdown().await;
+    })
+    .await;
 }
 
 impl Client {
@@ -79,33 +170,7 @@ impl Client {
         if let Some(h) = &config.virtual_host {
             session_cfg = session_cfg.host(h.as_str());
         }
-        let session = Session::new(session_cfg)?;
-        let tcp = connect_tcp(
-            config.connector.as_deref(),
-            &config.host,
-            config.port,
-            config.timeouts.connect,
-        )
-        .await?;
-        let peer = tcp
-            .peer_addr()
-            .map_err(|e| Error::from_io("peer address", e))?;
-        let local = tcp
-            .local_addr()
-            .map_err(|e| Error::from_io("local address", e))?;
-        let session_tls = match &tls_ctx {
-            Some(ctx) => {
-                Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?)
-            }
-            None => None,
-        };
-        let control = Control::new(
-            ControlStream::Plain(tcp),
-            session,
-            session_tls,
-            config.timeouts.reply,
-            config.timeouts.tls_handshake,
-        );
+        let (control, peer, local) = open_control(&config, tls_ctx.as_ref(), session_cfg).await?;
         let mut client = Self {
             control,
             tls_ctx,
@@ -116,36 +181,79 @@ impl Client {
             config,
             span,
             transfer_span: None,
+            tls_history: SessionStats::default(),
+            renew_before_next_data: false,
+            data_handshake: None,
         };
-        if client.config.security == Security::Implicit {
-            client.control.start_tls().await?;
-        }
-        client.run_operation().await?;
+        run_operation(&mut client.control).await?;
         Ok(client)
     }
 
-    /// Runs a multi-step operation (open, login, secure) to its end.
-    async fn run_operation(&mut self) -> Result<()> {
-        loop {
-            match self.control.next_event().await? {
-                Event::Ready => return Ok(()),
-                Event::Rejected { step, reply } => {
-                    let (what, kind) = match step {
-                        Step::User | Step::Pass | Step::Acct => ("login refused", ErrorKind::Auth),
-                        Step::Prot => ("PROT refused", ErrorKind::ServerReply),
-                        _ => ("TYPE refused", ErrorKind::ServerReply),
-                    };
-                    return Err(Error::from_reply(what, reply).with_kind(kind));
-                }
-                Event::Greeting(r) | Event::LoggedIn(r) | Event::Preliminary(r) => {
-                    tracing::debug!(reply = %r, "session progress");
-                }
-                other => {
-                    let e = Error::new(ErrorKind::Protocol, format!("unexpected event {other:?}"));
-                    return Err(self.control.poison(e));
-                }
-            }
+    /// Replaces the control connection by a new one in the same state: the
+    /// same settings, identity and certificate checks, a new TLS session
+    /// (and so a new ticket supply), logged in with the same credentials,
+    /// `PBSZ`/`PROT`, `OPTS UTF8` and `TYPE` as now
+    /// ([`Session::renewal_config`]), and the same working directory. The
+    /// EPSV/EPRT fallbacks learned stay. The old connection is closed with
+    /// `QUIT` in the background.
+    ///
+    /// If anything fails, the old connection stays in place and the error
+    /// is returned.
+    pub(crate) async fn renew_session(&mut self, why: &str) -> Result<()> {
+        let Some(session_cfg) = self.control.session.renewal_config() else {
+            return Err(Error::new(
+                ErrorKind::Misuse,
+                "cannot renew the session: not logged in over TLS",
+            ));
+        };
+        let Some(ctx) = self.tls_ctx.clone() else {
+            return Err(Error::new(
+                ErrorKind::Misuse,
+                "no TLS context to renew with",
+            ));
+        };
+        let cwd = self.pwd_raw().await?;
+        let started = std::time::Instant::now();
+        let (control, peer, local) = open_control(&self.config, Some(&ctx), session_cfg).await?;
+        let old = std::mem::replace(&mut self.control, control);
+        let restored = async {
+            run_operation(&mut self.control).await?;
+            self.command_ok(
+                "CWD (restoring the directory)",
+                Command::Cwd(Arg::from(cwd)),
+            )
+            .await
+            .map(drop)
         }
+        .await;
+        let retired = match restored {
+            Ok(()) => old,
+            Err(e) => {
+                let new = std::mem::replace(&mut self.control, old);
+                self.retire(new);
+                return Err(e);
+            }
+        };
+        (self.peer, self.local) = (peer, local);
+        self.retire(retired);
+        self.tls_history.refreshes += 1;
+        tracing::debug!(
+            parent: &self.span,
+            why,
+            refreshes = self.tls_history.refreshes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "TLS session renewed on a new control connection"
+        );
+        Ok(())
+    }
+
+    /// Keeps the counters of a control connection that is no longer used,
+    /// and closes it in the background.
+    fn retire(&mut self, mut control: Control) {
+        if let Some(t) = &control.tls {
+            self.tls_history.absorb(&t.store.stats());
+        }
+        tokio::spawn(async move { close_quietly(&mut control).await });
     }
 
     /// Makes sure the session is idle: aborts a transfer that was dropped
@@ -223,7 +331,7 @@ impl Client {
     pub async fn login_with(&mut self, credentials: Credentials) -> Result<()> {
         self.ready().await?;
         self.control.session.login(credentials)?;
-        self.run_operation().await
+        run_operation(&mut self.control).await
     }
 
     /// Secures a plain session now: `AUTH TLS`, the handshake, and `PBSZ 0`
@@ -246,7 +354,7 @@ impl Client {
             self.tls_ctx = Some(ctx);
         }
         self.control.session.secure()?;
-        self.run_operation().await
+        run_operation(&mut self.control).await
     }
 
     /// Drops TLS on the control connection with `CCC` (RFC 4217 §11), for
@@ -330,8 +438,14 @@ impl Client {
     /// Counters of this session's TLS session store: tickets received on
     /// the control and data connections, and data connections that could not
     /// resume. `None` without TLS.
-    pub fn tls_session_stats(&self) -> Option<crate::tls::SessionStats> {
-        self.control.tls.as_ref().map(|t| t.store.stats())
+    pub fn tls_session_stats(&self) -> Option<SessionStats> {
+        let current = self.control.tls.as_ref().map(|t| t.store.stats());
+        if current.is_none() && self.tls_history == SessionStats::default() {
+            return None;
+        }
+        let mut stats = current.unwrap_or_default();
+        stats.absorb(&self.tls_history);
+        Some(stats)
     }
 
     // ----- commands ----------------------------------------------------------

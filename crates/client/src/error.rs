@@ -44,6 +44,12 @@ pub enum ErrorKind {
     Broken,
     /// A feature the server does not offer.
     Unsupported,
+    /// A data connection was refused because its TLS handshake did not
+    /// resume the control connection's session, which the server requires
+    /// (vsftpd `require_ssl_reuse`, ProFTPD), and renewing the session
+    /// could not help or a retry was not safe. Transient: the client renews
+    /// its session before the next data connection.
+    TlsResumption,
 }
 
 /// An ftpkit error.
@@ -88,6 +94,22 @@ impl Error {
         self
     }
 
+    /// A data connection refused for want of TLS session reuse: `cause`
+    /// says why, `refusal` is what the server or the handshake said.
+    pub(crate) fn reuse_refused(
+        cause: ftpkit_control::resumption::ReuseFailure,
+        refusal: Error,
+    ) -> Self {
+        // The server's reply stays with the refusal (the source), so that
+        // a chain printer shows it once.
+        Self {
+            kind: ErrorKind::TlsResumption,
+            message: cause.to_string(),
+            reply: None,
+            source: Some(Box::new(refusal)),
+        }
+    }
+
     pub(crate) fn timeout(what: &'static str) -> Self {
         Self::new(ErrorKind::Timeout, format!("timed out waiting for {what}"))
     }
@@ -110,7 +132,11 @@ impl Error {
     /// replies, timeouts, I/O errors, closed sessions.
     pub fn is_transient(&self) -> bool {
         match self.kind {
-            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::Truncated => true,
+            ErrorKind::Io
+            | ErrorKind::Timeout
+            | ErrorKind::Closed
+            | ErrorKind::Truncated
+            | ErrorKind::TlsResumption => true,
             ErrorKind::ServerReply | ErrorKind::Auth => {
                 self.reply.as_ref().is_some_and(|r| r.code().is_transient())
             }

@@ -16,6 +16,7 @@
 //! | [`session`] | [`Session`], the state machine and its calling contract; config, events, errors |
 //! | [`parse`] | payload parsers: 227/229 and PORT/EPRT, 257, 213 SIZE/MDTM, FEAT |
 //! | [`listing`] | LIST (Unix, DOS) and MLSD/MLST parsers, the bounded line splitter, lossless names |
+//! | [`resumption`] | TLS session reuse on data connections: when to renew the session, whether a refusal was a failed reuse, whether a retry is safe |
 //! | [`secret`] | [`Secret`], which keeps passwords out of `Debug` and logs |
 //!
 //! ## Example: a session fed by hand
@@ -47,6 +48,7 @@ pub mod fuzzing;
 pub mod listing;
 pub mod parse;
 pub mod reply;
+pub mod resumption;
 pub mod secret;
 pub mod session;
 

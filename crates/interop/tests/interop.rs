@@ -333,12 +333,13 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
     }
     let stats = c.tls_session_stats().unwrap();
     report(&format!(
-        "{name} {mode:?} max {max:?} negotiated {negotiated:?}: {} transfers, {} resumed, {} full handshakes, tickets from control {} (copies offered {})",
+        "{name} {mode:?} max {max:?} negotiated {negotiated:?}: {} transfers, {} resumed, {} full handshakes, tickets from control {} / data {}, refreshes {}",
         2 * PAIRS,
         2 * PAIRS - full.len(),
         full.len(),
         stats.control_tickets_received,
-        stats.reused_tickets
+        stats.data_tickets_received,
+        stats.refreshes
     ));
     let server_offers_resumption = negotiated != Some(ftpkit::tls::ProtocolVersion::TLSv1_3)
         || stats.control_tickets_received + stats.data_tickets_received > 0;

@@ -212,7 +212,10 @@ impl TestPki {
 
 /// The ring crypto provider, used for every configuration built here.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    // Deprecated in rustls 0.23.48 (no post-quantum groups); fine for tests.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
 }
 
 fn server_params(names: &[&str]) -> CertificateParams {

@@ -109,6 +109,10 @@ impl TlsContext {
     /// Builds the rustls configuration: roots, verifier, versions, client
     /// certificate.
     pub fn new(opts: &TlsOptions) -> Result<Self> {
+        // rustls 0.23.48 deprecates the ring provider because it has no
+        // post-quantum key exchange; it is still maintained and is what
+        // ftpkit builds on (no C toolchain needed, unlike aws-lc-rs).
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let min = opts.min_version.unwrap_or(TlsVersion::Tls12);
         let max = opts.max_version.unwrap_or(TlsVersion::Tls13);

@@ -1,61 +1,161 @@
-//! The TLS session store of one FTP session.
+//! The TLS session store of one control connection: its ticket supply.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue};
 use rustls::pki_types::ServerName;
 use rustls::NamedGroup;
 
-/// How many tickets are kept per origin.
+/// How many tickets are kept per origin (control, data).
 const MAX_TICKETS: usize = 8;
 
-/// Session store of one FTP session.
+/// Session store of one control connection and its data connections.
 ///
 /// Servers that require session reuse accept a data connection only if it
-/// resumes the control connection's session. TLS 1.3 tickets the server
-/// sends on the control connection do that. rustls treats tickets as
-/// single-use, but servers hand out few (ProFTPD: two at login, none per
-/// upload), so a long session would run out; with the vendored rustls patch
-/// (`vendor/README.md`) this store offers an unused control ticket when it
-/// has one and otherwise a copy of the newest control ticket, as OpenSSL
-/// clients do with `SSL_set_session`. Tickets received on data connections
-/// are used only by a session whose control connection never received one.
-/// The TLS 1.2 session is always the control connection's.
+/// resumes the control connection's session. On TLS 1.2 the control
+/// connection's session is offered to every data connection. On TLS 1.3
+/// that means a ticket, and each ticket is offered **once** (rustls hands a
+/// value out of [`ClientSessionStore::take_tls13_ticket`] at most once; RFC
+/// 8446 appendix C.4), so the store is a supply:
+///
+/// - tickets from the control connection first, oldest first, then
+///   tickets that arrived on data connections;
+/// - a ticket past its lifetime (less a margin) is dropped, never offered;
+/// - when the supply is empty and the server has shown it uses tickets,
+///   the client renews the control session before the next data
+///   connection ([`ftpkit_control::resumption`] decides; `Client` does it).
+///
+/// A renewed session gets a new store: tickets never cross from one control
+/// connection to another, nor between concurrent sessions to one host.
 #[derive(Debug, Default)]
 pub(crate) struct FtpSessionStore {
     inner: Mutex<StoreInner>,
+}
+
+#[derive(Debug)]
+struct Ticket {
+    value: Tls13ClientSessionValue,
+    /// When it stops being offered; `None` when the lifetime is unknown.
+    stale_at: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
 struct StoreInner {
     kx_hint: Option<NamedGroup>,
     tls12: Option<Tls12ClientSessionValue>,
-    control_tickets: VecDeque<Tls13ClientSessionValue>,
-    /// A copy of the newest control ticket, offered when none is unused.
-    newest_control: Option<Tls13ClientSessionValue>,
-    data_tickets: VecDeque<Tls13ClientSessionValue>,
-    full_handshakes: u64,
-    control_tickets_received: u64,
-    data_tickets_received: u64,
-    reused_tickets: u64,
+    control: VecDeque<Ticket>,
+    data: VecDeque<Ticket>,
+    counts: SessionStats,
 }
 
-/// Counters of a session's TLS session store, for diagnostics.
+/// Counters of a client's TLS sessions, for diagnostics. Through
+/// [`Client::tls_session_stats`](crate::Client::tls_session_stats) they
+/// cover every control connection the client has had (see
+/// [`refreshes`](Self::refreshes)); the `*_held` fields are the current
+/// connection's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionStats {
-    /// TLS 1.3 tickets received on the control connection, in all.
+    /// TLS 1.3 tickets received on control connections.
     pub control_tickets_received: u64,
-    /// TLS 1.3 tickets received on data connections, in all.
+    /// TLS 1.3 tickets received on data connections.
     pub data_tickets_received: u64,
-    /// Control-connection tickets on hand (unused).
+    /// Control-connection tickets on hand (unused, unexpired).
     pub control_tickets_held: usize,
-    /// Data-connection tickets on hand (unused).
+    /// Data-connection tickets on hand (unused, unexpired).
     pub data_tickets_held: usize,
+    /// Tickets offered to data connections (each at most once).
+    pub tickets_offered: u64,
+    /// Tickets dropped unoffered because their lifetime had passed.
+    pub tickets_expired: u64,
+    /// Data connections that resumed the control connection's session.
+    pub resumed: u64,
     /// Data connections that made a full handshake instead of resuming.
     pub full_handshakes: u64,
-    /// Data connections offered a copy of an already used control ticket.
-    pub reused_tickets: u64,
+    /// Control sessions renewed (new connection, login, state restored)
+    /// because no ticket was left, or to recover from a refused reuse.
+    pub refreshes: u64,
+    /// Data commands sent again on a renewed session after the server
+    /// refused a data connection for want of reuse.
+    pub retries: u64,
+}
+
+impl SessionStats {
+    /// Adds `other`'s counters (not its `*_held`) to these.
+    pub(crate) fn absorb(&mut self, other: &SessionStats) {
+        self.control_tickets_received += other.control_tickets_received;
+        self.data_tickets_received += other.data_tickets_received;
+        self.tickets_offered += other.tickets_offered;
+        self.tickets_expired += other.tickets_expired;
+        self.resumed += other.resumed;
+        self.full_handshakes += other.full_handshakes;
+        self.refreshes += other.refreshes;
+        self.retries += other.retries;
+    }
+}
+
+/// The lifetime the server gave a ticket (`ticket_lifetime` of its
+/// NewSessionTicket), as rustls records it.
+///
+/// rustls keeps the lifetime private but prints it in the value's `Debug`
+/// form (`lifetime_secs: N`); that is the only public view of it. If a
+/// rustls release prints it differently, this returns `None`, the ticket
+/// is offered without an age check, and a refused reuse is still recovered
+/// from by renewing the session (see `Client::open_data`). The test
+/// `ticket_lifetime_is_read` pins this against a real handshake.
+pub(crate) fn ticket_lifetime(value: &Tls13ClientSessionValue) -> Option<Duration> {
+    const KEY: &str = "lifetime_secs: ";
+    let text = format!("{value:?}");
+    let start = text.find(KEY)? + KEY.len();
+    let digits: String = text
+        .get(start..)?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// When a ticket received now with `lifetime` stops being offered: a
+/// margin before the end, for the round trips between the offer and the
+/// server's check and for clock granularity (rustls and servers count whole
+/// seconds).
+fn stale_at(received: Instant, lifetime: Duration) -> Instant {
+    let margin = (lifetime / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    received + lifetime.saturating_sub(margin)
+}
+
+impl StoreInner {
+    fn drop_stale(&mut self, now: Instant) {
+        for q in [&mut self.control, &mut self.data] {
+            let before = q.len();
+            q.retain(|t| t.stale_at.is_none_or(|at| now < at));
+            self.counts.tickets_expired += (before - q.len()) as u64;
+        }
+    }
+
+    fn push(&mut self, from_control: bool, value: Tls13ClientSessionValue) {
+        let stale_at = ticket_lifetime(&value).map(|l| stale_at(Instant::now(), l));
+        let q = if from_control {
+            self.counts.control_tickets_received += 1;
+            &mut self.control
+        } else {
+            self.counts.data_tickets_received += 1;
+            &mut self.data
+        };
+        if q.len() >= MAX_TICKETS {
+            q.pop_front();
+        }
+        q.push_back(Ticket { value, stale_at });
+    }
+
+    fn take(&mut self) -> Option<Tls13ClientSessionValue> {
+        self.drop_stale(Instant::now());
+        let t = self.control.pop_front().or_else(|| self.data.pop_front())?;
+        self.counts.tickets_offered += 1;
+        Some(t.value)
+    }
 }
 
 impl FtpSessionStore {
@@ -67,38 +167,45 @@ impl FtpSessionStore {
         f(&mut guard)
     }
 
-    /// Tickets on hand: (from control, from data connections).
-    pub(crate) fn ticket_counts(&self) -> (usize, usize) {
-        self.with(|s| (s.control_tickets.len(), s.data_tickets.len()))
-    }
-
-    /// All counters.
-    pub(crate) fn stats(&self) -> SessionStats {
-        self.with(|s| SessionStats {
-            control_tickets_received: s.control_tickets_received,
-            data_tickets_received: s.data_tickets_received,
-            control_tickets_held: s.control_tickets.len(),
-            data_tickets_held: s.data_tickets.len(),
-            full_handshakes: s.full_handshakes,
-            reused_tickets: s.reused_tickets,
+    /// Unexpired tickets on hand, dropping the stale ones.
+    pub(crate) fn usable(&self) -> usize {
+        self.with(|s| {
+            s.drop_stale(Instant::now());
+            s.control.len() + s.data.len()
         })
     }
 
-    /// Counts a data connection that could not resume.
-    pub(crate) fn note_full_handshake(&self) {
-        self.with(|s| s.full_handshakes += 1);
+    /// Tickets the server issued on the control connection.
+    pub(crate) fn control_tickets_received(&self) -> u64 {
+        self.with(|s| s.counts.control_tickets_received)
     }
-}
 
-fn push_bounded(q: &mut VecDeque<Tls13ClientSessionValue>, v: Tls13ClientSessionValue) {
-    if q.len() >= MAX_TICKETS {
-        q.pop_front();
+    /// All counters, with what is held now.
+    pub(crate) fn stats(&self) -> SessionStats {
+        self.with(|s| {
+            s.drop_stale(Instant::now());
+            SessionStats {
+                control_tickets_held: s.control.len(),
+                data_tickets_held: s.data.len(),
+                ..s.counts
+            }
+        })
     }
-    q.push_back(v);
+
+    /// Counts how a data connection's handshake went.
+    pub(crate) fn note_data_handshake(&self, resumed: bool) {
+        self.with(|s| {
+            if resumed {
+                s.counts.resumed += 1;
+            } else {
+                s.counts.full_handshakes += 1;
+            }
+        });
+    }
 }
 
 /// The control connection's view: it stores what it learns; it never
-/// resumes (each FTP session starts with a full handshake).
+/// resumes (each control connection starts with a full handshake).
 #[derive(Debug)]
 pub(crate) struct ControlView(pub(crate) Arc<FtpSessionStore>);
 
@@ -117,18 +224,14 @@ impl ClientSessionStore for ControlView {
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {}
     fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| {
-            s.control_tickets_received += 1;
-            s.newest_control = Some(value.clone());
-            push_bounded(&mut s.control_tickets, value);
-        });
+        self.0.with(|s| s.push(true, value));
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
         None
     }
 }
 
-/// The data connections' view: resume the control session.
+/// The data connections' view: resume the control connection's session.
 #[derive(Debug)]
 pub(crate) struct DataView(pub(crate) Arc<FtpSessionStore>);
 
@@ -143,6 +246,8 @@ impl ClientSessionStore for DataView {
         // Keep the control connection's session.
     }
     fn tls12_session(&self, _: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        // TLS 1.2 session values are `Clone`: every data connection is
+        // offered the control connection's session.
         self.0.with(|s| s.tls12.clone())
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {
@@ -150,21 +255,32 @@ impl ClientSessionStore for DataView {
         // later one fail too: the control session stays.
     }
     fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| {
-            s.data_tickets_received += 1;
-            push_bounded(&mut s.data_tickets, value);
-        });
+        self.0.with(|s| s.push(false, value));
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
-        self.0.with(|s| {
-            if let Some(t) = s.control_tickets.pop_back() {
-                return Some(t);
-            }
-            if let Some(t) = &s.newest_control {
-                s.reused_tickets += 1;
-                return Some(t.clone());
-            }
-            s.data_tickets.pop_back()
-        })
+        self.0.with(StoreInner::take)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_margin_is_a_tenth_within_bounds() {
+        let now = Instant::now();
+        assert_eq!(
+            stale_at(now, Duration::from_secs(3)),
+            now + Duration::from_secs(2)
+        );
+        assert_eq!(
+            stale_at(now, Duration::from_secs(7200)),
+            now + Duration::from_secs(7140)
+        );
+        assert_eq!(
+            stale_at(now, Duration::from_secs(100)),
+            now + Duration::from_secs(90)
+        );
+        assert_eq!(stale_at(now, Duration::ZERO), now);
     }
 }

@@ -7,6 +7,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use ftpkit_control::command::TransferType;
+use ftpkit_control::resumption::judge_refusal;
 use ftpkit_control::{Event, Reply};
 use ftpkit_data::DataStream;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -62,7 +63,21 @@ pub(crate) async fn await_completion(client: &mut Client, verb: &'static str) ->
     loop {
         match client.control.next_event().await? {
             Event::TransferCompleted(r) => return Ok(r),
-            Event::TransferFailed(r) => return Err(Error::from_reply(verb, r)),
+            Event::TransferFailed(r) => {
+                let cause = client
+                    .data_handshake
+                    .and_then(|h| judge_refusal(h, Some(&r), client.server_uses_tickets()));
+                let refusal = Error::from_reply(verb, r);
+                return Err(match cause {
+                    // Too late to retry here (the caller has the stream):
+                    // renew before the next data connection instead.
+                    Some(cause) => {
+                        client.renew_before_next_data = true;
+                        Error::reuse_refused(cause, refusal)
+                    }
+                    None => refusal,
+                });
+            }
             Event::TransferStarted(_) | Event::Preliminary(_) => {}
             other => {
                 let e = Error::new(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::parse::{parse_epsv, parse_pasv};
+use ftpkit_control::resumption::{on_refusal, BeforeData, DataHandshake, OnRefusal, TicketSupply};
 use ftpkit_control::{Command, Event, Reply, ReplyCode};
 use ftpkit_data::{
     connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams,
@@ -25,6 +26,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// servers that send the mark only after the handshake still work, a moment
 /// later.
 const MARK_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a data connection that made a full TLS handshake, on a server
+/// that uses tickets, waits for the server's verdict (a refusal such as
+/// `522 … session reuse required` comes at once) before the transfer goes
+/// on. Only that rare case waits: resumed connections never do.
+const REUSE_VERDICT_WAIT: Duration = Duration::from_secs(1);
 
 /// A data channel ready for a transfer.
 pub(crate) struct Opened {
@@ -189,9 +196,85 @@ impl Client {
         Ok(listener)
     }
 
+    /// What the ticket supply of the current control connection looks like.
+    fn ticket_supply(&self) -> Option<TicketSupply> {
+        let tls = self.control.tls.as_ref()?;
+        let tls13 = self.control.stream.tls().and_then(|c| c.protocol_version())
+            == Some(rustls::ProtocolVersion::TLSv1_3);
+        Some(TicketSupply {
+            tls13,
+            control_tickets_received: tls.store.control_tickets_received(),
+            usable: tls.store.usable(),
+        })
+    }
+
+    /// Whether the server has shown it uses TLS 1.3 tickets.
+    pub(crate) fn server_uses_tickets(&self) -> bool {
+        self.ticket_supply()
+            .is_some_and(|s| s.server_uses_tickets())
+    }
+
     /// Sets up the data connection for `cmd` (with `REST offset` first when
     /// given), sends it, and returns the open channel.
+    ///
+    /// With TLS 1.3 on a server that requires session reuse, this is where
+    /// the ticket supply is looked after ([`ftpkit_control::resumption`]):
+    /// the session is renewed first when no ticket is left, and a data
+    /// connection refused for want of reuse is retried once on a renewed
+    /// session when the command allows it.
     pub(crate) async fn open_data(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
+        let mut retried = false;
+        loop {
+            if self.control.session.data_protection() == ProtectionLevel::Private {
+                let renew = std::mem::take(&mut self.renew_before_next_data);
+                let out_of_tickets = self
+                    .ticket_supply()
+                    .is_some_and(|s| s.before_data_connection() == BeforeData::Renew);
+                if renew || out_of_tickets {
+                    let why = if renew {
+                        "an earlier data connection was refused for want of TLS session reuse"
+                    } else {
+                        "no TLS 1.3 ticket left for the next data connection"
+                    };
+                    self.renew_session(why).await?;
+                }
+            }
+            self.data_handshake = None;
+            let err = match self.open_data_once(cmd.clone(), rest).await {
+                Ok(opened) => return Ok(opened),
+                Err(e) => e,
+            };
+            let Some(handshake) = self.data_handshake else {
+                return Err(err);
+            };
+            match on_refusal(
+                &cmd,
+                0,
+                handshake,
+                err.reply(),
+                self.server_uses_tickets(),
+                retried,
+            ) {
+                OnRefusal::Report => return Err(err),
+                OnRefusal::Fail(cause) => return Err(Error::reuse_refused(cause, err)),
+                OnRefusal::RenewAndRetry(cause) => {
+                    tracing::debug!(parent: &self.span, %cause, error = %err, "data connection refused; renewing the session and retrying once");
+                    if let Err(renew_err) =
+                        self.renew_session("recovering from a refused reuse").await
+                    {
+                        tracing::debug!(error = %renew_err, "renewal failed");
+                        return Err(Error::reuse_refused(cause, err));
+                    }
+                    self.tls_history.retries += 1;
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`open_data`](Self::open_data), recording how the
+    /// data connection's TLS handshake went in `self.data_handshake`.
+    async fn open_data_once(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
         if let (Some(connector), DataMode::Active(_)) =
             (&self.config.connector, &self.config.data_mode)
         {
@@ -312,29 +395,53 @@ impl Client {
                 };
                 match r {
                     Ok(s) => s,
-                    Err(e) => return Err(self.explain_data_failure(verb, e.into()).await),
+                    Err(e) => {
+                        self.data_handshake = Some(DataHandshake::Failed);
+                        return Err(self.explain_data_failure(verb, e.into()).await);
+                    }
                 }
             }
         };
+        let tls = stream.tls_info();
+        if let (Some(t), Some(session_tls)) = (tls, &self.control.tls) {
+            session_tls.store.note_data_handshake(t.resumed);
+            tracing::debug!(
+                resumed = t.resumed,
+                tickets_left = session_tls.store.usable(),
+                "data connection secured"
+            );
+            self.data_handshake = Some(if t.resumed {
+                DataHandshake::Resumed
+            } else {
+                DataHandshake::Full
+            });
+        }
+        if self.data_handshake == Some(DataHandshake::Full) {
+            // A server that requires reuse refuses a full handshake right
+            // after it, with a reply (vsftpd 522, ProFTPD 425). Wait briefly
+            // for that verdict, so that the refusal is this call's result
+            // (and can be retried) rather than the transfer's.
+            if self.server_uses_tickets() && progress.completed.is_none() {
+                let wait = self.config.timeouts.reply.min(REUSE_VERDICT_WAIT);
+                let verdict = tokio::time::timeout(wait, async {
+                    while progress.completed.is_none() {
+                        let ev = self.control.next_event().await?;
+                        progress.on_event(verb, ev)?;
+                    }
+                    Ok::<(), Error>(())
+                })
+                .await;
+                if let Ok(Err(e)) = verdict {
+                    return Err(e);
+                }
+            }
+        }
         // Wait for the 1yz mark, so that a refusal (550 No such file) is the
         // result of this call rather than of the first read. A server that
         // completes without a mark is accepted too.
         while progress.waiting() {
             let ev = self.control.next_event().await?;
             progress.on_event(verb, ev)?;
-        }
-        let tls = stream.tls_info();
-        if let (Some(t), Some(session_tls)) = (tls, &self.control.tls) {
-            let (control_tickets, data_tickets) = session_tls.store.ticket_counts();
-            tracing::debug!(
-                resumed = t.resumed,
-                control_tickets,
-                data_tickets,
-                "data connection secured"
-            );
-            if !t.resumed {
-                session_tls.store.note_full_handshake();
-            }
         }
         Ok(Opened {
             stream: Some(stream),

@@ -365,6 +365,38 @@ impl Session {
         &self.config
     }
 
+    /// The configuration of a new session that takes this one's place with
+    /// the same state after its login: the same credentials, `HOST`,
+    /// policies and limits; TLS as now (implicit if this session was
+    /// implicit, otherwise `AUTH TLS`, also for a session secured later with
+    /// [`secure`](Self::secure)); `PBSZ 0`/`PROT` at the level in force;
+    /// `TYPE` as last set. The working directory is the driver's to restore
+    /// (`PWD` here, `CWD` there).
+    ///
+    /// Used to renew a session whose TLS 1.3 tickets ran out (see
+    /// [`resumption`](crate::resumption)). `None` when there is nothing to
+    /// renew into: not logged in, TLS not up, or dropped with `CCC`.
+    pub fn renewal_config(&self) -> Option<SessionConfig> {
+        if !self.logged_in || self.tls != TlsState::Active {
+            return None;
+        }
+        let credentials = self.config.credentials.clone()?;
+        let security = match self.config.security {
+            Security::Implicit => Security::Implicit,
+            _ => Security::Explicit,
+        };
+        let data_protection = match self.protection {
+            Some(ProtectionLevel::Clear) => DataProtection::Clear,
+            _ => DataProtection::Private,
+        };
+        let mut config = self.config.clone();
+        config.security = security;
+        config.data_protection = data_protection;
+        config.credentials = Some(credentials);
+        config.transfer_type = self.transfer_type.or(self.config.transfer_type);
+        Some(config)
+    }
+
     // ----- operations ------------------------------------------------------
 
     /// Logs in: `USER`, then `PASS` (on 331) and `ACCT` (on 332), followed
