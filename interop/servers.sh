@@ -43,6 +43,9 @@ STAMP=$PREFIX/installed.stamp
 # except the two vsftpd instances the load test runs 32 sessions each on:
 # 200 ports each from 22000 (see docs/server-quirks.md, "vsftpd passive port
 # exhaustion"); all below Linux's ephemeral range (32768-60999).
+# PROFTPD_TLS_SHORT is PROFTPD_TLS with a 4 s TLS session lifetime (ticket
+# lifetime hint and server-side validity; interop/conf/proftpd-tls-short.conf.in),
+# for tests of tickets that expire during a session.
 INSTANCES="
 VSFTPD            vsftpd    none      21210 22000 22199
 VSFTPD_TLS        vsftpd    explicit  21211 22200 22399
@@ -50,6 +53,7 @@ VSFTPD_IMPLICIT   vsftpd    implicit  21212 21400 21449
 VSFTPD_CLIENTCERT vsftpd    explicit  21213 21450 21499
 PROFTPD           proftpd   none      21220 21500 21549
 PROFTPD_TLS       proftpd   explicit  21221 21550 21599
+PROFTPD_TLS_SHORT proftpd   explicit  21222 21300 21349
 PUREFTPD          pureftpd  none      21230 21600 21649
 PUREFTPD_TLS      pureftpd  explicit  21231 21650 21699
 PYFTPDLIB         pyftpdlib none      21240 21700 21749
@@ -501,6 +505,9 @@ start_proftpd() {
     if [ "$TLS" != none ]; then
         render "$CONF_SRC/proftpd-tls.conf.in" "$conf"
     fi
+    case "$NAME" in
+        PROFTPD_TLS_SHORT) render "$CONF_SRC/proftpd-tls-short.conf.in" "$conf" ;;
+    esac
     chmod 600 "$conf"
     "$PROFTPD_BIN" -t -c "$conf" >>"$LOGDIR/$LNAME.out" 2>&1 \
         || { tail -n 20 "$LOGDIR/$LNAME.out" >&2; die "$NAME: proftpd -t rejects $conf"; }
