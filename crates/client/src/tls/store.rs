@@ -104,7 +104,8 @@ impl SessionStats {
 /// rustls release prints it differently, this returns `None`, the ticket
 /// is offered without an age check, and a refused reuse is still recovered
 /// from by renewing the session (see `Client::open_data`). The test
-/// `ticket_lifetime_is_read` pins this against a real handshake.
+/// `expired_tickets_are_dropped_and_the_session_renewed`
+/// (crates/client/tests/resumption.rs) pins this against a real handshake.
 pub(crate) fn ticket_lifetime(value: &Tls13ClientSessionValue) -> Option<Duration> {
     const KEY: &str = "lifetime_secs: ";
     let text = format!("{value:?}");

@@ -1,0 +1,308 @@
+//! TLS 1.3 data-channel resumption with single-use tickets, against the
+//! scripted server: the ticket supply, renewal when it runs out, and
+//! recovery from a refused reuse.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
+use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn explicit(server: &ScriptedServer, pki: &TestPki) -> Config {
+    let mut c = Config::new("localhost");
+    c.port = server.port();
+    c.security = Security::Explicit;
+    c.credentials = Some(Credentials::new("alice", "s3cret"));
+    c.timeouts = Timeouts::all(DEADLINE);
+    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
+    c.tls.ca_certificates = vec![pki.ca_cert_der()];
+    c
+}
+
+fn login() -> Script {
+    Script::logged_in_tls("alice", "s3cret", "211 no features\r\n")
+}
+
+/// One upload whose data connection must resume.
+fn upload(script: Script, name: &str) -> Script {
+    script
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line(format!("STOR {name}"))
+        .reply("150 go\r\n")
+        .data_accept_require_resumption()
+        .data_recv_to_end()
+        .data_close()
+        .reply("226 stored\r\n")
+}
+
+/// The end of a session the client leaves for a renewed one: it asks `PWD`
+/// first, then quits in the background.
+fn renewed_away(script: Script) -> Script {
+    script
+        .expect("PWD")
+        .reply("257 \"/in\" is the current directory\r\n")
+        .expect("QUIT")
+        .reply("221 bye\r\n")
+}
+
+/// A renewed session: the same login, then back into the directory.
+fn renewed() -> Script {
+    login().expect_line("CWD /in").reply("250 ok\r\n")
+}
+
+/// A server like ProFTPD on TLS 1.3: two tickets at login on the control
+/// connection, none on data connections, and reuse required. The data side
+/// shares the control side's session cache, so control tickets resume.
+fn proftpd_like(pki: &TestPki) -> (ServerTls, ServerTls) {
+    let control = ServerTls::new(pki).tls13_only().build().unwrap();
+    let mut data = (*control).clone();
+    data.send_tls13_tickets = 0;
+    (
+        ServerTls::from_config(control),
+        ServerTls::from_config(Arc::new(data)),
+    )
+}
+
+#[tokio::test]
+async fn uploads_renew_the_session_when_the_tickets_run_out() {
+    let pki = TestPki::new();
+    let (control, data) = proftpd_like(&pki);
+    // Five uploads: two per control session (two tickets each), so the
+    // client renews twice, each time before it has no ticket left.
+    let s1 = renewed_away(upload(upload(login(), "f0"), "f1"));
+    let s2 = renewed_away(upload(upload(renewed(), "f2"), "f3"));
+    let s3 = upload(renewed(), "f4").expect("QUIT").reply("221 bye\r\n");
+    let server = ScriptedServer::builder()
+        .tls(control)
+        .data_tls(data)
+        .sessions([s1, s2, s3])
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    for i in 0..5 {
+        let mut up = c.stor(format!("f{i}").as_str()).await.unwrap();
+        up.write_all(format!("file {i}").as_bytes()).await.unwrap();
+        up.shutdown().await.unwrap();
+        assert!(!up.info().full_handshake(), "upload {i} did not resume");
+    }
+    let stats = c.tls_session_stats().unwrap();
+    assert_eq!(stats.refreshes, 2, "{stats:?}");
+    assert_eq!(stats.full_handshakes, 0, "{stats:?}");
+    assert_eq!(stats.resumed, 5, "{stats:?}");
+    assert_eq!(stats.retries, 0, "{stats:?}");
+    assert_eq!(stats.control_tickets_received, 6, "{stats:?}");
+    assert_eq!(stats.tickets_offered, 5, "{stats:?}");
+    c.quit().await.unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    let received: Vec<&[u8]> = t.data_received();
+    assert_eq!(received.len(), 5);
+    for (i, bytes) in received.iter().enumerate() {
+        assert_eq!(*bytes, format!("file {i}").as_bytes());
+    }
+    // Every data connection resumed a ticket of its own control session.
+    assert!(t
+        .data_connections()
+        .iter()
+        .all(|d| d.tls.as_ref().is_some_and(|tls| tls.resumed())));
+}
+
+#[tokio::test]
+async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
+    let pki = TestPki::new();
+    // The data side has a cache of its own: no ticket of the control
+    // connection resumes there, every data handshake is full. The first
+    // session refuses that as ProFTPD does; the renewed one accepts it.
+    let s1 = login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR a.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .reply("425 Unable to build data connection: Operation not permitted\r\n")
+        .expect("PWD")
+        .reply("257 \"/in\"\r\n")
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let s2 = renewed()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR a.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send("the bytes")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let server = ScriptedServer::builder()
+        .tls(ServerTls::new(&pki).tls13_only())
+        .data_tls(ServerTls::new(&pki).tls13_only())
+        .sessions([s1, s2])
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    let mut dl = c.retr("a.bin").await.unwrap();
+    let mut got = Vec::new();
+    dl.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"the bytes");
+    drop(dl);
+    let stats = c.tls_session_stats().unwrap();
+    assert_eq!(stats.refreshes, 1, "{stats:?}");
+    assert_eq!(stats.retries, 1, "{stats:?}");
+    assert_eq!(stats.full_handshakes, 2, "{stats:?}");
+    c.quit().await.unwrap();
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
+    let pki = TestPki::new();
+    let refuse = |s: Script| {
+        s.expect("EPSV")
+            .passive_listen()
+            .reply_epsv()
+            .expect_line("RETR a.bin")
+            .reply("150 opening\r\n")
+            .data_accept()
+            .reply("425 Unable to build data connection: Operation not permitted\r\n")
+    };
+    let s1 = refuse(login())
+        .expect("PWD")
+        .reply("257 \"/in\"\r\n")
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let s2 = refuse(renewed()).expect("NOOP").reply("200 ok\r\n");
+    let server = ScriptedServer::builder()
+        .tls(ServerTls::new(&pki).tls13_only())
+        .data_tls(ServerTls::new(&pki).tls13_only())
+        .sessions([s1, s2])
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    let e = c.retr("a.bin").await.err().expect("refused twice");
+    assert_eq!(e.kind(), ErrorKind::TlsResumption, "{e:?}");
+    assert!(e.is_transient());
+    assert!(e.to_string().contains("did not resume"), "{e}");
+    // The server's words are in the source, once.
+    let source = std::error::Error::source(&e).expect("source").to_string();
+    assert!(source.contains("425"), "{source}");
+    assert!(!e.to_string().contains("425"), "{e}");
+    // The session is still usable.
+    c.noop().await.unwrap();
+    drop(c);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_server_without_tickets_is_never_renewed() {
+    // Pure-FTPd on TLS 1.3: no tickets, no reuse required. Every data
+    // connection makes a full handshake, and that is fine.
+    let pki = TestPki::new();
+    let mut script = login();
+    for i in 0..3 {
+        script = script
+            .expect("EPSV")
+            .passive_listen()
+            .reply_epsv()
+            .expect_line(format!("STOR f{i}"))
+            .reply("150 go\r\n")
+            .data_accept()
+            .data_recv_to_end()
+            .data_close()
+            .reply("226 stored\r\n");
+    }
+    let server = ScriptedServer::builder()
+        .tls(
+            ServerTls::new(&pki)
+                .tls13_only()
+                .resumption(ftpkit_testkit::Resumption::Disabled),
+        )
+        .session(script.expect("QUIT").reply("221 bye\r\n"))
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    for i in 0..3 {
+        let mut up = c.stor(format!("f{i}").as_str()).await.unwrap();
+        up.write_all(b"x").await.unwrap();
+        up.shutdown().await.unwrap();
+        assert!(up.info().full_handshake());
+    }
+    let stats = c.tls_session_stats().unwrap();
+    assert_eq!(stats.refreshes, 0, "{stats:?}");
+    assert_eq!(stats.full_handshakes, 3, "{stats:?}");
+    c.quit().await.unwrap();
+    server.finish().await.assert_ok();
+}
+
+/// Stateless tickets with a lifetime of a few seconds, like a server
+/// configured with a short session lifetime.
+#[derive(Debug)]
+struct ShortLived(Arc<dyn rustls::server::ProducesTickets>);
+
+impl rustls::server::ProducesTickets for ShortLived {
+    fn enabled(&self) -> bool {
+        true
+    }
+    fn lifetime(&self) -> u32 {
+        3
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.0.encrypt(plain)
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        self.0.decrypt(cipher)
+    }
+}
+
+#[tokio::test]
+async fn expired_tickets_are_dropped_and_the_session_renewed() {
+    let pki = TestPki::new();
+    let mut config = (*ServerTls::new(&pki).tls13_only().build().unwrap()).clone();
+    config.ticketer = Arc::new(ShortLived(rustls::crypto::ring::Ticketer::new().unwrap()));
+    let (control, data) = {
+        let control = Arc::new(config);
+        let mut data = (*control).clone();
+        data.send_tls13_tickets = 0;
+        (
+            ServerTls::from_config(control),
+            ServerTls::from_config(Arc::new(data)),
+        )
+    };
+    let s1 = renewed_away(login());
+    let s2 = upload(renewed(), "late")
+        .expect("QUIT")
+        .reply("221 bye\r\n");
+    let server = ScriptedServer::builder()
+        .tls(control)
+        .data_tls(data)
+        .sessions([s1, s2])
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    let fresh = c.tls_session_stats().unwrap();
+    assert_eq!(fresh.control_tickets_held, 2, "{fresh:?}");
+    // The server gave the tickets 3 s; the client stops offering them a
+    // second before that (ticket_lifetime reads rustls's record of it).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let mut up = c.stor("late").await.unwrap();
+    up.write_all(b"after the idle gap").await.unwrap();
+    up.shutdown().await.unwrap();
+    assert!(!up.info().full_handshake());
+    drop(up);
+    let stats = c.tls_session_stats().unwrap();
+    assert_eq!(stats.tickets_expired, 2, "{stats:?}");
+    assert_eq!(stats.refreshes, 1, "{stats:?}");
+    assert_eq!(stats.full_handshakes, 0, "{stats:?}");
+    c.quit().await.unwrap();
+    server.finish().await.assert_ok();
+}
