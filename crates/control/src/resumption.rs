@@ -80,6 +80,10 @@ pub enum DataHandshake {
     Full,
     /// It did not complete (reset, alert, time-out).
     Failed,
+    /// The client refused the server's certificate (or it failed the pin).
+    /// Never a reuse failure, never retried: a data connection answered
+    /// with another certificate is an attack or a misconfiguration.
+    CertificateRejected,
 }
 
 /// Why a data connection was refused, when the cause is a failed reuse.
@@ -131,7 +135,7 @@ pub fn judge_refusal(
         text.contains("reuse") || text.contains("resum")
     });
     match handshake {
-        DataHandshake::Resumed => None,
+        DataHandshake::Resumed | DataHandshake::CertificateRejected => None,
         DataHandshake::Full => {
             let refused = reply.is_some_and(refuses_data_connection);
             (refused && (server_uses_tickets || mentions_reuse))

@@ -96,6 +96,15 @@ fn refusals_of_full_handshakes_are_reuse_failures() {
         Some(ReuseFailure::HandshakeFailed)
     );
     assert_eq!(judge_refusal(DataHandshake::Failed, None, false), None);
+    // A certificate the client refused is never taken for a reuse failure.
+    assert_eq!(
+        judge_refusal(DataHandshake::CertificateRejected, Some(&proftpd), true),
+        None
+    );
+    assert_eq!(
+        judge_refusal(DataHandshake::CertificateRejected, Some(&vsftpd), true),
+        None
+    );
 }
 
 #[test]

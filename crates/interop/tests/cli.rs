@@ -701,3 +701,51 @@ fn vsftpd_clientcert() {
     t.run_with(&with_cert, &["rm", &file]).ok();
     t.run_with(&with_cert, &["rmdir", &t.url(&dir)]).ok();
 }
+
+/// Issue #11: 200 files up to ProFTPD over TLS 1.3 on one session
+/// (`--parallel 1`), where the two tickets of each login run out every two
+/// uploads and the client renews its session, then the tree back down.
+#[test]
+fn proftpd_tls13_mirror_200_files_both_ways() {
+    let t = target("PROFTPD_TLS");
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for i in 0..200u64 {
+        let rel = if i % 10 == 0 {
+            format!("sub/f{i}.bin")
+        } else {
+            format!("f{i}.bin")
+        };
+        write(&src.join(rel), &Pattern::bytes(i, 1000 + i as usize * 7));
+    }
+    let dir = t.dir("mirror13");
+    let up = t
+        .run(&[
+            "--tls-max",
+            "1.3",
+            "mirror",
+            "--reverse",
+            "--parallel",
+            "1",
+            src.to_str().unwrap(),
+            &t.url(&dir),
+        ])
+        .ok();
+    assert!(
+        up.stderr.contains("200 files ("),
+        "mirror --reverse: {}",
+        up.stderr
+    );
+    assert_eq!(tree(&t.root.join(&dir)), tree(&src), "remote tree");
+    let down = local.path().join("down");
+    let back = t
+        .run(&["mirror", &t.url(&dir), down.to_str().unwrap()])
+        .ok();
+    assert!(
+        back.stderr.contains("200 files ("),
+        "mirror: {}",
+        back.stderr
+    );
+    assert_eq!(tree(&down), tree(&src), "local tree");
+}

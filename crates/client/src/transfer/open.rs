@@ -396,8 +396,13 @@ impl Client {
                 match r {
                     Ok(s) => s,
                     Err(e) => {
-                        self.data_handshake = Some(DataHandshake::Failed);
-                        return Err(self.explain_data_failure(verb, e.into()).await);
+                        let e = Error::from(e);
+                        self.data_handshake = Some(if e.kind() == ErrorKind::Certificate {
+                            DataHandshake::CertificateRejected
+                        } else {
+                            DataHandshake::Failed
+                        });
+                        return Err(self.explain_data_failure(verb, e).await);
                     }
                 }
             }

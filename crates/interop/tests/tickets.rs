@@ -1,0 +1,347 @@
+//! TLS session reuse on data connections with stock rustls, where each TLS
+//! 1.3 ticket is offered once (issue #11): the ticket supply, renewal of the
+//! control session when it runs out, expiry and the pool, on the real
+//! servers. Run with `just interop`; without the servers every test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::time::Duration;
+
+use ftpkit::pool::{Pool, PoolConfig};
+use ftpkit::tls::{ProtocolVersion, SessionStats, TlsVersion};
+use ftpkit::{Client, Config};
+use ftpkit_interop::data::{sha256, Pattern};
+use ftpkit_interop::{report, Env, Mode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn config(name: &str, max: TlsVersion) -> Config {
+    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+    let mut c = Env::load().server(name).config(Mode::Passive);
+    c.tls.max_version = Some(max);
+    c
+}
+
+/// A new directory of this test's own, entered.
+async fn fresh_dir(c: &mut Client, tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = format!("t-tickets-{tag}-{}-{nanos}", std::process::id());
+    c.mkdir(dir.as_str()).await.unwrap();
+    c.cwd(dir.as_str()).await.unwrap();
+    dir
+}
+
+/// What one data connection was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Upload,
+    Download,
+    Listing,
+}
+
+/// Counts of a run of transfers on one client.
+#[derive(Debug, Default)]
+struct Run {
+    uploads: u64,
+    downloads: u64,
+    listings: u64,
+    full: Vec<String>,
+}
+
+impl Run {
+    /// The refresh bound of issue #11: (uploads − downloads − listings)/2
+    /// + 2, for a server that issues two tickets per login and one per
+    /// download or listing (ProFTPD).
+    fn refresh_bound(&self) -> u64 {
+        self.uploads.saturating_sub(self.downloads + self.listings) / 2 + 2
+    }
+}
+
+/// Runs `ops` on `c`, file `i` being `Pattern::bytes(seed + i)`; every
+/// download is compared by SHA-256 with what was uploaded.
+async fn transfers(c: &mut Client, seed: u64, ops: &[Op], run: &mut Run) {
+    let mut stored: Vec<usize> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Op::Upload => {
+                let data = Pattern::bytes(seed + i as u64, 4096 + i % 512);
+                let name = format!("f{}.bin", seed + i as u64);
+                let mut up = c
+                    .stor(name.as_str())
+                    .await
+                    .unwrap_or_else(|e| panic!("upload {i}: {e:?}"));
+                up.write_all(&data).await.unwrap();
+                up.shutdown()
+                    .await
+                    .unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
+                if up.info().full_handshake() {
+                    run.full.push(format!("upload {i}"));
+                }
+                run.uploads += 1;
+                stored.push(i);
+            }
+            Op::Download => {
+                let j = *stored.last().expect("an upload before a download");
+                let want = Pattern::bytes(seed + j as u64, 4096 + j % 512);
+                let name = format!("f{}.bin", seed + j as u64);
+                let mut dl = c
+                    .retr(name.as_str())
+                    .await
+                    .unwrap_or_else(|e| panic!("download {i}: {e:?}"));
+                let mut got = Vec::new();
+                dl.read_to_end(&mut got)
+                    .await
+                    .unwrap_or_else(|e| panic!("download {i}: {e:?}"));
+                assert_eq!(sha256(&got), sha256(&want), "download {i} differs");
+                if dl.info().full_handshake() {
+                    run.full.push(format!("download {i}"));
+                }
+                run.downloads += 1;
+            }
+            Op::Listing => {
+                let names = c
+                    .nlst(None)
+                    .await
+                    .unwrap_or_else(|e| panic!("listing {i}: {e:?}"));
+                assert!(names.len() >= stored.len().min(1), "listing {i}");
+                run.listings += 1;
+            }
+        }
+    }
+}
+
+/// 200 transfers cycling upload, download, listing.
+fn mixed(n: usize) -> Vec<Op> {
+    (0..n)
+        .map(|i| match i % 3 {
+            0 => Op::Upload,
+            1 => Op::Download,
+            _ => Op::Listing,
+        })
+        .collect()
+}
+
+fn negotiated(c: &Client) -> Option<ProtocolVersion> {
+    c.tls_info().and_then(|t| t.version)
+}
+
+fn stats(c: &Client) -> SessionStats {
+    c.tls_session_stats().expect("a TLS session")
+}
+
+fn delta(after: SessionStats, before: SessionStats) -> (u64, u64, u64) {
+    (
+        after.refreshes - before.refreshes,
+        after.full_handshakes - before.full_handshakes,
+        after.retries - before.retries,
+    )
+}
+
+#[tokio::test]
+async fn proftpd_tls13_uploads_then_mixed_on_one_session() {
+    let mut c = Client::connect(config("PROFTPD_TLS", TlsVersion::Tls13))
+        .await
+        .unwrap();
+    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
+    let dir = fresh_dir(&mut c, "proftpd13").await;
+
+    let mut uploads = Run::default();
+    let before = stats(&c);
+    transfers(&mut c, 0, &[Op::Upload; 200], &mut uploads).await;
+    let (refreshes, full, retries) = delta(stats(&c), before);
+    report(&format!(
+        "PROFTPD_TLS TLS 1.3, 200 consecutive uploads on one Client: {refreshes} refreshes (bound {}), {full} full handshakes, {retries} retries",
+        uploads.refresh_bound()
+    ));
+    assert!(uploads.full.is_empty(), "not resumed: {:?}", uploads.full);
+    assert!(
+        refreshes <= uploads.refresh_bound(),
+        "{refreshes} refreshes"
+    );
+
+    let mut mix = Run::default();
+    let before = stats(&c);
+    transfers(&mut c, 1000, &mixed(200), &mut mix).await;
+    let after = stats(&c);
+    let (refreshes, full, retries) = delta(after, before);
+    report(&format!(
+        "PROFTPD_TLS TLS 1.3, 200 mixed transfers ({} up, {} down, {} listings): {refreshes} refreshes (bound {}), {full} full handshakes, {retries} retries; session totals {after:?}",
+        mix.uploads,
+        mix.downloads,
+        mix.listings,
+        mix.refresh_bound()
+    ));
+    assert!(mix.full.is_empty(), "not resumed: {:?}", mix.full);
+    assert!(refreshes <= mix.refresh_bound(), "{refreshes} refreshes");
+    assert_eq!(after.full_handshakes, 0, "{after:?}");
+    // The renewed sessions kept the working directory.
+    assert!(c.pwd().await.unwrap().ends_with(&dir));
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn vsftpd_tls13_mixed_without_refreshes() {
+    let mut c = Client::connect(config("VSFTPD_TLS", TlsVersion::Tls13))
+        .await
+        .unwrap();
+    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
+    fresh_dir(&mut c, "vsftpd13").await;
+    let mut run = Run::default();
+    transfers(&mut c, 0, &mixed(200), &mut run).await;
+    let s = stats(&c);
+    report(&format!(
+        "VSFTPD_TLS TLS 1.3, 200 mixed transfers: {} refreshes, {} full handshakes, {} resumed, tickets control {} / data {}",
+        s.refreshes, s.full_handshakes, s.resumed, s.control_tickets_received, s.data_tickets_received
+    ));
+    assert_eq!(s.refreshes, 0, "{s:?}");
+    assert_eq!(s.full_handshakes, 0, "{s:?}");
+    assert!(run.full.is_empty(), "{:?}", run.full);
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pureftpd_tls13_full_handshakes_are_reported_without_refreshes() {
+    let mut c = Client::connect(config("PUREFTPD_TLS", TlsVersion::Tls13))
+        .await
+        .unwrap();
+    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
+    fresh_dir(&mut c, "pure13").await;
+    let mut run = Run::default();
+    transfers(&mut c, 0, &mixed(60), &mut run).await;
+    let s = stats(&c);
+    report(&format!(
+        "PUREFTPD_TLS TLS 1.3, 60 mixed transfers: {} refreshes, {} full handshakes reported, tickets {}",
+        s.refreshes, s.full_handshakes, s.control_tickets_received
+    ));
+    assert_eq!(s.refreshes, 0, "{s:?}");
+    // Pure-FTPd issues no tickets: every data connection is a full
+    // handshake, and each one is reported.
+    assert_eq!(s.full_handshakes, 60, "{s:?}");
+    assert_eq!(run.full.len(), 60);
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn tls12_never_refreshes() {
+    for name in ["VSFTPD_TLS", "PROFTPD_TLS", "PUREFTPD_TLS"] {
+        let mut c = Client::connect(config(name, TlsVersion::Tls12))
+            .await
+            .unwrap();
+        assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_2), "{name}");
+        fresh_dir(&mut c, &format!("{}-12", name.to_ascii_lowercase())).await;
+        let mut run = Run::default();
+        let mut ops = vec![Op::Upload; 20];
+        ops.extend(mixed(30));
+        transfers(&mut c, 0, &ops, &mut run).await;
+        let s = stats(&c);
+        report(&format!(
+            "{name} TLS 1.2, {} transfers: {} refreshes, {} full handshakes",
+            ops.len(),
+            s.refreshes,
+            s.full_handshakes
+        ));
+        assert_eq!(s.refreshes, 0, "{name}: {s:?}");
+        if name != "PUREFTPD_TLS" {
+            assert_eq!(s.full_handshakes, 0, "{name}: {s:?}");
+        }
+        c.quit().await.unwrap();
+    }
+}
+
+/// PROFTPD_TLS_SHORT: `TLSSessionCache internal: 4`, a 4 s session
+/// lifetime (and ticket lifetime hint). After an idle gap longer than that
+/// a transfer still succeeds, through a refresh.
+#[tokio::test]
+async fn expired_session_is_renewed_after_an_idle_gap() {
+    let mut c = Client::connect(config("PROFTPD_TLS_SHORT", TlsVersion::Tls13))
+        .await
+        .unwrap();
+    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
+    fresh_dir(&mut c, "short").await;
+    let mut run = Run::default();
+    transfers(&mut c, 0, &[Op::Upload, Op::Download], &mut run).await;
+    let before = stats(&c);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    c.noop().await.unwrap();
+    transfers(
+        &mut c,
+        10,
+        &[Op::Upload, Op::Download, Op::Listing],
+        &mut run,
+    )
+    .await;
+    let after = stats(&c);
+    let (refreshes, full, retries) = delta(after, before);
+    report(&format!(
+        "PROFTPD_TLS_SHORT (4 s sessions): after a 6 s idle gap, {refreshes} refreshes, {retries} retries, {full} full handshakes, {} tickets dropped as expired",
+        after.tickets_expired
+    ));
+    assert!(refreshes >= 1, "{after:?}");
+    assert!(after.tickets_expired >= 1, "{after:?}");
+    assert!(run.full.is_empty(), "{:?}", run.full);
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn pool_of_8_sessions_uploads_to_proftpd_tls13() {
+    let cfg = config("PROFTPD_TLS", TlsVersion::Tls13);
+    let pool = Pool::new(PoolConfig {
+        max_per_key: 8,
+        max_idle_per_key: 8,
+        ..PoolConfig::default()
+    });
+    let dir = {
+        let mut c = pool.get(&cfg).await.unwrap();
+        let dir = fresh_dir(&mut c, "pool").await;
+        c.cdup().await.unwrap();
+        dir
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8u64 {
+        let (pool, cfg, dir) = (pool.clone(), cfg.clone(), dir.clone());
+        tasks.spawn(async move {
+            // Each worker holds one pooled session for its 50 uploads.
+            let mut c = pool.get(&cfg).await.unwrap();
+            let mut failures = 0u32;
+            for i in 0..50u64 {
+                let data = Pattern::bytes(worker * 1000 + i, 8192);
+                let path = format!("{dir}/w{worker}-{i}.bin");
+                let r: ftpkit::Result<()> = async {
+                    let mut up = c.stor(path.as_str()).await?;
+                    up.write_all(&data).await?;
+                    up.shutdown().await?;
+                    Ok(())
+                }
+                .await;
+                if let Err(e) = r {
+                    eprintln!("worker {worker} upload {i}: {e:?}");
+                    failures += 1;
+                }
+            }
+            (
+                failures,
+                c.tls_session_stats().unwrap_or_default().refreshes,
+            )
+        });
+    }
+    let (mut failures, mut refreshes) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (f, n) = r.unwrap();
+        failures += f;
+        refreshes += n;
+    }
+    let mut c = pool.get(&cfg).await.unwrap();
+    let names = c.nlst(Some(dir.as_str())).await.unwrap();
+    report(&format!(
+        "PROFTPD_TLS TLS 1.3 pool, 8 sessions x 50 uploads: {failures} failures, {refreshes} refreshes, {} files on the server",
+        names.len()
+    ));
+    assert_eq!(failures, 0);
+    assert_eq!(names.len(), 400);
+}
