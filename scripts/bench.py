@@ -2,7 +2,8 @@
 """The benchmark suite of issue #6 (run by `just bench` through scripts/bench.sh).
 
 Measures ftpkit against curl, lftp and suppaftp on the interop vsftpd
-(plain and explicit TLS) on loopback, interleaving the tools run by run
+(plain and explicit TLS) on loopback, and (case proftpd-tls, issue #11)
+many small uploads on one session to the interop ProFTPD over TLS 1.3, interleaving the tools run by run
 (for each run: every tool once, in an order rotated per run), and prints
 one table: median, min and max of each case, CPU seconds per GiB, peak
 RSS, and ftpkit's ratio to each peer. Writes docs/performance.md.
@@ -16,16 +17,33 @@ Environment (defaults in brackets):
   BENCH_SIZE_MIB [1024]  size of the large file
   BENCH_HUGE_MIB [10240] size of the sparse file of the memory case
   BENCH_FILES [1000]     small files; BENCH_FILE_KIB [4] their size
+  BENCH_PROFTPD_FILES [BENCH_FILES]  small files of the proftpd-tls case
   BENCH_P [4]            parallelism (ftpkit mirror/pool, lftp mirror -P, segments)
-  BENCH_CASES [large,small,segmented,memory,limits,parsers]
+  BENCH_CASES [large,small,proftpd-tls,segmented,memory,limits,parsers]
   BENCH_SMALL_SECURITY [plain]  plain, tls or plain,tls for the small-file case
   BENCH_SEG_SECURITY [plain,tls]
   BENCH_DIR [/tmp/ftpkit-bench]  local test data (big files removed at the end)
   BENCH_DOC [docs/performance.md]; BENCH_DOC=- prints no document
   BENCH_COMMAND          the command line recorded in the document
 Needs: `source /tmp/ftpkit-interop/env` values in the environment (or the
-file), crates/bench/target/release/{ftpkit-bench,ftpkit}, curl, lftp.
-Installs nothing.
+file), crates/bench/target/release/{ftpkit-bench,ftpkit}, curl, lftp; the
+proftpd-tls case needs the PROFTPD_TLS instance. Installs nothing.
+
+Case proftpd-tls: BENCH_PROFTPD_FILES x BENCH_FILE_KIB files uploaded on ONE session
+(one control connection) to PROFTPD_TLS, each run into a new remote
+directory (removed before and after each run): ftpkit (`ftpkit-bench ftpkit
+small-up-loop`, one Client, TLS 1.3, then capped at TLS 1.2), Python ftplib
+(FTP_TLS whose data connections resume the control session; OpenSSL offers
+the same ticket every time) and lftp `mirror -R` (one connection; GnuTLS,
+TLS 1.3, also re-offers the control session on every data connection). ProFTPD issues two TLS 1.3 tickets at login
+and none per upload, and refuses data connections that do not resume the
+control session, so with single-use tickets ftpkit renews its session when
+it runs out; the renewals (`refreshes=N`) are reported with its rows. A
+renewal soon after another session ended waits ~0.4 s for ProFTPD's
+greeting (its master's accept stall after a child exits: interop/README.md).
+
+`python3 scripts/bench.py ftplib-small-up PORT LOCAL_DIR REMOTE_DIR` is the
+measured ftplib client of that case (run as a child by this script).
 """
 
 from __future__ import annotations
@@ -41,6 +59,46 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def ftplib_small_up(port: str, local_dir: str, remote_dir: str) -> None:
+    """One FTP_TLS session: MKD, then STOR of every file of local_dir, each
+    data connection resuming the control connection's TLS session (stock
+    ftplib.FTP_TLS does not offer it: ProFTPD would answer 425). Otherwise
+    stock: no TCP_NODELAY, so each upload waits ~40 ms in unwrap() (its
+    close_notify sits behind Nagle until the server's delayed ACK; measured
+    here: 42 ms per upload, 0.1 ms with TCP_NODELAY)."""
+    import ftplib
+    import ssl
+
+    class ReuseFTP_TLS(ftplib.FTP_TLS):
+        def ntransfercmd(self, cmd, rest=None):
+            conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+            if self._prot_p:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+            return conn, size
+
+    ctx = ssl.create_default_context(cafile=os.environ["FTPKIT_INTEROP_CA"])
+    ftp = ReuseFTP_TLS(context=ctx, timeout=60)
+    ftp.connect("127.0.0.1", int(port))  # the certificate has IP:127.0.0.1
+    ftp.login(os.environ["FTPKIT_INTEROP_USER"], os.environ["FTPKIT_INTEROP_PASS"])
+    ftp.prot_p()
+    ftp.voidcmd("TYPE I")
+    ftp.mkd(remote_dir)
+    t0, n, total = time.perf_counter(), 0, 0
+    for path in sorted(Path(local_dir).iterdir()):
+        with open(path, "rb") as f:
+            ftp.storbinary(f"STOR {remote_dir}/{path.name}", f)
+        n += 1
+        total += path.stat().st_size
+    tls = ftp.sock.version()
+    ftp.quit()
+    print(f"bytes={total} files={n} secs={time.perf_counter() - t0:.4f} tls={tls}")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["ftplib-small-up"]:
+    ftplib_small_up(*sys.argv[2:5])
+    sys.exit(0)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_TARGET = ROOT / "crates" / "bench" / "target"
@@ -62,8 +120,9 @@ SIZE = env_int("BENCH_SIZE_MIB", 1024) * MIB
 HUGE = env_int("BENCH_HUGE_MIB", 10240) * MIB
 FILES = env_int("BENCH_FILES", 1000)
 FILE_SIZE = env_int("BENCH_FILE_KIB", 4) * 1024
+PROFTPD_FILES = env_int("BENCH_PROFTPD_FILES", FILES)
 P = env_int("BENCH_P", 4)
-CASES = os.environ.get("BENCH_CASES", "large,small,segmented,memory,limits,parsers").split(",")
+CASES = os.environ.get("BENCH_CASES", "large,small,proftpd-tls,segmented,memory,limits,parsers").split(",")
 SMALL_SEC = os.environ.get("BENCH_SMALL_SECURITY", "plain").split(",")
 SEG_SEC = os.environ.get("BENCH_SEG_SECURITY", "plain,tls").split(",")
 DATA = Path(os.environ.get("BENCH_DIR", "/tmp/ftpkit-bench"))
@@ -89,6 +148,9 @@ SERVERS = {
     "plain": (int(ENV["FTPKIT_INTEROP_VSFTPD_PORT"]), Path(ENV["FTPKIT_INTEROP_VSFTPD_ROOT"])),
     "tls": (int(ENV["FTPKIT_INTEROP_VSFTPD_TLS_PORT"]), Path(ENV["FTPKIT_INTEROP_VSFTPD_TLS_ROOT"])),
 }
+# The proftpd-tls case's server (None when PROFTPD_TLS was not started).
+PROFTPD_TLS = ((int(ENV["FTPKIT_INTEROP_PROFTPD_TLS_PORT"]), Path(ENV["FTPKIT_INTEROP_PROFTPD_TLS_ROOT"]))
+               if "FTPKIT_INTEROP_PROFTPD_TLS_PORT" in ENV else None)
 HOST = "127.0.0.1"
 # Every remote name this script creates starts with this prefix.
 PFX = "bench-"
@@ -146,6 +208,7 @@ class Row:
         self.cpu_per = cpu_per  # bytes per which CPU is reported (GiB), or None
         self.runs: list[dict] = []
         self.ref: Row | None = None  # the ftpkit row this one is compared with
+        self.note = ""  # shown after the tool's name (e.g. ftpkit's session refreshes)
 
     def rates(self) -> list[float]:
         div = {"MB/s": 1e6, "files/s": 1.0, "Mlines/s": 1e6}[self.unit]
@@ -241,8 +304,8 @@ def curl(sec: str) -> list[str]:
     return ["curl", "-sS", "--fail"] + (["--ssl-reqd", "--cacert", CA] if sec == "tls" else [])
 
 
-def lftp(sec: str, script: str) -> list[str]:
-    port, _ = SERVERS[sec]
+def lftp(sec: str, script: str, port: int | None = None) -> list[str]:
+    port = port or SERVERS[sec][0]
     return ["lftp", "-u", f"{USER},{PASS}", "-p", str(port), "-e",
             f"{LFTP_COMMON}; {LFTP_SEC[sec]}; {script}; bye", HOST]
 
@@ -318,6 +381,59 @@ def case_small(small: Path) -> None:
         for _, _, cleanup, _ in up_rows + down_rows:
             cleanup()
         rm(root / src)
+
+
+def case_proftpd_tls() -> None:
+    """Issue #11 section 5: PROFTPD_FILES small uploads on one session to ProFTPD over TLS."""
+    if PROFTPD_TLS is None:
+        raise Failed("case proftpd-tls: no PROFTPD_TLS in the env file: "
+                     "bash interop/servers.sh start (all, or VSFTPD VSFTPD_TLS PROFTPD_TLS)")
+    port, root = PROFTPD_TLS
+    small = DATA / "p11-src"
+    rm(small)
+    small.mkdir()
+    for i in range(PROFTPD_FILES):
+        (small / f"f{i:05d}.bin").write_bytes(os.urandom(FILE_SIZE))
+    outs = {}
+
+    def tool(label: str, slug: str, argv_for) -> tuple:
+        rdir = f"{PFX}p11-{slug}"
+        out = None
+        if label.startswith("ftpkit"):
+            outs[label] = DATA / f"p11-{slug}.out"
+            rm(outs[label])
+            out = open(outs[label], "a")
+        return (label, argv_for(rdir), remover(root / rdir), out)
+
+    tools = [
+        tool("ftpkit 1 session TLS 1.3", "ftpkit13",
+             lambda d: bench("ftpkit", "small-up-loop", port, "tls", small, d)),
+        tool("ftpkit 1 session TLS 1.2", "ftpkit12",
+             lambda d: bench("ftpkit", "small-up-loop", port, "tls12", small, d)),
+        tool("python ftplib 1 session", "ftplib",
+             lambda d: [sys.executable, str(Path(__file__).resolve()), "ftplib-small-up", str(port), str(small), d]),
+        tool("lftp mirror", "lftp",
+             lambda d: lftp("tls", f"mirror -R --no-perms {small} {d}", port=port)),
+    ]
+    try:
+        # Not "upload ...": the single-connection lftp target of the small case is not this case's.
+        rows = interleave(f"ProFTPD TLS: upload {PROFTPD_FILES} x {FILE_SIZE // 1024} KiB, one session", "files/s",
+                          PROFTPD_FILES, tools)
+    finally:
+        for _, _, cleanup, out in tools:
+            cleanup()
+            if out:
+                out.close()
+        rm(small)
+    for r in rows:
+        if r.tool in outs:
+            refreshes = [int(m) for m in re.findall(r"refreshes=(\d+)", outs[r.tool].read_text())]
+            if refreshes:
+                r.note = (f"{refreshes[0]} refreshes per run" if len(set(refreshes)) == 1
+                          else f"refreshes per run {'/'.join(map(str, refreshes))}")
+            print(f"  [proftpd-tls] {r.tool}: session refreshes per run: {refreshes}", file=sys.stderr)
+    for out in outs.values():
+        rm(out)
 
 
 def case_segmented(big: Path) -> None:
@@ -408,7 +524,7 @@ def table() -> list[str]:
         prec = ".0f" if r.median >= 100 else ".1f"
         ratio = r.ratio()
         lines.append("| " + " | ".join([
-            r.case, r.tool, fmt(r.median, prec), fmt(min(rates), prec), fmt(max(rates), prec), r.unit,
+            r.case, f"{r.tool} ({r.note})" if r.note else r.tool, fmt(r.median, prec), fmt(min(rates), prec), fmt(max(rates), prec), r.unit,
             fmt(r.cpu(), ".2f"), fmt(r.rss(), ".1f"), "" if ratio is None else f"{ratio:.2f}x",
         ]) + " |")
     for group, funcs in PARSERS.items():
@@ -445,6 +561,10 @@ def targets() -> list[str]:
                 check(f <= c, f"{r.case}: CPU {f:.2f} s/GiB vs curl {c:.2f} s/GiB (target <=)")
         if r.case.startswith(("upload", "download")) and r.tool == "lftp mirror":
             check(r.ratio() >= 3.0, f"{r.case}: {r.ref.tool} {r.ratio():.2f}x lftp mirror (single connection; target >= 3x)")
+        if r.case.startswith("ProFTPD TLS") and r.tool in ("ftpkit 1 session TLS 1.2", "lftp mirror"):
+            need = 0.8 if r.tool.startswith("ftpkit") else 1.0
+            check(r.ratio() >= need, f"{r.case}: {r.ref.tool} {r.ratio():.2f}x {r.tool} (target >= {need}x; "
+                                     f"{r.ref.note or 'refreshes not reported'})")
         if r.case.startswith("memory") and r.tool == "ftpkit CLI":
             check(r.rss() <= 16, f"{r.case}: peak RSS {r.rss():.1f} MiB (target <= 16 MiB)")
     for group, funcs in PARSERS.items():
@@ -462,6 +582,18 @@ def version(argv: list[str], pattern: str = r".+") -> str:
         return m.group(0).strip() if m else text.splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "unknown"
+
+
+def stamp(pkg: str) -> str:
+    """A package version from servers.sh's install stamp."""
+    path = Path(os.environ.get("FTPKIT_INTEROP_PREFIX", "/opt/ftpkit-interop")) / "installed.stamp"
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith(pkg + "="):
+                return line.split("=", 1)[1]
+    except OSError:
+        pass
+    return "unknown"
 
 
 def machine() -> list[str]:
@@ -485,6 +617,9 @@ def machine() -> list[str]:
         f"- lftp: {version(['lftp', '--version'], r'Version [^ ]+')} (Debian package {dpkg('lftp')})",
         f"- vsftpd: {dpkg('vsftpd')} (Debian package)",
         f"- suppaftp: {m.group(1) if m else 'unknown'} (features tokio-rustls-ring)",
+        *([f"- ProFTPD: {stamp('proftpd-core')} (Debian package, mod_tls from proftpd-mod-crypto); "
+           f"Python {platform.python_version()} ftplib with {__import__('ssl').OPENSSL_VERSION}"]
+          if "proftpd-tls" in CASES else []),
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
     ]
 
@@ -531,6 +666,8 @@ def main() -> None:
             case_large(big)
         if "small" in CASES:
             case_small(small)
+        if "proftpd-tls" in CASES:
+            case_proftpd_tls()
         if "segmented" in CASES:
             case_segmented(big)
         if "memory" in CASES:
@@ -541,10 +678,10 @@ def main() -> None:
         sys.exit(f"bench.py: a measured run failed:\n{e}")
     finally:
         # Leave the servers' roots as found and drop the big local files.
-        for _, root in SERVERS.values():
+        for _, root in list(SERVERS.values()) + ([PROFTPD_TLS] if PROFTPD_TLS else []):
             for p in root.glob(f"{PFX}*"):
                 rm(p)
-        for p in (big, small, DATA / "seg-out.bin", DATA / "seg-out.bin.part", *DATA.glob("down-*")):
+        for p in (big, small, DATA / "p11-src", DATA / "seg-out.bin", DATA / "seg-out.bin.part", *DATA.glob("down-*")):
             rm(p)
     tbl = table()
     print()

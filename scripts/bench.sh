@@ -2,11 +2,13 @@
 # The benchmark suite of issue #6 (`just bench`): ftpkit against curl, lftp
 # and suppaftp on the interop vsftpd (plain and explicit TLS) on loopback;
 # large files, many small files, segmented download, CPU, memory, parsers and
-# the physical limits. Prints one table and writes docs/performance.md.
+# the physical limits; and (issue #11) many small uploads on one session to
+# the interop ProFTPD over TLS 1.3 (case proftpd-tls: ftpkit TLS 1.3 and 1.2,
+# Python ftplib, lftp). Prints one table and writes docs/performance.md.
 #
-# Installs lftp (Debian package) when missing. Starts vsftpd and vsftpd-TLS
-# only when /tmp/ftpkit-interop/env is absent (and stops them at exit);
-# servers already running are used as they are.
+# Installs lftp (Debian package) when missing. Starts vsftpd, vsftpd-TLS and
+# ProFTPD-TLS only when /tmp/ftpkit-interop/env is absent (and stops them at
+# exit); servers already running are used as they are.
 # Environment: RUNS (default 5) and the BENCH_* variables of scripts/bench.py;
 # BENCH_SKIP_BUILD=1 uses the binaries already built.
 set -euo pipefail
@@ -22,7 +24,7 @@ done
 
 if [ ! -f "$FTPKIT_INTEROP_DIR/env" ]; then
   bash interop/servers.sh install
-  bash interop/servers.sh start VSFTPD VSFTPD_TLS
+  bash interop/servers.sh start VSFTPD VSFTPD_TLS PROFTPD_TLS
   trap 'bash interop/servers.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 

@@ -9,6 +9,7 @@
 //! ftpkit-bench ftpkit            segmented  PORT plain|tls REMOTE LOCAL N     # N sessions, REST ranges
 //! ftpkit-bench ftpkit            small-up   PORT plain|tls LOCAL_DIR REMOTE_DIR mirror|pool P
 //! ftpkit-bench ftpkit            small-down PORT plain|tls REMOTE_DIR LOCAL_DIR mirror|pool P
+//! ftpkit-bench ftpkit            small-up-loop PORT plain|tls|tls12 LOCAL_DIR REMOTE_DIR # one Client, a loop
 //! ftpkit-bench suppaftp          small-up   PORT plain|tls LOCAL_DIR REMOTE_DIR   # one session, a loop
 //! ftpkit-bench suppaftp          small-down PORT plain|tls REMOTE_DIR LOCAL_DIR   # one session, a loop
 //! ftpkit-bench loopback BYTES     # raw TCP throughput to a child process over 127.0.0.1
@@ -25,10 +26,14 @@
 //! `FTPKIT_INTEROP_USER`, `FTPKIT_INTEROP_PASS` and `FTPKIT_INTEROP_CA`
 //! (`source /tmp/ftpkit-interop/env`). TLS is explicit (`AUTH TLS`), the
 //! certificate is verified against the CA for the name `localhost`, and
-//! data connections are protected (`PROT P`).
+//! data connections are protected (`PROT P`). `tls12` is `tls` with the
+//! client capped at TLS 1.2 (`TlsOptions::max_version`).
 //!
 //! Each run prints one line `bytes=N files=N secs=S` (the seconds of the
 //! operation alone; the orchestrator uses the whole process's wall time).
+//! `small-up-loop` adds the session's TLS counters from
+//! `Client::tls_session_stats`: `refreshes=N full_handshakes=N` (both 0
+//! without TLS).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{Read, Write};
@@ -40,7 +45,7 @@ use ftpkit::ops::{
     download_file, mirror_down, mirror_up, segmented_download, upload_file, FileOptions,
     MirrorOptions, SegmentOptions, Verify,
 };
-use ftpkit::tls::SystemRoots;
+use ftpkit::tls::{SystemRoots, TlsVersion};
 use ftpkit::{Client, Config, Pool, PoolConfig};
 use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::types::FileType;
@@ -59,14 +64,19 @@ struct Target {
     user: String,
     pass: String,
     ca: Option<PathBuf>,
+    /// Cap the client at TLS 1.2 (`tls12`).
+    tls12: bool,
 }
 
 impl Target {
     fn from_args(port: &str, mode: &str) -> Result<Self> {
-        let tls = match mode {
-            "plain" => false,
-            "tls" => true,
-            other => return Err(format!("security must be plain or tls, not {other}").into()),
+        let (tls, tls12) = match mode {
+            "plain" => (false, false),
+            "tls" => (true, false),
+            "tls12" => (true, true),
+            other => {
+                return Err(format!("security must be plain, tls or tls12, not {other}").into())
+            }
         };
         let env = |k: &str| std::env::var(k).map_err(|_| format!("{k} is not set"));
         Ok(Self {
@@ -78,6 +88,7 @@ impl Target {
             } else {
                 None
             },
+            tls12,
         })
     }
 
@@ -91,6 +102,9 @@ impl Target {
                 .system_roots(SystemRoots::Exclude)
                 .ca_file(ca)
                 .tls_server_name(TLS_NAME);
+            if self.tls12 {
+                b = b.tls_max_version(TlsVersion::Tls12);
+            }
         }
         b.config()
     }
@@ -100,18 +114,24 @@ impl Target {
     }
 
     async fn suppaftp(&self) -> Result<AsyncRustlsFtpStream> {
+        if self.tls12 {
+            return Err("tls12 is for ftpkit only".into());
+        }
         let mut ftp = AsyncRustlsFtpStream::connect((HOST, self.port)).await?;
         if let Some(ca) = &self.ca {
             let mut roots = rustls::RootCertStore::empty();
             for cert in <rustls_pki_types::CertificateDer<'_> as rustls_pki_types::pem::PemObject>::pem_file_iter(ca)? {
                 roots.add(cert?)?;
             }
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            // The same provider as ftpkit (crates/client/src/tls/mod.rs),
+            // deprecated in rustls 0.23.48 for its lack of post-quantum key
+            // exchange.
+            #[allow(deprecated)]
+            let provider = rustls::crypto::ring::default_provider();
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
             let connector =
                 AsyncRustlsConnector::from(tokio_rustls::TlsConnector::from(Arc::new(config)));
             ftp = ftp.into_secure(connector, TLS_NAME).await?;
@@ -127,6 +147,8 @@ impl Target {
 struct Moved {
     bytes: u64,
     files: u64,
+    /// Appended to the output line (` key=value` pairs).
+    extra: String,
 }
 
 fn main() -> Result<()> {
@@ -154,7 +176,10 @@ fn main() -> Result<()> {
     let start = Instant::now();
     let moved = rt.block_on(run(&argv))?;
     let secs = start.elapsed().as_secs_f64();
-    println!("bytes={} files={} secs={secs:.4}", moved.bytes, moved.files);
+    println!(
+        "bytes={} files={} secs={secs:.4}{}",
+        moved.bytes, moved.files, moved.extra
+    );
     Ok(())
 }
 
@@ -169,7 +194,11 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             let mut c = t.ftpkit().await?;
             let (bytes, _) = c.download_to(*remote, 0, &mut tokio::io::sink()).await?;
             c.quit().await?;
-            Ok(Moved { bytes, files: 1 })
+            Ok(Moved {
+                bytes,
+                files: 1,
+                ..Moved::default()
+            })
         }
         ("ftpkit", "put", [local, remote]) => {
             let mut c = t.ftpkit().await?;
@@ -177,7 +206,11 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             let f = ftpkit::ops::FileSource::open(Path::new(local), 0)?;
             let (bytes, _) = c.upload_from(*remote, 0, f).await?;
             c.quit().await?;
-            Ok(Moved { bytes, files: 1 })
+            Ok(Moved {
+                bytes,
+                files: 1,
+                ..Moved::default()
+            })
         }
         ("ftpkit", "get-file", [remote, local]) => {
             let mut c = t.ftpkit().await?;
@@ -190,6 +223,7 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             Ok(Moved {
                 bytes: r.transferred,
                 files: 1,
+                ..Moved::default()
             })
         }
         ("ftpkit", "segmented", [remote, local, n]) => {
@@ -204,6 +238,7 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             Ok(Moved {
                 bytes: r.size,
                 files: 1,
+                ..Moved::default()
             })
         }
         ("ftpkit", "small-up" | "small-down", [from, to, how, p]) => {
@@ -215,20 +250,31 @@ async fn run(argv: &[&str]) -> Result<Moved> {
                 other => Err(format!("mirror or pool, not {other}").into()),
             }
         }
+        ("ftpkit", "small-up-loop", [local_dir, remote_dir]) => {
+            ftpkit_upload_loop(&t, local_dir, remote_dir).await
+        }
         ("suppaftp", "get", [remote]) => {
             let mut ftp = t.suppaftp().await?;
             let mut s = ftp.retr_as_stream(*remote).await?;
             let bytes = tokio::io::copy(&mut s, &mut tokio::io::sink()).await?;
             s.finish().await?;
             ftp.quit().await?;
-            Ok(Moved { bytes, files: 1 })
+            Ok(Moved {
+                bytes,
+                files: 1,
+                ..Moved::default()
+            })
         }
         ("suppaftp", "put", [local, remote]) => {
             let mut ftp = t.suppaftp().await?;
             let mut f = tokio::fs::File::open(local).await?;
             let bytes = ftp.put_file(*remote, &mut f).await?;
             ftp.quit().await?;
-            Ok(Moved { bytes, files: 1 })
+            Ok(Moved {
+                bytes,
+                files: 1,
+                ..Moved::default()
+            })
         }
         ("suppaftp", "small-up", [local_dir, remote_dir]) => {
             let mut ftp = t.suppaftp().await?;
@@ -279,6 +325,37 @@ fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// Every file of `local_dir` uploaded into the new `remote_dir` on one
+/// `Client`, one `upload_file` after the other (what an application with
+/// one session does). On a server that issues no TLS 1.3 ticket per upload
+/// (ProFTPD) the client renews its session when its tickets run out; the
+/// renewals are printed as `refreshes=N`.
+async fn ftpkit_upload_loop(t: &Target, local_dir: &str, remote_dir: &str) -> Result<Moved> {
+    let mut c = t.ftpkit().await?;
+    c.mkdir(remote_dir).await?;
+    let opts = FileOptions {
+        verify: Verify::None,
+        ..FileOptions::default()
+    };
+    let mut moved = Moved::default();
+    for path in sorted_files(Path::new(local_dir))? {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("non-UTF-8 file name")?;
+        let r = upload_file(&mut c, &path, format!("{remote_dir}/{name}"), &opts).await?;
+        moved.bytes += r.transferred;
+        moved.files += 1;
+    }
+    let stats = c.tls_session_stats().unwrap_or_default();
+    c.quit().await?;
+    moved.extra = format!(
+        " refreshes={} full_handshakes={}",
+        stats.refreshes, stats.full_handshakes
+    );
+    Ok(moved)
+}
+
 /// `mirror_up` / `mirror_down` with `p` sessions, every file transferred
 /// (no skipping, no times kept, no SIZE check: what `lftp mirror` does).
 async fn ftpkit_mirror(t: &Target, up: bool, from: &str, to: &str, p: usize) -> Result<Moved> {
@@ -308,6 +385,7 @@ async fn ftpkit_mirror(t: &Target, up: bool, from: &str, to: &str, p: usize) -> 
     Ok(Moved {
         bytes: report.bytes,
         files: report.files_transferred,
+        ..Moved::default()
     })
 }
 
