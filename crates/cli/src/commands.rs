@@ -322,24 +322,30 @@ async fn get(
     }
     let what = || format!("get {}", shown(path));
     let mut dl = client.retr_from(path, offset).await.with_context(what)?;
-    // The local file is opened once the server has agreed to send.
+    // The local file is opened once the server has agreed to send. A new
+    // download goes to a temporary file beside the target, renamed over it
+    // only once complete: an existing file is untouched until then, and a
+    // failed download leaves nothing under the final name. (`--resume`
+    // continues the target itself, which is the partial file.)
+    let mut temp: Option<TempFile> = None;
     let out: Box<dyn std::io::Write + Send> = match &target {
         None => Box::new(std::io::stdout()),
+        Some(t) if offset > 0 => Box::new(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(t)
+                .with_context(|| format!("opening {}", t.display()))?,
+        ),
         Some(t) => {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.create(true);
-            if offset > 0 {
-                opts.append(true);
-            } else {
-                opts.write(true).truncate(true);
-            }
-            Box::new(
-                opts.open(t)
-                    .with_context(|| format!("opening {}", t.display()))?,
-            )
+            let (file, tf) = TempFile::beside(t)?;
+            temp = Some(tf);
+            Box::new(file)
         }
     };
-    let write_err = |e: std::io::Error| match &target {
+    let written = temp
+        .as_ref()
+        .map_or(target.clone(), |tf| Some(tf.path.clone()));
+    let write_err = |e: std::io::Error| match &written {
         None => output::stdout_error(e),
         Some(t) => anyhow::Error::new(e).context(format!("writing {}", t.display())),
     };
@@ -372,7 +378,83 @@ async fn get(
     }
     sink.finish().await.map_err(write_err)?;
     progress.finish();
+    if let (Some(t), Some(expected)) = (&target, size) {
+        let got = std::fs::metadata(temp.as_ref().map_or(t, |tf| &tf.path))
+            .with_context(|| format!("reading {}", t.display()))?
+            .len();
+        if got != expected {
+            bail!(
+                "{}: {got} bytes locally, the server's SIZE is {expected}{}",
+                what(),
+                if temp.is_none() {
+                    " (the partial file is kept for --resume)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if let (Some(t), Some(tf)) = (&target, temp.take()) {
+        tf.persist(t)?;
+    }
     Ok(())
+}
+
+/// A temporary download file beside its target, removed unless persisted.
+struct TempFile {
+    path: PathBuf,
+}
+
+impl TempFile {
+    /// Creates `.NAME.ftpkit-PID-NANOS.part` next to `target` (`create_new`:
+    /// never an existing file, never through a planted link).
+    fn beside(target: &Path) -> anyhow::Result<(std::fs::File, Self)> {
+        let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for attempt in 0..16u32 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let file = format!(
+                ".{name}.ftpkit-{}-{nanos}-{attempt}.part",
+                std::process::id()
+            );
+            let path = dir.map_or_else(|| Path::new(&file).to_path_buf(), |d| d.join(&file));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => return Ok((f, Self { path })),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+            }
+        }
+        bail!(
+            "could not create a temporary file beside {}",
+            target.display()
+        )
+    }
+
+    /// Renames the finished file over `target`.
+    fn persist(mut self, target: &Path) -> anyhow::Result<()> {
+        let path = std::mem::take(&mut self.path);
+        std::fs::rename(&path, target).or_else(|e| {
+            let _ = std::fs::remove_file(&path);
+            Err(e).with_context(|| format!("renaming {} to {}", path.display(), target.display()))
+        })
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 // ----- put --------------------------------------------------------------------

@@ -1044,3 +1044,108 @@ async fn active_mode_through_a_proxy_is_refused_before_connecting() {
     let err = assert_one_line_error(&out);
     assert!(err.contains("--active"), "{err}");
 }
+
+/// Names in `dir`, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_cut_by_426_leaves_the_existing_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.bin"), b"the old, complete file").unwrap();
+    let s = passive(login())
+        .expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send([9u8; 5000])
+        .data_close()
+        .reply("426 Connection closed; transfer aborted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(dir.path(), &["get", &url(&server, "f.bin")], &[]).await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("426"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("f.bin")).unwrap(),
+        b"the old, complete file"
+    );
+    // No temporary file is left behind.
+    assert_eq!(names_in(dir.path()), ["f.bin"]);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_of_fewer_bytes_than_announced_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = passive(login())
+        .expect_line("RETR f.bin")
+        .reply("150 Opening BINARY mode data connection for f.bin (3000 bytes).\r\n")
+        .data_accept()
+        .data_send([9u8; 1500])
+        .data_close()
+        .reply("226 Transfer complete\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(dir.path(), &["get", &url(&server, "f.bin")], &[]).await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("announced 3000 bytes"), "{err}");
+    assert!(
+        names_in(dir.path()).is_empty(),
+        "{:?}",
+        names_in(dir.path())
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_resume_refuses_a_server_that_restarts_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"hello ").unwrap();
+    let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
+    let s = passive(s)
+        .expect_line("REST 6")
+        .reply("350 Restarting at 0\r\n")
+        .expect_line("REST 0")
+        .reply("350 Restarting at 0\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", "--resume", &url(&server, "f.txt")],
+        &[],
+    )
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("another offset"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("f.txt")).unwrap(), b"hello ");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_resume_with_a_short_remainder_fails_against_size() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"hello ").unwrap();
+    let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
+    let s = passive(s)
+        .expect_line("REST 6")
+        .reply("350 Restarting at 6\r\n")
+        .expect_line("RETR f.txt")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"wo")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", "--resume", &url(&server, "f.txt")],
+        &[],
+    )
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("SIZE is 11"), "{err}");
+    server.finish().await.assert_ok();
+}

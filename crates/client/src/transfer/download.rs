@@ -133,6 +133,19 @@ impl<'a> Download<'a> {
         self.info.bytes
     }
 
+    /// At the end of the data: a byte count that differs from the size
+    /// the server announced is an error, whatever the completion reply
+    /// said. TYPE A transfers are not checked (line ends change the count).
+    fn check_length(&mut self) -> io::Result<()> {
+        if self.ascii.is_some() {
+            return Ok(());
+        }
+        self.info.check_announced().map_err(|e| {
+            self.state = State::Failed;
+            e.into()
+        })
+    }
+
     /// Reads raw bytes from the data connection, finishing at EOF.
     fn poll_raw(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
@@ -156,11 +169,14 @@ impl<'a> Download<'a> {
                                 return Poll::Ready(Err(io::Error::other("download state")));
                             };
                             drop(data);
-                            self.state = if self.info.completion.is_some() {
-                                State::Done
+                            if self.info.completion.is_some() {
+                                self.state = State::Done;
+                                self.check_length()?;
                             } else {
-                                State::Finishing(Box::pin(await_completion(client, "download")))
-                            };
+                                self.state = State::Finishing(Box::pin(await_completion(
+                                    client, "download",
+                                )));
+                            }
                         }
                         Poll::Ready(Err(e)) => {
                             let tls = matches!(
@@ -199,6 +215,7 @@ impl<'a> Download<'a> {
                         Ok(reply) => {
                             self.info.completion = Some(reply);
                             self.state = State::Done;
+                            self.check_length()?;
                         }
                         Err(e) => {
                             self.state = State::Failed;

@@ -11,6 +11,8 @@ pub use download::Download;
 pub use upload::Upload;
 
 use ftpkit_control::Reply;
+
+use crate::error::{Error, ErrorKind};
 use ftpkit_data::TlsInfo;
 
 /// What is known about a transfer.
@@ -25,9 +27,51 @@ pub struct TransferInfo {
     pub completion: Option<Reply>,
     /// Bytes moved over the data connection (before TYPE A conversion).
     pub bytes: u64,
+    /// The `REST` offset the transfer started at (0 when none).
+    pub offset: u64,
 }
 
 impl TransferInfo {
+    /// The size the server announced in its mark (`150 … (N bytes)`), when
+    /// it did (vsftpd, ProFTPD).
+    pub fn announced_size(&self) -> Option<u64> {
+        self.mark
+            .as_ref()
+            .and_then(ftpkit_control::parse::announced_size)
+    }
+
+    /// Checks a finished download's byte count against the size its mark
+    /// announced: fewer bytes is [`ErrorKind::Truncated`], more is
+    /// [`ErrorKind::Protocol`], even when the server said `226`. After
+    /// `REST n`, servers announce either the whole size or what is left;
+    /// both are accepted. Nothing to check when no size was announced.
+    pub(crate) fn check_announced(&self) -> crate::Result<()> {
+        let Some(size) = self.announced_size() else {
+            return Ok(());
+        };
+        let rest = size.saturating_sub(self.offset);
+        if self.bytes == size || (self.offset > 0 && self.bytes == rest) {
+            return Ok(());
+        }
+        let kind = if self.bytes < rest {
+            ErrorKind::Truncated
+        } else {
+            ErrorKind::Protocol
+        };
+        Err(Error::new(
+            kind,
+            format!(
+                "the server announced {size} bytes{} and sent {}",
+                if self.offset > 0 {
+                    format!(" (from offset {})", self.offset)
+                } else {
+                    String::new()
+                },
+                self.bytes
+            ),
+        ))
+    }
+
     /// Whether the data connection made a full TLS handshake instead of
     /// resuming the control connection's session.
     pub fn full_handshake(&self) -> bool {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ftpkit_control::command::ProtectionLevel;
-use ftpkit_control::parse::{parse_epsv, parse_pasv};
+use ftpkit_control::parse::{parse_epsv, parse_pasv, rest_confirms};
 use ftpkit_control::resumption::{on_refusal, BeforeData, DataHandshake, OnRefusal, TicketSupply};
 use ftpkit_control::{Command, Event, Reply, ReplyCode};
 use ftpkit_data::{
@@ -299,10 +299,23 @@ impl Client {
             DataMode::Passive => self.passive_target().await?,
             DataMode::Active(cfg) => Target::Listen(self.active_listener(&cfg).await?),
         };
-        if let Some(offset) = rest.filter(|o| *o > 0) {
+        let offset = rest.unwrap_or(0);
+        if offset > 0 {
             let r = self.command(Command::Rest(offset)).await?;
             if r.code() != ReplyCode::PENDING {
                 return Err(Error::from_reply("REST", r));
+            }
+            // A server that names another offset would send (or take) the
+            // file from there: appending that would splice it.
+            if rest_confirms(&r, offset) == Some(false) {
+                // Clear the restart marker the server keeps for the next
+                // transfer command.
+                let _ = self.command(Command::Rest(0)).await;
+                return Err(Error::from_reply(
+                    format!("REST {offset}: the server answered with another offset"),
+                    r,
+                )
+                .with_kind(ErrorKind::Protocol));
             }
         }
         self.control.session.transfer(cmd)?;
@@ -367,6 +380,7 @@ impl Client {
                 info: TransferInfo {
                     mark: progress.mark,
                     completion: progress.completed,
+                    offset,
                     ..TransferInfo::default()
                 },
             });
@@ -455,6 +469,7 @@ impl Client {
                 tls,
                 completion: progress.completed,
                 bytes: 0,
+                offset,
             },
         })
     }

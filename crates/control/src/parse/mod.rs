@@ -10,6 +10,8 @@
 //! | `213` SIZE | [`parse_size`] | RFC 3659 §4 |
 //! | `213` MDTM | [`parse_mdtm`] | RFC 3659 §3 |
 //! | `211` FEAT | [`FeatureSet::parse`] | RFC 2389 §3 |
+//! | `150` mark `(N bytes)` | [`announced_size`] | vsftpd, ProFTPD practice |
+//! | `350` to `REST` | [`rest_confirms`] | RFC 3659 §5.3 |
 //!
 //! Every parser takes bytes from the network and returns a [`ParseError`]
 //! rather than panicking, whatever the input.
@@ -19,6 +21,7 @@ mod feat;
 mod file_status;
 mod passive;
 mod pwd;
+mod transfer;
 
 pub use crate::command::eprt_argument;
 pub use active::{parse_eprt_argument, parse_port_argument};
@@ -26,6 +29,7 @@ pub use feat::{Feature, FeatureSet};
 pub use file_status::{parse_mdtm, parse_size};
 pub use passive::{parse_epsv, parse_pasv};
 pub use pwd::parse_pwd;
+pub use transfer::{announced_size, rest_confirms};
 
 /// Why a reply or argument could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
