@@ -1046,7 +1046,7 @@ async fn active_mode_through_a_proxy_is_refused_before_connecting() {
 }
 
 /// Names in `dir`, sorted.
-fn names_in(dir: &std::path::Path) -> Vec<String> {
+fn names_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -124,3 +124,90 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
     t.assert_ok();
     assert!(!t.verbs().iter().any(|v| v == "RETR"), "{t}");
 }
+
+/// `STOR up.bin` whose data connection the client ends without finishing:
+/// the server must see a reset, not an end of file, then `ABOR`.
+fn abandoned_upload() -> Script {
+    login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("STOR up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .expect_line("ABOR")
+        .reply("426 Transfer aborted\r\n226 ABOR ok\r\n")
+        .expect_line("PWD")
+        .reply("257 \"/\"\r\n")
+        .expect_line("NOOP")
+        .reply("200 ok\r\n")
+}
+
+fn assert_reset(t: &ftpkit_testkit::Transcript) {
+    let closes: Vec<_> = t
+        .events()
+        .filter_map(|e| match e {
+            ftpkit_testkit::Event::DataReceived { close, bytes } => Some((*close, bytes.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes.len(), 1, "{t}");
+    assert_eq!(closes[0].0, ftpkit_testkit::PeerClose::Reset, "{t}");
+}
+
+#[tokio::test]
+async fn a_dropped_upload_is_reset_and_aborted_never_completed() {
+    use tokio::io::AsyncWriteExt;
+    let server = ScriptedServer::start(abandoned_upload()).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let mut up = c.stor("up.bin").await.unwrap();
+    up.write_all(&vec![5u8; 256 * 1024]).await.unwrap();
+    drop(up);
+    // The next call aborts first, and is itself a plain success.
+    c.noop().await.unwrap();
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_reset(&t);
+}
+
+#[tokio::test]
+async fn upload_abort_resets_and_waits_for_the_abort() {
+    use tokio::io::AsyncWriteExt;
+    let server = ScriptedServer::start(abandoned_upload()).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let mut up = c.stor("up.bin").await.unwrap();
+    up.write_all(b"half a file").await.unwrap();
+    up.abort().await.unwrap();
+    c.noop().await.unwrap();
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_reset(&t);
+}
+
+#[tokio::test]
+async fn upload_finish_returns_the_completion() {
+    use tokio::io::AsyncWriteExt;
+    let script = login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("STOR up.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 Transfer complete\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let mut up = c.stor("up.bin").await.unwrap();
+    up.write_all(b"all of it").await.unwrap();
+    let info = up.finish().await.unwrap();
+    assert_eq!(info.bytes, 9);
+    assert_eq!(info.completion.map(|r| r.code().as_u16()), Some(226));
+    drop(c);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), [b"all of it"]);
+}

@@ -39,7 +39,9 @@ enum State<'a> {
 /// truncation.
 ///
 /// Dropping a download before its end is allowed: the client aborts the
-/// transfer on its next call.
+/// transfer on its next call. [`abort`](Self::abort) does the same at once
+/// and waits for the session to be usable again.
+#[must_use = "a download must be read to its end, or aborted"]
 pub struct Download<'a> {
     state: State<'a>,
     info: TransferInfo,
@@ -131,6 +133,20 @@ impl<'a> Download<'a> {
     /// Bytes received over the data connection so far.
     pub fn bytes(&self) -> u64 {
         self.info.bytes
+    }
+
+    /// Cancels the download and waits for the session to be usable again:
+    /// the data connection is closed, then `ABOR` and the replies it owes
+    /// are read. After the end of the data, only the completion is awaited.
+    pub async fn abort(mut self) -> Result<()> {
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::Reading { client, data } => {
+                super::upload::reset(data);
+                client.ready().await
+            }
+            State::Finishing(fut) => fut.await.map(drop),
+            State::Done | State::Failed => Ok(()),
+        }
     }
 
     /// At the end of the data: a byte count that differs from the size

@@ -36,7 +36,22 @@ enum State<'a> {
 /// and reads the completion reply; a 4yz/5yz reply there is the error of
 /// `shutdown()`.
 ///
-/// Dropping an upload without shutdown aborts it on the client's next call.
+/// [`finish`](Self::finish) does the same and returns what is known of
+/// the transfer, completion reply included.
+///
+/// What reaches the server:
+///
+/// - `finish()` / `shutdown()`: every byte, then the end of the data
+///   (TLS close_notify, then FIN), and the completion reply is read;
+/// - [`abort`](Self::abort): the data connection is reset (no
+///   close_notify, no FIN), then `ABOR`, and the replies it owes are read;
+/// - dropped without either: the data connection is reset at once, a
+///   `tracing` warning says so, and the client's next call sends `ABOR`
+///   and drains its replies before doing anything else. A reset is not an
+///   end of file: servers take it as a failed transfer, never as a
+///   complete one (what they keep of the file differs: vsftpd and
+///   ProFTPD keep the bytes received so far).
+#[must_use = "an upload is complete only once finish() or shutdown() returns Ok"]
 pub struct Upload<'a> {
     state: State<'a>,
     info: TransferInfo,
@@ -120,6 +135,29 @@ impl<'a> Upload<'a> {
     /// Bytes sent over the data connection so far.
     pub fn bytes(&self) -> u64 {
         self.info.bytes
+    }
+
+    /// Ends the upload: the end of the data, then the server's completion
+    /// reply. A 4yz/5yz reply is the error. Returns what is known of the
+    /// transfer, [`TransferInfo::completion`] included.
+    pub async fn finish(mut self) -> Result<TransferInfo> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self)
+            .await
+            .map_err(Error::from_io_error)?;
+        Ok(self.info.clone())
+    }
+
+    /// Cancels the upload and waits for the session to be usable again:
+    /// the data connection is reset (so the server cannot mistake its end
+    /// for the end of the file), then `ABOR` and its replies.
+    pub async fn abort(mut self) -> Result<()> {
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::Writing { client, data } => {
+                reset(data);
+                client.ready().await
+            }
+            _ => Ok(()),
+        }
     }
 
     /// For `STOU`: the name the server chose, when its reply gave one.
@@ -265,5 +303,29 @@ impl AsyncWrite for Upload<'_> {
             }
         }
         this.poll_finishing(cx)
+    }
+}
+
+/// Drops a data connection with a TCP reset: no TLS close_notify and no
+/// FIN, so that the server sees a failed transfer, not the end of a file.
+pub(crate) fn reset(data: DataStream) {
+    // tokio deprecates `set_linger` because a non-zero linger blocks the
+    // thread in `close`; a zero linger is the abortive close, which never
+    // blocks.
+    #[allow(deprecated)]
+    let _ = data.tcp().set_linger(Some(Duration::ZERO));
+    drop(data);
+}
+
+impl Drop for Upload<'_> {
+    fn drop(&mut self) {
+        if let State::Writing { data, .. } = std::mem::replace(&mut self.state, State::Failed) {
+            let _g = self.span.enter();
+            tracing::warn!(
+                bytes = self.info.bytes,
+                "upload dropped before finish(): the data connection is reset and the transfer aborted"
+            );
+            reset(data);
+        }
     }
 }
