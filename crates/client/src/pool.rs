@@ -591,8 +591,7 @@ impl Pool {
     ) -> Result<u64> {
         check_binary(config, "retry_download")?;
         let local = local.as_ref();
-        let part = crate::ops::part_path(local);
-        crate::ops::refuse_symlink(&part).await?;
+        let part = crate::ops::prepare_part(local).await?;
         let mut fresh = true;
         let mut retry = 0;
         loop {
@@ -601,9 +600,7 @@ impl Pool {
                 .await
             {
                 Ok(n) => {
-                    tokio::fs::rename(&part, local)
-                        .await
-                        .map_err(|e| Error::from_io(&format!("renaming {}", part.display()), e))?;
+                    crate::ops::commit_part(&part, local).await?;
                     return Ok(n);
                 }
                 Err(f) if f.retry && retry < retries => {

@@ -82,7 +82,9 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     let server = ScriptedServer::start(script).await;
     let dir = temp_dir("resume");
     let local = dir.join("f.bin");
-    std::fs::write(ops::part_path(&local), b"hello ").unwrap();
+    let part = ops::part_path(&local);
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, b"hello ").unwrap();
     let mut c = Client::connect(config(&server)).await.unwrap();
     let (cb, events) = recorder();
     let opts = FileOptions {
@@ -100,6 +102,10 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     assert_eq!(r.hash_verified, Some(ops::HashAlgorithm::Sha256));
     assert_eq!(std::fs::read(&local).unwrap(), b"hello world");
     assert!(!ops::part_path(&local).exists());
+    assert!(
+        !dir.join(ops::PARTIAL_DIR).exists(),
+        "the partial folder is removed"
+    );
     let last = *events.lock().unwrap().last().unwrap();
     assert!(last.finished);
     assert_eq!((last.bytes_done, last.total), (11, Some(11)));

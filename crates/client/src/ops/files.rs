@@ -72,11 +72,65 @@ pub struct FileReport {
     pub hash_verified: Option<HashAlgorithm>,
 }
 
-/// The partial-download file next to `local`: `local` + `.part`.
+/// The folder beside a download's target that holds its partial file.
+///
+/// A partial file named after its target with a suffix (`a.bin.part`)
+/// could be the name of another remote file, which a mirror would then
+/// overwrite or take for a partial download. A folder of ftpkit's own
+/// cannot: mirror refuses a remote entry of this one name (reported in
+/// [`MirrorReport::refused`](super::MirrorReport::refused)) and never
+/// uploads a local one.
+pub const PARTIAL_DIR: &str = ".ftpkit-partial";
+
+/// Where the partial download of `local` is kept until it is complete:
+/// `DIR/.ftpkit-partial/NAME` for `local` = `DIR/NAME`. A failed download
+/// leaves it there for a resume ([`FileOptions::resume`], `ftpkit get
+/// --resume`, mirror); a finished one is renamed onto `local` (the same
+/// file system), and the folder is removed once empty.
 pub fn part_path(local: &Path) -> PathBuf {
-    let mut s = local.as_os_str().to_owned();
-    s.push(".part");
-    PathBuf::from(s)
+    let dir = local.parent().unwrap_or_else(|| Path::new(""));
+    dir.join(PARTIAL_DIR)
+        .join(local.file_name().unwrap_or_default())
+}
+
+/// Makes sure the partial folder of `local` is a real directory (never a
+/// link), and returns the partial file's path, itself no link.
+pub(crate) async fn prepare_part(local: &Path) -> Result<PathBuf> {
+    let part = part_path(local);
+    if let Some(dir) = part.parent() {
+        match tokio::fs::symlink_metadata(dir).await {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "{} is not a directory: ftpkit keeps partial downloads there",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(_) => match tokio::fs::create_dir(dir).await {
+                Ok(()) => {}
+                // Another worker of the same mirror was first.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_err("creating", dir, e)),
+            },
+        }
+    }
+    refuse_symlink(&part).await?;
+    Ok(part)
+}
+
+/// Renames a finished partial file onto its target, then removes the
+/// partial folder if nothing else is in it.
+pub(crate) async fn commit_part(part: &Path, local: &Path) -> Result<()> {
+    tokio::fs::rename(part, local)
+        .await
+        .map_err(|e| io_err("renaming into", local, e))?;
+    if let Some(dir) = part.parent() {
+        let _ = tokio::fs::remove_dir(dir).await;
+    }
+    Ok(())
 }
 
 /// Refuses to write through `path` when it is a symlink (a planted link
@@ -109,7 +163,7 @@ async fn remote_size(client: &mut Client, remote: &Arg) -> Result<Option<u64>> {
 
 /// Downloads `remote` to `local_path`.
 ///
-/// The data goes to `local_path.part`, which is renamed to `local_path`
+/// The data goes to [`part_path`]`(local_path)`, renamed to `local_path`
 /// only once complete and verified: a file at `local_path` is never
 /// partial. With `resume`, an existing `.part` is continued with `REST`
 /// (restarted if it is larger than the remote file). A size mismatch keeps
@@ -136,8 +190,7 @@ pub async fn download_file(
             format!("SIZE {shown} failed: cannot verify the download"),
         ));
     }
-    let part = part_path(local_path);
-    refuse_symlink(&part).await?;
+    let part = prepare_part(local_path).await?;
     let mut offset = 0;
     if opts.resume {
         if let Ok(m) = tokio::fs::metadata(&part).await {
@@ -224,9 +277,7 @@ pub async fn download_file(
             report.hash_verified = Some(alg);
         }
     }
-    tokio::fs::rename(&part, local_path)
-        .await
-        .map_err(|e| io_err("renaming into", local_path, e))?;
+    commit_part(&part, local_path).await?;
     Ok(report)
 }
 

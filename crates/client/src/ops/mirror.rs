@@ -17,7 +17,7 @@ use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, Precision, R
 use ftpkit_control::{Arg, Command};
 use futures::{FutureExt, StreamExt};
 
-use super::files::{download_file, part_path, upload_file, FileOptions, Verify};
+use super::files::{download_file, part_path, upload_file, FileOptions, Verify, PARTIAL_DIR};
 use super::listing_stream::list_stream_arg;
 use super::progress::Progress;
 use crate::client::Client;
@@ -297,6 +297,14 @@ pub async fn mirror_down(
                 report.refused.push((e.name, why));
                 continue;
             }
+            if e.name.as_bytes() == PARTIAL_DIR.as_bytes() {
+                let why = format!(
+                    "name reserved by ftpkit for partial downloads (in {})",
+                    shown(&rdir)
+                );
+                report.refused.push((e.name, why));
+                continue;
+            }
             let Some(comp) = local_component(&e.name) else {
                 report
                     .refused
@@ -426,6 +434,10 @@ pub async fn mirror_up(
                 }
             };
             let name = RawName::from(os_name_bytes(&de.file_name()));
+            if name.as_bytes() == PARTIAL_DIR.as_bytes() {
+                // ftpkit's own partial downloads, never user data.
+                continue;
+            }
             if !name.is_safe_component() {
                 let why = format!("{} (in {})", unsafe_reason(&name), ldir.display());
                 report.refused.push((name, why));

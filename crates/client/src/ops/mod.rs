@@ -22,8 +22,10 @@ mod progress;
 mod segmented;
 
 pub use file_source::FileSource;
-pub(crate) use files::refuse_symlink;
-pub use files::{download_file, part_path, upload_file, FileOptions, FileReport, Verify};
+pub(crate) use files::{commit_part, prepare_part};
+pub use files::{
+    download_file, part_path, upload_file, FileOptions, FileReport, Verify, PARTIAL_DIR,
+};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};

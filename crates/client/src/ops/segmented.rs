@@ -6,7 +6,7 @@ use ftpkit_control::command::HashAlgorithm;
 use ftpkit_control::Arg;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::files::{part_path, Verify};
+use super::files::Verify;
 use super::hashes::local_file_hash;
 use super::progress::{Meter, Progress, ProgressRead};
 use super::COPY_BUFFER;
@@ -130,7 +130,7 @@ async fn fetch(
 
 /// Downloads `remote` into `local_path` over `opts.sessions` sessions, each
 /// fetching one range with `REST` + `RETR` and positioned writes into
-/// `local_path.part`, which is renamed once all segments are in and the
+/// [`part_path`](super::part_path)`(local_path)`, which is renamed once all segments are in and the
 /// size (and hash, if asked and offered) is checked. On failure the
 /// `.part` file is removed: it has holes, and must not be resumed.
 pub async fn segmented_download(
@@ -141,8 +141,7 @@ pub async fn segmented_download(
 ) -> Result<SegmentReport> {
     let remote: Arg = remote.into();
     let size = client.size(remote.clone()).await?;
-    let part = part_path(local_path);
-    super::files::refuse_symlink(&part).await?;
+    let part = super::files::prepare_part(local_path).await?;
     let f = tokio::fs::File::create(&part)
         .await
         .map_err(|e| Error::from_io(&format!("creating {}", part.display()), e))?;
@@ -166,9 +165,7 @@ pub async fn segmented_download(
     };
     match r {
         Ok(hash_verified) => {
-            tokio::fs::rename(&part, local_path).await.map_err(|e| {
-                Error::from_io(&format!("renaming into {}", local_path.display()), e)
-            })?;
+            super::files::commit_part(&part, local_path).await?;
             Ok(SegmentReport {
                 size,
                 segments: segs,
@@ -177,6 +174,9 @@ pub async fn segmented_download(
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&part).await;
+            if let Some(dir) = part.parent() {
+                let _ = tokio::fs::remove_dir(dir).await;
+            }
             Err(e)
         }
     }

@@ -1,0 +1,84 @@
+//! Issue #12 on real servers: a mirror of a tree holding `fN.bin` and
+//! `fN.bin.part` side by side arrives byte for byte, at parallel 1 and 4.
+//! Run with `just interop`; without the servers every test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use ftpkit::ops::{mirror_down, MirrorOptions, PARTIAL_DIR};
+use ftpkit_interop::data::{hex, sha256, Pattern};
+use ftpkit_interop::{report, Env, Mode};
+
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        out.insert(name, hex(&sha256(&std::fs::read(e.path()).unwrap())));
+    }
+    out
+}
+
+/// Writes `fN.bin` and `fN.bin.part` (different contents) into a new
+/// directory of the server's root, readable by the FTP user.
+fn pairs_on_disk(root: &Path, dir: &str, n: u64) -> std::path::PathBuf {
+    let d = root.join(dir);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for i in 0..n {
+        for (suffix, seed) in [("", i), (".part", 1000 + i)] {
+            let p = d.join(format!("f{i}.bin{suffix}"));
+            std::fs::write(&p, Pattern::bytes(seed, 2000 + (seed as usize % 97))).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    d
+}
+
+async fn mirror_pairs(name: &str) {
+    let server = Env::load().server(name);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = format!("t-integrity-{}-{nanos}", std::process::id());
+    let remote = pairs_on_disk(&server.root, &dir, 20);
+    let want = tree(&remote);
+    for parallelism in [1, 4] {
+        let mut c = server.connect(Mode::Passive).await;
+        let local = tempfile::tempdir().unwrap();
+        let opts = MirrorOptions {
+            parallelism,
+            ..MirrorOptions::default()
+        };
+        let r = mirror_down(&mut c, &dir, local.path(), &opts)
+            .await
+            .unwrap();
+        report(&format!(
+            "{name} mirror of 20 fN.bin + fN.bin.part pairs, parallel {parallelism}: {} files, {} errors",
+            r.files_transferred,
+            r.errors.len()
+        ));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.files_transferred, 40);
+        assert!(!local.path().join(PARTIAL_DIR).exists());
+        assert_eq!(tree(local.path()), want, "{name} parallel {parallelism}");
+    }
+}
+
+#[tokio::test]
+async fn pyftpdlib_mirror_keeps_part_files_apart() {
+    mirror_pairs("PYFTPDLIB").await;
+}
+
+#[tokio::test]
+async fn vsftpd_tls_mirror_keeps_part_files_apart() {
+    mirror_pairs("VSFTPD_TLS").await;
+}
+
+#[tokio::test]
+async fn proftpd_mirror_keeps_part_files_apart() {
+    mirror_pairs("PROFTPD").await;
+}
