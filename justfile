@@ -17,6 +17,12 @@ test:
 no-io:
     bash scripts/no-io.sh
 
+# ftpkit as a dependency: a crate outside the workspace (explicit TLS against an
+# embedded server; ftpkit-control over std::net), cargo package of the four
+# published crates, cargo install of the CLI and a `get`, and the MSRV build.
+downstream:
+    bash scripts/downstream.sh
+
 # Install and start vsftpd, ProFTPD, Pure-FTPd and pyftpdlib on loopback, run
 # the interop suite against each, stop them. Fails when a server is missing.
 interop:
