@@ -475,17 +475,19 @@ async fn put(
         };
         remote.extend_from_slice(&os_bytes(name)?);
     }
-    let (mut source, local_len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if from_stdin {
+    let (mut source, local_stamp): (
+        Box<dyn AsyncRead + Unpin + Send>,
+        Option<ftpkit::ops::LocalStamp>,
+    ) = if from_stdin {
         (Box::new(tokio::io::stdin()), None)
     } else {
         // Read ahead on a thread of its own (no blocking-pool hop per read).
-        let len = std::fs::metadata(local)
-            .with_context(|| format!("opening {}", local.display()))?
-            .len();
+        let stamp = ftpkit::ops::LocalStamp::of(local)?;
         let f = ftpkit::ops::FileSource::open(local, 0)
             .with_context(|| format!("opening {}", local.display()))?;
-        (Box::new(f), Some(len))
+        (Box::new(f), Some(stamp))
     };
+    let local_len = local_stamp.map(|s| s.len());
     let what = || format!("put {}", shown(&remote));
     let mut offset = 0;
     if resume {
@@ -510,6 +512,13 @@ async fn put(
                 .with_context(|| format!("opening {}", local.display()))?,
         );
     }
+    // What the server's file should hold at the end: for APPE, what it
+    // held before plus what is sent.
+    let base = if append {
+        remote_size(client, &remote).await?.unwrap_or(0)
+    } else {
+        offset
+    };
     let mut up = if append {
         client.appe(remote.clone()).await
     } else {
@@ -523,6 +532,7 @@ async fn put(
     );
     let progress = Progress::new(ctx.progress, &label, local_len, offset);
     let mut buf = vec![0u8; BUFFER];
+    let mut sent = 0u64;
     loop {
         let n = source
             .read(&mut buf)
@@ -535,14 +545,38 @@ async fn put(
             .await
             .map_err(ftpkit::Error::from_io_error)
             .with_context(what)?;
+        sent += n as u64;
         progress.inc(n as u64);
     }
-    up.shutdown()
-        .await
-        .map_err(ftpkit::Error::from_io_error)
-        .with_context(what)?;
+    up.finish().await.with_context(what)?;
     progress.finish();
+    if let Some(stamp) = &local_stamp {
+        stamp.check_unchanged(local, offset, sent)?;
+    }
+    // The server's word (226) is not the only evidence: its SIZE must be
+    // what was meant to be stored.
+    if let Some(theirs) = remote_size(client, &remote).await? {
+        let want = base + sent;
+        if theirs != want {
+            bail!("{}: the server's SIZE is {theirs} after the upload, {want} bytes were meant to be stored", what());
+        }
+    }
     Ok(())
+}
+
+/// `SIZE`: `None` when the server does not implement it (500/502) or, for
+/// a file that does not exist yet, 550.
+async fn remote_size(client: &mut Client, remote: &[u8]) -> anyhow::Result<Option<u64>> {
+    match client.size(remote.to_vec()).await {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if e.reply()
+                .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504 | 550)) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e).context("the server's size of the file (SIZE)"),
+    }
 }
 
 // ----- mkdir ------------------------------------------------------------------

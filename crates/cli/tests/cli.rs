@@ -268,7 +268,9 @@ async fn put_uploads_the_file() {
         .reply("150 go\r\n")
         .data_accept()
         .data_recv_to_end()
-        .reply("226 stored\r\n");
+        .reply("226 stored\r\n")
+        .expect_line("SIZE incoming/up.bin")
+        .reply("213 14\r\n");
     let server = ScriptedServer::start(quit(s)).await;
     // A URL ending in / gets the local file's name.
     let out = ftpkit_in(
@@ -295,7 +297,9 @@ async fn put_resume_sends_the_rest() {
         .reply("150 go\r\n")
         .data_accept()
         .data_recv_to_end()
-        .reply("226 stored\r\n");
+        .reply("226 stored\r\n")
+        .expect_line("SIZE part.bin")
+        .reply("213 10\r\n");
     let server = ScriptedServer::start(quit(s)).await;
     let out = ftpkit_in(
         dir.path(),
@@ -313,12 +317,15 @@ async fn put_resume_sends_the_rest() {
 async fn put_append_uses_appe() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("log.txt"), b"more\n").unwrap();
-    let s = passive(login())
+    let s = login().expect_line("SIZE log.txt").reply("213 100\r\n");
+    let s = passive(s)
         .expect_line("APPE log.txt")
         .reply("150 go\r\n")
         .data_accept()
         .data_recv_to_end()
-        .reply("226 appended\r\n");
+        .reply("226 appended\r\n")
+        .expect_line("SIZE log.txt")
+        .reply("213 105\r\n");
     let server = ScriptedServer::start(quit(s)).await;
     let out = ftpkit_in(
         dir.path(),
@@ -1147,5 +1154,34 @@ async fn get_resume_with_a_short_remainder_fails_against_size() {
     .await;
     let err = assert_one_line_error(&out);
     assert!(err.contains("SIZE is 11"), "{err}");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_resume_to_a_server_that_ignores_rest_fails_on_size() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("part.bin"), b"0123456789").unwrap();
+    let s = login().expect_line("SIZE part.bin").reply("213 4\r\n");
+    let s = passive(s)
+        .expect_line("REST 4")
+        .reply("350 ok\r\n")
+        .expect_line("STOR part.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        // It stored the six bytes as the whole file.
+        .expect_line("SIZE part.bin")
+        .reply("213 6\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--resume", "part.bin", &url(&server, "part.bin")],
+        &[],
+    )
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("SIZE is 6"), "{err}");
+    assert!(err.contains("10 bytes were meant"), "{err}");
     server.finish().await.assert_ok();
 }

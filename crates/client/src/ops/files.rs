@@ -152,6 +152,56 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::from_io(&format!("{what} {}", path.display()), e)
 }
 
+/// The size and modification time of a local file, taken before it is
+/// uploaded, to tell afterwards whether it changed while it was read: the
+/// server would then hold a copy that matches neither version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl LocalStamp {
+    /// Reads the stamp of `path`.
+    pub fn of(path: &Path) -> Result<Self> {
+        let m = std::fs::metadata(path).map_err(|e| io_err("reading", path, e))?;
+        Ok(Self {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+
+    /// The file's size when the stamp was taken.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file had no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fails, naming the file, when `path` no longer has this size and
+    /// modification time, or when `sent` (the bytes read from `offset` on)
+    /// does not reach the size.
+    pub fn check_unchanged(&self, path: &Path, offset: u64, sent: u64) -> Result<()> {
+        let now = Self::of(path)?;
+        if now != *self || offset + sent != self.len {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} changed while it was uploaded ({} bytes before, {} now, {} sent from offset {offset}): the server's copy matches neither version",
+                    path.display(),
+                    self.len,
+                    now.len,
+                    sent
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `SIZE`, with "not found"/"not implemented" as `None`.
 async fn remote_size(client: &mut Client, remote: &Arg) -> Result<Option<u64>> {
     match client.size(remote.clone()).await {
@@ -295,10 +345,8 @@ pub async fn upload_file(
 ) -> Result<FileReport> {
     let remote: Arg = remote.into();
     let shown = String::from_utf8_lossy(remote.as_bytes()).into_owned();
-    let size = tokio::fs::metadata(local_path)
-        .await
-        .map_err(|e| io_err("reading", local_path, e))?
-        .len();
+    let stamp = LocalStamp::of(local_path)?;
+    let size = stamp.len();
     let mut offset = 0;
     if opts.resume {
         offset = remote_size(client, &remote).await?.unwrap_or(0);
@@ -324,6 +372,9 @@ pub async fn upload_file(
         n
     };
     meter.finish();
+    if transferred > 0 {
+        stamp.check_unchanged(local_path, offset, transferred)?;
+    }
     let mut report = FileReport {
         transferred,
         size,
@@ -354,4 +405,25 @@ pub async fn upload_file(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changes_while_uploaded_is_an_error_naming_it() {
+        let path = std::env::temp_dir().join(format!("ftpkit-stamp-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap_or_else(|e| panic!("{e}"));
+        let stamp = LocalStamp::of(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(stamp.check_unchanged(&path, 0, 10).is_ok());
+        assert!(stamp.check_unchanged(&path, 4, 6).is_ok());
+        // Fewer bytes sent than the file had: it shrank under the reader.
+        let e = stamp.check_unchanged(&path, 0, 7).err();
+        assert!(e.is_some_and(|e| e.to_string().contains(&path.display().to_string())));
+        // Truncated on disk.
+        std::fs::write(&path, b"01234").unwrap_or_else(|e| panic!("{e}"));
+        assert!(stamp.check_unchanged(&path, 0, 10).is_err());
+        let _ = std::fs::remove_file(&path);
+    }
 }

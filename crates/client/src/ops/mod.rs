@@ -24,7 +24,7 @@ mod segmented;
 pub use file_source::FileSource;
 pub(crate) use files::{commit_part, prepare_part};
 pub use files::{
-    download_file, part_path, upload_file, FileOptions, FileReport, Verify, PARTIAL_DIR,
+    download_file, part_path, upload_file, FileOptions, FileReport, LocalStamp, Verify, PARTIAL_DIR,
 };
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
