@@ -587,44 +587,15 @@ async fn mkdir(client: &mut Client, path: &[u8], parents: bool) -> anyhow::Resul
         client.mkdir(path).await.with_context(what)?;
         return Ok(());
     }
-    let components: Vec<&[u8]> = path
+    if !path
         .split(|b| *b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect();
-    if components.is_empty() {
+        .any(|c| !c.is_empty() && c != b".")
+    {
         bail!("mkdir: no directory in the path");
     }
-    let mut prefix: Vec<u8> = Vec::new();
-    if path.starts_with(b"/") {
-        prefix.push(b'/');
-    }
-    let mut home: Option<Vec<u8>> = None;
-    for (i, c) in components.iter().enumerate() {
-        if i > 0 {
-            prefix.push(b'/');
-        }
-        prefix.extend_from_slice(c);
-        let e = match client.mkdir(prefix.clone()).await {
-            Ok(_) => continue,
-            Err(e) if e.reply().is_some() => e,
-            Err(e) => return Err(e).with_context(what),
-        };
-        // Refused: fine if it is an existing directory (CWD into it works).
-        let back = match &home {
-            Some(h) => h.clone(),
-            None => {
-                let h = client.pwd_raw().await.with_context(what)?;
-                home = Some(h.clone());
-                h
-            }
-        };
-        if client.cwd(prefix.clone()).await.is_ok() {
-            client.cwd(back).await.with_context(what)?;
-        } else {
-            return Err(e).with_context(|| format!("mkdir {}", shown(&prefix)));
-        }
-    }
-    Ok(())
+    // One routine for `mkdir -p`: the library's (MKD per component; a
+    // refusal is fine only for an existing directory).
+    client.mkdir_all(path).await.with_context(what)
 }
 
 // ----- stat -------------------------------------------------------------------

@@ -58,6 +58,28 @@ pub struct Client {
     pub(crate) renew_before_next_data: bool,
     /// How the TLS handshake of the data connection being opened went.
     pub(crate) data_handshake: Option<DataHandshake>,
+    /// The working directory a renewal restores.
+    pub(crate) cwd: Cwd,
+}
+
+/// How an abandoned operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Abort {
+    /// Every reply it owed was read: the session is in step.
+    Clean,
+    /// The server may still send a reply for the aborted transfer.
+    Ambiguous,
+}
+
+/// The working directory, as a renewed session must restore it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Cwd {
+    /// Where the login put the session: nothing to restore.
+    Home,
+    /// An absolute path the server reported (`PWD` after `CWD`).
+    Known(Vec<u8>),
+    /// Changed by a raw command: ask `PWD` before renewing.
+    Unknown,
 }
 
 /// Opens a control connection: TCP (or the connector), and for implicit
@@ -184,6 +206,7 @@ impl Client {
             tls_history: SessionStats::default(),
             renew_before_next_data: false,
             data_handshake: None,
+            cwd: Cwd::Home,
         };
         run_operation(&mut client.control).await?;
         Ok(client)
@@ -193,8 +216,10 @@ impl Client {
     /// same settings, identity and certificate checks, a new TLS session
     /// (and so a new ticket supply), logged in with the same credentials,
     /// `PBSZ`/`PROT`, `OPTS UTF8` and `TYPE` as now
-    /// ([`Session::renewal_config`]), and the same working directory. The
-    /// EPSV/EPRT fallbacks learned stay.
+    /// ([`Session::renewal_config`]), and the same working directory (known
+    /// from `PWD` after each `CWD`, so no round trip is spent here). The
+    /// EPSV/EPRT fallbacks learned stay. Plain sessions are renewed too,
+    /// after an abandoned operation left their connection unusable.
     ///
     /// The old connection is ended (`QUIT`) *before* the new one is opened:
     /// ProFTPD's master process pauses about 0.4 s after a session's
@@ -210,13 +235,26 @@ impl Client {
                 "cannot renew the session: not logged in over TLS",
             ));
         };
-        let Some(ctx) = self.tls_ctx.clone() else {
-            return Err(Error::new(
-                ErrorKind::Misuse,
-                "no TLS context to renew with",
-            ));
+        let ctx =
+            match session_cfg.security {
+                Security::None => None,
+                _ => Some(self.tls_ctx.clone().ok_or_else(|| {
+                    Error::new(ErrorKind::Misuse, "no TLS context to renew with")
+                })?),
+            };
+        let cwd = match self.cwd.clone() {
+            Cwd::Home => None,
+            Cwd::Known(p) => Some(p),
+            // Only a raw command changed it: the old connection says where.
+            Cwd::Unknown => {
+                self.control.check()?;
+                let r = self.exchange_ok("PWD", Command::Pwd).await?;
+                Some(
+                    parse_pwd(&r)
+                        .map_err(|e| Error::new(ErrorKind::Protocol, format!("PWD reply: {e}")))?,
+                )
+            }
         };
-        let cwd = self.pwd_raw().await?;
         let started = std::time::Instant::now();
         close_quietly(&mut self.control).await;
         if let Some(t) = &self.control.tls {
@@ -224,7 +262,7 @@ impl Client {
         }
         let opened = async {
             let (mut control, peer, local) =
-                open_control(&self.config, Some(&ctx), session_cfg).await?;
+                open_control(&self.config, ctx.as_ref(), session_cfg).await?;
             run_operation(&mut control).await?;
             Ok::<_, Error>((control, peer, local))
         }
@@ -241,11 +279,14 @@ impl Client {
         };
         self.control = control;
         (self.peer, self.local) = (peer, local);
-        self.command_ok(
-            "CWD (restoring the directory)",
-            Command::Cwd(Arg::from(cwd)),
-        )
-        .await?;
+        if let Some(cwd) = cwd {
+            self.exchange_ok(
+                "CWD (restoring the directory)",
+                Command::Cwd(Arg::from(cwd.clone())),
+            )
+            .await?;
+            self.cwd = Cwd::Known(cwd);
+        }
         self.tls_history.refreshes += 1;
         tracing::debug!(
             parent: &self.span,
@@ -261,9 +302,48 @@ impl Client {
     /// half-way and drains replies still owed; fails if the connection is
     /// broken.
     pub(crate) async fn ready(&mut self) -> Result<()> {
+        if self.control.broken.is_none() && self.control.session.is_idle() {
+            // An operation abandoned after the session had read its last
+            // reply (a 226 that came with the 150 mark, say) leaves that
+            // event queued: it belongs to nobody now.
+            while let Some(ev) = self.control.session.poll_event() {
+                tracing::debug!(?ev, "dropped an event of an abandoned operation");
+            }
+            return Ok(());
+        }
+        let settled = self.settle().await;
+        let why = match settled {
+            Ok(Abort::Clean) => return Ok(()),
+            Ok(Abort::Ambiguous) => {
+                "the server answered ABOR without ending the transfer: a late reply could follow"
+                    .to_owned()
+            }
+            Err(ref e) => e.to_string(),
+        };
+        // A connection left unusable, or out of step, by an abandoned
+        // operation is replaced by a new one in the same state, when the
+        // session can be renewed (logged in; see `renew_session`).
+        if self.control.session.renewal_config().is_some() {
+            match self.renew_session(&why).await {
+                Ok(()) => return Ok(()),
+                Err(renew) => {
+                    tracing::debug!(error = %renew, "renewing after an abandoned operation failed");
+                }
+            }
+        }
+        match settled {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Brings the control connection back to idle after an abandoned
+    /// operation: aborts a transfer (ABOR and the replies it owes) or
+    /// drains a command's reply. Fails if the connection is broken.
+    async fn settle(&mut self) -> Result<Abort> {
         self.control.check()?;
         if self.control.session.is_idle() {
-            return Ok(());
+            return Ok(Abort::Clean);
         }
         if self.control.session.is_closed() {
             return Err(Error::new(ErrorKind::Closed, "the session is closed"));
@@ -277,20 +357,34 @@ impl Client {
         })
     }
 
-    async fn recover(&mut self) -> Result<()> {
-        if self.control.session.in_transfer() {
+    async fn recover(&mut self) -> Result<Abort> {
+        let aborting = self.control.session.in_transfer();
+        if aborting {
             tracing::debug!("aborting a transfer that was dropped before its end");
             self.control.session.abort()?;
         }
+        let mut outcome = Abort::Clean;
         loop {
             match self.control.next_event().await? {
                 Event::Aborted(replies) => {
                     tracing::debug!(?replies, "abandoned transfer aborted");
+                    // The transfer's own end (226, or a 4yz/5yz) must be
+                    // among the replies. Without it (only a mark and `225
+                    // no transfer to abort`, as pyftpdlib answers an ABOR
+                    // that overtakes its data connection), the transfer's
+                    // reply may still come after the marker.
+                    let ended = replies.iter().any(|r| {
+                        let c = r.code();
+                        c.as_u16() == 226 || c.as_u16() == 250 || c.is_negative()
+                    });
+                    if !ended {
+                        outcome = Abort::Ambiguous;
+                    }
                 }
                 ev => tracing::debug!(?ev, "drained"),
             }
             if self.control.session.is_idle() {
-                return Ok(());
+                return Ok(outcome);
             }
         }
     }
@@ -298,6 +392,11 @@ impl Client {
     /// Sends a command and returns its final reply, whatever its code.
     pub(crate) async fn command(&mut self, cmd: Command) -> Result<Reply> {
         self.ready().await?;
+        self.exchange(cmd).await
+    }
+
+    /// Sends a command on an idle session and returns its final reply.
+    async fn exchange(&mut self, cmd: Command) -> Result<Reply> {
         self.control.session.command(cmd)?;
         loop {
             match self.control.next_event().await? {
@@ -309,6 +408,15 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// [`exchange`](Self::exchange); a negative reply is an error.
+    async fn exchange_ok(&mut self, what: &str, cmd: Command) -> Result<Reply> {
+        let r = self.exchange(cmd).await?;
+        if r.code().is_negative() {
+            return Err(Error::from_reply(what.to_owned(), r));
+        }
+        Ok(r)
     }
 
     /// Sends a command; a negative reply is an error.
@@ -332,6 +440,7 @@ impl Client {
     pub async fn login_with(&mut self, credentials: Credentials) -> Result<()> {
         self.ready().await?;
         self.control.session.login(credentials)?;
+        self.cwd = Cwd::Home;
         run_operation(&mut self.control).await
     }
 
@@ -380,7 +489,7 @@ impl Client {
 
     /// Sends `QUIT` and closes the connection.
     pub async fn quit(mut self) -> Result<()> {
-        self.ready().await?;
+        self.settle().await?;
         let deadline = self.config.timeouts.quit;
         let r = tokio::time::timeout(deadline, async {
             self.control.session.quit()?;
@@ -462,16 +571,28 @@ impl Client {
         Ok(String::from_utf8_lossy(&self.pwd_raw().await?).into_owned())
     }
 
-    /// `CWD`.
+    /// `CWD`, then `PWD`: the client keeps the absolute path, so that a
+    /// renewed session (see [`SessionStats::refreshes`]) returns there.
     pub async fn cwd(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("CWD", Command::Cwd(path.into()))
-            .await
-            .map(drop)
+        self.command_ok("CWD", Command::Cwd(path.into())).await?;
+        self.learn_cwd().await
     }
 
-    /// `CDUP`.
+    /// `CDUP`, then `PWD` (see [`cwd`](Self::cwd)).
     pub async fn cdup(&mut self) -> Result<()> {
-        self.command_ok("CDUP", Command::Cdup).await.map(drop)
+        self.command_ok("CDUP", Command::Cdup).await?;
+        self.learn_cwd().await
+    }
+
+    /// Asks `PWD` after a directory change; a server whose `PWD` fails
+    /// leaves the directory unknown (a renewal then asks again).
+    async fn learn_cwd(&mut self) -> Result<()> {
+        self.cwd = match self.pwd_raw().await {
+            Ok(p) => Cwd::Known(p),
+            Err(e) if e.kind() == ErrorKind::ServerReply => Cwd::Unknown,
+            Err(e) => return Err(e),
+        };
+        Ok(())
     }
 
     /// `MKD`: creates a directory; returns the path the server reports.
@@ -544,7 +665,16 @@ impl Client {
     /// Commands with their own method (transfers, AUTH, USER...) are
     /// refused.
     pub async fn quote(&mut self, line: impl Into<Arg>) -> Result<Reply> {
-        self.command(Command::Raw(line.into())).await
+        let line = line.into();
+        let verb = line
+            .as_bytes()
+            .split(|&b| b == b' ')
+            .next()
+            .map(<[u8]>::to_ascii_uppercase);
+        if matches!(verb.as_deref(), Some(b"CWD" | b"CDUP" | b"XCWD" | b"XCUP")) {
+            self.cwd = Cwd::Unknown;
+        }
+        self.command(Command::Raw(line)).await
     }
 
     /// The TYPE currently set.

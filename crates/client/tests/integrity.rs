@@ -211,3 +211,30 @@ async fn upload_finish_returns_the_completion() {
     t.assert_ok();
     assert_eq!(t.data_received(), [b"all of it"]);
 }
+
+#[tokio::test]
+async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
+    // The mark and the completion in one read: the session has the 226
+    // before the data is read. Dropping the download then must not leave
+    // that reply for the next command.
+    let script = login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR f.bin")
+        .reply("150 Opening\r\n226 Transfer complete\r\n")
+        .data_accept()
+        .data_send([3u8; 100_000])
+        .data_close()
+        .expect_line("NOOP")
+        .reply("200 ok\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let mut dl = c.retr("f.bin").await.unwrap();
+    let mut first = [0u8; 10];
+    dl.read_exact(&mut first).await.unwrap();
+    drop(dl);
+    c.noop().await.unwrap();
+    drop(c);
+    server.finish().await.assert_ok();
+}

@@ -42,19 +42,24 @@ fn upload(script: Script, name: &str) -> Script {
         .reply("226 stored\r\n")
 }
 
-/// The end of a session the client leaves for a renewed one: it asks `PWD`
-/// first, then quits in the background.
+/// The end of a session the client leaves for a renewed one: `QUIT`.
 fn renewed_away(script: Script) -> Script {
-    script
-        .expect("PWD")
-        .reply("257 \"/in\" is the current directory\r\n")
-        .expect("QUIT")
-        .reply("221 bye\r\n")
+    script.expect("QUIT").reply("221 bye\r\n")
 }
 
-/// A renewed session: the same login, then back into the directory.
+/// A renewed session: the same login, then back into the directory the
+/// client learned with `PWD` after its `CWD`.
 fn renewed() -> Script {
     login().expect_line("CWD /in").reply("250 ok\r\n")
+}
+
+/// The first session: login, then `CWD in` (and the `PWD` that follows).
+fn first() -> Script {
+    login()
+        .expect_line("CWD in")
+        .reply("250 ok\r\n")
+        .expect("PWD")
+        .reply("257 \"/in\" is the current directory\r\n")
 }
 
 /// A server like ProFTPD on TLS 1.3: two tickets at login on the control
@@ -76,7 +81,7 @@ async fn uploads_renew_the_session_when_the_tickets_run_out() {
     let (control, data) = proftpd_like(&pki);
     // Five uploads: two per control session (two tickets each), so the
     // client renews twice, each time before it has no ticket left.
-    let s1 = renewed_away(upload(upload(login(), "f0"), "f1"));
+    let s1 = renewed_away(upload(upload(first(), "f0"), "f1"));
     let s2 = renewed_away(upload(upload(renewed(), "f2"), "f3"));
     let s3 = upload(renewed(), "f4").expect("QUIT").reply("221 bye\r\n");
     let server = ScriptedServer::builder()
@@ -86,6 +91,7 @@ async fn uploads_renew_the_session_when_the_tickets_run_out() {
         .start()
         .await;
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    c.cwd("in").await.unwrap();
     for i in 0..5 {
         let mut up = c.stor(format!("f{i}").as_str()).await.unwrap();
         up.write_all(format!("file {i}").as_bytes()).await.unwrap();
@@ -120,7 +126,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
     // The data side has a cache of its own: no ticket of the control
     // connection resumes there, every data handshake is full. The first
     // session refuses that as ProFTPD does; the renewed one accepts it.
-    let s1 = login()
+    let s1 = first()
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -128,8 +134,6 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
         .reply("150 opening\r\n")
         .data_accept()
         .reply("425 Unable to build data connection: Operation not permitted\r\n")
-        .expect("PWD")
-        .reply("257 \"/in\"\r\n")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let s2 = renewed()
@@ -151,6 +155,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
         .start()
         .await;
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    c.cwd("in").await.unwrap();
     let mut dl = c.retr("a.bin").await.unwrap();
     let mut got = Vec::new();
     dl.read_to_end(&mut got).await.unwrap();
@@ -176,11 +181,7 @@ async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
             .data_accept()
             .reply("425 Unable to build data connection: Operation not permitted\r\n")
     };
-    let s1 = refuse(login())
-        .expect("PWD")
-        .reply("257 \"/in\"\r\n")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+    let s1 = refuse(first()).expect("QUIT").reply("221 bye\r\n");
     let s2 = refuse(renewed()).expect("NOOP").reply("200 ok\r\n");
     let server = ScriptedServer::builder()
         .tls(ServerTls::new(&pki).tls13_only())
@@ -189,6 +190,7 @@ async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
         .start()
         .await;
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    c.cwd("in").await.unwrap();
     let e = c.retr("a.bin").await.err().expect("refused twice");
     assert_eq!(e.kind(), ErrorKind::TlsResumption, "{e:?}");
     assert!(e.is_transient());
@@ -278,7 +280,7 @@ async fn expired_tickets_are_dropped_and_the_session_renewed() {
             ServerTls::from_config(Arc::new(data)),
         )
     };
-    let s1 = renewed_away(login());
+    let s1 = renewed_away(first());
     let s2 = upload(renewed(), "late")
         .expect("QUIT")
         .reply("221 bye\r\n");
@@ -289,6 +291,7 @@ async fn expired_tickets_are_dropped_and_the_session_renewed() {
         .start()
         .await;
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
+    c.cwd("in").await.unwrap();
     let fresh = c.tls_session_stats().unwrap();
     assert_eq!(fresh.control_tickets_held, 2, "{fresh:?}");
     // The server gave the tickets 3 s; the client stops offering them a

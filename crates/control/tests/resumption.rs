@@ -226,11 +226,11 @@ fn renewal_restores_credentials_protection_and_type() {
 }
 
 #[test]
-fn nothing_to_renew_without_a_tls_login() {
+fn renewal_needs_a_login_and_keeps_plain_sessions_plain() {
     // Not logged in.
     let s = Session::new(SessionConfig::new().security(Security::Explicit)).unwrap();
     assert!(s.renewal_config().is_none());
-    // Plain and logged in.
+    // Plain and logged in: renewed plain (after an abandoned operation).
     let mut s = Session::new(
         SessionConfig::new()
             .credentials(Credentials::new("a", "b"))
@@ -241,5 +241,6 @@ fn nothing_to_renew_without_a_tls_login() {
     feed(&mut s, b"230 ok\r\n");
     feed(&mut s, b"200 ok\r\n");
     assert!(s.is_logged_in());
-    assert!(s.renewal_config().is_none());
+    let c = s.renewal_config().expect("renewable");
+    assert_eq!(c.security, Security::None);
 }

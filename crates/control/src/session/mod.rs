@@ -374,17 +374,20 @@ impl Session {
     /// (`PWD` here, `CWD` there).
     ///
     /// Used to renew a session whose TLS 1.3 tickets ran out (see
-    /// [`resumption`](crate::resumption)). `None` when there is nothing to
-    /// renew into: not logged in, TLS not up, or dropped with `CCC`.
+    /// [`resumption`](crate::resumption)), or whose connection an abandoned
+    /// operation left unusable. `None` when there is nothing to renew into:
+    /// not logged in, a TLS switch half done, or TLS dropped with `CCC`.
     pub fn renewal_config(&self) -> Option<SessionConfig> {
-        if !self.logged_in || self.tls != TlsState::Active {
+        if !self.logged_in {
             return None;
         }
-        let credentials = self.config.credentials.clone()?;
-        let security = match self.config.security {
-            Security::Implicit => Security::Implicit,
-            _ => Security::Explicit,
+        let security = match (self.tls, self.config.security) {
+            (TlsState::Active, Security::Implicit) => Security::Implicit,
+            (TlsState::Active, _) => Security::Explicit,
+            (TlsState::Plain, _) if !self.tls_required => Security::None,
+            _ => return None,
         };
+        let credentials = self.config.credentials.clone()?;
         let data_protection = match self.protection {
             Some(ProtectionLevel::Clear) => DataProtection::Clear,
             _ => DataProtection::Private,
