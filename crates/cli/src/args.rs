@@ -197,6 +197,11 @@ pub(crate) enum Cmd {
         /// Append to the remote file (APPE)
         #[arg(long)]
         append: bool,
+        /// Store under a temporary name beside the target
+        /// (.NAME.ftpkit-upload-…), check its size, then rename it onto the
+        /// target: the target never holds a partial file
+        #[arg(long, conflicts_with_all = ["resume", "append"])]
+        atomic: bool,
     },
     /// Delete a file
     Rm {

@@ -39,8 +39,17 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
             local,
             resume,
             append,
+            atomic,
             ..
-        } => put(&mut client, &url, local, *resume, *append, ctx).await,
+        } => {
+            let mode = match (*resume, *append, *atomic) {
+                (true, _, _) => PutMode::Resume,
+                (_, true, _) => PutMode::Append,
+                (_, _, true) => PutMode::Atomic,
+                _ => PutMode::Replace,
+            };
+            put(&mut client, &url, local, mode, ctx).await
+        }
         Cmd::Rm { .. } => client
             .delete(url.path())
             .await
@@ -463,8 +472,7 @@ async fn put(
     client: &mut Client,
     url: &FtpUrl,
     local: &Path,
-    resume: bool,
-    append: bool,
+    mode: PutMode,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
     let from_stdin = local == Path::new("-");
@@ -475,6 +483,48 @@ async fn put(
         };
         remote.extend_from_slice(&os_bytes(name)?);
     }
+    if mode != PutMode::Atomic {
+        return put_to(client, &remote, local, mode, ctx).await;
+    }
+    // Stored under a temporary name beside the target, checked, then
+    // renamed onto it: the target never holds a partial file.
+    let temp = ftpkit::ops::atomic_upload_name(&remote);
+    let r = match put_to(client, &temp, local, PutMode::Replace, ctx).await {
+        Ok(()) => client
+            .rename(temp.clone(), remote.clone())
+            .await
+            .with_context(|| format!("put {}: renaming the upload into place", shown(&remote))),
+        Err(e) => Err(e),
+    };
+    if r.is_err() {
+        let _ = client.delete(temp).await;
+    }
+    r
+}
+
+/// How `put` stores the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PutMode {
+    /// STOR: replace.
+    Replace,
+    /// Continue from the server's size.
+    Resume,
+    /// APPE.
+    Append,
+    /// STOR under a temporary name, then RNFR/RNTO.
+    Atomic,
+}
+
+async fn put_to(
+    client: &mut Client,
+    remote: &[u8],
+    local: &Path,
+    mode: PutMode,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let from_stdin = local == Path::new("-");
+    let (resume, append) = (mode == PutMode::Resume, mode == PutMode::Append);
+    let remote = remote.to_vec();
     let (mut source, local_stamp): (
         Box<dyn AsyncRead + Unpin + Send>,
         Option<ftpkit::ops::LocalStamp>,

@@ -1185,3 +1185,65 @@ async fn put_resume_to_a_server_that_ignores_rest_fails_on_size() {
     assert!(err.contains("10 bytes were meant"), "{err}");
     server.finish().await.assert_ok();
 }
+
+fn is_temp_upload(l: &ftpkit_testkit::CommandLine, verb: &str) -> bool {
+    l.verb() == verb
+        && l.argument()
+            .is_some_and(|a| a.starts_with("in/.up.bin.ftpkit-upload-") && !a.contains(' '))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_atomic_stores_under_a_temporary_name_then_renames() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.bin"), b"atomic payload").unwrap();
+    let s = passive(login())
+        .expect_matching("STOR of the temporary name", |l| is_temp_upload(l, "STOR"))
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        .expect_matching("SIZE of the temporary name", |l| is_temp_upload(l, "SIZE"))
+        .reply("213 14\r\n")
+        .expect_matching("RNFR of the temporary name", |l| is_temp_upload(l, "RNFR"))
+        .reply("350 ready\r\n")
+        .expect_line("RNTO in/up.bin")
+        .reply("250 renamed\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--atomic", "up.bin", &url(&server, "in/up.bin")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_atomic_that_fails_removes_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.bin"), b"atomic payload").unwrap();
+    let s = passive(login())
+        .expect_matching("STOR of the temporary name", |l| is_temp_upload(l, "STOR"))
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        // Short on the server: the target is never touched.
+        .expect_matching("SIZE of the temporary name", |l| is_temp_upload(l, "SIZE"))
+        .reply("213 7\r\n")
+        .expect_matching("DELE of the temporary name", |l| is_temp_upload(l, "DELE"))
+        .reply("250 deleted\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--atomic", "up.bin", &url(&server, "in/up.bin")],
+        &[],
+    )
+    .await;
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("SIZE is 7"), "{err}");
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(!t.verbs().iter().any(|v| v == "RNTO"), "{t}");
+}

@@ -92,6 +92,7 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
         verify: Verify::SizeAndHash,
         progress: Some(cb),
         durable: true,
+        atomic: false,
     };
     let r = ops::download_file(&mut c, "f.bin", &local, &opts)
         .await
@@ -210,6 +211,7 @@ async fn upload_resumes_after_remote_size_and_verifies() {
         verify: Verify::SizeAndHash,
         progress: Some(cb),
         durable: true,
+        atomic: false,
     };
     let r = ops::upload_file(&mut c, &local, "up.bin", &opts)
         .await

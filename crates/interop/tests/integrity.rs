@@ -82,3 +82,54 @@ async fn vsftpd_tls_mirror_keeps_part_files_apart() {
 async fn proftpd_mirror_keeps_part_files_apart() {
     mirror_pairs("PROFTPD").await;
 }
+
+/// `FileOptions::atomic`: the file arrives under its name, checked, and no
+/// temporary name is left in the directory.
+async fn atomic_upload(name: &str) {
+    use ftpkit::ops::{upload_file, FileOptions};
+    let server = Env::load().server(name);
+    let mut c = server.connect(Mode::Passive).await;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = format!("t-atomic-{}-{nanos}", std::process::id());
+    c.mkdir(dir.as_str()).await.unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let path = local.path().join("a.bin");
+    let data = Pattern::bytes(3, 300_000);
+    std::fs::write(&path, &data).unwrap();
+    let opts = FileOptions {
+        atomic: true,
+        ..FileOptions::default()
+    };
+    let r = upload_file(&mut c, &path, format!("{dir}/a.bin"), &opts)
+        .await
+        .unwrap();
+    assert!(r.size_verified);
+    let names: Vec<String> = c
+        .nlst(Some(dir.as_str()))
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| {
+            n.to_string_lossy()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["a.bin"], "{name}");
+    assert_eq!(
+        std::fs::read(server.root.join(&dir).join("a.bin")).unwrap(),
+        data
+    );
+}
+
+#[tokio::test]
+async fn atomic_uploads_leave_only_the_file() {
+    for name in ["VSFTPD", "PROFTPD_TLS", "PUREFTPD", "PYFTPDLIB"] {
+        atomic_upload(name).await;
+    }
+}

@@ -43,6 +43,12 @@ pub struct FileOptions {
     /// the machine runs, and an `fsync` per file costs more than the
     /// transfer of a small file.
     pub durable: bool,
+    /// Uploads: store under a temporary name beside the target
+    /// ([`atomic_upload_name`]), check it, then rename it onto the target
+    /// (`RNFR`/`RNTO`), so that the target never holds a partial file.
+    /// Not with `resume`. The temporary file is deleted when the upload
+    /// fails.
+    pub atomic: bool,
 }
 
 impl std::fmt::Debug for FileOptions {
@@ -52,6 +58,7 @@ impl std::fmt::Debug for FileOptions {
             .field("verify", &self.verify)
             .field("progress", &self.progress.is_some())
             .field("durable", &self.durable)
+            .field("atomic", &self.atomic)
             .finish()
     }
 }
@@ -202,6 +209,24 @@ impl LocalStamp {
     }
 }
 
+/// The temporary remote name of an atomic upload to `remote`: in the same
+/// directory, hidden, and marked as ftpkit's own so that nobody takes it
+/// for user data: `DIR/.NAME.ftpkit-upload-PID-NANOS`.
+pub fn atomic_upload_name(remote: &[u8]) -> Vec<u8> {
+    let (dir, name) = match remote.iter().rposition(|&b| b == b'/') {
+        Some(i) => remote.split_at(i + 1),
+        None => (&b""[..], remote),
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut out = dir.to_vec();
+    out.push(b'.');
+    out.extend_from_slice(name);
+    out.extend_from_slice(format!(".ftpkit-upload-{}-{nanos}", std::process::id()).as_bytes());
+    out
+}
+
 /// `SIZE`, with "not found"/"not implemented" as `None`.
 async fn remote_size(client: &mut Client, remote: &Arg) -> Result<Option<u64>> {
     match client.size(remote.clone()).await {
@@ -343,7 +368,30 @@ pub async fn upload_file(
     remote: impl Into<Arg>,
     opts: &FileOptions,
 ) -> Result<FileReport> {
-    let remote: Arg = remote.into();
+    let target: Arg = remote.into();
+    if opts.atomic {
+        if opts.resume {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "an atomic upload cannot resume",
+            ));
+        }
+        let temp = Arg::from(atomic_upload_name(target.as_bytes()));
+        let plain = FileOptions {
+            atomic: false,
+            ..opts.clone()
+        };
+        let r = match Box::pin(upload_file(client, local_path, temp.clone(), &plain)).await {
+            Ok(r) => client.rename(temp.clone(), target).await.map(|()| r),
+            Err(e) => Err(e),
+        };
+        if r.is_err() {
+            // Best effort: the temporary file must not stay behind.
+            let _ = client.delete(temp).await;
+        }
+        return r;
+    }
+    let remote = target;
     let shown = String::from_utf8_lossy(remote.as_bytes()).into_owned();
     let stamp = LocalStamp::of(local_path)?;
     let size = stamp.len();

@@ -664,6 +664,7 @@ async fn down_one(
         verify: opts.verify,
         progress: opts.progress.clone(),
         durable: opts.durable,
+        atomic: false,
     };
     let r = download_file(client, remote, &job.local, &fopts).await?;
     if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
@@ -711,6 +712,7 @@ async fn up_one(
         verify: opts.verify,
         progress: opts.progress.clone(),
         durable: opts.durable,
+        atomic: false,
     };
     let r = upload_file(client, &job.local, remote.clone(), &fopts).await?;
     if let (true, true, Some(t)) = (opts.preserve_mtime, mfmt, job.local_mtime.and_then(secs)) {

@@ -22,10 +22,11 @@ mod progress;
 mod segmented;
 
 pub use file_source::FileSource;
-pub(crate) use files::{commit_part, prepare_part};
 pub use files::{
-    download_file, part_path, upload_file, FileOptions, FileReport, LocalStamp, Verify, PARTIAL_DIR,
+    atomic_upload_name, download_file, part_path, upload_file, FileOptions, FileReport, LocalStamp,
+    Verify, PARTIAL_DIR,
 };
+pub(crate) use files::{commit_part, prepare_part};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};
