@@ -238,3 +238,28 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
     drop(c);
     server.finish().await.assert_ok();
 }
+
+#[tokio::test]
+async fn type_a_downloads_are_not_held_to_the_announced_size() {
+    // ProFTPD announces the file's size on disk; in TYPE A the wire carries
+    // CRLF line ends, more bytes than that.
+    let script = login()
+        .expect_line("TYPE A")
+        .reply("200 ascii\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR t.txt")
+        .reply("150 Opening ASCII mode data connection for t.txt (4 bytes)\r\n")
+        .data_accept()
+        .data_send(b"a\r\nb\r\n")
+        .data_close()
+        .reply("226 Transfer complete\r\n");
+    let server = ScriptedServer::start(script).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    c.set_type(ftpkit::TransferType::Ascii).await.unwrap();
+    let mut dl = c.retr("t.txt").await.unwrap();
+    let mut got = Vec::new();
+    dl.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"a\nb\n");
+}

@@ -50,6 +50,8 @@ pub struct Download<'a> {
     /// The transfer's `debug` span, entered while polling.
     span: tracing::Span,
     ascii: Option<AsciiIn>,
+    /// The transfer runs in TYPE A: byte counts differ from file sizes.
+    type_ascii: bool,
 }
 
 struct AsciiIn {
@@ -121,6 +123,7 @@ impl<'a> Download<'a> {
             idle: Box::pin(tokio::time::sleep(idle_timeout)),
             idle_timeout,
             span,
+            type_ascii: ascii.is_some(),
             ascii,
         }
     }
@@ -153,7 +156,9 @@ impl<'a> Download<'a> {
     /// the server announced is an error, whatever the completion reply
     /// said. TYPE A transfers are not checked (line ends change the count).
     fn check_length(&mut self) -> io::Result<()> {
-        if self.ascii.is_some() {
+        // (`ascii` is taken out while a TYPE A read is in progress, so the
+        // mode is kept on its own.)
+        if self.type_ascii {
             return Ok(());
         }
         self.info.check_announced().map_err(|e| {
