@@ -36,6 +36,15 @@ pub fn report(line: &str) {
     }
 }
 
+/// A remote directory name of this run's own: `t-TAG-PID-NANOS`, so that
+/// tests sharing a server, and runs after one another, never meet.
+pub fn unique_dir(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("t-{tag}-{}-{nanos}", std::process::id())
+}
+
 /// The settings `interop/servers.sh start` wrote.
 #[derive(Debug, Clone)]
 pub struct Env {

@@ -86,11 +86,7 @@ async fn cancellations(name: &str, rounds: u32) {
     }
     let server = Env::load().server(name);
     let mut c = server.connect(Mode::Passive).await;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = format!("t-cancel-{}-{nanos}", std::process::id());
+    let dir = ftpkit_interop::unique_dir("cancel");
     c.mkdir(dir.as_str()).await.unwrap();
     c.cwd(dir.as_str()).await.unwrap();
     let data = Pattern::bytes(7, BIG);

@@ -39,11 +39,7 @@ fn pairs_on_disk(root: &Path, dir: &str, n: u64) -> std::path::PathBuf {
 
 async fn mirror_pairs(name: &str) {
     let server = Env::load().server(name);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = format!("t-integrity-{}-{nanos}", std::process::id());
+    let dir = ftpkit_interop::unique_dir("integrity");
     let remote = pairs_on_disk(&server.root, &dir, 20);
     let want = tree(&remote);
     for parallelism in [1, 4] {
@@ -89,11 +85,7 @@ async fn atomic_upload(name: &str) {
     use ftpkit::ops::{upload_file, FileOptions};
     let server = Env::load().server(name);
     let mut c = server.connect(Mode::Passive).await;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = format!("t-atomic-{}-{nanos}", std::process::id());
+    let dir = ftpkit_interop::unique_dir("atomic");
     c.mkdir(dir.as_str()).await.unwrap();
     let local = tempfile::tempdir().unwrap();
     let path = local.path().join("a.bin");

@@ -27,11 +27,7 @@ fn config(name: &str, max: TlsVersion) -> Config {
 
 /// A new directory of this test's own, entered.
 async fn fresh_dir(c: &mut Client, tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = format!("t-tickets-{tag}-{}-{nanos}", std::process::id());
+    let dir = ftpkit_interop::unique_dir(&format!("tickets-{tag}"));
     c.mkdir(dir.as_str()).await.unwrap();
     c.cwd(dir.as_str()).await.unwrap();
     dir
