@@ -124,9 +124,9 @@ impl Client {
             .collect())
     }
 
-    /// `MLSD` (RFC 3659 §7), parsed. Lines that do not parse come back as
-    /// errors in the vector's place... no: they are returned as entries of
-    /// kind `Other` by the parser, or skipped when empty.
+    /// `MLSD` (RFC 3659 §7), parsed. Empty lines are skipped; a line that
+    /// is not a valid MLSx entry fails the whole call with
+    /// [`ErrorKind::Protocol`] naming the parse error.
     pub async fn mlsd(&mut self, path: Option<&str>) -> Result<Vec<Entry>> {
         let lines = self.list_lines(Command::Mlsd(path.map(Arg::from))).await?;
         lines
