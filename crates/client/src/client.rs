@@ -232,7 +232,7 @@ impl Client {
         let Some(session_cfg) = self.control.session.renewal_config() else {
             return Err(Error::new(
                 ErrorKind::Misuse,
-                "cannot renew the session: not logged in over TLS",
+                "cannot renew the session: not logged in",
             ));
         };
         let ctx =
@@ -248,11 +248,7 @@ impl Client {
             // Only a raw command changed it: the old connection says where.
             Cwd::Unknown => {
                 self.control.check()?;
-                let r = self.exchange_ok("PWD", Command::Pwd).await?;
-                Some(
-                    parse_pwd(&r)
-                        .map_err(|e| Error::new(ErrorKind::Protocol, format!("PWD reply: {e}")))?,
-                )
+                Some(self.exchange_pwd().await?)
             }
         };
         let started = std::time::Instant::now();
@@ -273,7 +269,7 @@ impl Client {
                 // The counters were kept above; the closed connection stays
                 // as a broken placeholder.
                 self.control.tls = None;
-                self.control.broken = Some(format!("renewing the TLS session failed: {e}"));
+                self.control.broken = Some(format!("renewing the session failed: {e}"));
                 return Err(e);
             }
         };
@@ -293,7 +289,7 @@ impl Client {
             why,
             refreshes = self.tls_history.refreshes,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "TLS session renewed on a new control connection"
+            "session renewed on a new control connection"
         );
         Ok(())
     }
@@ -331,10 +327,7 @@ impl Client {
                 }
             }
         }
-        match settled {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        }
+        settled.map(drop)
     }
 
     /// Brings the control connection back to idle after an abandoned
@@ -358,8 +351,7 @@ impl Client {
     }
 
     async fn recover(&mut self) -> Result<Abort> {
-        let aborting = self.control.session.in_transfer();
-        if aborting {
+        if self.control.session.in_transfer() {
             tracing::debug!("aborting a transfer that was dropped before its end");
             self.control.session.abort()?;
         }
@@ -562,7 +554,13 @@ impl Client {
 
     /// `PWD`: the working directory, as raw bytes.
     pub async fn pwd_raw(&mut self) -> Result<Vec<u8>> {
-        let r = self.command_ok("PWD", Command::Pwd).await?;
+        self.ready().await?;
+        self.exchange_pwd().await
+    }
+
+    /// `PWD` on an idle session, parsed.
+    async fn exchange_pwd(&mut self) -> Result<Vec<u8>> {
+        let r = self.exchange_ok("PWD", Command::Pwd).await?;
         parse_pwd(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("PWD reply: {e}")))
     }
 
