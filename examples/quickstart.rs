@@ -92,11 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!();
         }
     });
-    let opts = FileOptions {
-        resume: true,
-        progress: Some(progress),
-        ..FileOptions::default()
-    };
+    let opts = FileOptions::new().resume(true).progress(Some(progress));
     let report = ops::download_file(&mut client, remote.as_str(), &local, &opts).await?;
     println!(
         "downloaded {remote} -> {} ({} bytes, size verified: {})",

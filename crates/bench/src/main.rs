@@ -214,10 +214,7 @@ async fn run(argv: &[&str]) -> Result<Moved> {
         }
         ("ftpkit", "get-file", [remote, local]) => {
             let mut c = t.ftpkit().await?;
-            let opts = FileOptions {
-                verify: Verify::None,
-                ..FileOptions::default()
-            };
+            let opts = FileOptions::new().verify(Verify::None);
             let r = download_file(&mut c, *remote, Path::new(local), &opts).await?;
             c.quit().await?;
             Ok(Moved {
@@ -333,10 +330,7 @@ fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
 async fn ftpkit_upload_loop(t: &Target, local_dir: &str, remote_dir: &str) -> Result<Moved> {
     let mut c = t.ftpkit().await?;
     c.mkdir(remote_dir).await?;
-    let opts = FileOptions {
-        verify: Verify::None,
-        ..FileOptions::default()
-    };
+    let opts = FileOptions::new().verify(Verify::None);
     let mut moved = Moved::default();
     for path in sorted_files(Path::new(local_dir))? {
         let name = path
@@ -431,10 +425,7 @@ async fn ftpkit_pool(t: &Target, up: bool, from: &str, to: &str, p: usize) -> Re
         let (from, to) = (from.to_owned(), to.to_owned());
         workers.spawn(async move {
             let mut moved = Moved::default();
-            let opts = FileOptions {
-                verify: Verify::None,
-                ..FileOptions::default()
-            };
+            let opts = FileOptions::new().verify(Verify::None);
             loop {
                 let next = queue
                     .lock()

@@ -13,7 +13,6 @@ use crate::args::{Cli, Cmd};
 use crate::output::{self, Out};
 use crate::progress::Progress;
 use crate::session::{prepare, Ctx, Purpose};
-use crate::sink::ThreadSink;
 
 /// Buffer of the copy loops.
 const BUFFER: usize = 256 * 1024;
@@ -296,174 +295,75 @@ async fn get(
                 Some(name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?)
             }
         };
-    let offset = match (&target, resume) {
-        (Some(t), true) => match tokio::fs::metadata(t).await {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", t.display())),
-        },
-        _ => 0,
-    };
-    // The size, for the progress bar and to see whether a resume is
-    // needed; not asked otherwise (one round trip less).
-    let size = if ctx.progress || (resume && offset > 0) {
-        match client.size(path).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::debug!(error = %e, "no SIZE");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    if resume && offset > 0 {
-        match size {
-            Some(s) if s == offset => {
-                ctx.note("already complete");
-                return Ok(());
-            }
-            Some(s) if s < offset => {
-                bail!("the local file ({offset} bytes) is larger than the remote one ({s} bytes)")
-            }
-            _ => {}
-        }
-    }
     let what = || format!("get {}", shown(path));
-    let mut dl = client.retr_from(path, offset).await.with_context(what)?;
-    // The local file is opened once the server has agreed to send. A new
-    // download goes to a temporary file beside the target, renamed over it
-    // only once complete: an existing file is untouched until then, and a
-    // failed download leaves nothing under the final name. (`--resume`
-    // continues the target itself, which is the partial file.)
-    let mut temp: Option<TempFile> = None;
-    let out: Box<dyn std::io::Write + Send> = match &target {
-        None => Box::new(std::io::stdout()),
-        Some(t) if offset > 0 => Box::new(
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(t)
-                .with_context(|| format!("opening {}", t.display()))?,
-        ),
-        Some(t) => {
-            let (file, tf) = TempFile::beside(t)?;
-            temp = Some(tf);
-            Box::new(file)
-        }
-    };
-    let written = temp
-        .as_ref()
-        .map_or(target.clone(), |tf| Some(tf.path.clone()));
-    let write_err = |e: std::io::Error| match &written {
-        None => output::stdout_error(e),
-        Some(t) => anyhow::Error::new(e).context(format!("writing {}", t.display())),
-    };
-    let mut sink = ThreadSink::start(out, BUFFER).map_err(write_err)?;
     let label = shown(url.file_name().unwrap_or(path));
-    let progress = Progress::new(ctx.progress, &label, size, offset);
-    loop {
-        // Fill most of a buffer (TLS hands over one 16 KiB record per
-        // read), then pass it to the writer thread.
-        let mut buf = sink.buffer();
-        let mut eof = false;
-        while buf.len() < BUFFER / 2 {
-            let n = dl
-                .read_buf(&mut buf)
-                .await
-                .map_err(ftpkit::Error::from_io_error)
-                .with_context(what)?;
-            if n == 0 {
-                eof = true;
-                break;
+    // The library's one download routine: a temporary file renamed onto
+    // the target once complete, the byte count checked against every size
+    // known (SIZE when the server has it, the 150 reply's).
+    let opts = ftpkit::ops::FileOptions::new()
+        .resume(resume)
+        .verify(ftpkit::ops::Verify::SizeWhenKnown)
+        .progress(crate::progress::callback(ctx.progress, &label));
+    let report = match &target {
+        None => ftpkit::ops::download_to_writer(client, path, Box::new(std::io::stdout()), &opts)
+            .await
+            .map_err(|e| match output::broken_pipe(&e) {
+                true => anyhow::Error::new(output::StdoutClosed),
+                false => anyhow::Error::new(e).context(what()),
+            })?,
+        Some(t) => {
+            if resume {
+                adopt_partial(t)?;
             }
-            progress.inc(n as u64);
-        }
-        if !buf.is_empty() {
-            sink.send(buf).await.map_err(write_err)?;
-        }
-        if eof {
-            break;
-        }
-    }
-    sink.finish().await.map_err(write_err)?;
-    progress.finish();
-    if let (Some(t), Some(expected)) = (&target, size) {
-        let got = std::fs::metadata(temp.as_ref().map_or(t, |tf| &tf.path))
-            .with_context(|| format!("reading {}", t.display()))?
-            .len();
-        if got != expected {
-            bail!(
-                "{}: {got} bytes locally, the server's SIZE is {expected}{}",
-                what(),
-                if temp.is_none() {
-                    " (the partial file is kept for --resume)"
-                } else {
-                    ""
+            match ftpkit::ops::download_file(client, path, t, &opts).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let part = ftpkit::ops::part_path(t);
+                    let kept = std::fs::metadata(&part).map_or(0, |m| m.len());
+                    let e = anyhow::Error::new(e).context(what());
+                    if kept > 0 {
+                        return Err(e.context(format!(
+                            "{kept} bytes kept in {} (get --resume continues them)",
+                            part.display()
+                        )));
+                    }
+                    return Err(e);
                 }
-            );
+            }
         }
+    };
+    if resume && report.transferred == 0 && report.resumed_from > 0 {
+        ctx.note("already complete");
     }
-    if let (Some(t), Some(tf)) = (&target, temp.take()) {
-        tf.persist(t)?;
+    if report.expected_size.is_none() {
+        ctx.note(&format!(
+            "received {} bytes; the server gave no size to check them against",
+            report.transferred
+        ));
     }
     Ok(())
 }
 
-/// A temporary download file beside its target, removed unless persisted.
-struct TempFile {
-    path: PathBuf,
-}
-
-impl TempFile {
-    /// Creates `.NAME.ftpkit-PID-NANOS.part` next to `target` (`create_new`:
-    /// never an existing file, never through a planted link).
-    fn beside(target: &Path) -> anyhow::Result<(std::fs::File, Self)> {
-        let dir = target.parent().filter(|d| !d.as_os_str().is_empty());
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        for attempt in 0..16u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let file = format!(
-                ".{name}.ftpkit-{}-{nanos}-{attempt}.part",
-                std::process::id()
-            );
-            let path = dir.map_or_else(|| Path::new(&file).to_path_buf(), |d| d.join(&file));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => return Ok((f, Self { path })),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+/// `get --resume` of a target that has no partial download of ftpkit's
+/// yet (say, a copy cut short by another tool): the target is taken as the
+/// start of the file, moved into the partial folder and continued there.
+fn adopt_partial(target: &Path) -> anyhow::Result<()> {
+    let part = ftpkit::ops::part_path(target);
+    let is_file = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    if std::fs::symlink_metadata(&part).is_ok() || !is_file(target) {
+        return Ok(());
+    }
+    if let Some(dir) = part.parent() {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => bail!("{} is not a directory", dir.display()),
+            Err(_) => {
+                std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
         }
-        bail!(
-            "could not create a temporary file beside {}",
-            target.display()
-        )
     }
-
-    /// Renames the finished file over `target`.
-    fn persist(mut self, target: &Path) -> anyhow::Result<()> {
-        let path = std::mem::take(&mut self.path);
-        std::fs::rename(&path, target).or_else(|e| {
-            let _ = std::fs::remove_file(&path);
-            Err(e).with_context(|| format!("renaming {} to {}", path.display(), target.display()))
-        })
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
+    std::fs::rename(target, &part)
+        .with_context(|| format!("moving {} to {}", target.display(), part.display()))
 }
 
 // ----- put --------------------------------------------------------------------
@@ -482,6 +382,9 @@ async fn put(
             bail!("the URL names no remote file");
         };
         remote.extend_from_slice(&os_bytes(name)?);
+    }
+    if !from_stdin && mode != PutMode::Append {
+        return put_file(client, &remote, local, mode, ctx).await;
     }
     if mode != PutMode::Atomic {
         return put_to(client, &remote, local, mode, ctx).await;
@@ -515,6 +418,43 @@ pub(crate) enum PutMode {
     Atomic,
 }
 
+/// `put` of a local file: the library's [`ftpkit::ops::upload_file`], which
+/// resumes, checks that the file did not change while read, stores
+/// atomically when asked, and compares the server's `SIZE` afterwards.
+async fn put_file(
+    client: &mut Client,
+    remote: &[u8],
+    local: &Path,
+    mode: PutMode,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let label = shown(
+        local
+            .file_name()
+            .map_or(b"".as_slice(), |n| n.as_encoded_bytes()),
+    );
+    let opts = ftpkit::ops::FileOptions::new()
+        .resume(mode == PutMode::Resume)
+        .atomic(mode == PutMode::Atomic)
+        .verify(ftpkit::ops::Verify::SizeWhenKnown)
+        .progress(crate::progress::callback(ctx.progress, &label));
+    let report = ftpkit::ops::upload_file(client, local, remote.to_vec(), &opts)
+        .await
+        .with_context(|| format!("put {}", shown(remote)))?;
+    if mode == PutMode::Resume && report.transferred == 0 && report.resumed_from > 0 {
+        ctx.note("already complete");
+    }
+    if report.expected_size.is_none() {
+        ctx.note(&format!(
+            "sent {} bytes; the server cannot tell its size, so the upload is not verified",
+            report.transferred
+        ));
+    }
+    Ok(())
+}
+
+/// `put` from stdin, or `--append`: the data as it comes, then the
+/// server's `SIZE` compared with what was meant to be stored.
 async fn put_to(
     client: &mut Client,
     remote: &[u8],
@@ -523,7 +463,7 @@ async fn put_to(
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
     let from_stdin = local == Path::new("-");
-    let (resume, append) = (mode == PutMode::Resume, mode == PutMode::Append);
+    let append = mode == PutMode::Append;
     let remote = remote.to_vec();
     let (mut source, local_stamp): (
         Box<dyn AsyncRead + Unpin + Send>,
@@ -539,40 +479,17 @@ async fn put_to(
     };
     let local_len = local_stamp.map(|s| s.len());
     let what = || format!("put {}", shown(&remote));
-    let mut offset = 0;
-    if resume {
-        let len = local_len.unwrap_or(0);
-        // 550: no such file yet, upload it whole.
-        let remote_size = match client.size(remote.clone()).await {
-            Ok(n) => Some(n),
-            Err(e) if e.reply().is_some_and(|r| r.code().as_u16() == 550) => None,
-            Err(e) => return Err(e).context("the server's size of the file (SIZE)"),
-        };
-        if remote_size == Some(len) {
-            ctx.note("already complete");
-            return Ok(());
-        }
-        offset = remote_size.unwrap_or(0);
-        if offset > len {
-            bail!("the remote file ({offset} bytes) is larger than the local one ({len} bytes)");
-        }
-        // Only files resume (stdin was refused before connecting).
-        source = Box::new(
-            ftpkit::ops::FileSource::open(local, offset)
-                .with_context(|| format!("opening {}", local.display()))?,
-        );
-    }
     // What the server's file should hold at the end: for APPE, what it
     // held before plus what is sent.
     let base = if append {
         remote_size(client, &remote).await?.unwrap_or(0)
     } else {
-        offset
+        0
     };
     let mut up = if append {
         client.appe(remote.clone()).await
     } else {
-        client.stor_from(remote.clone(), offset).await
+        client.stor(remote.clone()).await
     }
     .with_context(what)?;
     let label = shown(
@@ -580,7 +497,7 @@ async fn put_to(
             .file_name()
             .map_or(b"stdin".as_slice(), |n| n.as_encoded_bytes()),
     );
-    let progress = Progress::new(ctx.progress, &label, local_len, offset);
+    let progress = Progress::new(ctx.progress, &label, local_len, 0);
     let mut buf = vec![0u8; BUFFER];
     let mut sent = 0u64;
     loop {
@@ -601,7 +518,7 @@ async fn put_to(
     up.finish().await.with_context(what)?;
     progress.finish();
     if let Some(stamp) = &local_stamp {
-        stamp.check_unchanged(local, offset, sent)?;
+        stamp.check_unchanged(local, 0, sent)?;
     }
     // The server's word (226) is not the only evidence: its SIZE must be
     // what was meant to be stored.
@@ -614,19 +531,13 @@ async fn put_to(
     Ok(())
 }
 
-/// `SIZE`: `None` when the server does not implement it (500/502) or, for
-/// a file that does not exist yet, 550.
+/// `SIZE`: `None` when the server cannot tell (no `SIZE` command, no such
+/// file yet).
 async fn remote_size(client: &mut Client, remote: &[u8]) -> anyhow::Result<Option<u64>> {
-    match client.size(remote.to_vec()).await {
-        Ok(n) => Ok(Some(n)),
-        Err(e)
-            if e.reply()
-                .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504 | 550)) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e).context("the server's size of the file (SIZE)"),
-    }
+    client
+        .size_if_known(remote.to_vec())
+        .await
+        .context("the server's size of the file (SIZE)")
 }
 
 // ----- mkdir ------------------------------------------------------------------

@@ -19,7 +19,6 @@ mod commands;
 mod output;
 mod progress;
 mod session;
-mod sink;
 
 use std::process::ExitCode;
 

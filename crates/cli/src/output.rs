@@ -31,6 +31,21 @@ pub(crate) fn stdout_error(e: io::Error) -> anyhow::Error {
     }
 }
 
+/// Whether `e` comes from writing into a closed pipe (`get - | head`).
+pub(crate) fn broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 /// Buffered stdout; whether it is a terminal decides how names are shown.
 pub(crate) struct Out {
     w: io::BufWriter<io::Stdout>,

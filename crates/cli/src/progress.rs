@@ -1,5 +1,7 @@
 //! The transfer progress bar: on stderr, only on a terminal.
 
+use std::sync::{Arc, Mutex};
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A progress bar, or nothing when progress is not shown.
@@ -32,6 +34,13 @@ impl Progress {
         Self { bar: Some(bar) }
     }
 
+    /// Moves the bar to `done` bytes.
+    pub(crate) fn set(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+        }
+    }
+
     pub(crate) fn inc(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.inc(n);
@@ -54,4 +63,25 @@ impl Drop for Progress {
             }
         }
     }
+}
+
+/// A library progress callback that draws the bar for `label`, or `None`
+/// when progress is not shown. The bar appears at the first report, which
+/// carries the total (when known) and a resumed prefix.
+pub(crate) fn callback(enabled: bool, label: &str) -> Option<ftpkit::ops::Progress> {
+    if !enabled {
+        return None;
+    }
+    let label = label.to_owned();
+    let bar: Mutex<Option<Progress>> = Mutex::new(None);
+    Some(Arc::new(move |ev: &ftpkit::ops::ProgressEvent| {
+        let mut bar = bar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = bar.get_or_insert_with(|| Progress::new(true, &label, ev.total, ev.bytes_done));
+        bar.set(ev.bytes_done);
+        if ev.finished {
+            bar.finish();
+        }
+    }))
 }

@@ -160,8 +160,12 @@ lrwxrwxrwx    1 0        0               5 Mar 04  2021 l -> a.txt\r\n",
     server.finish().await.assert_ok();
 }
 
+/// `SIZE path` (the CLI checks what arrives against it), then `RETR path`.
 fn retr_script(path: &str, data: &[u8]) -> Script {
-    let s = passive(login())
+    let s = login()
+        .expect_line(format!("SIZE {path}"))
+        .reply(format!("213 {}\r\n", data.len()));
+    let s = passive(s)
         .expect_line(format!("RETR {path}"))
         .reply("150 opening\r\n")
         .data_accept()
@@ -243,7 +247,10 @@ async fn get_resume_continues_the_local_file() {
 async fn get_550_is_one_line_naming_the_reply_and_keeps_the_local_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("missing.txt"), b"precious").unwrap();
-    let s = passive(login())
+    let s = login()
+        .expect_line("SIZE missing.txt")
+        .reply("550 missing.txt: No such file or directory\r\n");
+    let s = passive(s)
         .expect_line("RETR missing.txt")
         .reply("550 missing.txt: No such file or directory\r\n");
     let server = ScriptedServer::start(quit(s)).await;
@@ -311,6 +318,35 @@ async fn put_resume_sends_the_rest() {
     let t = server.finish().await;
     t.assert_ok();
     assert_eq!(t.data_received(), vec![&b"456789"[..]]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_resume_to_a_server_without_rest_sends_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("part.bin"), b"0123456789").unwrap();
+    let s = login().expect_line("SIZE part.bin").reply("213 4\r\n");
+    let s = passive(s)
+        .expect_line("REST 4")
+        .reply("502 Command 'REST' not implemented\r\n");
+    let s = passive(s)
+        .expect_line("STOR part.bin")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
+        .expect_line("SIZE part.bin")
+        .reply("213 10\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["put", "--resume", "part.bin", &url(&server, "part.bin")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.data_received(), vec![&b"0123456789"[..]]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -543,7 +579,9 @@ async fn get_over_explicit_tls() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, pki.ca_cert_pem()).unwrap();
-    let s = Script::logged_in_tls("alice", "s3cret", "211 none\r\n");
+    let s = Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
+        .expect_line("SIZE secret.txt")
+        .reply("213 9\r\n");
     let s = passive(s)
         .expect_line("RETR secret.txt")
         .reply("150 here\r\n")
@@ -748,6 +786,8 @@ async fn anonymous_without_user() {
 #[tokio::test(flavor = "multi_thread")]
 async fn active_mode_and_no_epsv() {
     let s = login()
+        .expect_line("SIZE f")
+        .reply("213 12\r\n")
         .expect_matching("PORT 127,0,0,1,p1,p2", |l| {
             l.text().starts_with("PORT 127,0,0,1,")
         })
@@ -1066,7 +1106,8 @@ fn names_in(dir: &Path) -> Vec<String> {
 async fn get_cut_by_426_leaves_the_existing_file_untouched() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.bin"), b"the old, complete file").unwrap();
-    let s = passive(login())
+    let s = login().expect_line("SIZE f.bin").reply("213 10000\r\n");
+    let s = passive(s)
         .expect_line("RETR f.bin")
         .reply("150 opening\r\n")
         .data_accept()
@@ -1081,15 +1122,25 @@ async fn get_cut_by_426_leaves_the_existing_file_untouched() {
         std::fs::read(dir.path().join("f.bin")).unwrap(),
         b"the old, complete file"
     );
-    // No temporary file is left behind.
-    assert_eq!(names_in(dir.path()), ["f.bin"]);
+    // What arrived is kept aside for a resume, and the error says where.
+    assert!(err.contains("5000 bytes kept in"), "{err}");
+    assert!(err.contains("get --resume"), "{err}");
+    assert_eq!(names_in(dir.path()), [".ftpkit-partial", "f.bin"]);
+    assert_eq!(
+        std::fs::read(dir.path().join(".ftpkit-partial/f.bin")).unwrap(),
+        [9u8; 5000]
+    );
     server.finish().await.assert_ok();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_of_fewer_bytes_than_announced_fails_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let s = passive(login())
+    // No SIZE command: the 150 reply's size is the only one known.
+    let s = login()
+        .expect_line("SIZE f.bin")
+        .reply("502 SIZE not implemented\r\n");
+    let s = passive(s)
         .expect_line("RETR f.bin")
         .reply("150 Opening BINARY mode data connection for f.bin (3000 bytes).\r\n")
         .data_accept()
@@ -1100,16 +1151,13 @@ async fn get_of_fewer_bytes_than_announced_fails_and_writes_nothing() {
     let out = ftpkit_in(dir.path(), &["get", &url(&server, "f.bin")], &[]).await;
     let err = assert_one_line_error(&out);
     assert!(err.contains("announced 3000 bytes"), "{err}");
-    assert!(
-        names_in(dir.path()).is_empty(),
-        "{:?}",
-        names_in(dir.path())
-    );
+    // Nothing under the final name; what came is kept aside for a resume.
+    assert_eq!(names_in(dir.path()), [".ftpkit-partial"]);
     server.finish().await.assert_ok();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn get_resume_refuses_a_server_that_restarts_elsewhere() {
+async fn get_resume_from_a_server_that_restarts_elsewhere_fetches_it_whole() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("f.txt"), b"hello ").unwrap();
     let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
@@ -1118,6 +1166,14 @@ async fn get_resume_refuses_a_server_that_restarts_elsewhere() {
         .reply("350 Restarting at 0\r\n")
         .expect_line("REST 0")
         .reply("350 Restarting at 0\r\n");
+    // The whole file again, from 0, replacing the partial one.
+    let s = passive(s)
+        .expect_line("RETR f.txt")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"HELLO world")
+        .data_close()
+        .reply("226 done\r\n");
     let server = ScriptedServer::start(quit(s)).await;
     let out = ftpkit_in(
         dir.path(),
@@ -1125,9 +1181,67 @@ async fn get_resume_refuses_a_server_that_restarts_elsewhere() {
         &[],
     )
     .await;
-    let err = assert_one_line_error(&out);
-    assert!(err.contains("another offset"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("f.txt")).unwrap(), b"hello ");
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read(dir.path().join("f.txt")).unwrap(),
+        b"HELLO world"
+    );
+    assert_eq!(names_in(dir.path()), ["f.txt"]);
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_resume_from_a_server_without_rest_fetches_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"hello ").unwrap();
+    let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
+    let s = passive(s)
+        .expect_line("REST 6")
+        .reply("502 Command 'REST' not implemented\r\n");
+    let s = passive(s)
+        .expect_line("RETR f.txt")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(b"HELLO world")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(
+        dir.path(),
+        &["get", "--resume", &url(&server, "f.txt")],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read(dir.path().join("f.txt")).unwrap(),
+        b"HELLO world"
+    );
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_without_any_size_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = login()
+        .expect_line("SIZE f.bin")
+        .reply("500 Unknown command\r\n");
+    let s = passive(s)
+        .expect_line("RETR f.bin")
+        .reply("150 Accepted data connection\r\n")
+        .data_accept()
+        .data_send([5u8; 700])
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit_in(dir.path(), &["get", &url(&server, "f.bin")], &[]).await;
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("received 700 bytes; the server gave no size"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("f.bin")).unwrap(), [5u8; 700]);
     server.finish().await.assert_ok();
 }
 
@@ -1182,7 +1296,7 @@ async fn put_resume_to_a_server_that_ignores_rest_fails_on_size() {
     .await;
     let err = assert_one_line_error(&out);
     assert!(err.contains("SIZE is 6"), "{err}");
-    assert!(err.contains("10 bytes were meant"), "{err}");
+    assert!(err.contains("has 10 bytes"), "{err}");
     server.finish().await.assert_ok();
 }
 

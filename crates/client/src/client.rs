@@ -631,6 +631,18 @@ impl Client {
         parse_size(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("SIZE reply: {e}")))
     }
 
+    /// [`size`](Self::size), with `None` when the server cannot tell: a
+    /// permanent negative reply (5yz: no `SIZE` command, no such file, not
+    /// a plain file). A transient (4yz) reply or a broken session is still
+    /// an error.
+    pub async fn size_if_known(&mut self, path: impl Into<Arg>) -> Result<Option<u64>> {
+        match self.size(path).await {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::ServerReply && !e.is_transient() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `MDTM` (RFC 3659 §3): modification time, UTC.
     pub async fn modified(&mut self, path: impl Into<Arg>) -> Result<Modified> {
         let r = self.command_ok("MDTM", Command::Mdtm(path.into())).await?;

@@ -50,6 +50,12 @@ pub enum ErrorKind {
     /// could not help or a retry was not safe. Transient: the client renews
     /// its session before the next data connection.
     TlsResumption,
+    /// The server refused `REST` (5yz) or answered it with another offset:
+    /// the transfer cannot start at the asked offset. Nothing was
+    /// transferred. [`download_file`](crate::ops::download_file) and
+    /// [`upload_file`](crate::ops::upload_file) then transfer the whole
+    /// file from offset 0 instead.
+    RestartRefused,
 }
 
 /// An ftpkit error.

@@ -60,7 +60,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::io::SeekFrom;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,7 +69,6 @@ use std::time::{Duration, Instant};
 use ftpkit_control::command::TransferType;
 use ftpkit_control::reply::DecoderLimits;
 use ring::{digest, hmac};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
@@ -570,18 +568,20 @@ impl Pool {
 
     /// Downloads `remote` into the file `local`, retrying up to `retries`
     /// times when the attempt fails with a transient error
-    /// ([`Error::is_transient`]) or on a dropped connection: each retry takes
-    /// a (new) connection, asks the server's `SIZE` (done if the local file
-    /// already has it all; started over if the local file is longer) and
-    /// resumes (`REST`) at the local file's size. The data goes to
-    /// `local.part` ([`crate::ops::part_path`]), which the first attempt
-    /// truncates and which is renamed to `local` only once complete: a file
-    /// at `local` never holds a partial download, and when every attempt
-    /// fails the `.part` file is left for a later call to start over. Needs
-    /// [`TransferType::Binary`] (the default), since offsets are bytes of
-    /// the file. At the end the local size must equal the server's `SIZE`
-    /// (skipped, with a warning, when the server does not implement `SIZE`);
-    /// a shorter file is retried. Returns the file's size.
+    /// ([`Error::is_transient`], which includes a short file) or on a
+    /// dropped connection: each retry takes a (new) connection and resumes
+    /// the partial file.
+    ///
+    /// Each attempt is one [`download_file`](crate::ops::download_file)
+    /// with [`Verify::SizeWhenKnown`](crate::ops::Verify::SizeWhenKnown):
+    /// the data goes to the partial file ([`crate::ops::part_path`]), which
+    /// the first attempt starts afresh and which is renamed to `local` only
+    /// once complete and checked against the server's `SIZE` (unchecked
+    /// when the server does not implement `SIZE`). A file at `local` never
+    /// holds a partial download; when every attempt fails, what arrived is
+    /// left in the partial file. Needs [`TransferType::Binary`] (the
+    /// default), since offsets are bytes of the file. Returns the file's
+    /// size.
     pub async fn retry_download(
         &self,
         config: &Config,
@@ -591,18 +591,19 @@ impl Pool {
     ) -> Result<u64> {
         check_binary(config, "retry_download")?;
         let local = local.as_ref();
-        let part = crate::ops::prepare_part(local).await?;
-        let mut fresh = true;
         let mut retry = 0;
         loop {
-            match self
-                .download_attempt(config, remote, &part, &mut fresh)
-                .await
-            {
-                Ok(n) => {
-                    crate::ops::commit_part(&part, local).await?;
-                    return Ok(n);
-                }
+            let opts = crate::ops::FileOptions::new()
+                .resume(retry > 0)
+                .verify(crate::ops::Verify::SizeWhenKnown);
+            let attempt = match self.get(config).await {
+                Ok(mut conn) => crate::ops::download_file(&mut conn, remote, local, &opts)
+                    .await
+                    .map_err(|e| Failure::on(&conn, e)),
+                Err(e) => Err(Failure::new(e)),
+            };
+            match attempt {
+                Ok(r) => return Ok(r.size),
                 Err(f) if f.retry && retry < retries => {
                     tracing::warn!(retry, error = %f.error, remote, "download failed; resuming");
                     tokio::time::sleep(self.backoff(retry)).await;
@@ -611,59 +612,6 @@ impl Pool {
                 Err(f) => return Err(f.error),
             }
         }
-    }
-
-    async fn download_attempt(
-        &self,
-        config: &Config,
-        remote: &str,
-        local: &Path,
-        fresh: &mut bool,
-    ) -> Result<u64, Failure> {
-        let mut conn = self.get(config).await.map_err(Failure::new)?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(*fresh)
-            .open(local)
-            .await
-            .map_err(|e| Failure::local("opening the local file", e))?;
-        let resuming = !std::mem::replace(fresh, false);
-        let mut offset = file
-            .metadata()
-            .await
-            .map_err(|e| Failure::local("local file size", e))?
-            .len();
-        if resuming && offset > 0 {
-            // Everything may have arrived before the connection dropped; and
-            // a local file longer than the server's means it changed.
-            match conn.size(remote).await {
-                Ok(size) if size == offset => {
-                    tracing::debug!(remote, "already complete");
-                    return Ok(offset);
-                }
-                Ok(size) if size < offset => {
-                    tracing::warn!(remote, size, offset, "remote file shrank; starting over");
-                    file.set_len(0)
-                        .await
-                        .map_err(|e| Failure::local("truncating the local file", e))?;
-                    offset = 0;
-                }
-                Ok(_) => {}
-                Err(e) if is_unimplemented(&e) => {}
-                Err(e) => return Err(Failure::on(&conn, e)),
-            }
-        }
-        file.seek(SeekFrom::Start(offset))
-            .await
-            .map_err(|e| Failure::local("seeking in the local file", e))?;
-        let copied = conn.download_to(remote, offset, &mut file).await;
-        let flushed = file.flush().await;
-        let (n, _info) = copied.map_err(|e| Failure::on(&conn, e))?;
-        flushed.map_err(|e| Failure::local("flushing the local file", e))?;
-        let have = offset + n;
-        verify_size(&mut conn, remote, have).await?;
-        Ok(have)
     }
 
     /// Uploads the file `local` to `remote`, retrying up to `retries` times

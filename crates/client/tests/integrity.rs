@@ -30,7 +30,12 @@ fn login() -> Script {
 /// `RETR f.bin` (after `REST rest` when given) answered with `mark`, then
 /// `data`, then `226`.
 fn retr(rest: Option<(u64, &str)>, mark: &str, data: &[u8]) -> Script {
-    let mut s = login().expect("EPSV").passive_listen().reply_epsv();
+    retr_on(login(), rest, mark, data)
+}
+
+/// [`retr`] after the script `s`.
+fn retr_on(s: Script, rest: Option<(u64, &str)>, mark: &str, data: &[u8]) -> Script {
+    let mut s = s.expect("EPSV").passive_listen().reply_epsv();
     if let Some((offset, reply)) = rest {
         s = s.expect_line(format!("REST {offset}")).reply(reply);
     }
@@ -115,7 +120,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
     let server = ScriptedServer::start(script).await;
     let mut c = Client::connect(plain(&server)).await.unwrap();
     let e = c.retr_from("f.bin", 500_000).await.err().expect("refused");
-    assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::RestartRefused, "{e:?}");
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(350));
     // No RETR was sent, the marker was cleared, and the session goes on.
     c.noop().await.unwrap();
@@ -262,4 +267,153 @@ async fn type_a_downloads_are_not_held_to_the_announced_size() {
     let mut got = Vec::new();
     dl.read_to_end(&mut got).await.unwrap();
     assert_eq!(got, b"a\nb\n");
+}
+
+// ----- the one download routine (`ops::download_file`, `download_to_writer`)
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ftpkit-integrity-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `SIZE f.bin` answered with `size`, then [`retr`].
+fn size_then_retr(size: &str, rest: Option<(u64, &str)>, data: &[u8]) -> Script {
+    retr_on(
+        login().expect_line("SIZE f.bin").reply(size),
+        rest,
+        "150 opening\r\n",
+        data,
+    )
+}
+
+#[tokio::test]
+async fn the_callers_expected_size_catches_a_short_file_and_keeps_the_old_one() {
+    let dir = temp_dir("expected");
+    let target = dir.join("f.bin");
+    std::fs::write(&target, b"the old, complete file").unwrap();
+    // No SIZE is asked (the caller knows the size), no size in the 150.
+    let server = ScriptedServer::start(retr(None, "150 go\r\n", &[3u8; 1500])).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let opts = ftpkit::ops::FileOptions::new()
+        .verify(ftpkit::ops::Verify::Size)
+        .expected_size(Some(3000));
+    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("1500 bytes, the expected size is 3000"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"the old, complete file");
+    // What arrived waits in the partial file, for a resume.
+    let part = ftpkit::ops::part_path(&target);
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 1500);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_shorter_than_size_is_an_error() {
+    let server = ScriptedServer::start(size_then_retr("213 3000\r\n", None, &[1u8; 1000])).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let opts = ftpkit::ops::FileOptions::new();
+    let e = ftpkit::ops::download_to_writer(&mut c, "f.bin", Box::new(std::io::sink()), &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
+    assert!(e.to_string().contains("the server's SIZE is 3000"), "{e}");
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_file_longer_than_size_is_an_error() {
+    let dir = temp_dir("long");
+    let target = dir.join("f.bin");
+    let server = ScriptedServer::start(size_then_retr("213 10\r\n", None, &[1u8; 15])).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &ftpkit::ops::FileOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
+    assert!(!target.exists());
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn without_any_size_the_report_says_unverified() {
+    let dir = temp_dir("unknown");
+    let target = dir.join("f.bin");
+    let server = ScriptedServer::start(size_then_retr(
+        "502 SIZE not implemented\r\n",
+        None,
+        b"hello",
+    ))
+    .await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let opts = ftpkit::ops::FileOptions::new().verify(ftpkit::ops::Verify::SizeWhenKnown);
+    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.expected_size, None);
+    assert!(!r.size_verified);
+    assert_eq!(r.transferred, 5);
+    assert_eq!(std::fs::read(&target).unwrap(), b"hello");
+    server.finish().await.assert_ok();
+    // `Verify::Size` refuses to start without a size.
+    let server = ScriptedServer::start(
+        login()
+            .expect_line("SIZE f.bin")
+            .reply("502 SIZE not implemented\r\n"),
+    )
+    .await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &ftpkit::ops::FileOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e:?}");
+    assert_eq!(std::fs::read(&target).unwrap(), b"hello");
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
+    let dir = temp_dir("norest");
+    let target = dir.join("f.bin");
+    let part = ftpkit::ops::part_path(&target);
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, b"HELLO").unwrap();
+    // REST refused outright, then the whole file from 0.
+    let s = login()
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("REST 5")
+        .reply("502 Command 'REST' not implemented\r\n");
+    let server = ScriptedServer::start(retr_on(s, None, "150 go\r\n", b"hello world")).await;
+    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let opts = ftpkit::ops::FileOptions::new().resume(true);
+    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.resumed_from, 0);
+    assert_eq!(r.expected_size, Some(11));
+    assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
+    assert!(!part.exists());
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
 }

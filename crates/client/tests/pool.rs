@@ -277,6 +277,8 @@ async fn retries_need_binary_type() {
 async fn already_complete_download_is_not_fetched_again() {
     // The data arrived in full but the connection dropped before 226.
     let first = alice()
+        .expect_line("SIZE f.bin")
+        .reply("213 8\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -431,6 +433,8 @@ async fn keepalive_pings_idle_connections() {
 #[tokio::test]
 async fn retry_download_resumes_after_a_dropped_connection() {
     let first = alice()
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -453,9 +457,7 @@ async fn retry_download_resumes_after_a_dropped_connection() {
         .data_accept()
         .data_send(b"world")
         .data_close()
-        .reply("226 done\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n");
+        .reply("226 done\r\n");
     let server = ScriptedServer::builder()
         .sessions([first, second])
         .start()
@@ -474,10 +476,7 @@ async fn retry_download_resumes_after_a_dropped_connection() {
 #[tokio::test]
 async fn retry_download_gives_up_after_retries() {
     let broken = |rest: Option<&str>| {
-        let mut s = alice();
-        if rest.is_some() {
-            s = s.expect_line("SIZE f.bin").reply("213 9\r\n");
-        }
+        let mut s = alice().expect_line("SIZE f.bin").reply("213 9\r\n");
         s = s.expect("EPSV").passive_listen().reply_epsv();
         if let Some(line) = rest {
             s = s.expect_line(line).reply("350 ok\r\n");
@@ -513,6 +512,8 @@ async fn retry_download_gives_up_after_retries() {
 #[tokio::test]
 async fn retry_download_does_not_retry_permanent_errors() {
     let script = alice()
+        .expect_line("SIZE f.bin")
+        .reply("550 no such file\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -575,8 +576,10 @@ async fn retry_upload_resumes_at_the_servers_size() {
 
 #[tokio::test]
 async fn incomplete_result_is_retried() {
-    // The transfer "succeeds" but SIZE says the server has more: resume.
+    // The transfer "succeeds" but SIZE said the server has more: resume.
     let first = alice()
+        .expect_line("SIZE f.bin")
+        .reply("213 5\r\n")
         .expect("EPSV")
         .passive_listen()
         .reply_epsv()
@@ -586,8 +589,6 @@ async fn incomplete_result_is_retried() {
         .data_send(b"abc")
         .data_close()
         .reply("226 done\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 5\r\n")
         .expect("NOOP")
         .reply("200 ok\r\n")
         .expect_line("SIZE f.bin")
@@ -602,9 +603,7 @@ async fn incomplete_result_is_retried() {
         .data_accept()
         .data_send(b"de")
         .data_close()
-        .reply("226 done\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 5\r\n");
+        .reply("226 done\r\n");
     let server = ScriptedServer::start(first).await;
     let pool = pool(|_| {});
     let cfg = config(&server);

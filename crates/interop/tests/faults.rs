@@ -432,11 +432,7 @@ async fn failed_download_leaves_only_the_part_file(instance: &str) {
     let mut c = within("connect", Client::connect(rig.config()))
         .await
         .unwrap();
-    let opts = FileOptions {
-        resume: true,
-        verify: Verify::Size,
-        ..FileOptions::default()
-    };
+    let opts = FileOptions::new().resume(true).verify(Verify::Size);
     let r = within(
         "download_file",
         ops::download_file(&mut c, rig.remote("f.bin"), &local, &opts),

@@ -91,10 +91,7 @@ async fn atomic_upload(name: &str) {
     let path = local.path().join("a.bin");
     let data = Pattern::bytes(3, 300_000);
     std::fs::write(&path, &data).unwrap();
-    let opts = FileOptions {
-        atomic: true,
-        ..FileOptions::default()
-    };
+    let opts = FileOptions::new().atomic(true);
     let r = upload_file(&mut c, &path, format!("{dir}/a.bin"), &opts)
         .await
         .unwrap();

@@ -17,9 +17,12 @@ use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, Precision, R
 use ftpkit_control::{Arg, Command};
 use futures::{FutureExt, StreamExt};
 
-use super::files::{download_file, part_path, upload_file, FileOptions, Verify, PARTIAL_DIR};
+use super::download::download_file;
+use super::files::{FileOptions, Verify};
 use super::listing_stream::list_stream_arg;
+use super::partial::{part_path, PARTIAL_DIR};
 use super::progress::Progress;
+use super::upload::upload_file;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -659,13 +662,14 @@ async fn down_one(
             }
         }
     }
-    let fopts = FileOptions {
-        resume,
-        verify: opts.verify,
-        progress: opts.progress.clone(),
-        durable: opts.durable,
-        atomic: false,
-    };
+    // The listing's size is the expected one: a file that changed since it
+    // was listed fails (and a later run fetches the new version).
+    let fopts = FileOptions::new()
+        .resume(resume)
+        .verify(opts.verify)
+        .expected_size(job.size)
+        .progress(opts.progress.clone())
+        .durable(opts.durable);
     let r = download_file(client, remote, &job.local, &fopts).await?;
     if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
         let p = job.local.clone();
@@ -707,13 +711,10 @@ async fn up_one(
             }
         }
     }
-    let fopts = FileOptions {
-        resume,
-        verify: opts.verify,
-        progress: opts.progress.clone(),
-        durable: opts.durable,
-        atomic: false,
-    };
+    let fopts = FileOptions::new()
+        .resume(resume)
+        .verify(opts.verify)
+        .progress(opts.progress.clone());
     let r = upload_file(client, &job.local, remote.clone(), &fopts).await?;
     if let (true, true, Some(t)) = (opts.preserve_mtime, mfmt, job.local_mtime.and_then(secs)) {
         let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(0))

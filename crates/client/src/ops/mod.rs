@@ -7,34 +7,41 @@
 //! |---|---|
 //! | `progress.rs` | [`Progress`], [`ProgressEvent`], [`Meter`], [`ProgressRead`], [`ProgressWrite`] |
 //! | `file_source.rs` | [`FileSource`]: a local file read ahead on its own thread, for uploads |
-//! | `files.rs` | [`download_file`], [`upload_file`]: `.part` files, resume, [`Verify`] |
+//! | `files.rs` | [`FileOptions`], [`Verify`], [`FileReport`]: what whole-file transfers take and give |
+//! | `download.rs` | [`download_file`], [`download_to_writer`]: the one download routine |
+//! | `partial.rs` | [`part_path`], [`PARTIAL_DIR`]: where a download waits until complete |
+//! | `sink.rs` | the writer thread downloads write through |
+//! | `upload.rs` | [`upload_file`], [`LocalStamp`], [`atomic_upload_name`] |
 //! | `hashes.rs` | [`Client::server_hash`](crate::Client::server_hash), [`local_file_hash`] |
 //! | `listing_stream.rs` | [`list_stream`], [`list_stream_arg`], [`nlst_stream`], [`line_stream`] |
 //! | `mirror.rs` | [`mirror_down`], [`mirror_up`], [`MirrorReport`] |
 //! | `segmented.rs` | [`segmented_download`] |
 
+mod download;
 mod file_source;
 mod files;
 mod hashes;
 mod listing_stream;
 mod mirror;
+mod partial;
 mod progress;
 mod segmented;
+mod sink;
+mod upload;
 
+pub use download::{download_file, download_to_writer};
 pub use file_source::FileSource;
-pub use files::{
-    atomic_upload_name, download_file, part_path, upload_file, FileOptions, FileReport, LocalStamp,
-    Verify, PARTIAL_DIR,
-};
-pub(crate) use files::{commit_part, prepare_part};
+pub use files::{FileOptions, FileReport, Verify};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};
 pub use mirror::{mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport};
+pub use partial::{part_path, PARTIAL_DIR};
 pub use progress::{
     Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite, RATE_WINDOW, REPORT_INTERVAL,
 };
 pub use segmented::{segmented_download, SegmentOptions, SegmentReport};
+pub use upload::{atomic_upload_name, upload_file, LocalStamp};
 
 /// Buffer size of the file copies.
 pub(crate) const COPY_BUFFER: usize = 256 * 1024;

@@ -6,8 +6,10 @@ use ftpkit_control::command::HashAlgorithm;
 use ftpkit_control::Arg;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::files::Verify;
+use super::download::download_file;
+use super::files::{check_received, FileOptions, Known, Verify};
 use super::hashes::local_file_hash;
+use super::partial::{commit_part, discard_part, prepare_part};
 use super::progress::{Meter, Progress, ProgressRead};
 use super::COPY_BUFFER;
 use crate::client::Client;
@@ -130,9 +132,15 @@ async fn fetch(
 
 /// Downloads `remote` into `local_path` over `opts.sessions` sessions, each
 /// fetching one range with `REST` + `RETR` and positioned writes into
-/// [`part_path`](super::part_path)`(local_path)`, which is renamed once all segments are in and the
-/// size (and hash, if asked and offered) is checked. On failure the
-/// `.part` file is removed: it has holes, and must not be resumed.
+/// [`part_path`](super::part_path)`(local_path)`, which is renamed once all
+/// segments are in and the size (and hash, if asked and offered) is
+/// checked. On failure the partial file is removed: it has holes, and must
+/// not be resumed.
+///
+/// When ranges are impossible or pointless (the server's FEAT has no `REST
+/// STREAM`, the file is smaller than two segments, or the server refuses
+/// `REST`), the file comes in one stream through [`download_file`], with
+/// the same checks.
 pub async fn segmented_download(
     client: &mut Client,
     remote: impl Into<Arg>,
@@ -141,7 +149,16 @@ pub async fn segmented_download(
 ) -> Result<SegmentReport> {
     let remote: Arg = remote.into();
     let size = client.size(remote.clone()).await?;
-    let part = super::files::prepare_part(local_path).await?;
+    let sessions = if client.features().supports_rest_stream() {
+        opts.sessions
+    } else {
+        1
+    };
+    let segs = ranges(size, sessions, opts.min_segment);
+    if segs.len() < 2 {
+        return whole(client, &remote, local_path, size, opts).await;
+    }
+    let part = prepare_part(local_path).await?;
     let f = tokio::fs::File::create(&part)
         .await
         .map_err(|e| Error::from_io(&format!("creating {}", part.display()), e))?;
@@ -149,23 +166,18 @@ pub async fn segmented_download(
         .await
         .map_err(|e| Error::from_io("sizing the local file", e))?;
     drop(f);
-    // Segments need REST; without REST STREAM, one session reads it all.
-    let sessions = if client.features().supports_rest_stream() {
-        opts.sessions
-    } else {
-        1
-    };
-    let segs = ranges(size, sessions, opts.min_segment);
     let meter = Meter::new(opts.progress.clone(), 0, Some(size));
     let r = run(client, &remote, &part, &segs, &meter).await;
-    meter.finish();
     let r = match r {
-        Ok(()) => verify(client, &remote, &part, size, opts).await,
+        Ok(()) => {
+            meter.finish();
+            verify(client, &remote, &part, size, opts).await
+        }
         Err(e) => Err(e),
     };
     match r {
         Ok(hash_verified) => {
-            super::files::commit_part(&part, local_path).await?;
+            commit_part(&part, local_path).await?;
             Ok(SegmentReport {
                 size,
                 segments: segs,
@@ -173,13 +185,34 @@ pub async fn segmented_download(
             })
         }
         Err(e) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            if let Some(dir) = part.parent() {
-                let _ = tokio::fs::remove_dir(dir).await;
+            discard_part(&part, false).await;
+            if e.kind() == ErrorKind::RestartRefused {
+                tracing::warn!(error = %e, "no ranges: downloading in one stream");
+                return whole(client, &remote, local_path, size, opts).await;
             }
             Err(e)
         }
     }
+}
+
+/// The file in one stream, checked against `size`.
+async fn whole(
+    client: &mut Client,
+    remote: &Arg,
+    local_path: &Path,
+    size: u64,
+    opts: &SegmentOptions,
+) -> Result<SegmentReport> {
+    let fo = FileOptions::new()
+        .verify(opts.verify)
+        .expected_size(Some(size))
+        .progress(opts.progress.clone());
+    let r = download_file(client, remote.clone(), local_path, &fo).await?;
+    Ok(SegmentReport {
+        size: r.size,
+        segments: vec![(0, r.size)],
+        hash_verified: r.hash_verified,
+    })
 }
 
 async fn run(
@@ -225,12 +258,8 @@ async fn verify(
         .await
         .map_err(|e| Error::from_io("reading the local file", e))?
         .len();
-    if len != size {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!("segmented download: {len} bytes, the server's SIZE is {size}"),
-        ));
-    }
+    let what = String::from_utf8_lossy(remote.as_bytes());
+    check_received(&what, Some(Known::new(size, "the server's SIZE")), len)?;
     if opts.verify != Verify::SizeAndHash {
         return Ok(None);
     }

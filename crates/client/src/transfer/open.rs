@@ -303,7 +303,12 @@ impl Client {
         if offset > 0 {
             let r = self.command(Command::Rest(offset)).await?;
             if r.code() != ReplyCode::PENDING {
-                return Err(Error::from_reply("REST", r));
+                let e = Error::from_reply("REST", r);
+                return Err(if e.is_transient() {
+                    e
+                } else {
+                    e.with_kind(ErrorKind::RestartRefused)
+                });
             }
             // A server that names another offset would send (or take) the
             // file from there: appending that would splice it.
@@ -315,7 +320,7 @@ impl Client {
                     format!("REST {offset}: the server answered with another offset"),
                     r,
                 )
-                .with_kind(ErrorKind::Protocol));
+                .with_kind(ErrorKind::RestartRefused));
             }
         }
         self.control.session.transfer(cmd)?;

@@ -1,4 +1,5 @@
-//! Where `get` writes: a file or stdout, written on a thread of its own.
+//! Where a download writes: a file or any `std::io::Write` (stdout),
+//! written on a thread of its own.
 //!
 //! tokio's `Stdout` and `File` hand every write to the blocking pool and
 //! wait for it: one thread hop and wake-up per chunk, measured at tens of
