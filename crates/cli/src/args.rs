@@ -180,7 +180,9 @@ pub(crate) enum Cmd {
         url: String,
         /// Local file or directory; `-` is stdout [default: the remote name]
         local: Option<PathBuf>,
-        /// Continue a partial local file (REST)
+        /// Continue a failed download (REST): the bytes a failed `get` kept
+        /// in DIR/.ftpkit-partial/NAME, or else a shorter LOCAL cut short by
+        /// another tool. A server without REST sends the whole file again
         #[arg(long)]
         resume: bool,
     },
