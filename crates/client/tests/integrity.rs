@@ -417,3 +417,47 @@ async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
     server.finish().await.assert_ok();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A server that reads no command after EPSV until the data connection is
+/// open (Twisted) and has no REST: the resume sees the 502 at once and
+/// fetches the whole file, instead of stalling until a deadline.
+#[tokio::test]
+async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
+    let dir = temp_dir("twisted");
+    let target = dir.join("f.bin");
+    let part = ftpkit::ops::part_path(&target);
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, b"HELLO").unwrap();
+    let s = login()
+        .expect_line("SIZE f.bin")
+        .reply("213 11\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        // Nothing is read before the data connection is there.
+        .data_accept()
+        .expect_line("REST 5")
+        .reply("502 Command 'REST' not implemented\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .data_accept()
+        .expect_line("RETR f.bin")
+        .reply("150 go\r\n")
+        .data_send(b"hello world")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(s).await;
+    let mut cfg = plain(&server);
+    // A stall would hit this deadline (and fail the download).
+    cfg.timeouts = Timeouts::all(Duration::from_secs(3));
+    let mut c = Client::connect(cfg).await.unwrap();
+    let opts = ftpkit::ops::FileOptions::new().resume(true);
+    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.resumed_from, 0);
+    assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -299,9 +299,50 @@ impl Client {
             DataMode::Passive => self.passive_target().await?,
             DataMode::Active(cfg) => Target::Listen(self.active_listener(&cfg).await?),
         };
+        let peer = self.peer.ip();
+        let connector = self.config.connector.clone();
+        let connect = async move {
+            match (target, connector) {
+                (Target::Via(host, port), Some(c)) => {
+                    connect_via(
+                        c.as_ref(),
+                        &host,
+                        port,
+                        Purpose::Data,
+                        timeouts.data_connect,
+                    )
+                    .await
+                }
+                (Target::Via(host, port), None) => Err(Error::new(
+                    ErrorKind::Misuse,
+                    format!("no connector for {host}:{port}"),
+                )),
+                (Target::Connect(addr), _) => {
+                    Ok(connect_passive(addr, timeouts.data_connect).await?)
+                }
+                (Target::Listen(l), _) => Ok(l.accept(peer, timeouts.accept).await?),
+            }
+        };
+        tokio::pin!(connect);
+        // A passive connection made while `REST` is answered: some servers
+        // (Twisted) read no command after PASV/EPSV until the data
+        // connection is open, so waiting for the REST reply first would
+        // stall (TWISTED-PASV-BLOCKS-COMMANDS). No TLS handshake starts
+        // before the transfer command is sent.
+        let mut early = None;
         let offset = rest.unwrap_or(0);
         if offset > 0 {
-            let r = self.command(Command::Rest(offset)).await?;
+            let r = {
+                let rest_reply = self.command(Command::Rest(offset));
+                tokio::pin!(rest_reply);
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut rest_reply => break r?,
+                        c = &mut connect, if early.is_none() => early = Some(c),
+                    }
+                }
+            };
             if r.code() != ReplyCode::PENDING {
                 let e = Error::from_reply("REST", r);
                 return Err(if e.is_transient() {
@@ -328,31 +369,6 @@ impl Client {
         // the control branch only ever cancels a read.
         self.control.flush().await?;
 
-        let peer = self.peer.ip();
-        let connector = self.config.connector.clone();
-        let connect = async move {
-            match (target, connector) {
-                (Target::Via(host, port), Some(c)) => {
-                    connect_via(
-                        c.as_ref(),
-                        &host,
-                        port,
-                        Purpose::Data,
-                        timeouts.data_connect,
-                    )
-                    .await
-                }
-                (Target::Via(host, port), None) => Err(Error::new(
-                    ErrorKind::Misuse,
-                    format!("no connector for {host}:{port}"),
-                )),
-                (Target::Connect(addr), _) => {
-                    Ok(connect_passive(addr, timeouts.data_connect).await?)
-                }
-                (Target::Listen(l), _) => Ok(l.accept(peer, timeouts.accept).await?),
-            }
-        };
-        tokio::pin!(connect);
         let mut progress = Progress::default();
         // A completion without a data connection happens (`226` for an
         // empty listing). In passive mode the connect is still awaited: the
@@ -361,11 +377,17 @@ impl Client {
         // server that completed without connecting never will.
         let give_up_on_completion = matches!(self.config.data_mode, DataMode::Active(_));
         let tcp = loop {
+            if let Some(r) = early.take() {
+                match r {
+                    Ok(tcp) => break Some(tcp),
+                    Err(e) => return Err(self.explain_data_failure(verb, e).await),
+                }
+            }
             tokio::select! {
                 // A connection already made wins over a completion read in
                 // the same turn.
                 biased;
-                r = &mut connect => match r {
+                r = &mut connect, if early.is_none() => match r {
                     Ok(tcp) => break Some(tcp),
                     // A refused or reset data connection usually comes with
                     // a reply saying why (550 No such file): report that.
