@@ -166,12 +166,18 @@ async fn into_part(
             offset = 0;
         }
     }
-    let file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(part)
-        .await
-        .map_err(|e| io_err("opening", part, e))?;
+    // A fresh download starts from a new file (`create_new`: never through
+    // a link planted since `prepare_part` looked); a resume continues the
+    // file there, itself checked to be no link.
+    if offset == 0 {
+        match tokio::fs::remove_file(part).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_err("removing", part, e))
+            }
+            _ => {}
+        }
+    }
+    let file = open_part(part, offset == 0).await?;
     // A fresh download starts empty; a resume keeps what is there.
     file.set_len(offset)
         .await
@@ -254,6 +260,34 @@ async fn into_part(
         }
     }
     Ok(report)
+}
+
+/// Opens the partial file for appending (`fresh`: a new file). Another
+/// download into the same folder (a mirror's other worker) removes the
+/// folder when it finishes and the folder looks empty: it is made again.
+async fn open_part(part: &Path, fresh: bool) -> Result<tokio::fs::File> {
+    let mut attempts = 0;
+    loop {
+        let opened = tokio::fs::OpenOptions::new()
+            .create_new(fresh)
+            .append(true)
+            .open(part)
+            .await;
+        match opened {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && fresh && attempts < 8 => {
+                attempts += 1;
+                if let Some(dir) = part.parent() {
+                    match tokio::fs::create_dir(dir).await {
+                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                            return Err(io_err("creating", dir, e))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            r => return r.map_err(|e| io_err("opening", part, e)),
+        }
+    }
 }
 
 /// What one `RETR` delivered.
