@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use ftpkit::{Client, Entry, EntryKind, FtpUrl, TransferType};
+use ftpkit::ListLine;
+use ftpkit::{Client, EntryKind, FtpUrl, TransferType};
 use ftpkit_control::command::forbidden_byte_name;
-use ftpkit_control::listing::{parse_list_line, parse_mlsx_line, ListLine};
-use ftpkit_control::{Arg, Command};
+use ftpkit_control::Arg;
+use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::args::{Cli, Cmd};
@@ -188,50 +189,6 @@ fn not_implemented(e: &ftpkit::Error) -> bool {
 
 // ----- ls ---------------------------------------------------------------------
 
-enum Row {
-    Entry(Entry),
-    Unparsed(Vec<u8>),
-}
-
-async fn listing(client: &mut Client, path: &[u8]) -> anyhow::Result<Vec<Row>> {
-    let arg = (!path.is_empty()).then(|| Arg::new(path.to_vec()));
-    let context = || format!("ls {}", shown(path));
-    if client.features().supports_mlsx() {
-        match client.list_lines(Command::Mlsd(arg.clone())).await {
-            Ok(lines) => {
-                return Ok(lines
-                    .into_iter()
-                    .filter(|l| !l.is_empty())
-                    .map(|l| match parse_mlsx_line(&l) {
-                        Ok(e) => Row::Entry(e),
-                        Err(_) => Row::Unparsed(l),
-                    })
-                    .collect())
-            }
-            Err(e) if not_implemented(&e) => {
-                tracing::debug!(error = %e, "MLSD refused; trying LIST");
-            }
-            Err(e) => return Err(e).with_context(context),
-        }
-    }
-    let lines = client
-        .list_lines(Command::List(arg))
-        .await
-        .with_context(context)?;
-    let today = time::OffsetDateTime::now_utc().date();
-    Ok(lines
-        .iter()
-        .filter_map(|l| match parse_list_line(l, today.year()) {
-            ListLine::Entry(mut e) => {
-                e.modified = e.modified.map(|m| m.resolve_year(today));
-                Some(Row::Entry(e))
-            }
-            ListLine::Unparsed(raw) => Some(Row::Unparsed(raw)),
-            ListLine::Skip => None,
-        })
-        .collect())
-}
-
 async fn ls(
     client: &mut Client,
     url: &FtpUrl,
@@ -239,32 +196,45 @@ async fn ls(
     json: bool,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
-    let rows = listing(client, url.path()).await?;
+    let path = url.path();
+    let arg = (!path.is_empty()).then(|| Arg::new(path.to_vec()));
+    let context = || format!("ls {}", shown(path));
     let mut out = Out::new();
     let mut unparsed = 0usize;
-    for row in &rows {
-        match row {
-            Row::Entry(e)
+    // The library's one listing routine, printed as it arrives: memory
+    // stays one buffer whatever the listing's size.
+    let mut rows = Box::pin(ftpkit::ops::list_stream_arg(client, arg));
+    while let Some(row) = rows.next().await {
+        match row.with_context(context)? {
+            ListLine::Entry(e)
                 if matches!(e.kind, EntryKind::CurrentDir | EntryKind::ParentDir)
                     || matches!(e.name.as_bytes(), b"." | b"..") => {}
-            Row::Entry(e) if json => {
-                let line = serde_json::to_string(&output::JsonEntry::new(e))?;
+            ListLine::Entry(e) if json => {
+                let line = serde_json::to_string(&output::JsonEntry::new(&e))?;
                 out.line(&line)?;
             }
-            Row::Entry(e) if long => {
-                let (prefix, name) = output::long_line(e);
+            ListLine::Entry(e) if long => {
+                let (prefix, name) = output::long_line(&e);
                 out.raw_line(&[prefix.as_bytes(), &name])?;
             }
-            Row::Entry(e) => out.raw_line(&[e.name.as_bytes()])?,
-            Row::Unparsed(_) if json => unparsed += 1,
-            Row::Unparsed(raw) => out.raw_line(&[raw])?,
+            ListLine::Entry(e) => out.raw_line(&[e.name.as_bytes()])?,
+            // Never shown as a file (an `ls` error message, say).
+            ListLine::Unparsed(raw) => {
+                unparsed += 1;
+                ctx.note(&format!(
+                    "listing row not understood: {}",
+                    String::from_utf8_lossy(&raw)
+                ));
+            }
+            ListLine::Skip => {}
         }
     }
     out.flush()?;
     if unparsed > 0 {
-        ctx.note(&format!(
-            "warning: {unparsed} listing line(s) not understood, left out of the JSON"
-        ));
+        bail!(
+            "{} not understood (shown above)",
+            output::count(unparsed, "listing row", "listing rows")
+        );
     }
     Ok(())
 }

@@ -89,7 +89,17 @@ impl Out {
     }
 }
 
-/// Control characters (terminal escapes) replaced by `?`.
+/// `1 file`, `3 files`: a count with its noun.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Control characters (terminal escapes) replaced by `?`: the one
+/// sanitiser every server-supplied string passes before a terminal.
 pub(crate) fn terminal_safe(s: &str) -> Cow<'_, str> {
     if s.chars().any(char::is_control) {
         Cow::Owned(

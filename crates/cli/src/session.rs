@@ -55,9 +55,11 @@ impl Ctx {
     }
 
     /// A note on stderr, unless `-q`.
+    /// A message on stderr (unless `-q`), control characters neutralized:
+    /// notes often carry server-supplied text.
     pub(crate) fn note(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("ftpkit: {msg}");
+            eprintln!("ftpkit: {}", crate::output::terminal_safe(msg));
         }
     }
 }

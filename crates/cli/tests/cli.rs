@@ -1361,3 +1361,28 @@ async fn put_atomic_that_fails_removes_the_temporary_file() {
     t.assert_ok();
     assert!(!t.verbs().iter().any(|v| v == "RNTO"), "{t}");
 }
+
+/// An `ls` error message in a LIST (servers that run `/bin/ls`) is never
+/// printed as a file: it goes to stderr, sanitised, and the exit is 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_never_shows_an_unparsed_row_as_a_file() {
+    let s = passive(login())
+        .expect_line("LIST probe")
+        .reply("150 here\r\n")
+        .data_accept()
+        .data_send(
+            b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt\r\n\
+/bin/ls: cannot access 'probe/c': No such file \x1b]0;owned\x07or directory\r\n",
+        )
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["ls", &url(&server, "probe")]).await;
+    assert!(!out.status.success());
+    assert_eq!(stdout(&out), "a.txt\n");
+    let err = stderr(&out);
+    assert!(err.contains("listing row not understood: /bin/ls"), "{err}");
+    assert!(err.contains("1 listing row not understood"), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    server.finish().await.assert_ok();
+}

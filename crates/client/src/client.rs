@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ftpkit_control::capabilities::Support;
 use ftpkit_control::command::TransferType;
 use ftpkit_control::listing::Modified;
 use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
@@ -60,6 +61,20 @@ pub struct Client {
     pub(crate) data_handshake: Option<DataHandshake>,
     /// The working directory a renewal restores.
     pub(crate) cwd: Cwd,
+    /// A listing made from inside its directory (see [`Detour`]).
+    pub(crate) detour: Option<Detour>,
+}
+
+/// A listing that changed into its directory to list it with no argument
+/// (servers that hand the `LIST` argument to `ls` split it at spaces). The
+/// next call changes back to `origin` first, unless the listing still
+/// `held` it (opening its data connection: a session renewed then must go
+/// to `into` again).
+#[derive(Clone, Debug)]
+pub(crate) struct Detour {
+    pub(crate) origin: Vec<u8>,
+    pub(crate) into: Arg,
+    pub(crate) held: bool,
 }
 
 /// How an abandoned operation ended.
@@ -207,6 +222,7 @@ impl Client {
             renew_before_next_data: false,
             data_handshake: None,
             cwd: Cwd::Home,
+            detour: None,
         };
         run_operation(&mut client.control).await?;
         Ok(client)
@@ -283,6 +299,19 @@ impl Client {
             .await?;
             self.cwd = Cwd::Known(cwd);
         }
+        // A listing opening its data connection from inside its directory
+        // goes back there; any other detour ended with the old connection.
+        match &self.detour {
+            Some(d) if d.held => {
+                let into = d.into.clone();
+                self.exchange_ok(
+                    "CWD (restoring the listing's directory)",
+                    Command::Cwd(into),
+                )
+                .await?;
+            }
+            _ => self.detour = None,
+        }
         self.tls_history.refreshes += 1;
         tracing::debug!(
             parent: &self.span,
@@ -298,6 +327,47 @@ impl Client {
     /// half-way and drains replies still owed; fails if the connection is
     /// broken.
     pub(crate) async fn ready(&mut self) -> Result<()> {
+        self.ready_session().await?;
+        if self.detour.as_ref().is_some_and(|d| !d.held) {
+            if let Some(d) = self.detour.take() {
+                self.exchange_ok(
+                    "CWD (back from a listing's directory)",
+                    Command::Cwd(Arg::from(d.origin)),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes into `into` for a listing with no argument: the origin is
+    /// kept, and the next call comes back to it (see [`Detour`]). The detour
+    /// is held until [`release_detour`](Self::release_detour).
+    pub(crate) async fn begin_detour(&mut self, into: Arg) -> Result<()> {
+        self.ready().await?;
+        let origin = match &self.cwd {
+            Cwd::Known(p) => p.clone(),
+            Cwd::Home | Cwd::Unknown => self.exchange_pwd().await?,
+        };
+        self.exchange_ok("CWD", Command::Cwd(into.clone())).await?;
+        self.detour = Some(Detour {
+            origin,
+            into,
+            held: true,
+        });
+        Ok(())
+    }
+
+    /// The listing's data connection is open (or failed): the next call
+    /// may return to the origin.
+    pub(crate) fn release_detour(&mut self) {
+        if let Some(d) = &mut self.detour {
+            d.held = false;
+        }
+    }
+
+    /// Makes sure the session is idle (see [`ready`](Self::ready)).
+    async fn ready_session(&mut self) -> Result<()> {
         if self.control.broken.is_none() && self.control.session.is_idle() {
             // An operation abandoned after the session had read its last
             // reply (a 226 that came with the 150 mark, say) leaves that
@@ -503,6 +573,16 @@ impl Client {
     /// The features the server announced (FEAT after login).
     pub fn features(&self) -> &FeatureSet {
         self.control.session.features()
+    }
+
+    /// Whether the server implements `verb` (`SIZE`, `MDTM`, `MLSD`,
+    /// `MLST`, `MFMT`, `REST`): from FEAT when the server answered it,
+    /// otherwise from the command's own replies so far (`Unknown` until it
+    /// is tried; `500`/`502` make it `No` for the session). Mirror and the
+    /// listing routine use it, so that a server without FEAT still gets
+    /// `MDTM`, `SIZE` and `MLSD`.
+    pub fn support(&self, verb: &str) -> Support {
+        self.control.session.support(verb)
     }
 
     /// The configuration.

@@ -46,6 +46,7 @@ pub use connector::{
     Connector, HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use ftpkit_control::capabilities::Support;
 pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
 pub use ftpkit_control::{Credentials, Reply, ReplyCode};

@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod capabilities;
 pub mod command;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -25,6 +25,7 @@ use super::progress::Progress;
 use super::upload::upload_file;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::Support;
 
 /// Options of [`mirror_down`] and [`mirror_up`].
 #[derive(Clone)]
@@ -620,7 +621,8 @@ async fn remote_mtime(client: &mut Client, job: &Job) -> Option<SystemTime> {
     if job.remote_mtime.is_some() {
         return job.remote_mtime;
     }
-    if !client.features().supports("MDTM") {
+    // Also tried when FEAT was refused: its first answer is kept.
+    if client.support("MDTM") == Support::No {
         return None;
     }
     let m = client.modified(Arg::from(job.remote.clone())).await.ok()?;
@@ -695,7 +697,7 @@ async fn up_one(
     resume: bool,
 ) -> Result<Option<u64>> {
     let remote = Arg::from(job.remote.clone());
-    let mfmt = client.features().supports("MFMT");
+    let mfmt = client.support("MFMT") == Support::Yes;
     if opts.skip_unchanged && job.remote_size.is_some() && job.remote_size == job.size {
         if let (Some(rt), Some(lt)) = (
             remote_mtime(client, job).await.and_then(secs),

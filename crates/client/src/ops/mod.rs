@@ -45,8 +45,3 @@ pub use upload::{atomic_upload_name, upload_file, LocalStamp};
 
 /// Buffer size of the file copies.
 pub(crate) const COPY_BUFFER: usize = 256 * 1024;
-
-/// The year now, for LIST rows that omit it.
-pub(crate) fn current_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
-}

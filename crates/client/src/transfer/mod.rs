@@ -8,6 +8,7 @@ mod open;
 mod upload;
 
 pub use download::Download;
+pub(crate) use open::Opened;
 pub use upload::Upload;
 
 use ftpkit_control::Reply;

@@ -63,6 +63,7 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::capabilities::{Capabilities, Support};
 use crate::command::{Arg, AuthMechanism, Command, ProtectionLevel, TransferType};
 use crate::parse::FeatureSet;
 use crate::reply::{Reply, ReplyCode, ReplyDecoder};
@@ -167,6 +168,10 @@ pub struct Session {
     protection: Option<ProtectionLevel>,
     features: FeatureSet,
     features_fetched: bool,
+    /// Support of the RFC 3659 commands, from FEAT or learned.
+    capabilities: Capabilities,
+    /// A tracked command in flight, whose first reply is learned from.
+    probe: Option<&'static str>,
     utf8: bool,
     transfer_type: Option<TransferType>,
 }
@@ -214,6 +219,8 @@ impl Session {
             protection: None,
             features: FeatureSet::default(),
             features_fetched: false,
+            capabilities: Capabilities::default(),
+            probe: None,
             utf8: false,
             transfer_type: None,
             config,
@@ -350,6 +357,21 @@ impl Session {
         &self.features
     }
 
+    /// Whether the server implements `verb` (`SIZE`, `MDTM`, `MLSD`,
+    /// `MLST`, `MFMT`, `REST`): from FEAT when it answered, else from the
+    /// command's own replies so far ([`Support::Unknown`] until tried). See
+    /// [`Capabilities`].
+    pub fn support(&self, verb: &str) -> Support {
+        self.capabilities.support(verb, &self.features)
+    }
+
+    /// Learns from the first reply to a tracked command in flight.
+    fn learn(&mut self, code: ReplyCode) {
+        if let Some(verb) = self.probe.take() {
+            self.capabilities.learn(verb, code);
+        }
+    }
+
     /// Whether `OPTS UTF8 ON` was accepted.
     pub fn utf8_enabled(&self) -> bool {
         self.utf8
@@ -449,6 +471,7 @@ impl Session {
         if let Command::Type(t) = cmd {
             self.transfer_type = Some(t);
         }
+        self.probe = Capabilities::tracks(cmd.verb()).then(|| cmd.verb());
         self.state = State::Command;
         Ok(())
     }
@@ -467,6 +490,7 @@ impl Session {
             return Err(Misuse::NotADataCommand(cmd.verb()).into());
         }
         self.send(&cmd)?;
+        self.probe = Capabilities::tracks(cmd.verb()).then(|| cmd.verb());
         self.state = State::AwaitMark;
         Ok(())
     }
@@ -635,6 +659,7 @@ impl Session {
                 self.on_step_reply(op, step, reply)
             }
             State::Command => {
+                self.learn(code);
                 if code.is_preliminary() {
                     self.state = State::Command;
                     self.events.push_back(Event::Preliminary(reply));
@@ -646,6 +671,7 @@ impl Session {
             }
             State::AwaitMark | State::AwaitCompletion => {
                 let marked = matches!(state, State::AwaitCompletion);
+                self.learn(code);
                 if code.is_preliminary() {
                     // The first 1yz is the mark; later ones (110 restart
                     // markers and the like) are informational.
@@ -842,6 +868,7 @@ impl Session {
             }
             Pending::Feat => {
                 self.features_fetched = true;
+                self.capabilities.feat_reply(code.is_completion());
                 self.features = FeatureSet::parse(&reply);
                 if self.config.utf8 == Utf8Policy::IfOffered && self.features.supports_utf8() {
                     self.steps.push_front(Pending::Utf8);
