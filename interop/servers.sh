@@ -6,6 +6,7 @@
 #   interop/servers.sh stop               # stop every instance it started
 #   interop/servers.sh status             # each instance, its port, answers?
 #   interop/servers.sh check [NAME...]    # ftplib round trips on each instance
+#   interop/servers.sh probe [NAME...]    # transcript of replies (INETUTILS, TWISTED)
 #   interop/servers.sh env                # print the env file
 #
 # See interop/README.md for the env file, ports, layout and quirks.
@@ -27,6 +28,15 @@ HOST=127.0.0.1
 
 PYFTPDLIB_VERSION=2.2.0
 PYOPENSSL_VERSION=26.4.0
+TWISTED_VERSION=26.10.0
+
+# GNU inetutils ftpd authenticates against /etc/passwd + /etc/shadow and
+# chroots into the home of users listed in /etc/ftpchroot: it gets a system
+# user of its own, whose home start points at the INETUTILS root, with the
+# same password. ftpd also wants the user's shell in /etc/shells: a shell of
+# ours that refuses logins (listing /usr/sbin/nologin there would admit every
+# nologin system account).
+INET_USER=ftpkit-inet
 
 VSFTPD_BIN=/usr/sbin/vsftpd
 PROFTPD_DIR=$PREFIX/proftpd
@@ -35,14 +45,21 @@ PROFTPD_MODULES=$PROFTPD_DIR/usr/lib/proftpd
 PUREFTPD_DIR=$PREFIX/pure-ftpd
 PUREFTPD_BIN=$PUREFTPD_DIR/usr/sbin/pure-ftpd
 PUREPW_BIN=$PUREFTPD_DIR/usr/bin/pure-pw
+INETUTILS_DIR=$PREFIX/inetutils
+INETUTILS_BIN=$INETUTILS_DIR/usr/sbin/ftpd
+INET_SHELL=$PREFIX/ftp-shell
 VENV=$PREFIX/venv
+VENV_IMPORTS="import pyftpdlib, OpenSSL, twisted.protocols.ftp"
 STAMP=$PREFIX/installed.stamp
 
 # NAME  server  tls  control-port  passive-min  passive-max
-# Control ports 21210-21241, passive ranges 21300-21799 (50 each, disjoint),
+# Control ports 21210-21260, passive ranges 21300-21849 (50 each, disjoint),
 # except the two vsftpd instances the load test runs 32 sessions each on:
 # 200 ports each from 22000 (see docs/server-quirks.md, "vsftpd passive port
 # exhaustion"); all below Linux's ephemeral range (32768-60999).
+# INETUTILS has no passive range ("- -"): inetutils ftpd has no option for
+# one and binds port 0, so its passive ports are the kernel's ephemeral range
+# (what the env file's _PASV says for it).
 # PROFTPD_TLS_SHORT is PROFTPD_TLS with a 4 s TLS session lifetime (ticket
 # lifetime hint and server-side validity; interop/conf/proftpd-tls-short.conf.in),
 # for tests of tickets that expire during a session.
@@ -58,6 +75,8 @@ PUREFTPD          pureftpd  none      21230 21600 21649
 PUREFTPD_TLS      pureftpd  explicit  21231 21650 21699
 PYFTPDLIB         pyftpdlib none      21240 21700 21749
 PYFTPDLIB_TLS     pyftpdlib explicit  21241 21750 21799
+INETUTILS         inetutils none      21250 -     -
+TWISTED           twisted   none      21260 21800 21849
 "
 
 PKI=$RT/pki
@@ -76,6 +95,24 @@ instance_field() { # NAME FIELDNO -> value
 all_instances() { awk 'NF { print $1 }' <<<"$INSTANCES"; }
 lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
 
+instance_user() { # NAME -> the user that logs in to it
+    case "$1" in
+        INETUTILS) echo "$INET_USER" ;;
+        *) echo "$FTP_USER" ;;
+    esac
+}
+
+# The passive range an instance's data ports come from, "MIN-MAX".
+instance_pasv() {
+    local lo hi
+    lo=$(instance_field "$1" 5)
+    hi=$(instance_field "$1" 6)
+    if [ "$lo" = - ]; then
+        read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    fi
+    echo "$lo-$hi"
+}
+
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (servers drop privileges to user $FTP_USER)"; }
 
 # ---------------------------------------------------------------- install --
@@ -83,16 +120,16 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (servers drop privileg
 install_is_complete() {
     [ -f "$STAMP" ] || return 1
     [ -x "$VSFTPD_BIN" ] && [ -x "$PROFTPD_BIN" ] && [ -f "$PROFTPD_MODULES/mod_tls.so" ] \
-        && [ -x "$PUREFTPD_BIN" ] && [ -x "$PUREPW_BIN" ] || return 1
+        && [ -x "$PUREFTPD_BIN" ] && [ -x "$PUREPW_BIN" ] && [ -x "$INETUTILS_BIN" ] || return 1
     command -v openssl >/dev/null && command -v ss >/dev/null || return 1
-    "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null || return 1
+    "$VENV/bin/python" -c "$VENV_IMPORTS" 2>/dev/null || return 1
     libs_resolve || return 1
     return 0
 }
 
 libs_resolve() { # every unpacked binary/module finds its shared libraries
     local f
-    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES"/mod_tls.so "$PUREFTPD_BIN" "$PUREPW_BIN"; do
+    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES"/mod_tls.so "$PUREFTPD_BIN" "$PUREPW_BIN" "$INETUTILS_BIN"; do
         if ldd "$f" 2>/dev/null | grep -q 'not found'; then
             return 1
         fi
@@ -150,6 +187,27 @@ auth     required pam_unix.so nodelay
 account  required pam_unix.so
 session  required pam_permit.so
 EOF
+
+    # inetutils ftpd's user (see INET_USER above). Its home is set to the
+    # INETUTILS root by start; until then the empty root-owned one.
+    cat >"$INET_SHELL" <<'EOF'
+#!/bin/sh
+# ftpkit interop (interop/servers.sh): login shell of the inetutils ftpd test
+# user. Listed in /etc/shells only because ftpd requires a listed shell.
+echo "This account is only for the ftpkit FTP interop tests." >&2
+exit 1
+EOF
+    chmod 755 "$INET_SHELL"
+    grep -qxF "$INET_SHELL" /etc/shells || echo "$INET_SHELL" >>/etc/shells
+    if ! id "$INET_USER" >/dev/null 2>&1; then
+        useradd --no-create-home --home-dir "$PREFIX/home" --shell "$INET_SHELL" \
+            --user-group --comment "ftpkit interop test user (inetutils ftpd)" "$INET_USER"
+    elif [ "$(getent passwd "$INET_USER" | cut -d: -f7)" != "$INET_SHELL" ]; then
+        usermod --shell "$INET_SHELL" "$INET_USER"
+    fi
+    printf '%s:%s\n' "$INET_USER" "$FTP_PASS" | chpasswd
+    # chroot into the home: the client sees the root as "/", as elsewhere.
+    grep -qxF "$INET_USER" /etc/ftpchroot 2>/dev/null || echo "$INET_USER" >>/etc/ftpchroot
 }
 
 cmd_install() {
@@ -167,13 +225,14 @@ cmd_install() {
     log "apt-get install vsftpd openssl python3-venv iproute2"
     apt-get install -y -qq --no-install-recommends vsftpd openssl python3 python3-venv iproute2 >/dev/null
 
-    # ProFTPD (+ mod_tls from proftpd-mod-crypto) and Pure-FTPd: downloaded
-    # and unpacked privately, because all three servers conflict in dpkg.
+    # ProFTPD (+ mod_tls from proftpd-mod-crypto), Pure-FTPd and GNU
+    # inetutils ftpd: downloaded and unpacked privately, because all four
+    # servers conflict in dpkg (ftp-server).
     local dl=$PREFIX/debs
     rm -rf "$dl" && mkdir -p "$dl"
-    log "apt-get download proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common"
+    log "apt-get download proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common inetutils-ftpd"
     (cd "$dl" && apt-get -qq -o APT::Sandbox::User=root download \
-        proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common)
+        proftpd-core proftpd-mod-crypto pure-ftpd pure-ftpd-common inetutils-ftpd)
     local deps=() deb
     for deb in "$dl"/*.deb; do
         mapfile -t -O "${#deps[@]}" deps < <(deb_runtime_deps "$deb")
@@ -183,24 +242,31 @@ cmd_install() {
     log "apt-get install runtime libraries: ${deps[*]}"
     apt-get install -y -qq --no-install-recommends "${deps[@]}" >/dev/null
 
-    rm -rf "$PROFTPD_DIR" "$PUREFTPD_DIR"
-    mkdir -p "$PROFTPD_DIR" "$PUREFTPD_DIR"
+    rm -rf "$PROFTPD_DIR" "$PUREFTPD_DIR" "$INETUTILS_DIR"
+    mkdir -p "$PROFTPD_DIR" "$PUREFTPD_DIR" "$INETUTILS_DIR"
     for deb in "$dl"/proftpd-*.deb; do dpkg-deb -x "$deb" "$PROFTPD_DIR"; done
     for deb in "$dl"/pure-ftpd*.deb; do dpkg-deb -x "$deb" "$PUREFTPD_DIR"; done
+    # Only the binary is used: its /etc/pam.d/ftp stays in the unpacked tree
+    # (ftpd runs with its default passwd authentication, no PAM).
+    for deb in "$dl"/inetutils-ftpd*.deb; do dpkg-deb -x "$deb" "$INETUTILS_DIR"; done
     local f missing=0
-    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES/mod_tls.so" "$PUREFTPD_BIN" "$PUREPW_BIN"; do
+    for f in "$PROFTPD_BIN" "$PROFTPD_MODULES/mod_tls.so" "$PUREFTPD_BIN" "$PUREPW_BIN" "$INETUTILS_BIN"; do
         [ -e "$f" ] || die "expected $f in the unpacked packages"
         if ldd "$f" | grep 'not found' >&2; then missing=1; fi
     done
     [ "$missing" = 0 ] || die "unpacked binaries miss shared libraries (above)"
 
-    # pyftpdlib + pyOpenSSL (its TLS handler needs pyOpenSSL) in a venv.
-    if ! "$VENV/bin/python" -c "import pyftpdlib, OpenSSL" 2>/dev/null; then
-        rm -rf "$VENV"
-        log "python venv + pyftpdlib==$PYFTPDLIB_VERSION pyOpenSSL==$PYOPENSSL_VERSION"
-        /usr/bin/python3 -m venv "$VENV"
+    # pyftpdlib + pyOpenSSL (its TLS handler needs pyOpenSSL) and Twisted
+    # in a venv. An existing venv is completed, not replaced.
+    if ! "$VENV/bin/python" -c "$VENV_IMPORTS" 2>/dev/null; then
+        if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+            rm -rf "$VENV"
+            log "python venv"
+            /usr/bin/python3 -m venv "$VENV"
+        fi
+        log "pip install pyftpdlib==$PYFTPDLIB_VERSION pyOpenSSL==$PYOPENSSL_VERSION twisted==$TWISTED_VERSION"
         "$VENV/bin/pip" install -q --disable-pip-version-check \
-            "pyftpdlib==$PYFTPDLIB_VERSION" "pyOpenSSL==$PYOPENSSL_VERSION"
+            "pyftpdlib==$PYFTPDLIB_VERSION" "pyOpenSSL==$PYOPENSSL_VERSION" "twisted==$TWISTED_VERSION"
     fi
 
     system_setup
@@ -220,6 +286,7 @@ cmd_install() {
         done
         echo "pyftpdlib=$PYFTPDLIB_VERSION"
         echo "pyOpenSSL=$PYOPENSSL_VERSION"
+        echo "twisted=$TWISTED_VERSION"
     } >"$STAMP"
     log "installed in $((SECONDS - t0)) s: $(tr '\n' ' ' <"$STAMP")"
 }
@@ -297,7 +364,7 @@ proc_table() {
 
 is_server_exe() { # exe path -> ours?
     case "$1" in
-        "$VSFTPD_BIN" | "$PROFTPD_BIN" | "$PUREFTPD_BIN") return 0 ;;
+        "$VSFTPD_BIN" | "$PROFTPD_BIN" | "$PUREFTPD_BIN" | "$INETUTILS_BIN") return 0 ;;
         */python3* | */python) return 0 ;;
     esac
     return 1
@@ -333,7 +400,12 @@ stray_pids() {
     while read -r p _ _ exe; do
         is_server_exe "$exe" || continue
         cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-        case "$exe" in */python*) [[ $cmd == *pyftpdlib_server.py* ]] || continue ;; esac
+        case "$exe" in
+            */python*)
+                [[ $cmd == *pyftpdlib_server.py* || $cmd == *twisted_server.py* \
+                    || $cmd == *inetd_launcher.py* ]] || continue
+                ;;
+        esac
         ours=0
         [[ $cmd == *"$RT/"* ]] && ours=1
         link=$(readlink "/proc/$p/cwd" 2>/dev/null) || true
@@ -564,6 +636,35 @@ start_pyftpdlib() {
     launch "$VENV/bin/python" -u "$CONF_SRC/pyftpdlib_server.py" "${args[@]}"
 }
 
+start_inetutils() {
+    # inetd-style: ftpd serves the one connection on its stdin/stdout. Our
+    # launcher (a tiny inetd) accepts on 127.0.0.1:PORT and execs ftpd per
+    # connection. ftpd chroots the user (listed in /etc/ftpchroot) into its
+    # home: point the home at this instance's root. No sessions of the user
+    # are left (start stopped everything), so usermod may change it.
+    if [ "$(getent passwd "$INET_USER" | cut -d: -f6)" != "$ROOT" ]; then
+        usermod --home "$ROOT" "$INET_USER" >>"$LOGDIR/$LNAME.out" 2>&1 \
+            || { tail -n 5 "$LOGDIR/$LNAME.out" >&2; die "$NAME: usermod --home $ROOT $INET_USER failed"; }
+    fi
+    local args=(
+        -t 3600 # idle timeout, seconds (default 900)
+        -T 7200 # the most a client may ask for with SITE IDLE
+        -u 022  # umask (default 027: files 640, directories 750)
+    )
+    printf '%q ' "$INETUTILS_BIN" "${args[@]}" >"$GENCONF/$LNAME.cmdline"
+    echo >>"$GENCONF/$LNAME.cmdline"
+    launch "$VENV/bin/python" -u "$CONF_SRC/inetd_launcher.py" --name "$NAME" --port "$PORT" \
+        -- "$INETUTILS_BIN" "${args[@]}"
+}
+
+start_twisted() {
+    printf '%s\n' "$FTP_PASS" >"$GENCONF/$LNAME.pass"
+    chmod 600 "$GENCONF/$LNAME.pass"
+    launch "$VENV/bin/python" -u "$CONF_SRC/twisted_server.py" --name "$NAME" --port "$PORT" \
+        --root "$ROOT" --pasv "$PASV_MIN-$PASV_MAX" --user "$FTP_USER" \
+        --password-file "$GENCONF/$LNAME.pass" --run-as "$FTP_USER"
+}
+
 check_installed() { # server
     case "$1" in
         vsftpd) [ -x "$VSFTPD_BIN" ] || die "vsftpd is not installed ($VSFTPD_BIN): run interop/servers.sh install" ;;
@@ -573,6 +674,14 @@ check_installed() { # server
             || die "Pure-FTPd is not installed ($PUREFTPD_BIN): run interop/servers.sh install" ;;
         pyftpdlib) "$VENV/bin/python" -c 'import pyftpdlib, OpenSSL' 2>/dev/null \
             || die "pyftpdlib is not installed ($VENV): run interop/servers.sh install" ;;
+        inetutils)
+            [ -x "$INETUTILS_BIN" ] || die "inetutils ftpd is not installed ($INETUTILS_BIN): run interop/servers.sh install"
+            id "$INET_USER" >/dev/null 2>&1 && grep -qxF "$INET_SHELL" /etc/shells \
+                && grep -qxF "$INET_USER" /etc/ftpchroot 2>/dev/null \
+                || die "user $INET_USER, its shell in /etc/shells or /etc/ftpchroot missing: run interop/servers.sh install"
+            ;;
+        twisted) "$VENV/bin/python" -c 'import twisted.protocols.ftp' 2>/dev/null \
+            || die "Twisted is not installed ($VENV): run interop/servers.sh install" ;;
     esac
 }
 
@@ -624,9 +733,9 @@ cmd_start() {
         PASV_MIN=$(instance_field "$NAME" 5)
         PASV_MAX=$(instance_field "$NAME" 6)
         ROOT=$ROOTS/$LNAME
-        # Each instance's own, empty, writable root, owned by the test user.
+        # Each instance's own, empty, writable root, owned by its test user.
         mkdir -p "$ROOT"
-        chown "$FTP_USER:$FTP_USER" "$ROOT"
+        chown "$(instance_user "$NAME"):$(instance_user "$NAME")" "$ROOT"
         chmod 755 "$ROOT"
         "start_$SERVER"
     done
@@ -683,7 +792,11 @@ cmd_start() {
             echo "FTPKIT_INTEROP_${NAME}_PORT=$(instance_field "$NAME" 4)"
             echo "FTPKIT_INTEROP_${NAME}_ROOT=$ROOTS/$(lower "$NAME")"
             echo "FTPKIT_INTEROP_${NAME}_TLS=$(instance_field "$NAME" 3)"
-            echo "FTPKIT_INTEROP_${NAME}_PASV=$(instance_field "$NAME" 5)-$(instance_field "$NAME" 6)"
+            echo "FTPKIT_INTEROP_${NAME}_PASV=$(instance_pasv "$NAME")"
+            # The login of this instance: FTPKIT_INTEROP_USER/_PASS except
+            # on INETUTILS, whose ftpd needs a system user of its own.
+            echo "FTPKIT_INTEROP_${NAME}_USER=$(instance_user "$NAME")"
+            echo "FTPKIT_INTEROP_${NAME}_PASS=$FTP_PASS"
         done
     } >"$tmp"
     mv -f "$tmp" "$ENV_FILE"
@@ -726,8 +839,23 @@ case "${1:-}" in
     check)
         shift
         [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run interop/servers.sh start first"
+        if [ $# -eq 0 ]; then
+            # smoke.py's round trips need REST+STOR, APPE and the common
+            # user: not for INETUTILS (own user) and TWISTED (no REST/APPE).
+            mapfile -t names < <(sed -n 's/^FTPKIT_INTEROP_INSTANCES=//p' "$ENV_FILE" | tr ',' '\n' \
+                | grep -vxE 'INETUTILS|TWISTED' || true)
+            [ ${#names[@]} -gt 0 ] || die "no instance smoke.py can check in $ENV_FILE (use probe)"
+            log "checking ${names[*]} (INETUTILS, TWISTED: use servers.sh probe)"
+            set -- "${names[@]}"
+        fi
         "$VENV/bin/python" "$HERE/smoke.py" "$ENV_FILE" "$@"
         ;;
+    probe)
+        shift
+        [ -f "$ENV_FILE" ] || die "no $ENV_FILE: run interop/servers.sh start first"
+        [ $# -gt 0 ] || set -- INETUTILS TWISTED
+        "$VENV/bin/python" "$HERE/probe.py" "$ENV_FILE" "$@"
+        ;;
     env) cat "$ENV_FILE" ;;
-    *) echo "usage: $0 install|start [NAME...]|stop|status|check [NAME...]|env" >&2; exit 2 ;;
+    *) echo "usage: $0 install|start [NAME...]|stop|status|check [NAME...]|probe [NAME...]|env" >&2; exit 2 ;;
 esac
