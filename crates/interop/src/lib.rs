@@ -77,6 +77,14 @@ impl Env {
             .unwrap_or_else(|| panic!("{key} missing from the interop env file"))
     }
 
+    /// `key`, else `fallback`; panics when both are absent.
+    pub fn get_or(&self, key: &str, fallback: &str) -> String {
+        self.vars
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.get(fallback))
+    }
+
     /// A server instance by name (`VSFTPD`, `PROFTPD_TLS`, ...).
     pub fn server(&self, name: &str) -> Server {
         let port = self
@@ -101,8 +109,16 @@ impl Env {
             port,
             root: PathBuf::from(self.get(&format!("FTPKIT_INTEROP_{name}_ROOT"))),
             security: tls,
-            user: self.get("FTPKIT_INTEROP_USER"),
-            password: self.get("FTPKIT_INTEROP_PASS"),
+            // Per instance (inetutils-ftpd logs in a system user of its
+            // own), else the shared one.
+            user: self.get_or(
+                &format!("FTPKIT_INTEROP_{name}_USER"),
+                "FTPKIT_INTEROP_USER",
+            ),
+            password: self.get_or(
+                &format!("FTPKIT_INTEROP_{name}_PASS"),
+                "FTPKIT_INTEROP_PASS",
+            ),
             ca: PathBuf::from(self.get("FTPKIT_INTEROP_CA")),
         }
     }

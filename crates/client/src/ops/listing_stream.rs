@@ -36,8 +36,6 @@ enum Open {
     Command(Command),
     /// A directory: MLSD or LIST, chosen as [`list_stream`] says.
     Directory(Option<Arg>),
-    /// NLST of a path, listed from inside it when `ls` would split it.
-    Nlst(Option<Arg>),
 }
 
 enum State<'a> {
@@ -57,7 +55,7 @@ fn too_large(e: ftpkit_control::listing::ListingError) -> Error {
     Error::new(ErrorKind::Protocol, format!("listing: {e}"))
 }
 
-/// Whether a server that hands the `LIST`/`NLST` argument to `ls` would
+/// Whether a server that hands the `LIST` argument to `ls` would
 /// take `path` for several arguments or an option
 /// (INETUTILS-LIST-SPLITS-ARGUMENT): such paths are listed from inside.
 fn needs_detour(path: &[u8]) -> bool {
@@ -86,14 +84,6 @@ async fn open_inside(client: &mut Client, into: Arg, cmd: Command) -> Result<Ope
 async fn open_listing(client: &mut Client, what: Open) -> Result<(Opened, Format)> {
     match what {
         Open::Command(cmd) => Ok((client.open_data(cmd, None).await?, Format::Raw)),
-        Open::Nlst(Some(arg)) if needs_detour(arg.as_bytes()) => Ok((
-            open_inside(client, arg, Command::Nlst(None)).await?,
-            Format::Raw,
-        )),
-        Open::Nlst(arg) => Ok((
-            client.open_data(Command::Nlst(arg), None).await?,
-            Format::Raw,
-        )),
         Open::Directory(arg) => {
             if client.support("MLSD") != Support::No {
                 match client.open_data(Command::Mlsd(arg.clone()), None).await {
@@ -264,13 +254,15 @@ pub fn list_stream_arg(
     })
 }
 
-/// `NLST` as a stream of names (blank lines left out); a path with a space
-/// or a leading `-` is listed from inside, as [`list_stream`] does.
+/// `NLST` as a stream of names (blank lines left out). The path is sent as
+/// given: `NLST` with no argument is refused by some servers
+/// (TWISTED-NLST-NEEDS-ARGUMENT), and `ls`-based servers prefix the names
+/// with the argument rather than split it.
 pub fn nlst_stream<'a>(
     client: &'a mut Client,
     path: Option<&str>,
 ) -> impl Stream<Item = Result<RawName>> + Send + 'a {
-    lines_of(client, Open::Nlst(path.map(Arg::from))).filter_map(|line| {
+    lines_of(client, Open::Command(Command::Nlst(path.map(Arg::from)))).filter_map(|line| {
         std::future::ready(match line {
             Ok((_, l)) if l.is_empty() => None,
             other => Some(other.map(|(_, l)| RawName::from(l))),
