@@ -260,6 +260,31 @@ pub(crate) enum Cmd {
         /// transient error, each resuming where the last one stopped
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
         retries: u32,
+        /// Mirror only files matching GLOB (repeatable). A pattern without
+        /// `/` matches names anywhere (`*.iso`); one with `/` the path from
+        /// the mirror's root (`pub/*/README`)
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Leave out files and folders matching GLOB (repeatable; same
+        /// patterns as --include). Excluded files are never deleted
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Print what would be transferred and deleted; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete what the target has and the source does not: local files
+        /// (remote ones with --reverse), only inside the target
+        #[arg(long)]
+        delete: bool,
+        /// Do not walk folders deeper than N below the top (an error each)
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        max_depth: usize,
+        /// Stop after N files (an error)
+        #[arg(long, value_name = "N")]
+        max_files: Option<u64>,
+        /// Stop before the files' sizes pass N bytes (an error)
+        #[arg(long, value_name = "N")]
+        max_bytes: Option<u64>,
     },
     /// Send one raw command and print the reply
     Quote {

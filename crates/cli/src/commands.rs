@@ -75,11 +75,26 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
             reverse,
             parallel,
             retries,
+            include,
+            exclude,
+            dry_run,
+            delete,
+            max_depth,
+            max_files,
+            max_bytes,
         } => {
             let local = if *reverse { first } else { second };
             let opts = ftpkit::ops::MirrorOptions {
                 parallelism: usize::from(*parallel),
                 retries: *retries,
+                include: include.clone(),
+                exclude: exclude.clone(),
+                dry_run: *dry_run,
+                delete: *delete,
+                max_depth: *max_depth,
+                max_files: *max_files,
+                max_bytes: *max_bytes,
+                progress: crate::progress::mirror_callback(ctx.progress),
                 ..ftpkit::ops::MirrorOptions::default()
             };
             mirror(&mut client, &url, Path::new(local), *reverse, &opts, ctx).await
@@ -198,7 +213,10 @@ async fn ls(
 ) -> anyhow::Result<()> {
     let path = url.path();
     let arg = (!path.is_empty()).then(|| Arg::new(path.to_vec()));
-    let context = || format!("ls {}", shown(path));
+    let context = || match path {
+        [] => "ls of the login directory".to_owned(),
+        p => format!("ls {}", shown(p)),
+    };
     let mut out = Out::new();
     let mut unparsed = 0usize;
     // The library's one listing routine, printed as it arrives: memory
@@ -307,8 +325,12 @@ async fn get(
     }
     if report.expected_size.is_none() {
         ctx.note(&format!(
-            "received {} bytes; the server gave no size to check them against",
-            report.transferred
+            "received {}; the server gave no size to check them against",
+            output::count(
+                usize::try_from(report.transferred).unwrap_or(usize::MAX),
+                "byte",
+                "bytes"
+            )
         ));
     }
     Ok(())
@@ -416,8 +438,12 @@ async fn put_file(
     }
     if report.expected_size.is_none() {
         ctx.note(&format!(
-            "sent {} bytes; the server cannot tell its size, so the upload is not verified",
-            report.transferred
+            "sent {}; the server cannot tell its size, so the upload is not verified",
+            output::count(
+                usize::try_from(report.transferred).unwrap_or(usize::MAX),
+                "byte",
+                "bytes"
+            )
         ));
     }
     Ok(())
@@ -647,22 +673,66 @@ async fn mirror(
         ftpkit::ops::mirror_down(client, &remote, local, opts).await
     }
     .with_context(|| format!("mirror {remote}"))?;
+    if opts.dry_run {
+        let mut out = Out::new();
+        for p in &report.planned {
+            let size = p.size.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
+            let line = if reverse {
+                format!("put {} -> {}{size}", p.local.display(), p.remote)
+            } else {
+                format!("get {} -> {}{size}", p.remote, p.local.display())
+            };
+            out.line(&output::terminal_safe(&line))?;
+        }
+        for d in &report.deleted {
+            out.line(&output::terminal_safe(&format!("delete {d}")))?;
+        }
+        out.flush()?;
+    }
     for (name, why) in &report.refused {
         ctx.note(&format!("refused {:?}: {why}", name.to_string_lossy()));
+    }
+    for (what, why) in &report.skipped_other {
+        ctx.note(&format!("skipped {what}: {why}"));
+    }
+    if !opts.dry_run {
+        for d in &report.deleted {
+            ctx.note(&format!("deleted {d}"));
+        }
     }
     for e in &report.errors {
         ctx.note(&format!("{}: {}", e.path, e.error));
     }
+    let done = if opts.dry_run {
+        format!(
+            "dry run: {} to transfer, {} to delete",
+            output::count(report.planned.len(), "file", "files"),
+            report.deleted.len()
+        )
+    } else {
+        format!(
+            "{} ({}) transferred, {} deleted",
+            output::count(
+                usize::try_from(report.files_transferred).unwrap_or(usize::MAX),
+                "file",
+                "files"
+            ),
+            output::count(
+                usize::try_from(report.bytes).unwrap_or(usize::MAX),
+                "byte",
+                "bytes"
+            ),
+            report.deleted.len()
+        )
+    };
     ctx.note(&format!(
-        "{} files ({} bytes) transferred, {} unchanged, {} refused, {} errors",
-        report.files_transferred,
-        report.bytes,
+        "{done}, {} unchanged, {} refused, {}",
         report.skipped_unchanged,
         report.refused.len(),
-        report.errors.len()
+        output::count(report.errors.len(), "error", "errors")
     ));
     if !report.errors.is_empty() {
-        bail!("{} files failed", report.errors.len());
+        bail!("{}", output::count(report.errors.len(), "error", "errors"));
     }
     Ok(())
 }
@@ -694,9 +764,13 @@ async fn segmented(
         .await
         .with_context(|| format!("get {}", shown(url.path())))?;
     ctx.note(&format!(
-        "{} bytes in {} segments to {}",
-        report.size,
-        report.segments.len(),
+        "{} in {} to {}",
+        output::count(
+            usize::try_from(report.size).unwrap_or(usize::MAX),
+            "byte",
+            "bytes"
+        ),
+        output::count(report.segments.len(), "segment", "segments"),
         target.display()
     ));
     Ok(())

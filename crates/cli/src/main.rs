@@ -61,7 +61,7 @@ fn init_trace() {
     let filter = tracing_subscriber::filter::Targets::new()
         .with_target("ftpkit::protocol", tracing::Level::DEBUG);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| output::SafeStderr)
         .with_ansi(false)
         .without_time()
         .with_level(false)

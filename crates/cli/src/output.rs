@@ -192,7 +192,8 @@ pub(crate) fn system_time(t: SystemTime) -> String {
 /// One listing row of `ls --long`: type and permissions, size, time, name
 /// (and link target).
 pub(crate) fn long_line(e: &Entry) -> (String, Vec<u8>) {
-    let perms = e.permissions.as_deref().unwrap_or("---------");
+    // Unknown is not "no permissions".
+    let perms = e.permissions.as_deref().unwrap_or("?????????");
     let size = e.size.map_or_else(|| "-".to_owned(), |s| s.to_string());
     let time = e
         .modified
@@ -250,6 +251,26 @@ pub(crate) fn reply_lines(r: &Reply) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Stderr for the `-v` protocol trace, with every control character but the
+/// line end shown as `?`: the trace carries the server's replies verbatim.
+pub(crate) struct SafeStderr;
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let safe: String = text
+            .chars()
+            .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+            .collect();
+        io::stderr().write_all(safe.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 #[cfg(test)]

@@ -85,3 +85,43 @@ pub(crate) fn callback(enabled: bool, label: &str) -> Option<ftpkit::ops::Progre
         }
     }))
 }
+
+/// Mirror progress on a terminal: one line per finished file above an
+/// overall bar of files done out of files queued (which grows while the
+/// tree is listed). `None` when progress is not shown.
+pub(crate) fn mirror_callback(enabled: bool) -> Option<ftpkit::ops::Progress> {
+    if !enabled {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} files {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(Arc::new(move |ev: &ftpkit::ops::ProgressEvent| {
+        let (Some(file), Some(job)) = (&ev.file, &ev.job) else {
+            return;
+        };
+        bar.set_length(job.files_queued);
+        bar.set_position(job.files_done);
+        let name = crate::output::terminal_safe(&file.remote).into_owned();
+        if ev.finished {
+            let arrow = if file.upload { "put" } else { "get" };
+            bar.println(format!(
+                "{arrow} [{}/{}] {name} ({})",
+                file.index,
+                job.files_queued,
+                crate::output::count(
+                    usize::try_from(ev.bytes_done).unwrap_or(usize::MAX),
+                    "byte",
+                    "bytes"
+                )
+            ));
+        } else {
+            bar.set_message(name);
+        }
+        if job.listing_done && job.files_done >= job.files_queued {
+            bar.finish_and_clear();
+        }
+    }))
+}

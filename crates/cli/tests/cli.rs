@@ -1386,3 +1386,114 @@ async fn ls_never_shows_an_unparsed_row_as_a_file() {
     assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
     server.finish().await.assert_ok();
 }
+
+/// Every path a server-supplied string takes to the terminal goes through
+/// the one sanitiser: mirror's per-file notes, the `-v` trace (whose lines
+/// carry the session's number), and listings.
+#[tokio::test(flavor = "multi_thread")]
+async fn terminal_escapes_from_the_server_never_reach_stderr() {
+    let evil = "550 \x1b]0;owned\x07no \x1b[2Jway\r\n";
+    let s = login_with_features(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD .")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"type=file;size=3;modify=20240101000000; f\r\n")
+        .data_close()
+        .reply("226 done\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("RETR ./f")
+        .reply(evil);
+    let server = ScriptedServer::start(quit(s)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = ftpkit_in(
+        dir.path(),
+        &[
+            "-v",
+            "mirror",
+            "--parallel",
+            "1",
+            "--retries",
+            "0",
+            &url(&server, ""),
+            "out",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("./f: "), "{err}");
+    assert!(err.contains("1 error"), "{err}");
+    assert!(!err.contains("1 errors"), "{err}");
+    // The trace names its session.
+    assert!(err.contains("[") && err.contains("] < 550"), "{err}");
+    for c in ['\x1b', '\x07'] {
+        assert!(!err.contains(c), "{err:?}");
+    }
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mirror_dry_run_prints_the_plan_and_writes_nothing() {
+    let s = login_with_features(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD pub")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(
+            b"type=file;size=3;modify=20240101000000; a.iso\r\n\
+type=file;size=5;modify=20240101000000; b.txt\r\n",
+        )
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = ftpkit_in(
+        dir.path(),
+        &[
+            "mirror",
+            "--dry-run",
+            "--include",
+            "*.iso",
+            &url(&server, "pub"),
+            "out",
+        ],
+        &[],
+    )
+    .await;
+    assert_success(&out);
+    assert_eq!(stdout(&out), "get pub/a.iso -> out/a.iso (3 bytes)\n");
+    assert!(
+        stderr(&out).contains("dry run: 1 file to transfer"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("out").exists());
+    server.finish().await.assert_ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ls_long_shows_unknown_permissions_as_unknown() {
+    let s = login_with_features(" EPSV\r\n MLST type*;size*;modify*;\r\n")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect("MLSD")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"type=file;size=3;modify=20240101000000; a\r\n")
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(quit(s)).await;
+    let out = ftpkit(&["ls", "--long", &url(&server, "")]).await;
+    assert_success(&out);
+    assert!(stdout(&out).starts_with("-?????????"), "{}", stdout(&out));
+    server.finish().await.assert_ok();
+}

@@ -110,7 +110,13 @@ pub(crate) struct Control {
     writing: bool,
     /// Why the connection is unusable, once it is.
     pub(crate) broken: Option<String>,
+    /// This connection's number in the process (1, 2, ...), which tags its
+    /// protocol log lines: parallel sessions' traces can be told apart.
+    pub(crate) id: u64,
 }
+
+/// Control connections opened so far in the process.
+static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Control {
     pub(crate) fn new(
@@ -129,6 +135,7 @@ impl Control {
             rbuf: vec![0u8; 16 * 1024].into_boxed_slice(),
             writing: false,
             broken: None,
+            id: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
         }
     }
 
@@ -165,7 +172,7 @@ impl Control {
     pub(crate) async fn flush(&mut self) -> Result<()> {
         while let Some(bytes) = self.session.poll_transmit() {
             for line in bytes.split_inclusive(|&b| b == b'\n') {
-                tracing::debug!(target: "ftpkit::protocol", "> {}", redact(line));
+                tracing::debug!(target: "ftpkit::protocol", "[{}] > {}", self.id, redact(line));
             }
             self.writing = true;
             let r = tokio::time::timeout(self.reply_timeout, async {
@@ -195,7 +202,7 @@ impl Control {
         }
         let data = self.rbuf.get(..n).unwrap_or_default();
         for line in data.split_inclusive(|&b| b == b'\n') {
-            tracing::debug!(target: "ftpkit::protocol", "< {}", String::from_utf8_lossy(line).trim_end());
+            tracing::debug!(target: "ftpkit::protocol", "[{}] < {}", self.id, String::from_utf8_lossy(line).trim_end());
         }
         let r = self.session.handle_input(data);
         r.map_err(|e| self.poison(e.into()))

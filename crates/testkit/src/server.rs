@@ -115,6 +115,10 @@ async fn accept_loop(listener: TcpListener, scripts: Vec<Script>, tls: SessionTl
         let limit = script.timeout;
         match tokio::time::timeout(limit, listener.accept()).await {
             Ok(Ok((tcp, peer))) => {
+                // Replies go out as written: with Nagle, a reply written
+                // right after another waits for the client's delayed ACK
+                // (40 ms), which real servers do not make clients wait.
+                let _ = tcp.set_nodelay(true);
                 srec.push(Event::Connected { peer });
                 let h = sessions.spawn(Session::run(srec, tls.clone(), tcp, script));
                 ids.push((h.id(), i));

@@ -14,7 +14,7 @@
 //! | `upload.rs` | [`upload_file`], [`LocalStamp`], [`atomic_upload_name`] |
 //! | `hashes.rs` | [`Client::server_hash`](crate::Client::server_hash), [`local_file_hash`] |
 //! | `listing_stream.rs` | [`list_stream`], [`list_stream_arg`], [`nlst_stream`], [`line_stream`] |
-//! | `mirror.rs` | [`mirror_down`], [`mirror_up`], [`MirrorReport`] |
+//! | `mirror/` | [`mirror_down`], [`mirror_up`], [`MirrorOptions`], [`MirrorReport`]: `mod.rs` (options, report, entry points), `walk.rs` (listing both sides, limits, loops, deletions), `jobs.rs` (the bounded queue and its workers), `rules.rs` (globs, directory identities) |
 //! | `segmented.rs` | [`segmented_download`] |
 
 mod download;
@@ -35,10 +35,11 @@ pub use files::{FileOptions, FileReport, Verify};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};
-pub use mirror::{mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport};
+pub use mirror::{mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport, Planned};
 pub use partial::{part_path, PARTIAL_DIR};
 pub use progress::{
-    Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite, RATE_WINDOW, REPORT_INTERVAL,
+    FileProgress, JobProgress, Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite,
+    RATE_WINDOW, REPORT_INTERVAL,
 };
 pub use segmented::{segmented_download, SegmentOptions, SegmentReport};
 pub use upload::{atomic_upload_name, upload_file, LocalStamp};

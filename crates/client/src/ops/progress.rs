@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// One progress report.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ProgressEvent {
     /// Bytes done, including a resumed prefix.
     pub bytes_done: u64,
@@ -22,6 +23,40 @@ pub struct ProgressEvent {
     pub rate: f64,
     /// `true` for the last report of a transfer.
     pub finished: bool,
+    /// The file, when the transfer is one of many (mirror): which one, so
+    /// that the events of concurrent files can be told apart.
+    pub file: Option<Arc<FileProgress>>,
+    /// The whole job's totals, when the transfer is part of one (mirror).
+    pub job: Option<JobProgress>,
+}
+
+/// Which file of a multi-file job an event is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileProgress {
+    /// The remote path (lossy UTF-8).
+    pub remote: String,
+    /// The local path.
+    pub local: std::path::PathBuf,
+    /// Its place in the job, from 1 (the order files were queued in).
+    pub index: u64,
+    /// An upload (else a download).
+    pub upload: bool,
+}
+
+/// The totals of a multi-file job when an event was made. Files are queued
+/// while the tree is walked, so `files_queued` grows until `listing_done`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobProgress {
+    /// Files finished (transferred, unchanged or failed).
+    pub files_done: u64,
+    /// Files queued so far.
+    pub files_queued: u64,
+    /// Bytes of the finished files (their listed sizes).
+    pub bytes_done: u64,
+    /// Bytes of the files queued so far (their listed sizes).
+    pub bytes_queued: u64,
+    /// The walk of the tree is over: the totals are final.
+    pub listing_done: bool,
 }
 
 /// The progress callback. It is called from the transfer's task, at most
@@ -144,6 +179,8 @@ impl Meter {
             total: self.total,
             rate: rate_of(s, now),
             finished,
+            file: None,
+            job: None,
         }
     }
 
@@ -264,7 +301,7 @@ mod tests {
     async fn counts_reads_and_finishes_once() {
         let events = Arc::new(Mutex::new(Vec::new()));
         let ev = events.clone();
-        let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(*e));
+        let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
         let meter = Meter::new(Some(cb), 10, Some(20));
         let mut r = ProgressRead::new(&b"0123456789"[..], meter.clone());
         let mut out = Vec::new();

@@ -1,0 +1,360 @@
+//! Mirror limits, loops, filters, dry runs, deletions, progress and the
+//! bounded queue (issue #13 points 4 to 6): trees that never end against
+//! the scripted server, the rest against an in-process libunftp server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftpkit::ops::{self, MirrorOptions, Progress, ProgressEvent};
+use ftpkit::{Client, Config, Credentials, Security, Timeouts};
+use ftpkit_testkit::{Script, ScriptedServer};
+use libunftp::ServerBuilder;
+use unftp_sbe_fs::Filesystem;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ftpkit-rules-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn one_session() -> MirrorOptions {
+    MirrorOptions {
+        parallelism: 1,
+        ..MirrorOptions::default()
+    }
+}
+
+// ----- trees that never end (scripted) ---------------------------------------
+
+fn scripted_config(server: &ScriptedServer) -> Config {
+    let mut c = Config::new("localhost");
+    c.port = server.port();
+    c.security = Security::None;
+    c.credentials = Some(Credentials::new("alice", "s3cret"));
+    c.timeouts = Timeouts::all(Duration::from_secs(5));
+    c
+}
+
+fn mlsd(s: Script, path: &str, rows: &[u8]) -> Script {
+    s.expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line(format!("MLSD {path}"))
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(rows)
+        .data_close()
+        .reply("226 done\r\n")
+}
+
+fn login() -> Script {
+    Script::logged_in(
+        "alice",
+        "s3cret",
+        Script::feat_reply(" EPSV\r\n MLST type*;size*;modify*;unique*;\r\n"),
+    )
+}
+
+#[tokio::test]
+async fn a_directory_that_lists_itself_is_a_loop() {
+    // The root also holds a file, so only the `unique` fact can tell.
+    let s = mlsd(
+        login(),
+        "/",
+        b"type=dir;unique=801g2;modify=20240101000000; self\r\n\
+type=file;size=0;modify=20240101000000; f\r\n",
+    );
+    let s = mlsd(
+        s,
+        "/self",
+        b"type=cdir;unique=801g2;modify=20240101000000; .\r\n\
+type=dir;unique=801g2;modify=20240101000000; self\r\n",
+    );
+    let s = mlsd(
+        s,
+        "/self/self",
+        b"type=cdir;unique=801g2;modify=20240101000000; .\r\n\
+type=dir;unique=801g2;modify=20240101000000; self\r\n",
+    )
+    .expect("EPSV")
+    .passive_listen()
+    .reply_epsv()
+    .expect_line("RETR /f")
+    .reply("150 go\r\n")
+    .data_accept()
+    .data_close()
+    .reply("226 done\r\n");
+    let server = ScriptedServer::start(s).await;
+    let dir = temp_dir("self");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let r = ops::mirror_down(&mut c, "/", &dir, &one_session())
+        .await
+        .unwrap();
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(
+        r.errors[0].error.to_string().contains("loop"),
+        "{:?}",
+        r.errors
+    );
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_endless_tree_without_unique_facts_stops_at_the_first_repeat() {
+    // Every directory lists the same two subdirectories.
+    let rows: &[u8] = b"type=dir;modify=20240101000000; a\r\ntype=dir;modify=20240101000000; b\r\n";
+    let s = mlsd(login(), "/", rows);
+    // The walk takes the last pushed first.
+    let s = mlsd(s, "/b", rows);
+    let s = mlsd(s, "/a", rows);
+    let server = ScriptedServer::start(s).await;
+    let dir = temp_dir("endless");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let r = ops::mirror_down(&mut c, "/", &dir, &one_session())
+        .await
+        .unwrap();
+    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    assert!(r
+        .errors
+        .iter()
+        .all(|e| e.error.to_string().contains("loop")));
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn max_depth_stops_the_walk_with_an_error() {
+    let s = mlsd(login(), "/", b"type=dir;unique=1; d1\r\n");
+    let s = mlsd(s, "/d1", b"type=dir;unique=2; d2\r\n");
+    let s = mlsd(s, "/d1/d2", b"type=dir;unique=3; d3\r\n");
+    let server = ScriptedServer::start(s).await;
+    let dir = temp_dir("depth");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let opts = MirrorOptions {
+        max_depth: 2,
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &dir, &opts).await.unwrap();
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(r.errors[0].error.to_string().contains("--max-depth 2"));
+    assert_eq!(r.errors[0].path, "/d1/d2/d3");
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ----- on libunftp ---------------------------------------------------------------
+
+async fn start_server(root: &Path) -> SocketAddr {
+    let root = root.to_path_buf();
+    let server = ServerBuilder::new(Box::new(move || Filesystem::new(root.clone()).unwrap()))
+        .greeting("ftpkit test server (libunftp)")
+        .build()
+        .unwrap();
+    let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    tokio::spawn(server.listen(addr.to_string()));
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return addr;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("libunftp did not listen on {addr}");
+}
+
+async fn connect(addr: SocketAddr) -> Client {
+    let mut c = Config::new("127.0.0.1");
+    c.port = addr.port();
+    c.security = Security::None;
+    c.credentials = Some(Credentials::new("anonymous", "test@"));
+    c.timeouts = Timeouts::all(Duration::from_secs(10));
+    Client::connect(c).await.unwrap()
+}
+
+fn write(root: &Path, rel: &str, data: &[u8]) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+/// Relative paths of the files under `root`, sorted.
+fn files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_limits_dry_run_and_delete() {
+    let remote = temp_dir("remote");
+    write(&remote, "a.bin", b"aaaa");
+    write(&remote, "b.txt", b"bb");
+    write(&remote, "sub/c.bin", b"cccccc");
+    write(&remote, "skip/d.bin", b"d");
+    let addr = start_server(&remote).await;
+    let mut c = connect(addr).await;
+
+    // Include *.bin, exclude the folder `skip`.
+    let local = temp_dir("filtered");
+    let opts = MirrorOptions {
+        include: vec!["*.bin".into()],
+        exclude: vec!["skip".into()],
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &local, &opts).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(files(&local), ["a.bin", "sub/c.bin"]);
+
+    // A dry run plans, and writes nothing.
+    let dry = temp_dir("dry").join("target");
+    let opts = MirrorOptions {
+        dry_run: true,
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &dry, &opts).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(!dry.exists());
+    let mut planned: Vec<String> = r.planned.iter().map(|p| p.remote.clone()).collect();
+    planned.sort();
+    assert_eq!(planned, ["/a.bin", "/b.txt", "/skip/d.bin", "/sub/c.bin"]);
+    assert_eq!(r.files_transferred, 0);
+
+    // --max-files 2: two files, then an error.
+    let limited = temp_dir("limited");
+    let opts = MirrorOptions {
+        max_files: Some(2),
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &limited, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.files_transferred, 2);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(r.errors[0].error.to_string().contains("--max-files 2"));
+
+    // --delete removes the local extras, keeps excluded ones, and nothing
+    // outside the target.
+    let outer = temp_dir("delete");
+    let target = outer.join("t");
+    write(&target, "old.bin", b"gone");
+    write(&target, "olddir/x.bin", b"gone too");
+    write(&target, "keep.log", b"excluded");
+    write(&outer, "outside.bin", b"untouched");
+    let opts = MirrorOptions {
+        delete: true,
+        exclude: vec!["*.log".into()],
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &target, &opts).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(
+        files(&target),
+        ["a.bin", "b.txt", "keep.log", "skip/d.bin", "sub/c.bin"]
+    );
+    assert_eq!(r.deleted.len(), 2, "{:?}", r.deleted);
+    assert_eq!(
+        std::fs::read(outer.join("outside.bin")).unwrap(),
+        b"untouched"
+    );
+
+    // Upload side: --delete removes the remote extras.
+    let up = temp_dir("up");
+    write(&up, "a.bin", b"aaaa");
+    let r = ops::mirror_up(
+        &mut c,
+        &up,
+        "/",
+        &MirrorOptions {
+            delete: true,
+            ..one_session()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(files(&remote), ["a.bin"]);
+
+    let _ = c.quit().await;
+    for d in [remote, local, limited, outer, up] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+/// Progress events name their file and carry the job's totals; with a
+/// tree larger than the queue, the first transfer ends before the walk
+/// (a queue of 16 here; 1024 by default).
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
+    let remote = temp_dir("big");
+    for d in 0..4 {
+        for f in 0..10 {
+            write(&remote, &format!("d{d}/f{f}.bin"), &[d as u8; 3]);
+        }
+    }
+    let addr = start_server(&remote).await;
+    let mut c = connect(addr).await;
+    let events: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
+    let ev = events.clone();
+    let cb: Progress = Arc::new(move |e: &ProgressEvent| {
+        if e.finished {
+            ev.lock().unwrap().push(e.clone());
+        }
+    });
+    let local = temp_dir("big-local");
+    let opts = MirrorOptions {
+        progress: Some(cb),
+        queue_cap: 16,
+        ..one_session()
+    };
+    let r = ops::mirror_down(&mut c, "/", &local, &opts).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.files_transferred, 40);
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 40);
+    let first = &events[0];
+    let file = first.file.as_ref().unwrap();
+    assert!(file.remote.ends_with(".bin") && !file.upload);
+    assert!(file.local.starts_with(&local));
+    let job = first.job.unwrap();
+    assert!(!job.listing_done, "the first file finished after the walk");
+    let last = events.last().unwrap().job.unwrap();
+    assert!(last.listing_done);
+    assert_eq!(last.files_queued, 40);
+    let mut indexes: Vec<u64> = events
+        .iter()
+        .map(|e| e.file.as_ref().unwrap().index)
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (1..=40).collect::<Vec<u64>>());
+    drop(events);
+    let _ = c.quit().await;
+    std::fs::remove_dir_all(remote).unwrap();
+    std::fs::remove_dir_all(local).unwrap();
+}
