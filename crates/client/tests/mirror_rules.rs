@@ -336,7 +336,7 @@ async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
     let r = ops::mirror_down(&mut c, "/", &local, &opts).await.unwrap();
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.files_transferred, 40);
-    let events = events.lock().unwrap();
+    let events = events.lock().unwrap().clone();
     assert_eq!(events.len(), 40);
     let first = &events[0];
     let file = first.file.as_ref().unwrap();
@@ -353,7 +353,6 @@ async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
         .collect();
     indexes.sort_unstable();
     assert_eq!(indexes, (1..=40).collect::<Vec<u64>>());
-    drop(events);
     let _ = c.quit().await;
     std::fs::remove_dir_all(remote).unwrap();
     std::fs::remove_dir_all(local).unwrap();
