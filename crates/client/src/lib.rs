@@ -52,7 +52,7 @@ pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName}
 pub use ftpkit_control::{Credentials, Reply, ReplyCode};
 pub use netrc::{Netrc, NetrcEntry};
 pub use pool::{Pool, PoolConfig, PoolStats, Pooled};
-pub use transfer::{Download, TransferInfo, Upload};
+pub use transfer::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
 
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -135,6 +135,8 @@ pub(crate) enum Step {
     DataSend {
         bytes: Vec<u8>,
         chunk: Option<(usize, Duration)>,
+        /// Times `bytes` is written (a large listing without holding it).
+        repeat: usize,
     },
     DataRecvToEnd,
     DataClose(CloseKind),
@@ -173,7 +175,9 @@ impl fmt::Display for Step {
                 f,
                 "active_connect (tls {tls:?}, require_resumed {require_resumed})"
             ),
-            Step::DataSend { bytes, .. } => write!(f, "data_send {} bytes", bytes.len()),
+            Step::DataSend { bytes, repeat, .. } => {
+                write!(f, "data_send {} bytes", bytes.len() * repeat)
+            }
             Step::DataRecvToEnd => write!(f, "data_recv_to_end"),
             Step::DataClose(k) => write!(f, "data_close ({k:?})"),
         }
@@ -554,6 +558,17 @@ impl Script {
         self.step(Step::DataSend {
             bytes: bytes.as_ref().to_vec(),
             chunk: None,
+            repeat: 1,
+        })
+    }
+
+    /// Writes `bytes` on the data connection `times` times in a row: a
+    /// listing of millions of rows without holding it in memory.
+    pub fn data_send_repeated(self, bytes: impl AsRef<[u8]>, times: usize) -> Self {
+        self.step(Step::DataSend {
+            bytes: bytes.as_ref().to_vec(),
+            chunk: None,
+            repeat: times,
         })
     }
 
@@ -563,6 +578,7 @@ impl Script {
         self.step(Step::DataSend {
             bytes: bytes.as_ref().to_vec(),
             chunk: Some((chunk.max(1), gap)),
+            repeat: 1,
         })
     }
 

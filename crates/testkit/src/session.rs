@@ -259,7 +259,11 @@ impl Session {
                 self.setup_data(name, tcp, true, *tls, *require_resumed)
                     .await
             }
-            Step::DataSend { bytes, chunk } => {
+            Step::DataSend {
+                bytes,
+                chunk,
+                repeat,
+            } => {
                 let limit = self.timeout
                     + chunk.map_or(Duration::ZERO, |(size, gap)| {
                         gap * u32::try_from(bytes.len() / size).unwrap_or(u32::MAX)
@@ -270,7 +274,18 @@ impl Session {
                     .ok_or_else(|| setup(name, "no data connection"))?;
                 let send = async {
                     match chunk {
-                        None => data.write_all(bytes).await?,
+                        None => {
+                            // Larger writes than one row at a time.
+                            let block = bytes.repeat((65_536 / bytes.len().max(1)).max(1));
+                            let per_block = block.len() / bytes.len().max(1);
+                            let mut left = *repeat;
+                            while left > 0 {
+                                let n = left.min(per_block);
+                                data.write_all(block.get(..n * bytes.len()).unwrap_or_default())
+                                    .await?;
+                                left -= n;
+                            }
+                        }
                         Some((size, gap)) => {
                             for (i, part) in bytes.chunks(*size).enumerate() {
                                 if i > 0 {
@@ -287,7 +302,7 @@ impl Session {
                     Err(_) => Err(self.timed_out(name)),
                     Ok(Err(e)) => Err(io_err(name, &e)),
                     Ok(Ok(())) => {
-                        self.rec.push(Event::DataSent(bytes.len()));
+                        self.rec.push(Event::DataSent(bytes.len() * repeat));
                         Ok(Flow::Continue)
                     }
                 }

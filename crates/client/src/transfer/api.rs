@@ -112,6 +112,33 @@ impl Client {
         Ok(lines)
     }
 
+    /// A directory's rows through the library's one listing routine
+    /// ([`ops::list_stream`](crate::ops::list_stream): MLSD or LIST as the
+    /// server can, paths with a space listed from inside, rows no parser
+    /// understands as [`ListLine::Unparsed`]), collected.
+    ///
+    /// Bounded: at most [`LIST_DIR_MAX_ROWS`] rows, beyond which the call
+    /// fails with [`ErrorKind::Protocol`]. A row held costs about 260 bytes
+    /// plus its length (the parsed [`Entry`] keeps the raw line), so a
+    /// million one-byte names take about 300 MB: for listings that large,
+    /// [`ops::list_stream`](crate::ops::list_stream) holds one buffer
+    /// whatever the size.
+    pub async fn list_dir(&mut self, path: Option<&str>) -> Result<Vec<ListLine>> {
+        use futures::StreamExt;
+        let mut rows = Vec::new();
+        let mut stream = Box::pin(crate::ops::list_stream(self, path));
+        while let Some(row) = stream.next().await {
+            if rows.len() >= LIST_DIR_MAX_ROWS {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("listing of more than {LIST_DIR_MAX_ROWS} rows: use ops::list_stream"),
+                ));
+            }
+            rows.push(row?);
+        }
+        Ok(rows)
+    }
+
     /// `LIST`, parsed (Unix and DOS formats). Rows no parser understands
     /// come back as [`ListLine::Unparsed`].
     pub async fn list(&mut self, path: Option<&str>) -> Result<Vec<ListLine>> {
@@ -187,6 +214,9 @@ impl Client {
         Ok((n, up.info().clone()))
     }
 }
+
+/// Rows [`Client::list_dir`] collects at most.
+pub const LIST_DIR_MAX_ROWS: usize = 1_000_000;
 
 /// The year now, for LIST rows that omit it.
 fn current_year() -> i32 {

@@ -7,6 +7,7 @@ mod download;
 mod open;
 mod upload;
 
+pub use api::LIST_DIR_MAX_ROWS;
 pub use download::Download;
 pub(crate) use open::Opened;
 pub use upload::Upload;
