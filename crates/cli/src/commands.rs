@@ -320,20 +320,26 @@ async fn get(
             }
         }
     };
+    file_notes(
+        ctx,
+        &report,
+        resume,
+        "received {}; the server gave no size to check them against",
+    );
+    Ok(())
+}
+
+/// The notes after a whole-file transfer: a resume that found nothing to
+/// do, and a size nobody could check (`unchecked` has one `{}` for the
+/// byte count).
+fn file_notes(ctx: &Ctx, report: &ftpkit::ops::FileReport, resume: bool, unchecked: &str) {
     if resume && report.transferred == 0 && report.resumed_from > 0 {
         ctx.note("already complete");
     }
     if report.expected_size.is_none() {
-        ctx.note(&format!(
-            "received {}; the server gave no size to check them against",
-            output::count(
-                usize::try_from(report.transferred).unwrap_or(usize::MAX),
-                "byte",
-                "bytes"
-            )
-        ));
+        let bytes = output::count(report.transferred, "byte", "bytes");
+        ctx.note(&unchecked.replacen("{}", &bytes, 1));
     }
-    Ok(())
 }
 
 /// `get --resume` of a target that has no partial download of ftpkit's
@@ -433,19 +439,12 @@ async fn put_file(
     let report = ftpkit::ops::upload_file(client, local, remote.to_vec(), &opts)
         .await
         .with_context(|| format!("put {}", shown(remote)))?;
-    if mode == PutMode::Resume && report.transferred == 0 && report.resumed_from > 0 {
-        ctx.note("already complete");
-    }
-    if report.expected_size.is_none() {
-        ctx.note(&format!(
-            "sent {}; the server cannot tell its size, so the upload is not verified",
-            output::count(
-                usize::try_from(report.transferred).unwrap_or(usize::MAX),
-                "byte",
-                "bytes"
-            )
-        ));
-    }
+    file_notes(
+        ctx,
+        &report,
+        mode == PutMode::Resume,
+        "sent {}; the server cannot tell its size, so the upload is not verified",
+    );
     Ok(())
 }
 
@@ -712,16 +711,8 @@ async fn mirror(
     } else {
         format!(
             "{} ({}) transferred, {} deleted",
-            output::count(
-                usize::try_from(report.files_transferred).unwrap_or(usize::MAX),
-                "file",
-                "files"
-            ),
-            output::count(
-                usize::try_from(report.bytes).unwrap_or(usize::MAX),
-                "byte",
-                "bytes"
-            ),
+            output::count(report.files_transferred, "file", "files"),
+            output::count(report.bytes, "byte", "bytes"),
             report.deleted.len()
         )
     };
@@ -765,11 +756,7 @@ async fn segmented(
         .with_context(|| format!("get {}", shown(url.path())))?;
     ctx.note(&format!(
         "{} in {} to {}",
-        output::count(
-            usize::try_from(report.size).unwrap_or(usize::MAX),
-            "byte",
-            "bytes"
-        ),
+        output::count(report.size, "byte", "bytes"),
         output::count(report.segments.len(), "segment", "segments"),
         target.display()
     ));

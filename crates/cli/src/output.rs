@@ -90,7 +90,8 @@ impl Out {
 }
 
 /// `1 file`, `3 files`: a count with its noun.
-pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
     if n == 1 {
         format!("1 {one}")
     } else {

@@ -111,11 +111,7 @@ pub(crate) fn mirror_callback(enabled: bool) -> Option<ftpkit::ops::Progress> {
                 "{arrow} [{}/{}] {name} ({})",
                 file.index,
                 job.files_queued,
-                crate::output::count(
-                    usize::try_from(ev.bytes_done).unwrap_or(usize::MAX),
-                    "byte",
-                    "bytes"
-                )
+                crate::output::count(ev.bytes_done, "byte", "bytes")
             ));
         } else {
             bar.set_message(name);

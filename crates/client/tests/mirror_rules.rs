@@ -1,6 +1,8 @@
 //! Mirror limits, loops, filters, dry runs, deletions, progress and the
 //! bounded queue (issue #13 points 4 to 6): trees that never end against
-//! the scripted server, the rest against an in-process libunftp server.
+//! the scripted server, the rest against an in-process libunftp server;
+//! and a tree holding `x` and `x.part` side by side at parallel 1 and 4
+//! (issue #12: partial downloads never collide with remote names).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -356,4 +358,82 @@ async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
     let _ = c.quit().await;
     std::fs::remove_dir_all(remote).unwrap();
     std::fs::remove_dir_all(local).unwrap();
+}
+
+// ----- x and x.part (issue #12) ----------------------------------------------
+
+/// Every regular file under `root`, relative, with its bytes, sorted.
+fn tree_bytes(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Pairs `fN.bin` / `fN.bin.part` of different contents and sizes, at the
+/// top and in a subfolder.
+fn populate(root: &Path) {
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    for n in 0..8u8 {
+        let dir = if n % 2 == 0 {
+            root.to_path_buf()
+        } else {
+            root.join("sub")
+        };
+        let whole: Vec<u8> = (0..5000 + u32::from(n) * 777)
+            .map(|i| (i as u8) ^ n)
+            .collect();
+        let part: Vec<u8> = vec![0xA0 | n; 1000 + usize::from(n) * 13];
+        std::fs::write(dir.join(format!("f{n}.bin")), whole).unwrap();
+        std::fs::write(dir.join(format!("f{n}.bin.part")), part).unwrap();
+    }
+}
+
+async fn mirror_pairs(parallelism: usize) {
+    let remote = temp_dir("remote");
+    populate(&remote);
+    let addr = start_server(&remote).await;
+    let local = temp_dir("local");
+    let mut c = connect(addr).await;
+    let opts = MirrorOptions {
+        parallelism,
+        ..MirrorOptions::default()
+    };
+    let report = ops::mirror_down(&mut c, "/", &local, &opts).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.files_transferred, 16, "{report:?}");
+    let want = tree_bytes(&remote);
+    let got = tree_bytes(&local);
+    assert_eq!(
+        got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        want.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()
+    );
+    assert!(got == want, "the local tree differs from the remote one");
+    // No partial folder is left behind.
+    assert!(!local.join(ops::PARTIAL_DIR).exists());
+    assert!(!local.join("sub").join(ops::PARTIAL_DIR).exists());
+    let _ = c.quit().await;
+    std::fs::remove_dir_all(remote).unwrap();
+    std::fs::remove_dir_all(local).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x_and_x_part_both_arrive_at_parallel_1() {
+    mirror_pairs(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x_and_x_part_both_arrive_at_parallel_4() {
+    mirror_pairs(4).await;
 }

@@ -222,6 +222,17 @@ impl<'a> Walk<'a> {
         self.shared.error(path.into(), Error::new(kind, msg));
     }
 
+    /// Listing rows no parser understood are errors: never files.
+    fn unparsed(&self, dir: &[u8], rows: &[Vec<u8>]) {
+        for l in rows {
+            self.error(
+                shown(dir),
+                ErrorKind::Protocol,
+                format!("listing row not understood: {}", shown(l)),
+            );
+        }
+    }
+
     fn skipped(&self, what: String, why: String) {
         self.shared.report().skipped_other.push((what, why));
     }
@@ -358,13 +369,7 @@ pub(crate) async fn walk_down(
                 continue;
             }
         }
-        for l in &listed.unparsed {
-            w.error(
-                shown(&d.remote),
-                ErrorKind::Protocol,
-                format!("listing row not understood: {}", shown(l)),
-            );
-        }
+        w.unparsed(&d.remote, &listed.unparsed);
         if w.opts.delete {
             delete_local_extras(w, &d.local, &d.rel, &listed.entries).await;
         }
@@ -551,13 +556,7 @@ pub(crate) async fn walk_up(
         let remote: HashMap<Vec<u8>, Entry> = if d.exists {
             match list_dir(client, &d.remote).await {
                 Ok(listed) => {
-                    for l in &listed.unparsed {
-                        w.error(
-                            shown(&d.remote),
-                            ErrorKind::Protocol,
-                            format!("listing row not understood: {}", shown(l)),
-                        );
-                    }
+                    w.unparsed(&d.remote, &listed.unparsed);
                     listed
                         .entries
                         .into_iter()
