@@ -95,11 +95,7 @@ pub(crate) fn prepare(
     }
     config.security = security;
     if !url.has_explicit_port() {
-        config.port = if security == Security::Implicit {
-            990
-        } else {
-            21
-        };
+        config.port = ftpkit::config::default_port(security);
     }
 
     config.credentials = match purpose {

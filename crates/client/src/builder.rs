@@ -320,10 +320,7 @@ impl ClientBuilder {
     fn build(&self, strict: bool) -> Result<Config> {
         let mut c = self.config.clone();
         if !self.port_set {
-            c.port = match c.security {
-                Security::Implicit => 990,
-                _ => 21,
-            };
+            c.port = crate::config::default_port(c.security);
         }
         if c.credentials.is_none() {
             let found = match &self.netrc {

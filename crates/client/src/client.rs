@@ -110,7 +110,7 @@ async fn open_control(
     let tcp = connect_tcp(
         config.connector.as_deref(),
         &config.host,
-        config.port,
+        config.control_port(),
         config.timeouts.connect,
     )
     .await?;
@@ -187,7 +187,7 @@ impl Client {
         let span = tracing::debug_span!(
             "ftp_session",
             host = %config.host,
-            port = config.port,
+            port = config.control_port(),
             security = ?config.security,
         );
         let needs_tls = config.security != Security::None;

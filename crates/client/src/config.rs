@@ -86,7 +86,10 @@ pub enum ExtendedCommands {
 pub struct Config {
     /// Host name or IP address of the server; also the TLS server name.
     pub host: String,
-    /// Control port. Default 21, or 990 for implicit TLS.
+    /// Control port. 0, what [`Config::new`] sets, means the default for
+    /// the security, decided by [`Config::control_port`]: 21, or 990 for
+    /// implicit TLS (so that setting `security` to
+    /// [`Security::Implicit`] after `new` dials 990).
     pub port: u16,
     /// Security of the control connection.
     pub security: Security,
@@ -117,12 +120,42 @@ pub struct Config {
     pub connector: Option<Arc<dyn Connector>>,
 }
 
+/// The control port for `security` when none is set: 990 for implicit TLS
+/// (the convention RFC 4217 §7 leaves it to), 21 otherwise. The one place
+/// this is decided: [`Config::control_port`], the builder, URLs and the CLI
+/// all use it.
+pub fn default_port(security: Security) -> u16 {
+    match security {
+        Security::Implicit => 990,
+        Security::None | Security::Explicit => 21,
+    }
+}
+
 impl Config {
-    /// Defaults for `host`: plain FTP on port 21, passive, binary.
+    /// The port the control connection dials: [`Config::port`], or when it
+    /// is 0 the default for [`Config::security`] ([`default_port`]).
+    ///
+    /// ```
+    /// use ftpkit::{Config, Security};
+    ///
+    /// let mut c = Config::new("ftp.example.com");
+    /// c.security = Security::Implicit;
+    /// assert_eq!(c.control_port(), 990);
+    /// c.port = 2990;
+    /// assert_eq!(c.control_port(), 2990);
+    /// ```
+    pub fn control_port(&self) -> u16 {
+        match self.port {
+            0 => default_port(self.security),
+            p => p,
+        }
+    }
+
+    /// Defaults for `host`: plain FTP on the default port, passive, binary.
     pub fn new(host: impl Into<String>) -> Self {
         Self {
             host: host.into(),
-            port: 21,
+            port: 0,
             security: Security::None,
             data_protection: DataProtection::Private,
             tls: TlsOptions::default(),

@@ -49,12 +49,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use ftpkit_control::capabilities::Support;
 pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};
-pub use ftpkit_control::{Credentials, Reply, ReplyCode};
+pub use ftpkit_control::parse::FeatureSet;
+pub use ftpkit_control::{Arg, Command, Credentials, Reply, ReplyCode};
+pub use ftpkit_data::TlsInfo;
 pub use netrc::{Netrc, NetrcEntry};
 pub use pool::{Pool, PoolConfig, PoolStats, Pooled};
 pub use transfer::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
-
-/// The README's examples, compiled as doctests.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

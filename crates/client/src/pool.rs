@@ -262,7 +262,7 @@ impl PoolKey {
         });
         Self {
             host: config.host.to_ascii_lowercase(),
-            port: config.port,
+            port: config.control_port(),
             virtual_host: config.virtual_host.clone(),
             credentials,
             security: config.security,

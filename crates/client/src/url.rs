@@ -25,11 +25,8 @@ use percent_encoding::percent_decode_str;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Default control port of plain FTP and explicit FTPS.
+/// The control port an authority with an empty port (`host:`) means.
 const FTP_PORT: u16 = 21;
-/// Default control port of implicit FTPS (RFC 4217 §7 leaves it to 990 by
-/// convention).
-const FTPS_IMPLICIT_PORT: u16 = 990;
 
 /// A parsed FTP URL (RFC 1738 §3.2, with the FTPS schemes in common use).
 ///
@@ -144,11 +141,7 @@ impl FtpUrl {
         if host.is_empty() {
             return Err(invalid("the URL has no host"));
         }
-        let default_port = if security == Security::Implicit {
-            FTPS_IMPLICIT_PORT
-        } else {
-            FTP_PORT
-        };
+        let default_port = crate::config::default_port(security);
         // `Url::port` hides the ftp scheme's default (21): when the authority
         // names a port and `port()` is None, that port is 21.
         let port = match (parsed.port(), explicit_port) {

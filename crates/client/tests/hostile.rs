@@ -1129,6 +1129,10 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
         .data_accept()
         .data_send(vec![3u8; 100_000])
         .data_reset()
+        // The reply comes once the client has seen the reset (as from a
+        // server that notices the broken connection a moment later), so
+        // that it still has a transfer to abort.
+        .delay(Duration::from_millis(200))
         .reply("426 Connection reset; transfer aborted\r\n")
         .expect_line("ABOR")
         .reply("226 ABOR ok\r\n")

@@ -4,14 +4,13 @@
 //! servers run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ftpkit::pool::{HealthCheck, Pool, PoolConfig};
 use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, Verification};
-use ftpkit::{Config, Credentials, DataProtection, ErrorKind, Security, Timeouts};
+use ftpkit::{Config, Credentials, DataProtection, ErrorKind, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer, TestPki};
 
 fn config(server: &ScriptedServer) -> Config {
@@ -613,135 +612,4 @@ async fn incomplete_result_is_retried() {
     assert_eq!(std::fs::read(&local).unwrap(), b"abcde");
     std::fs::remove_file(&local).unwrap();
     server.finish().await.assert_ok();
-}
-
-// ----- against the real vsftpd ---------------------------------------------
-
-fn interop_env() -> Option<HashMap<String, String>> {
-    let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
-    let path = PathBuf::from(dir).join("env");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "SKIPPED: {} not found; start the interop servers (interop/README.md) to run this test",
-            path.display()
-        );
-        return None;
-    };
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    )
-}
-
-fn sha256(bytes: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .to_vec()
-}
-
-/// Deterministic pseudo-random content, different for each task.
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[0]
-        })
-        .collect()
-}
-
-async fn concurrent_transfers(instance: &str, tls: bool) {
-    let Some(env) = interop_env() else { return };
-    let get = |k: &str| {
-        env.get(&format!("FTPKIT_INTEROP_{k}"))
-            .cloned()
-            .unwrap_or_else(|| panic!("FTPKIT_INTEROP_{k} missing from the env file"))
-    };
-    let Ok(port) = get(&format!("{instance}_PORT")).parse::<u16>() else {
-        panic!("bad port for {instance}");
-    };
-    let mut cfg = Config::new(get("HOST"));
-    cfg.port = port;
-    cfg.credentials = Some(Credentials::new(get("USER"), get("PASS")));
-    cfg.timeouts = Timeouts::all(Duration::from_secs(20));
-    if tls {
-        cfg.security = Security::Explicit;
-        cfg.tls.system_roots = SystemRoots::Exclude;
-        cfg.tls.ca_files = vec![get("CA").into()];
-    }
-    let pool = Pool::new(PoolConfig {
-        max_per_key: 4,
-        max_idle_per_key: 4,
-        keepalive: Some(Duration::from_secs(5)),
-        ..PoolConfig::default()
-    });
-    let dir = format!(
-        "/t-pool-{}-{}",
-        std::process::id(),
-        if tls { "tls" } else { "plain" }
-    );
-    pool.get(&cfg)
-        .await
-        .unwrap()
-        .mkdir(dir.as_str())
-        .await
-        .unwrap();
-
-    let max_in_use = std::sync::Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for i in 0..16u64 {
-        let (pool, cfg, dir, max_in_use) =
-            (pool.clone(), cfg.clone(), dir.clone(), max_in_use.clone());
-        tasks.push(tokio::spawn(async move {
-            let data = content(i + 1, 200_000 + 7919 * i as usize);
-            let up = temp_path(&format!("up-{i}"));
-            let down = temp_path(&format!("down-{i}"));
-            tokio::fs::write(&up, &data).await.unwrap();
-            let remote = format!("{dir}/file-{i}.bin");
-            let n = pool.retry_upload(&cfg, &up, &remote, 2).await.unwrap();
-            assert_eq!(n, data.len() as u64);
-            max_in_use.fetch_max(pool.in_use_count(&cfg), Ordering::Relaxed);
-            let n = pool.retry_download(&cfg, &remote, &down, 2).await.unwrap();
-            assert_eq!(n, data.len() as u64);
-            let got = tokio::fs::read(&down).await.unwrap();
-            assert_eq!(sha256(&got), sha256(&data), "task {i}: content differs");
-            let mut c = pool.get(&cfg).await.unwrap();
-            c.delete(remote.as_str()).await.unwrap();
-            drop(c);
-            let _ = tokio::fs::remove_file(&up).await;
-            let _ = tokio::fs::remove_file(&down).await;
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert!(max_in_use.load(Ordering::Relaxed) <= 4);
-    // 1 + 16 * 3 checkouts on at most 4 connections, none broken.
-    let stats = pool.stats();
-    assert!(stats.opened <= 4, "{stats:?}");
-    assert_eq!(stats.opened + stats.reused, 49, "{stats:?}");
-    assert_eq!(stats.dropped_broken, 0, "{stats:?}");
-    assert!(pool.idle_count(&cfg) <= 4);
-    pool.get(&cfg)
-        .await
-        .unwrap()
-        .rmdir(dir.as_str())
-        .await
-        .unwrap();
-    pool.close_idle().await;
-    assert_eq!(pool.idle_count(&cfg), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vsftpd_sixteen_tasks_through_a_pool_of_four() {
-    concurrent_transfers("VSFTPD", false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vsftpd_tls_sixteen_tasks_through_a_pool_of_four() {
-    concurrent_transfers("VSFTPD_TLS", true).await;
 }

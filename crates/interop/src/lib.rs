@@ -13,6 +13,13 @@
 
 pub mod data;
 
+/// The README's examples, compiled as doctests here: this crate is never
+/// published, so the README's path outside the crate is always there (in
+/// `ftpkit` it would break the published crate's doctests).
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -32,13 +32,14 @@ use std::sync::Arc;
 
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::RootCertStore;
 
 use crate::error::{Error, ErrorKind, Result};
 use store::{ControlView, DataView};
 use verify::Verifier;
 
+pub use rustls::pki_types::CertificateDer;
 pub use rustls::{CipherSuite, ProtocolVersion};
 
 /// A TLS protocol version.

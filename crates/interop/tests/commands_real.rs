@@ -1,49 +1,17 @@
 //! `Client::mkdir_all`, `set_modified`, `stat`, `help` and
 //! `refresh_features`, and the builder, against the real servers of
-//! `interop/` (vsftpd, ProFTPD). Skipped with a `SKIPPED:` message when
-//! their env file is absent.
+//! `interop/` (vsftpd, ProFTPD). Moved here from the client crate's tests,
+//! which skipped them without servers; here they fail without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
-use std::time::Duration;
 
-use ftpkit::tls::SystemRoots;
-use ftpkit::{Client, ErrorKind, Security};
+use ftpkit::{Client, ErrorKind};
+use ftpkit_interop::{Env, Mode};
 use tokio::io::AsyncWriteExt;
 
-const ENV_FILE: &str = "/tmp/ftpkit-interop/env";
-
-/// A connected client to the instance `name`, or `None` (skipped).
-async fn connect(name: &str) -> Option<Client> {
-    let Ok(text) = std::fs::read_to_string(ENV_FILE) else {
-        eprintln!("SKIPPED: {ENV_FILE} is absent (start the servers with interop/servers.sh)");
-        return None;
-    };
-    let env: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
-    let get = |k: &str| env.get(k).map(|v| (*v).to_owned());
-    let Some(port) = get(&format!("FTPKIT_INTEROP_{name}_PORT")) else {
-        eprintln!("SKIPPED: {name} is not in {ENV_FILE}");
-        return None;
-    };
-    let security = match get(&format!("FTPKIT_INTEROP_{name}_TLS")).as_deref() {
-        Some("explicit") => Security::Explicit,
-        Some("implicit") => Security::Implicit,
-        _ => Security::None,
-    };
-    let client = Client::builder("localhost")
-        .port(port.parse().unwrap())
-        .security(security)
-        .credentials(
-            get("FTPKIT_INTEROP_USER").unwrap(),
-            get("FTPKIT_INTEROP_PASS").unwrap(),
-        )
-        .system_roots(SystemRoots::Exclude)
-        .ca_file(get("FTPKIT_INTEROP_CA").unwrap())
-        .timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .unwrap();
-    Some(client)
+/// A connected client to the instance `name`.
+async fn connect(name: &str) -> Client {
+    Env::load().server(name).connect(Mode::Passive).await
 }
 
 fn unique(tag: &str) -> String {
@@ -61,9 +29,7 @@ async fn put(client: &mut Client, path: &str, body: &[u8]) {
 }
 
 async fn run(name: &str) {
-    let Some(mut c) = connect(name).await else {
-        return;
-    };
+    let mut c = connect(name).await;
     let root = unique("cmd");
     let home = c.pwd().await.unwrap();
 

@@ -1,0 +1,198 @@
+//! `ftpkit::ops` against the real servers: mirror both ways (twice, the
+//! second run transferring nothing) and a 64 MiB segmented download, on
+//! vsftpd and ProFTPD TLS. Moved here from the client crate's tests, which
+//! skipped them without servers; here they fail without them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftpkit::ops::{
+    self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
+};
+use ftpkit::Client;
+use ftpkit_interop::data::sha256;
+use ftpkit_interop::{Env, Mode};
+
+fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
+    (cb, events)
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!("ftpkit-ops-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("/t-hl-{tag}-{}-{nanos}", std::process::id())
+}
+
+/// Deterministic pseudo-random bytes (xorshift).
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        v.extend_from_slice(&seed.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+fn make_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let files = vec![
+        (PathBuf::from("a.txt"), b"alpha\n".to_vec()),
+        (PathBuf::from("b.bin"), pseudo_random(300_000, 7)),
+        (PathBuf::from("sub/c.txt"), b"charlie\n".to_vec()),
+        (PathBuf::from("sub/deeper/d.bin"), pseudo_random(70_000, 9)),
+        (PathBuf::from("empty/e.txt"), Vec::new()),
+    ];
+    for (p, data) in &files {
+        let full = root.join(p);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, data).unwrap();
+    }
+    files
+}
+
+async fn mirror_round_trip(name: &str) {
+    let cfg = Env::load().server(name).config(Mode::Passive);
+    let base = temp_dir(&format!("mirror-{name}"));
+    let src = base.join("src");
+    let dst = base.join("dst");
+    let files = make_tree(&src);
+    // Local files a minute old, so "remote at least as new" holds on
+    // servers without MFMT.
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    for (p, _) in &files {
+        std::fs::File::options()
+            .write(true)
+            .open(src.join(p))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let remote = unique("mirror");
+    let mut c = Client::connect(cfg).await.unwrap();
+    let opts = MirrorOptions {
+        parallelism: 3,
+        verify: Verify::SizeAndHash,
+        ..MirrorOptions::default()
+    };
+    let up = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert!(up.errors.is_empty(), "{name} up: {:?}", up.errors);
+    assert_eq!(up.files_transferred, 5, "{name} up: {up:?}");
+    assert_eq!(up.bytes, 370_014);
+    let up2 = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert!(up2.errors.is_empty(), "{name} up2: {:?}", up2.errors);
+    assert_eq!(
+        (up2.files_transferred, up2.skipped_unchanged),
+        (0, 5),
+        "{name} up2: {up2:?}"
+    );
+
+    let down = ops::mirror_down(&mut c, &remote, &dst, &opts)
+        .await
+        .unwrap();
+    assert!(down.errors.is_empty(), "{name} down: {:?}", down.errors);
+    assert!(down.refused.is_empty(), "{name} down: {:?}", down.refused);
+    assert_eq!(down.files_transferred, 5, "{name} down: {down:?}");
+    for (p, data) in &files {
+        assert_eq!(&std::fs::read(dst.join(p)).unwrap(), data, "{name}: {p:?}");
+    }
+    let down2 = ops::mirror_down(&mut c, &remote, &dst, &opts)
+        .await
+        .unwrap();
+    assert!(down2.errors.is_empty(), "{name} down2: {:?}", down2.errors);
+    assert_eq!(
+        (down2.files_transferred, down2.skipped_unchanged),
+        (0, 5),
+        "{name} down2: {down2:?}"
+    );
+    // A changed local file goes up again.
+    std::fs::write(src.join("a.txt"), b"alpha, changed\n").unwrap();
+    let up3 = ops::mirror_up(&mut c, &src, &remote, &opts).await.unwrap();
+    assert_eq!(
+        (up3.files_transferred, up3.skipped_unchanged),
+        (1, 4),
+        "{name} up3: {up3:?}"
+    );
+    c.quit().await.unwrap();
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+async fn segmented_64mib(name: &str) {
+    let cfg = Env::load().server(name).config(Mode::Passive);
+    let base = temp_dir(&format!("seg-{name}"));
+    let src = base.join("big.bin");
+    let data = pseudo_random(64 * 1024 * 1024, 0x1234_5678);
+    std::fs::write(&src, &data).unwrap();
+    let dir = unique("seg");
+    let mut c = Client::connect(cfg).await.unwrap();
+    c.mkdir(dir.as_str()).await.unwrap();
+    let remote = format!("{dir}/big.bin");
+    ops::upload_file(&mut c, &src, remote.as_str(), &FileOptions::default())
+        .await
+        .unwrap();
+    let (cb, events) = recorder();
+    let opts = SegmentOptions {
+        sessions: 4,
+        verify: Verify::SizeAndHash,
+        progress: Some(cb),
+        ..SegmentOptions::default()
+    };
+    let out = base.join("out.bin");
+    let t0 = std::time::Instant::now();
+    let r = ops::segmented_download(&mut c, remote.as_str(), &out, &opts)
+        .await
+        .unwrap();
+    eprintln!(
+        "{name}: 64 MiB over 4 sessions in {:?} ({r:?})",
+        t0.elapsed()
+    );
+    assert_eq!(r.size, 64 * 1024 * 1024);
+    assert_eq!(r.segments.len(), 4);
+    let got = std::fs::read(&out).unwrap();
+    assert_eq!(sha256(&got), sha256(&data), "{name}: SHA-256 differs");
+    let last = events.lock().unwrap().last().unwrap().clone();
+    assert!(last.finished);
+    assert_eq!(last.bytes_done, 64 * 1024 * 1024);
+    // The caller's client is still usable.
+    assert_eq!(c.size(remote.as_str()).await.unwrap(), 64 * 1024 * 1024);
+    c.quit().await.unwrap();
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mirror_vsftpd() {
+    mirror_round_trip("VSFTPD").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mirror_proftpd_tls() {
+    mirror_round_trip("PROFTPD_TLS").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_segmented_vsftpd() {
+    segmented_64mib("VSFTPD").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_segmented_proftpd_tls() {
+    segmented_64mib("PROFTPD_TLS").await;
+}
