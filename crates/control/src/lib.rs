@@ -44,6 +44,7 @@
 
 pub mod capabilities;
 pub mod command;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod listing;

@@ -4,7 +4,6 @@
 //! which skipped them without servers; here they fail without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-
 use ftpkit::{Client, ErrorKind};
 use ftpkit_interop::{Env, Mode};
 use tokio::io::AsyncWriteExt;
