@@ -508,7 +508,8 @@ impl Client {
 
     /// Secures a plain session now: `AUTH TLS`, the handshake, and `PBSZ 0`
     /// / `PROT` (at once if logged in, otherwise at login). From then on TLS
-    /// is required.
+    /// is required, and [`config`](Self::config)`().security` says
+    /// [`Security::Explicit`] (a renewed session secures itself again).
     pub async fn secure(&mut self) -> Result<()> {
         self.ready().await?;
         if self.control.tls.is_none() {
@@ -516,17 +517,53 @@ impl Client {
                 Some(c) => c.clone(),
                 None => TlsContext::new(&self.config.tls)?,
             };
-            let name = self
-                .config
-                .tls
-                .server_name
-                .as_deref()
-                .unwrap_or(&self.config.host);
-            self.control.tls = Some(ctx.session(name)?);
-            self.tls_ctx = Some(ctx);
+            self.start_tls_with(ctx)?;
         }
+        self.finish_secure().await
+    }
+
+    /// [`secure`](Self::secure) with TLS settings chosen now: what the
+    /// session trusts, and the client certificate it shows (one picked from
+    /// a store by name, say:
+    /// [`ClientIdentity::from_store`](crate::tls::ClientIdentity::from_store)).
+    /// The settings replace [`Config::tls`] for this client, its data
+    /// connections and its renewed sessions. Fails with
+    /// [`ErrorKind::Misuse`] when the session is already secured.
+    pub async fn secure_with(&mut self, tls: crate::tls::TlsOptions) -> Result<()> {
+        self.ready().await?;
+        if self.control.tls.is_some() {
+            return Err(Error::new(
+                ErrorKind::Misuse,
+                "the session is already secured: its TLS settings cannot change",
+            ));
+        }
+        let ctx = TlsContext::new(&tls)?;
+        Arc::make_mut(&mut self.config).tls = tls;
+        self.start_tls_with(ctx)?;
+        self.finish_secure().await
+    }
+
+    /// Prepares the control connection's TLS session from `ctx`.
+    fn start_tls_with(&mut self, ctx: TlsContext) -> Result<()> {
+        let name = self
+            .config
+            .tls
+            .server_name
+            .as_deref()
+            .unwrap_or(&self.config.host);
+        self.control.tls = Some(ctx.session(name)?);
+        self.tls_ctx = Some(ctx);
+        Ok(())
+    }
+
+    /// `AUTH TLS` and what follows; the configuration then says TLS.
+    async fn finish_secure(&mut self) -> Result<()> {
         self.control.session.secure()?;
-        run_operation(&mut self.control).await
+        run_operation(&mut self.control).await?;
+        if self.config.security == Security::None {
+            Arc::make_mut(&mut self.config).security = Security::Explicit;
+        }
+        Ok(())
     }
 
     /// Drops TLS on the control connection with `CCC` (RFC 4217 §11), for

@@ -245,9 +245,40 @@ impl Hash for PoolKey {
 }
 
 impl PoolKey {
-    /// The key of `config`.
+    /// The key of `config`. Every field of [`Config`] and
+    /// [`TlsOptions`](crate::tls::TlsOptions) is named below (no `..`), so
+    /// that a new setting does not compile until the key says whether it
+    /// matters (CVE-2023-27535: a pooled connection reused under other
+    /// security settings).
     pub fn new(config: &Config) -> Self {
-        let credentials = config.credentials.as_ref().map(|c| CredentialsKey {
+        let Config {
+            host,
+            port: _, // through `control_port()`, which also reads `security`
+            security,
+            data_protection,
+            tls,
+            credentials,
+            virtual_host,
+            timeouts,
+            data_mode,
+            passive_address,
+            extended,
+            transfer_type,
+            limits,
+            connector,
+        } = config;
+        let crate::tls::TlsOptions {
+            system_roots,
+            ca_files,
+            ca_certificates,
+            verification,
+            pin,
+            min_version,
+            max_version,
+            client_identity,
+            server_name,
+        } = tls;
+        let credentials = credentials.as_ref().map(|c| CredentialsKey {
             user: c.user.as_bytes().to_vec(),
             password: tag(c.password.expose_secret().as_bytes()),
             account: c
@@ -255,41 +286,36 @@ impl PoolKey {
                 .as_ref()
                 .map(|a| tag(a.expose_secret().as_bytes())),
         });
-        let t = &config.tls;
-        let client_cert = t.client_identity.as_ref().map(|id| ClientCertKey {
+        let client_cert = client_identity.as_ref().map(|id| ClientCertKey {
             chain: id.chain().iter().map(|c| sha256(c.as_ref())).collect(),
             key: tag(id.key.secret_der()),
         });
         Self {
-            host: config.host.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
             port: config.control_port(),
-            virtual_host: config.virtual_host.clone(),
+            virtual_host: virtual_host.clone(),
             credentials,
-            security: config.security,
-            data_protection: config.data_protection,
+            security: *security,
+            data_protection: *data_protection,
             tls: TlsKey {
-                system_roots: t.system_roots,
-                ca_files: t.ca_files.clone(),
-                ca_certificates: t
-                    .ca_certificates
-                    .iter()
-                    .map(|c| sha256(c.as_ref()))
-                    .collect(),
-                verification: t.verification,
-                pin: t.pin,
-                min_version: t.min_version,
-                max_version: t.max_version,
-                server_name: t.server_name.clone(),
+                system_roots: *system_roots,
+                ca_files: ca_files.clone(),
+                ca_certificates: ca_certificates.iter().map(|c| sha256(c.as_ref())).collect(),
+                verification: *verification,
+                pin: *pin,
+                min_version: *min_version,
+                max_version: *max_version,
+                server_name: server_name.clone(),
                 client_cert,
             },
             behaviour: BehaviourKey {
-                connector: config.connector.clone().map(ConnectorKey),
-                timeouts: config.timeouts,
-                data_mode: config.data_mode.clone(),
-                passive_address: config.passive_address,
-                extended: config.extended,
-                transfer_type: config.transfer_type,
-                limits: config.limits,
+                connector: connector.clone().map(ConnectorKey),
+                timeouts: *timeouts,
+                data_mode: data_mode.clone(),
+                passive_address: *passive_address,
+                extended: *extended,
+                transfer_type: *transfer_type,
+                limits: *limits,
             },
         }
     }

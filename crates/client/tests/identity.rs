@@ -920,3 +920,36 @@ async fn server_requiring_a_client_certificate_refuses_none_and_a_foreign_one() 
         }
     }
 }
+
+/// The seed's scenario: connect in plain, secure the live session with a
+/// client certificate picked from a store by name at that moment, then log
+/// in; the configuration then says TLS.
+#[tokio::test]
+async fn secure_with_after_a_plain_connect_shows_the_certificate_picked_then() {
+    let pki = TestPki::new();
+    let bob = pki.issue_client_cert("bob");
+    let dir = TempDir::new();
+    dir.write("bob.crt", bob.cert_pem());
+    dir.write("bob.key", bob.key_pem());
+    let server =
+        ScriptedServer::start_tls(tls_login(), ServerTls::new(&pki).require_client_cert()).await;
+    let mut plain = ftps_config(&server, &pki, None);
+    plain.security = Security::None;
+    plain.credentials = None;
+    let mut c = Client::connect(plain).await.unwrap();
+    assert_eq!(c.config().security, Security::None);
+    let mut tls = ftpkit::tls::TlsOptions::default();
+    tls.system_roots = SystemRoots::Exclude;
+    tls.ca_certificates = vec![pki.ca_cert_der()];
+    tls.client_identity = Some(ClientIdentity::from_store(dir.path(), "bob", None).unwrap());
+    c.secure_with(tls.clone()).await.unwrap();
+    assert_eq!(c.config().security, Security::Explicit);
+    c.login("alice", "s3cret").await.unwrap();
+    // Securing twice is a misuse, not a second handshake.
+    let e = c.secure_with(tls).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Misuse);
+    c.quit().await.unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.control_tls()[0].client_certificates, vec![bob.cert_der()]);
+}

@@ -597,6 +597,51 @@ mod tls_negative {
         c.cdup().await.unwrap();
         c.rmdir(dir).await.unwrap();
     }
+
+    /// `secure_with()` on a session connected in plain, to a vsftpd that
+    /// requires a client certificate: the certificate is picked from a
+    /// store by name at that moment, then the login and a transfer work.
+    #[tokio::test]
+    async fn secure_an_open_session_with_a_certificate_picked_then() {
+        let s = server("VSFTPD_CLIENTCERT");
+        let _shared = server_lock(&s.name).read().await;
+        let (cert, key) = s.client_cert.clone().unwrap();
+        // A store: a folder holding the certificate and its key.
+        let store = tempfile::tempdir().unwrap();
+        std::fs::copy(&cert, store.path().join("client.crt")).unwrap();
+        std::fs::copy(&key, store.path().join("client.key")).unwrap();
+        let subject = ftpkit::tls::CertificateInfo::parse(
+            ftpkit::tls::ClientIdentity::from_pem_files(&cert, &key)
+                .unwrap()
+                .certificate()
+                .unwrap(),
+        )
+        .unwrap()
+        .subject;
+        // The common name, by which the store is searched.
+        let name = subject
+            .split(',')
+            .find_map(|part| part.trim().strip_prefix("CN="))
+            .unwrap_or_else(|| panic!("no CN in {subject}"))
+            .to_owned();
+        let mut cfg = s.config(Mode::Passive);
+        let mut tls = cfg.tls.clone();
+        tls.client_identity =
+            Some(ftpkit::tls::ClientIdentity::from_store(store.path(), &name, None).unwrap());
+        cfg.tls.client_identity = None;
+        cfg.security = Security::None;
+        cfg.credentials = None;
+        let mut c = Client::connect(cfg).await.unwrap();
+        c.secure_with(tls).await.unwrap();
+        assert_eq!(c.config().security, Security::Explicit);
+        c.login(s.user.as_str(), s.password.as_str()).await.unwrap();
+        let dir = "t-secure-with";
+        fresh_dir(&mut c, dir).await;
+        upload_bytes(&mut c, "x.bin", b"certificate picked later").await;
+        c.delete("x.bin").await.unwrap();
+        c.cdup().await.unwrap();
+        c.rmdir(dir).await.unwrap();
+    }
 }
 
 /// Two sessions to the same server at once, on TLS 1.3: each data
