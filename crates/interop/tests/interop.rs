@@ -611,7 +611,7 @@ mod tls_negative {
         std::fs::copy(&cert, store.path().join("client.crt")).unwrap();
         std::fs::copy(&key, store.path().join("client.key")).unwrap();
         let subject = ftpkit::tls::CertificateInfo::parse(
-            ftpkit::tls::ClientIdentity::from_pem_files(&cert, &key)
+            ClientIdentity::from_pem_files(&cert, &key)
                 .unwrap()
                 .certificate()
                 .unwrap(),
@@ -626,8 +626,7 @@ mod tls_negative {
             .to_owned();
         let mut cfg = s.config(Mode::Passive);
         let mut tls = cfg.tls.clone();
-        tls.client_identity =
-            Some(ftpkit::tls::ClientIdentity::from_store(store.path(), &name, None).unwrap());
+        tls.client_identity = Some(ClientIdentity::from_store(store.path(), &name, None).unwrap());
         cfg.tls.client_identity = None;
         cfg.security = Security::None;
         cfg.credentials = None;
