@@ -15,13 +15,14 @@ use tokio_rustls::TlsConnector;
 
 use crate::connector::{connect_via, Connector, Purpose};
 use crate::error::{Error, ErrorKind, Result};
+use crate::sniff::{is_not_tls, Sniffed};
 use crate::tls::SessionTls;
 
 /// The control connection: plain TCP, or TLS over it.
 #[derive(Debug)]
 pub(crate) enum ControlStream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Sniffed>>),
     /// Between states of a TLS switch, or after a failure during one.
     Gone,
 }
@@ -193,7 +194,13 @@ impl Control {
     async fn read_once(&mut self, deadline: tokio::time::Instant) -> Result<()> {
         let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut self.rbuf)).await {
             Err(_) => return Err(self.poison(Error::timeout("a reply"))),
-            Ok(Err(e)) => return Err(self.poison(Error::from_io("reading a reply", e))),
+            Ok(Err(e)) => {
+                let seen = match &self.stream {
+                    ControlStream::Tls(t) => t.get_ref().0.plaintext_reply(),
+                    _ => None,
+                };
+                return Err(self.poison(tls_read_error("reading a reply", e, seen)));
+            }
             Ok(Ok(n)) => n,
         };
         if n == 0 {
@@ -267,12 +274,17 @@ impl Control {
         let connector = TlsConnector::from(tls.control.clone());
         let r = tokio::time::timeout(
             self.handshake_timeout,
-            connector.connect(tls.server_name.clone(), tcp),
+            connector
+                .connect(tls.server_name.clone(), Sniffed::new(tcp))
+                .into_fallible(),
         )
         .await;
         match r {
             Err(_) => Err(self.poison(Error::timeout("the TLS handshake"))),
-            Ok(Err(e)) => Err(self.poison(Error::from_io("TLS handshake", e))),
+            Ok(Err((e, tcp))) => {
+                let seen = tcp.plaintext_reply();
+                Err(self.poison(tls_read_error("TLS handshake", e, seen)))
+            }
             Ok(Ok(s)) => {
                 let (_, conn) = s.get_ref();
                 tracing::debug!(version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "control connection secured");
@@ -302,10 +314,23 @@ impl Control {
             Ok(Err(e)) => Err(self.poison(Error::from_io("CCC", e))),
             Ok(Ok(())) => {
                 let (tcp, _) = tls.into_inner();
-                self.stream = ControlStream::Plain(tcp);
+                self.stream = ControlStream::Plain(tcp.into_inner());
                 Ok(())
             }
         }
+    }
+}
+
+/// A read error on the TLS control connection; when TLS failed because
+/// the server wrote a plaintext reply (`seen`), the error quotes it.
+fn tls_read_error(what: &str, e: io::Error, seen: Option<String>) -> Error {
+    match seen.filter(|_| is_not_tls(&e)) {
+        Some(line) => Error::new(
+            ErrorKind::Tls,
+            format!("{what}: the server sent plaintext instead of TLS: {line}"),
+        )
+        .with_source(e),
+        None => Error::from_io(what, e),
     }
 }
 

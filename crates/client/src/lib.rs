@@ -34,6 +34,7 @@ pub mod error;
 pub mod netrc;
 pub mod ops;
 pub mod pool;
+mod sniff;
 pub mod tls;
 mod transfer;
 mod url;

@@ -733,3 +733,32 @@ async fn upload_sends_close_notify_before_reading_the_reply() {
         "{t}"
     );
 }
+
+/// A server that answers the TLS handshake with a plaintext reply (vsftpd
+/// writes `500 OOPS: …` when it cannot load its certificate): the error
+/// quotes it instead of rustls's "InvalidContentType".
+#[tokio::test]
+async fn plaintext_instead_of_a_handshake_is_quoted() {
+    let pki = TestPki::new();
+    let script = Script::new()
+        .send("220 hi\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        // After the ClientHello has gone out.
+        .delay(Duration::from_millis(200))
+        .send("500 OOPS: SSL: cannot load RSA certificate\r\n");
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "the server sent plaintext instead of TLS: 500 OOPS: SSL: cannot load RSA certificate"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("InvalidContentType"), "{text}");
+    drop(server);
+}
