@@ -320,12 +320,12 @@ async fn get(
             }
         }
     };
-    file_notes(
-        ctx,
-        &report,
-        resume,
-        "received {}; the server gave no size to check them against",
-    );
+    let unchecked = if url.transfer_type() == Some(TransferType::Ascii) {
+        "received {} in ASCII mode: line ends changed, so the server's size was not compared"
+    } else {
+        "received {}; the server gave no size to check them against"
+    };
+    file_notes(ctx, &report, resume, unchecked);
     Ok(())
 }
 

@@ -79,6 +79,16 @@ impl Filter {
     pub(crate) fn takes(&self, rel: &str) -> bool {
         self.walks(rel) && self.include.as_ref().is_none_or(|i| i.matches(rel))
     }
+
+    /// Whether the entry at `rel` (a directory when `dir`) is the mirror's
+    /// business: walked or taken, and so also deleted by `delete`.
+    pub(crate) fn mirrors(&self, rel: &str, dir: bool) -> bool {
+        if dir {
+            self.walks(rel)
+        } else {
+            self.takes(rel)
+        }
+    }
 }
 
 /// Who a directory is, to tell that a listing goes round in a circle.

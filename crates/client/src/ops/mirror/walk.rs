@@ -497,12 +497,7 @@ async fn delete_local_extras(w: &Walk<'_>, local: &Path, rel: &str, remote: &[En
             continue;
         };
         let rel = join_rel(rel, &name);
-        let mirrored = if ft.is_dir() {
-            w.filter.walks(&rel)
-        } else {
-            w.filter.takes(&rel)
-        };
-        if !mirrored {
+        if !w.filter.mirrors(&rel, ft.is_dir()) {
             continue;
         }
         if !w.opts.dry_run {
@@ -666,12 +661,7 @@ pub(crate) async fn walk_up(
                     continue;
                 }
                 let rel = join_rel(&d.rel, &e.name);
-                let mirrored = if e.is_dir() {
-                    w.filter.walks(&rel)
-                } else {
-                    w.filter.takes(&rel)
-                };
-                if mirrored && e.name.is_safe_component() {
+                if w.filter.mirrors(&rel, e.is_dir()) && e.name.is_safe_component() {
                     let path = join_remote(&d.remote, name);
                     delete_remote(client, w, &path, e.is_dir(), d.depth + 1).await;
                 }
