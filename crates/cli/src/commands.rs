@@ -301,7 +301,10 @@ async fn get(
             })?,
         Some(t) => {
             if resume {
-                adopt_partial(t)?;
+                // A target cut short by another tool is the start of the file.
+                ftpkit::ops::adopt_partial(t)
+                    .await
+                    .context("get --resume")?;
             }
             match ftpkit::ops::download_file(client, path, t, &opts).await {
                 Ok(r) => r,
@@ -340,28 +343,6 @@ fn file_notes(ctx: &Ctx, report: &ftpkit::ops::FileReport, resume: bool, uncheck
         let bytes = output::count(report.transferred, "byte", "bytes");
         ctx.note(&unchecked.replacen("{}", &bytes, 1));
     }
-}
-
-/// `get --resume` of a target that has no partial download of ftpkit's
-/// yet (say, a copy cut short by another tool): the target is taken as the
-/// start of the file, moved into the partial folder and continued there.
-fn adopt_partial(target: &Path) -> anyhow::Result<()> {
-    let part = ftpkit::ops::part_path(target);
-    let is_file = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
-    if std::fs::symlink_metadata(&part).is_ok() || !is_file(target) {
-        return Ok(());
-    }
-    if let Some(dir) = part.parent() {
-        match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => bail!("{} is not a directory", dir.display()),
-            Err(_) => {
-                std::fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-        }
-    }
-    std::fs::rename(target, &part)
-        .with_context(|| format!("moving {} to {}", target.display(), part.display()))
 }
 
 // ----- put --------------------------------------------------------------------

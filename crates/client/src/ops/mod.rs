@@ -36,7 +36,7 @@ pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};
 pub use mirror::{mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport, Planned};
-pub use partial::{part_path, PARTIAL_DIR};
+pub use partial::{adopt_partial, part_path, PARTIAL_DIR};
 pub use progress::{
     FileProgress, JobProgress, Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite,
     RATE_WINDOW, REPORT_INTERVAL,

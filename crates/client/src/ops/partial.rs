@@ -55,6 +55,25 @@ pub(crate) async fn prepare_part(local: &Path) -> Result<PathBuf> {
     Ok(part)
 }
 
+/// Takes an existing `local` file, shorter than its remote copy (a
+/// download another tool cut short), as the start of its own download: it
+/// moves into [`part_path`]`(local)`, where a resuming
+/// [`download_file`](super::download_file) continues it. Nothing is done
+/// when a partial file is already there or `local` is no regular file.
+pub async fn adopt_partial(local: &Path) -> Result<()> {
+    let part = part_path(local);
+    let regular = tokio::fs::symlink_metadata(local)
+        .await
+        .is_ok_and(|m| m.is_file());
+    if !regular || tokio::fs::symlink_metadata(&part).await.is_ok() {
+        return Ok(());
+    }
+    let part = prepare_part(local).await?;
+    tokio::fs::rename(local, &part)
+        .await
+        .map_err(|e| io_err(&format!("moving {} to", local.display()), &part, e))
+}
+
 /// Renames a finished partial file onto its target, then removes the
 /// partial folder if nothing else is in it.
 pub(crate) async fn commit_part(part: &Path, local: &Path) -> Result<()> {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use ftpkit_control::{Arg, Command};
 
+use super::walk::{is_symlink, shown};
 use super::{Direction, MirrorError, MirrorOptions, MirrorReport, Planned};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -181,7 +182,7 @@ pub(crate) async fn run_job(
     opts: &MirrorOptions,
     dir: Direction,
 ) -> bool {
-    let path = String::from_utf8_lossy(&job.remote).into_owned();
+    let path = shown(&job.remote);
     let r = transfer_with_retries(wc, shared, &job, opts, dir).await;
     shared.done(&job);
     match r {
@@ -251,7 +252,7 @@ async fn transfer_with_retries(
         };
         match r {
             Err(e) if attempt < opts.retries && (e.is_transient() || wc.get().is_broken()) => {
-                tracing::warn!(path = %String::from_utf8_lossy(&job.remote), attempt, error = %e, "mirror: file failed; resuming");
+                tracing::warn!(path = %shown(&job.remote), attempt, error = %e, "mirror: file failed; resuming");
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(5))).await;
                 if !reconnect_if_broken(wc, shared).await {
@@ -273,7 +274,7 @@ fn file_progress(
 ) -> Option<Progress> {
     let cb = opts.progress.clone()?;
     let file = Arc::new(FileProgress {
-        remote: String::from_utf8_lossy(&job.remote).into_owned(),
+        remote: shown(&job.remote),
         local: job.local.clone(),
         index: job.index,
         upload: dir == Direction::Up,
@@ -305,12 +306,6 @@ async fn remote_mtime(client: &mut Client, job: &Job) -> Option<SystemTime> {
     }
     let m = client.modified(Arg::from(job.remote.clone())).await.ok()?;
     super::walk::mtime_of(&m)
-}
-
-async fn is_symlink(p: &std::path::Path) -> bool {
-    tokio::fs::symlink_metadata(p)
-        .await
-        .is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// Downloads one file, unless unchanged (or planned only, in a dry run).
@@ -420,7 +415,7 @@ async fn up_one(
             .map(|o| time::PrimitiveDateTime::new(o.date(), o.time()));
         if let Ok(at) = at {
             if let Err(e) = client.command_ok("MFMT", Command::Mfmt(at, remote)).await {
-                tracing::warn!(path = %String::from_utf8_lossy(&job.remote), error = %e, "MFMT failed");
+                tracing::warn!(path = %shown(&job.remote), error = %e, "MFMT failed");
             }
         }
     }

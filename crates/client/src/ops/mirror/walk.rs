@@ -97,7 +97,7 @@ fn exact_mtime(e: &Entry) -> Option<SystemTime> {
         .and_then(mtime_of)
 }
 
-async fn is_symlink(p: &Path) -> bool {
+pub(crate) async fn is_symlink(p: &Path) -> bool {
     tokio::fs::symlink_metadata(p)
         .await
         .is_ok_and(|m| m.file_type().is_symlink())
