@@ -9,26 +9,13 @@ use ftpkit_control::listing::Modified;
 use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
 use ftpkit_control::resumption::DataHandshake;
 use ftpkit_control::session::{SessionConfig, Step, TlsState};
+use ftpkit_control::transfer::DataCommands;
 use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
 
-use crate::config::Config;
+use crate::config::{Config, ExtendedCommands};
 use crate::control::{connect_tcp, Control, ControlStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::{CertificateInfo, ConnectionTls, SessionStats, TlsContext};
-
-/// Which passive command works with this server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PassiveKind {
-    Epsv,
-    Pasv,
-}
-
-/// Which active command works with this server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ActiveKind {
-    Eprt,
-    Port,
-}
 
 /// One FTP session.
 ///
@@ -43,8 +30,8 @@ pub struct Client {
     pub(crate) tls_ctx: Option<TlsContext>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
-    pub(crate) passive_kind: PassiveKind,
-    pub(crate) active_kind: ActiveKind,
+    /// Which passive/active commands the server implements (learned).
+    pub(crate) data_commands: DataCommands,
     /// The session's `debug` span (host, port, security); transfers are
     /// its children.
     pub(crate) span: tracing::Span,
@@ -213,8 +200,7 @@ impl Client {
             tls_ctx,
             peer,
             local,
-            passive_kind: PassiveKind::Epsv,
-            active_kind: ActiveKind::Eprt,
+            data_commands: DataCommands::new(config.extended == ExtendedCommands::TryFirst),
             config,
             span,
             transfer_span: None,

@@ -2,7 +2,8 @@
 //!
 //! The FTP/FTPS control connection as a **sans-IO** state machine: typed
 //! commands, an incremental reply decoder, login, `AUTH TLS`/`PBSZ`/`PROT`/
-//! `CCC`, the PASV/EPSV/PORT/EPRT codecs, FEAT and directory listings. No
+//! `CCC`, the data-connection protocol (EPSV/PASV/EPRT/PORT, `REST`, the
+//! mark and the data TLS handshake, with their fallbacks), FEAT and directory listings. No
 //! sockets, no TLS library, no runtime, no clock: bytes in, events and bytes
 //! out. That is what makes it testable byte by byte and fuzzable, and what
 //! lets any runtime drive it (the `ftpkit` crate drives it with tokio).
@@ -16,6 +17,7 @@
 //! | [`session`] | [`Session`], the state machine and its calling contract; config, events, errors |
 //! | [`parse`] | payload parsers: 227/229 and PORT/EPRT, 257, 213 SIZE/MDTM, FEAT |
 //! | [`listing`] | LIST (Unix, DOS) and MLSD/MLST parsers, the bounded line splitter, lossless names |
+//! | [`transfer`] | the data-connection half: [`transfer::Opening`] decides EPSV/PASV/EPRT/PORT and their fallbacks, the address policy, `REST`, the mark and the data TLS handshake |
 //! | [`resumption`] | TLS session reuse on data connections: when to renew the session, whether a refusal was a failed reuse, whether a retry is safe |
 //! | [`secret`] | [`Secret`], which keeps passwords out of `Debug` and logs |
 //!
@@ -53,6 +55,7 @@ pub mod reply;
 pub mod resumption;
 pub mod secret;
 pub mod session;
+pub mod transfer;
 
 pub use command::{Arg, Command, CommandError};
 pub use reply::{Reply, ReplyCode, ReplyDecoder};

@@ -1,37 +1,31 @@
-//! Opening a data channel while reading the control connection, so that a
-//! refusal (425/450/550...) ends the operation at once instead of leaving
-//! the client waiting on a socket.
+//! The driver of [`ftpkit_control::transfer::Opening`]: it performs the
+//! actions the sans-IO machine asks for (commands, the data connection, its
+//! TLS handshake, timers) and reports back, reading the control connection
+//! meanwhile, so that a refusal (425/450/550...) ends the operation at once
+//! instead of leaving the client waiting on a socket. Every protocol
+//! decision is the machine's.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
 
 use ftpkit_control::command::ProtectionLevel;
-use ftpkit_control::parse::{parse_epsv, parse_pasv, rest_confirms};
-use ftpkit_control::resumption::{on_refusal, BeforeData, DataHandshake, OnRefusal, TicketSupply};
-use ftpkit_control::{Command, Event, Reply, ReplyCode};
+use ftpkit_control::resumption::{on_refusal, BeforeData, OnRefusal, TicketSupply};
+use ftpkit_control::transfer::{
+    ChannelMode, DataAction, DataFailure, DataRoute, DataTarget, OpenFailure, Opening,
+    OpeningParams, Wait, Waits,
+};
+use ftpkit_control::Command;
 use ftpkit_data::{
     connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams,
 };
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::TransferInfo;
-use crate::client::{ActiveKind, Client, PassiveKind};
-use crate::config::{DataMode, ExtendedCommands};
+use crate::client::Client;
+use crate::config::DataMode;
 use crate::connector::{connect_via, Purpose};
 use crate::error::{Error, ErrorKind, Result};
-
-/// How long a TLS data connection waits for the 1yz mark before starting
-/// its handshake anyway. Servers that issue a fresh session ticket on the
-/// control connection for each transfer (ProFTPD) send it with the mark;
-/// servers that send the mark only after the handshake still work, a moment
-/// later.
-const MARK_GRACE: Duration = Duration::from_millis(500);
-
-/// How long a data connection that made a full TLS handshake, on a server
-/// that uses tickets, waits for the server's verdict (a refusal such as
-/// `522 … session reuse required` comes at once) before the transfer goes
-/// on. Only that rare case waits: resumed connections never do.
-const REUSE_VERDICT_WAIT: Duration = Duration::from_secs(1);
 
 /// A data channel ready for a transfer.
 pub(crate) struct Opened {
@@ -58,43 +52,6 @@ fn transfer_span(session: &tracing::Span, cmd: &Command) -> tracing::Span {
     )
 }
 
-enum Target {
-    Connect(SocketAddr),
-    /// Through the configured connector: a host name (or address literal)
-    /// and port.
-    Via(String, u16),
-    Listen(ActiveListener),
-}
-
-/// Tracks the control replies seen while the data channel opens.
-#[derive(Default)]
-struct Progress {
-    mark: Option<Reply>,
-    completed: Option<Reply>,
-}
-
-impl Progress {
-    fn waiting(&self) -> bool {
-        self.mark.is_none() && self.completed.is_none()
-    }
-
-    fn on_event(&mut self, verb: &str, ev: Event) -> Result<()> {
-        match ev {
-            Event::TransferStarted(r) => self.mark = Some(r),
-            Event::TransferCompleted(r) => self.completed = Some(r),
-            Event::TransferFailed(r) => return Err(Error::from_reply(verb.to_owned(), r)),
-            Event::Preliminary(_) => {}
-            other => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("unexpected event during {verb}: {other:?}"),
-                ))
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Client {
     /// The protection the session says a new data channel must use.
     pub(crate) fn data_protection(&self) -> Result<Protection> {
@@ -111,89 +68,6 @@ impl Client {
             }
             _ => Ok(Protection::Clear),
         }
-    }
-
-    /// EPSV (falling back to PASV, remembered), returning where to connect.
-    ///
-    /// Through a connector the control peer is the proxy, so the target is
-    /// the control connection's host name with the reply's port (or, with
-    /// `PassiveAddress::TrustReply`, the address in the 227 reply).
-    async fn passive_target(&mut self) -> Result<Target> {
-        let via = self.config.connector.is_some();
-        let peer = self.peer.ip();
-        // Whether the server is reached over IPv6, where PASV cannot work.
-        let v6 = if via {
-            self.config.host.parse::<std::net::Ipv6Addr>().is_ok()
-        } else {
-            peer.is_ipv6()
-        };
-        if self.passive_kind == PassiveKind::Epsv
-            && self.config.extended == ExtendedCommands::TryFirst
-        {
-            let r = self.command(Command::Epsv(None)).await?;
-            if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE {
-                let port = parse_epsv(&r)
-                    .map_err(|e| Error::new(ErrorKind::Protocol, format!("229 reply: {e}")))?;
-                if via {
-                    return Ok(Target::Via(self.config.host.clone(), port));
-                }
-                return Ok(Target::Connect(SocketAddr::new(peer, port)));
-            }
-            if !is_not_implemented(&r) || v6 {
-                return Err(Error::from_reply("EPSV", r));
-            }
-            tracing::debug!(reply = %r, "EPSV refused; using PASV from now on");
-            self.passive_kind = PassiveKind::Pasv;
-        }
-        let r = self.command_ok("PASV", Command::Pasv).await?;
-        let advertised = parse_pasv(&r)
-            .map_err(|e| Error::new(ErrorKind::Protocol, format!("227 reply: {e}")))?;
-        if via {
-            return Ok(match self.config.passive_address {
-                ftpkit_data::PassiveAddress::TrustReply => {
-                    Target::Via(advertised.ip().to_string(), advertised.port())
-                }
-                _ => Target::Via(self.config.host.clone(), advertised.port()),
-            });
-        }
-        if IpAddr::V4(*advertised.ip()) != peer
-            && self.config.passive_address == ftpkit_data::PassiveAddress::ControlPeer
-        {
-            tracing::debug!(%advertised, %peer, "PASV advertised another address; connecting to the control peer");
-        }
-        Ok(Target::Connect(self.config.passive_address.target(
-            peer,
-            Some(advertised),
-            advertised.port(),
-        )))
-    }
-
-    /// Binds an active-mode listener and announces it (EPRT, falling back to
-    /// PORT, remembered).
-    async fn active_listener(&mut self, cfg: &ActiveConfig) -> Result<ActiveListener> {
-        let listener = ActiveListener::bind(cfg, self.local).await?;
-        let addr = listener.advertised();
-        if self.active_kind == ActiveKind::Eprt
-            && self.config.extended == ExtendedCommands::TryFirst
-        {
-            let r = self.command(Command::Eprt(addr)).await?;
-            if r.code().is_completion() {
-                return Ok(listener);
-            }
-            if !is_not_implemented(&r) || addr.is_ipv6() {
-                return Err(Error::from_reply("EPRT", r));
-            }
-            tracing::debug!(reply = %r, "EPRT refused; using PORT from now on");
-            self.active_kind = ActiveKind::Port;
-        }
-        let SocketAddr::V4(v4) = addr else {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "PORT cannot carry an IPv6 address and EPRT is unavailable",
-            ));
-        };
-        self.command_ok("PORT", Command::Port(v4)).await?;
-        Ok(listener)
     }
 
     /// What the ticket supply of the current control connection looks like.
@@ -272,278 +146,285 @@ impl Client {
         }
     }
 
-    /// One attempt of [`open_data`](Self::open_data), recording how the
-    /// data connection's TLS handshake went in `self.data_handshake`.
+    /// One attempt of [`open_data`](Self::open_data): drives the sans-IO
+    /// [`Opening`], which decides every step, and records how the data
+    /// connection's TLS handshake went in `self.data_handshake`.
     async fn open_data_once(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
-        if let (Some(connector), DataMode::Active(_)) =
-            (&self.config.connector, &self.config.data_mode)
-        {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "active mode (PORT/EPRT) cannot work through a connector ({connector:?}): \
-                     the server would have to connect back around it; use passive mode"
-                ),
-            ));
-        }
         self.ready().await?;
         if !self.control.session.is_logged_in() {
             return Err(Error::new(ErrorKind::Misuse, "not logged in"));
         }
         cmd.validate()?;
-        let verb = cmd.verb();
         self.transfer_span = Some(transfer_span(&self.span, &cmd));
         let protection = self.data_protection()?;
+        let (mode, active) = match &self.config.data_mode {
+            DataMode::Passive => (ChannelMode::Passive, None),
+            DataMode::Active(cfg) => (ChannelMode::Active, Some(cfg.clone())),
+        };
+        let route = match self.config.connector {
+            Some(_) => DataRoute::Proxy(self.config.host.clone()),
+            None => DataRoute::Direct(self.peer.ip()),
+        };
+        let verb = cmd.verb();
+        let mut op = Opening::new(
+            OpeningParams {
+                command: cmd,
+                mode,
+                route,
+                passive_address: self.config.passive_address,
+                protection: self.control.session.data_protection(),
+                rest: rest.unwrap_or(0),
+                waits: Waits::for_reply_timeout(self.config.timeouts.reply),
+            },
+            self.data_commands,
+        );
+        let result = self.drive_opening(&mut op, verb, &protection, active).await;
+        self.data_commands = op.commands();
+        self.data_handshake = op.handshake();
+        result
+    }
+
+    /// Performs what `op` asks for until it is ready or failed: commands
+    /// are written in full before anything is awaited, so that cancelling
+    /// this future only ever cancels a read.
+    async fn drive_opening(
+        &mut self,
+        op: &mut Opening,
+        verb: &'static str,
+        protection: &Protection,
+        active: Option<ActiveConfig>,
+    ) -> Result<Opened> {
         let timeouts = self.config.timeouts;
-        let target = match self.config.data_mode.clone() {
-            DataMode::Passive => self.passive_target().await?,
-            DataMode::Active(cfg) => Target::Listen(self.active_listener(&cfg).await?),
-        };
-        let peer = self.peer.ip();
-        let connector = self.config.connector.clone();
-        let connect = async move {
-            match (target, connector) {
-                (Target::Via(host, port), Some(c)) => {
-                    connect_via(
-                        c.as_ref(),
-                        &host,
-                        port,
-                        Purpose::Data,
-                        timeouts.data_connect,
-                    )
-                    .await
-                }
-                (Target::Via(host, port), None) => Err(Error::new(
-                    ErrorKind::Misuse,
-                    format!("no connector for {host}:{port}"),
-                )),
-                (Target::Connect(addr), _) => {
-                    Ok(connect_passive(addr, timeouts.data_connect).await?)
-                }
-                (Target::Listen(l), _) => Ok(l.accept(peer, timeouts.accept).await?),
-            }
-        };
-        tokio::pin!(connect);
-        // A passive connection made while `REST` is answered: some servers
-        // (Twisted) read no command after PASV/EPSV until the data
-        // connection is open, so waiting for the REST reply first would
-        // stall (TWISTED-PASV-BLOCKS-COMMANDS). No TLS handshake starts
-        // before the transfer command is sent.
-        let mut early = None;
-        let offset = rest.unwrap_or(0);
-        if offset > 0 {
-            let r = {
-                let rest_reply = self.command(Command::Rest(offset));
-                tokio::pin!(rest_reply);
-                loop {
-                    tokio::select! {
-                        biased;
-                        r = &mut rest_reply => break r?,
-                        c = &mut connect, if early.is_none() => early = Some(c),
+        let mut listener: Option<ActiveListener> = None;
+        let mut connecting: Option<Pending<TcpStream>> = None;
+        let mut securing: Option<Pending<DataStream>> = None;
+        let mut timer: Option<(Wait, Pin<Box<tokio::time::Sleep>>)> = None;
+        let mut tcp: Option<TcpStream> = None;
+        let mut stream: Option<DataStream> = None;
+        let mut data_err: Option<Error> = None;
+        loop {
+            while let Some(action) = op.poll_action() {
+                match action {
+                    DataAction::Send(c) => {
+                        self.control.session.command(c)?;
+                        self.control.flush().await?;
+                    }
+                    DataAction::Start(c) => {
+                        self.control.session.transfer(c)?;
+                        self.control.flush().await?;
+                    }
+                    DataAction::Connect(target) => connecting = Some(self.connect_data(target)),
+                    DataAction::Listen => {
+                        let cfg = active.as_ref().ok_or_else(|| {
+                            Error::new(ErrorKind::Misuse, "active mode without its settings")
+                        })?;
+                        let l = ActiveListener::bind(cfg, self.local).await?;
+                        op.handle_listening(l.advertised());
+                        listener = Some(l);
+                    }
+                    DataAction::Accept => {
+                        let l = listener.take().ok_or_else(|| {
+                            Error::new(ErrorKind::Misuse, "accept without a listener")
+                        })?;
+                        let (peer, wait) = (self.peer.ip(), timeouts.accept);
+                        connecting = Some(Box::pin(async move { Ok(l.accept(peer, wait).await?) }));
+                    }
+                    DataAction::StartTls => {
+                        let t = tcp.take().ok_or_else(|| {
+                            Error::new(ErrorKind::Misuse, "TLS without a data connection")
+                        })?;
+                        let (p, wait) = (protection.clone(), timeouts.tls_handshake);
+                        securing =
+                            Some(Box::pin(
+                                async move { Ok(DataStream::open(t, &p, wait).await?) },
+                            ));
+                    }
+                    DataAction::ArmTimer(w, d) => {
+                        timer = Some((w, Box::pin(tokio::time::sleep(d))));
+                    }
+                    DataAction::Ready(o) => {
+                        let stream = match (o.channel, stream.take(), tcp.take()) {
+                            (false, ..) => None,
+                            (true, Some(s), _) => Some(s),
+                            // In the clear: nothing to negotiate.
+                            (true, None, Some(t)) => {
+                                Some(DataStream::open(t, protection, timeouts.tls_handshake).await?)
+                            }
+                            (true, None, None) => {
+                                return Err(Error::new(
+                                    ErrorKind::Misuse,
+                                    "ready without a channel",
+                                ))
+                            }
+                        };
+                        let tls = stream.as_ref().and_then(DataStream::tls_info);
+                        return Ok(Opened {
+                            stream,
+                            info: TransferInfo {
+                                mark: o.mark,
+                                tls,
+                                completion: o.completion,
+                                bytes: 0,
+                                offset: o.offset,
+                            },
+                        });
+                    }
+                    DataAction::Failed(f) => {
+                        return Err(self.open_failure(verb, f, data_err.take()))
                     }
                 }
-            };
-            if r.code() != ReplyCode::PENDING {
-                let e = Error::from_reply("REST", r);
-                return Err(if e.is_transient() {
-                    e
-                } else {
-                    e.with_kind(ErrorKind::RestartRefused)
-                });
             }
-            // A server that names another offset would send (or take) the
-            // file from there: appending that would splice it.
-            if rest_confirms(&r, offset) == Some(false) {
-                // Clear the restart marker the server keeps for the next
-                // transfer command.
-                let _ = self.command(Command::Rest(0)).await;
-                return Err(Error::from_reply(
-                    format!("REST {offset}: the server answered with another offset"),
-                    r,
-                )
-                .with_kind(ErrorKind::RestartRefused));
-            }
-        }
-        self.control.session.transfer(cmd)?;
-        // Everything is written before the select below, so that cancelling
-        // the control branch only ever cancels a read.
-        self.control.flush().await?;
-
-        let mut progress = Progress::default();
-        // A completion without a data connection happens (`226` for an
-        // empty listing). In passive mode the connect is still awaited: the
-        // server may have written everything and replied before we
-        // connected, and its data waits in the socket. In active mode a
-        // server that completed without connecting never will.
-        let give_up_on_completion = matches!(self.config.data_mode, DataMode::Active(_));
-        let tcp = loop {
-            if let Some(r) = early.take() {
-                match r {
-                    Ok(tcp) => break Some(tcp),
-                    Err(e) => return Err(self.explain_data_failure(verb, e).await),
-                }
+            if connecting.is_none() && securing.is_none() && timer.is_none() && !op.wants_control()
+            {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "the data channel opening stalled",
+                ));
             }
             tokio::select! {
                 // A connection already made wins over a completion read in
                 // the same turn.
                 biased;
-                r = &mut connect, if early.is_none() => match r {
-                    Ok(tcp) => break Some(tcp),
-                    // A refused or reset data connection usually comes with
-                    // a reply saying why (550 No such file): report that.
-                    Err(e) if progress.completed.is_some() => {
-                        tracing::debug!(error = %e, "no data connection after an early completion");
-                        break None;
-                    }
-                    Err(e) => return Err(self.explain_data_failure(verb, e).await),
-                },
-                ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
-                _ = std::future::ready(()), if give_up_on_completion && progress.completed.is_some() => break None,
-            }
-        };
-        let Some(tcp) = tcp else {
-            return Ok(Opened {
-                stream: None,
-                info: TransferInfo {
-                    mark: progress.mark,
-                    completion: progress.completed,
-                    offset,
-                    ..TransferInfo::default()
-                },
-            });
-        };
-
-        let stream = match &protection {
-            Protection::Clear => DataStream::Plain(tcp),
-            Protection::Tls(_) => {
-                if progress.waiting() {
-                    let grace = tokio::time::sleep(MARK_GRACE);
-                    tokio::pin!(grace);
-                    while progress.waiting() {
-                        tokio::select! {
-                            ev = self.control.next_event() => progress.on_event(verb, ev?)?,
-                            _ = &mut grace => break,
+                r = maybe(&mut connecting) => {
+                    connecting = None;
+                    match r {
+                        Ok(t) => {
+                            tcp = Some(t);
+                            op.handle_connected();
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "data connection failed");
+                            data_err = Some(e);
+                            op.handle_connect_failed();
                         }
                     }
                 }
-                let handshake = DataStream::open(tcp, &protection, timeouts.tls_handshake);
-                tokio::pin!(handshake);
-                let r = loop {
-                    tokio::select! {
-                        ev = self.control.next_event(), if progress.waiting() => progress.on_event(verb, ev?)?,
-                        r = &mut handshake => break r,
-                    }
-                };
-                match r {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let e = Error::from(e);
-                        self.data_handshake = Some(if e.kind() == ErrorKind::Certificate {
-                            DataHandshake::CertificateRejected
-                        } else {
-                            DataHandshake::Failed
-                        });
-                        return Err(self.explain_data_failure(verb, e).await);
+                r = maybe(&mut securing) => {
+                    securing = None;
+                    match r {
+                        Ok(s) => {
+                            let resumed = s.tls_info().is_some_and(|t| t.resumed);
+                            if let Some(session_tls) = &self.control.tls {
+                                session_tls.store.note_data_handshake(resumed);
+                                tracing::debug!(
+                                    resumed,
+                                    tickets_left = session_tls.store.usable(),
+                                    "data connection secured"
+                                );
+                            }
+                            stream = Some(s);
+                            op.handle_tls_established(resumed, self.server_uses_tickets());
+                        }
+                        Err(e) => {
+                            let rejected = e.kind() == ErrorKind::Certificate;
+                            data_err = Some(e);
+                            op.handle_tls_failed(rejected);
+                        }
                     }
                 }
-            }
-        };
-        let tls = stream.tls_info();
-        if let (Some(t), Some(session_tls)) = (tls, &self.control.tls) {
-            session_tls.store.note_data_handshake(t.resumed);
-            tracing::debug!(
-                resumed = t.resumed,
-                tickets_left = session_tls.store.usable(),
-                "data connection secured"
-            );
-            self.data_handshake = Some(if t.resumed {
-                DataHandshake::Resumed
-            } else {
-                DataHandshake::Full
-            });
-        }
-        if self.data_handshake == Some(DataHandshake::Full) {
-            // A server that requires reuse refuses a full handshake right
-            // after it, with a reply (vsftpd 522, ProFTPD 425). Wait briefly
-            // for that verdict, so that the refusal is this call's result
-            // (and can be retried) rather than the transfer's.
-            if self.server_uses_tickets() && progress.completed.is_none() {
-                let wait = self.config.timeouts.reply.min(REUSE_VERDICT_WAIT);
-                let verdict = tokio::time::timeout(wait, async {
-                    while progress.completed.is_none() {
-                        let ev = self.control.next_event().await?;
-                        progress.on_event(verb, ev)?;
-                    }
-                    Ok::<(), Error>(())
-                })
-                .await;
-                if let Ok(Err(e)) = verdict {
-                    return Err(e);
+                ev = self.control.next_event(), if op.wants_control() => op.handle_event(ev?),
+                w = maybe_timer(&mut timer) => {
+                    timer = None;
+                    op.handle_timeout(w);
                 }
             }
         }
-        // Wait for the 1yz mark, so that a refusal (550 No such file) is the
-        // result of this call rather than of the first read. A server that
-        // completes without a mark is accepted too.
-        while progress.waiting() {
-            let ev = self.control.next_event().await?;
-            progress.on_event(verb, ev)?;
-        }
-        Ok(Opened {
-            stream: Some(stream),
-            info: TransferInfo {
-                mark: progress.mark,
-                tls,
-                completion: progress.completed,
-                bytes: 0,
-                offset,
-            },
-        })
     }
 
-    /// After a failed data handshake the server usually says why on the
-    /// control connection (`522 SSL connection failed: session reuse
-    /// required`); wait briefly for that reply and report it.
-    async fn explain_data_failure(&mut self, verb: &str, err: Error) -> Error {
-        if !self.control.session.in_transfer() {
-            return err;
+    /// Starts a passive data connection to `target`: directly, or through
+    /// the configured connector.
+    fn connect_data(&self, target: DataTarget) -> Pending<TcpStream> {
+        let wait = self.config.timeouts.data_connect;
+        match target {
+            DataTarget::Address(addr) => {
+                Box::pin(async move { Ok(connect_passive(addr, wait).await?) })
+            }
+            DataTarget::Host(host, port) => {
+                let connector = self.config.connector.clone();
+                Box::pin(async move {
+                    match connector {
+                        Some(c) => connect_via(c.as_ref(), &host, port, Purpose::Data, wait).await,
+                        None => Err(Error::new(
+                            ErrorKind::Misuse,
+                            format!("no connector for {host}:{port}"),
+                        )),
+                    }
+                })
+            }
         }
-        let wait = self.config.timeouts.reply.min(Duration::from_secs(2));
-        let mut progress = Progress::default();
-        let r = tokio::time::timeout(wait, async {
-            loop {
-                let ev = self.control.next_event().await?;
-                progress.on_event(verb, ev)?;
-                if progress.completed.is_some() {
-                    return Ok::<(), Error>(());
+    }
+
+    /// The error for a failed opening. A data connection that failed is
+    /// reported by the server's reply when it gave one: a plain refusal
+    /// (550) is the server's answer; a refusal after a failed TLS handshake
+    /// (522) stays a TLS error with the reply attached.
+    fn open_failure(&mut self, verb: &str, f: OpenFailure, data_err: Option<Error>) -> Error {
+        match f {
+            OpenFailure::Refused { what, reply } => Error::from_reply(what, reply),
+            OpenFailure::RestartRefused {
+                offset,
+                reply,
+                other_offset,
+            } => {
+                let what = if other_offset {
+                    format!("REST {offset}: the server answered with another offset")
+                } else {
+                    "REST".to_owned()
+                };
+                Error::from_reply(what, reply).with_kind(ErrorKind::RestartRefused)
+            }
+            OpenFailure::Malformed { what, detail } => {
+                Error::new(ErrorKind::Protocol, format!("{what}: {detail}"))
+            }
+            OpenFailure::Unsupported(why) => Error::new(ErrorKind::Unsupported, why),
+            OpenFailure::Unexpected(ev) => self.control.poison(Error::new(
+                ErrorKind::Protocol,
+                format!("unexpected event during {verb}: {ev:?}"),
+            )),
+            OpenFailure::Misuse(why) => Error::new(ErrorKind::Protocol, why),
+            OpenFailure::Data {
+                failure,
+                explanation,
+            } => {
+                let err = data_err
+                    .unwrap_or_else(|| Error::new(ErrorKind::Io, "the data connection failed"));
+                match (explanation, failure) {
+                    (Some(reply), DataFailure::Tls { .. }) => {
+                        let kind = err.kind();
+                        Error::from_reply(
+                            format!("{err}; the server refused the data connection"),
+                            reply,
+                        )
+                        .with_kind(kind)
+                    }
+                    (Some(reply), DataFailure::Connect) => {
+                        Error::from_reply(verb.to_owned(), reply)
+                    }
+                    (None, _) => err,
                 }
             }
-        })
-        .await;
-        match r {
-            Ok(Err(reply_err)) => match reply_err.reply() {
-                // A plain refusal (550) is the server's answer; a refusal
-                // after a failed TLS handshake (522) stays a TLS error with
-                // the reply attached.
-                Some(reply)
-                    if err.kind() == ErrorKind::Tls || err.kind() == ErrorKind::Certificate =>
-                {
-                    Error::from_reply(
-                        format!("{err}; the server refused the data connection"),
-                        reply.clone(),
-                    )
-                    .with_kind(err.kind())
-                }
-                Some(_) => reply_err,
-                None => err,
-            },
-            _ => err,
         }
     }
 }
 
-/// 500/501/502/504: the command is not available (not a transient
-/// refusal), so a fallback is worth trying.
-fn is_not_implemented(r: &Reply) -> bool {
-    matches!(r.code().as_u16(), 500 | 501 | 502 | 504 | 522)
+/// A data connection or handshake under way.
+type Pending<T> = Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+
+/// Awaits `f`, or never when there is none.
+async fn maybe<T>(f: &mut Option<Pending<T>>) -> Result<T> {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Awaits the armed timer, or never when there is none.
+async fn maybe_timer(t: &mut Option<(Wait, Pin<Box<tokio::time::Sleep>>)>) -> Wait {
+    match t {
+        Some((w, sleep)) => {
+            sleep.as_mut().await;
+            *w
+        }
+        None => std::future::pending().await,
+    }
 }

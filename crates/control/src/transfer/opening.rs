@@ -1,0 +1,651 @@
+//! [`Opening`]: one data channel, from `EPSV`/`EPRT` to the server's mark.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{is_not_implemented, DataCommands, DataRoute, DataTarget, PassiveAddress};
+use crate::command::{Command, ProtectionLevel};
+use crate::parse::{parse_epsv, parse_pasv, rest_confirms};
+use crate::resumption::DataHandshake;
+use crate::{Event, Reply, ReplyCode};
+
+/// Which side opens the data connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelMode {
+    /// The client connects to the port the server announces.
+    Passive,
+    /// The client listens and the server connects to it.
+    Active,
+}
+
+/// What one opening needs to know.
+#[derive(Clone, Debug)]
+pub struct OpeningParams {
+    /// The transfer command (`RETR`, `STOR`, `APPE`, `LIST`, `NLST`, `MLSD`).
+    pub command: Command,
+    /// Passive or active.
+    pub mode: ChannelMode,
+    /// How the control connection reaches the server.
+    pub route: DataRoute,
+    /// Which address a passive connection goes to.
+    pub passive_address: PassiveAddress,
+    /// The session's data protection (`PROT`): `Private` means TLS.
+    pub protection: ProtectionLevel,
+    /// `REST` offset; 0 sends no `REST`.
+    pub rest: u64,
+    /// How long the short waits last.
+    pub waits: Waits,
+}
+
+/// The short waits of an opening. Longer waits (each reply, the connect,
+/// the handshake) are the driver's deadlines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waits {
+    /// How long a protected data connection waits for the mark before its
+    /// handshake starts anyway. Servers that issue a fresh ticket on the
+    /// control connection per transfer (ProFTPD) send it with the mark;
+    /// servers that send the mark after the handshake still work, a moment
+    /// later.
+    pub mark_grace: Duration,
+    /// After a full handshake on a server that uses tickets, how long to
+    /// wait for its verdict (a refusal for want of reuse comes at once).
+    pub reuse_verdict: Duration,
+    /// After a failed data connection, how long to wait for the server's
+    /// reply that says why.
+    pub explanation: Duration,
+}
+
+impl Waits {
+    /// The waits for a driver whose reply deadline is `reply`: none is
+    /// longer than it.
+    pub fn for_reply_timeout(reply: Duration) -> Self {
+        Waits {
+            mark_grace: Duration::from_millis(500).min(reply),
+            reuse_verdict: Duration::from_secs(1).min(reply),
+            explanation: Duration::from_secs(2).min(reply),
+        }
+    }
+}
+
+/// A timer the machine asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// [`Waits::mark_grace`].
+    MarkGrace,
+    /// [`Waits::reuse_verdict`].
+    ReuseVerdict,
+    /// [`Waits::explanation`].
+    Explanation,
+}
+
+/// What the driver must do next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataAction {
+    /// Send this command ([`crate::Session::command`]) and report its
+    /// events.
+    Send(Command),
+    /// Start connecting a passive data connection to this target, without
+    /// waiting for it: report [`Opening::handle_connected`] or
+    /// [`Opening::handle_connect_failed`] when it ends.
+    Connect(DataTarget),
+    /// Bind an active-mode listener and report its advertised address
+    /// ([`Opening::handle_listening`]).
+    Listen,
+    /// Start accepting the server's connection on the listener, without
+    /// waiting for it; report as for [`DataAction::Connect`].
+    Accept,
+    /// Send the transfer command ([`crate::Session::transfer`]) and report
+    /// its events.
+    Start(Command),
+    /// Start the TLS handshake on the data connection; report
+    /// [`Opening::handle_tls_established`] or [`Opening::handle_tls_failed`].
+    StartTls,
+    /// Arm a timer; report [`Opening::handle_timeout`] when it fires.
+    ArmTimer(Wait, Duration),
+    /// The channel is open (or the server completed without one).
+    Ready(Opened),
+    /// The opening failed.
+    Failed(OpenFailure),
+}
+
+/// A successful opening.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The server's 1yz mark, if one came.
+    pub mark: Option<Reply>,
+    /// The completion, when the server sent it already.
+    pub completion: Option<Reply>,
+    /// The `REST` offset the transfer starts at.
+    pub offset: u64,
+    /// Whether a data connection is open. `false` when the server completed
+    /// without one (`226` for an empty listing).
+    pub channel: bool,
+}
+
+/// What went wrong on the data connection itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataFailure {
+    /// The connection (or accept) failed.
+    Connect,
+    /// The TLS handshake failed.
+    Tls {
+        /// The client refused the server's certificate.
+        certificate_rejected: bool,
+    },
+}
+
+/// Why an opening failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenFailure {
+    /// The server refused a command (`what`: its verb).
+    Refused {
+        /// The verb refused.
+        what: &'static str,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// `REST` was refused (5yz), or answered with another offset. Moving
+    /// the whole file from 0 is the caller's choice.
+    RestartRefused {
+        /// The offset asked for.
+        offset: u64,
+        /// The server's reply.
+        reply: Reply,
+        /// The reply named another offset (the marker was cleared).
+        other_offset: bool,
+    },
+    /// A 227/229 reply that does not parse.
+    Malformed {
+        /// Which reply.
+        what: &'static str,
+        /// Why it does not parse.
+        detail: String,
+    },
+    /// The setup cannot work (active mode through a proxy, IPv6 without
+    /// `EPRT`).
+    Unsupported(&'static str),
+    /// An event the opening did not expect.
+    Unexpected(Box<Event>),
+    /// The data connection failed; `explanation` is the server's refusal
+    /// that came within [`Waits::explanation`], if any.
+    Data {
+        /// What failed.
+        failure: DataFailure,
+        /// The server's reply saying why.
+        explanation: Option<Reply>,
+    },
+    /// The driver reported something the machine did not ask for.
+    Misuse(&'static str),
+}
+
+/// Where the data connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Channel {
+    NotAsked,
+    Pending,
+    Connected,
+    Failed(DataFailure),
+}
+
+/// Where the conversation stands. Each reply or report consumes the step
+/// it arrives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Epsv,
+    Pasv,
+    Listening,
+    Eprt(SocketAddr),
+    Port,
+    Rest,
+    /// `REST` named another offset; `REST 0` is on its way.
+    ClearRest(Reply),
+    /// The transfer command is sent; the data connection is on its way.
+    Connecting,
+    /// Connected under `PROT P`; the handshake waits for the mark.
+    MarkGrace,
+    Handshaking,
+    /// A full handshake on a server that uses tickets: its verdict.
+    Verdict,
+    /// The channel is ready; waiting for the mark.
+    AwaitMark,
+    /// The data connection failed; waiting for the reply that says why.
+    Explaining(DataFailure),
+    Done,
+}
+
+/// One data channel being opened. See the [module docs](super).
+#[derive(Debug)]
+pub struct Opening {
+    params: OpeningParams,
+    commands: DataCommands,
+    step: Step,
+    channel: Channel,
+    mark: Option<Reply>,
+    completion: Option<Reply>,
+    handshake: Option<DataHandshake>,
+    actions: VecDeque<DataAction>,
+}
+
+impl Opening {
+    /// Starts an opening; `commands` is what the session has learned about
+    /// the passive and active commands so far.
+    pub fn new(params: OpeningParams, commands: DataCommands) -> Self {
+        let mut op = Opening {
+            params,
+            commands,
+            step: Step::Done,
+            channel: Channel::NotAsked,
+            mark: None,
+            completion: None,
+            handshake: None,
+            actions: VecDeque::new(),
+        };
+        match op.params.mode {
+            ChannelMode::Active if op.params.route.is_proxy() => {
+                op.fail(OpenFailure::Unsupported(
+                    "active mode (PORT/EPRT) cannot work through a proxy: the server would \
+                     have to connect back around it; use passive mode",
+                ));
+            }
+            ChannelMode::Active => {
+                op.step = Step::Listening;
+                op.actions.push_back(DataAction::Listen);
+            }
+            ChannelMode::Passive if op.commands.epsv => op.send(Step::Epsv, Command::Epsv(None)),
+            ChannelMode::Passive => op.send(Step::Pasv, Command::Pasv),
+        }
+        op
+    }
+
+    /// The next thing the driver must do.
+    pub fn poll_action(&mut self) -> Option<DataAction> {
+        self.actions.pop_front()
+    }
+
+    /// Whether the driver should read the control connection now.
+    pub fn wants_control(&self) -> bool {
+        match self.step {
+            Step::Epsv
+            | Step::Pasv
+            | Step::Eprt(_)
+            | Step::Port
+            | Step::Rest
+            | Step::ClearRest(_)
+            | Step::Explaining(_) => true,
+            Step::Connecting | Step::MarkGrace | Step::Handshaking | Step::AwaitMark => {
+                self.waiting()
+            }
+            Step::Verdict => self.completion.is_none(),
+            Step::Listening | Step::Done => false,
+        }
+    }
+
+    /// Whether the opening has ended (its last action is queued).
+    pub fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// What the session has learned about the passive and active commands,
+    /// to keep for the next opening.
+    pub fn commands(&self) -> DataCommands {
+        self.commands
+    }
+
+    /// How the data connection's TLS handshake went, once it ended.
+    pub fn handshake(&self) -> Option<DataHandshake> {
+        self.handshake
+    }
+
+    /// An event of the control connection.
+    pub fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Preliminary(_) => {}
+            Event::Reply(r) if self.awaits_reply() => self.on_reply(r),
+            Event::TransferStarted(r) if self.started() => {
+                self.mark = Some(r);
+                self.advance();
+            }
+            Event::TransferCompleted(r) if self.started() => {
+                self.completion = Some(r);
+                self.advance();
+            }
+            Event::TransferFailed(r) if self.started() => match self.step {
+                Step::Explaining(failure) => self.fail(OpenFailure::Data {
+                    failure,
+                    explanation: Some(r),
+                }),
+                _ => self.fail(OpenFailure::Refused {
+                    what: self.params.command.verb(),
+                    reply: r,
+                }),
+            },
+            other => match self.step {
+                Step::Explaining(failure) => self.fail(OpenFailure::Data {
+                    failure,
+                    explanation: None,
+                }),
+                Step::Done => {}
+                _ => self.fail(OpenFailure::Unexpected(Box::new(other))),
+            },
+        }
+    }
+
+    /// The active-mode listener is bound and advertises `addr`.
+    pub fn handle_listening(&mut self, addr: SocketAddr) {
+        if self.step != Step::Listening {
+            return self.fail(OpenFailure::Misuse("a listener nobody asked for"));
+        }
+        if self.commands.eprt {
+            self.send(Step::Eprt(addr), Command::Eprt(addr));
+        } else {
+            self.port(addr);
+        }
+    }
+
+    /// The data connection is made (connected or accepted).
+    pub fn handle_connected(&mut self) {
+        if self.channel != Channel::Pending {
+            return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
+        }
+        self.channel = Channel::Connected;
+        if self.step == Step::Connecting {
+            self.on_connected();
+        }
+    }
+
+    /// The data connection (or accept) failed.
+    pub fn handle_connect_failed(&mut self) {
+        if self.channel != Channel::Pending {
+            return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
+        }
+        self.channel = Channel::Failed(DataFailure::Connect);
+        if self.step != Step::Connecting {
+            return;
+        }
+        if self.completion.is_some() {
+            // The server completed without waiting for us (an empty
+            // listing): nothing to read.
+            self.ready(false);
+        } else {
+            self.explain(DataFailure::Connect);
+        }
+    }
+
+    /// The data connection's TLS handshake succeeded. `server_uses_tickets`:
+    /// the server has issued TLS 1.3 tickets on the control connection.
+    pub fn handle_tls_established(&mut self, resumed: bool, server_uses_tickets: bool) {
+        if self.step != Step::Handshaking {
+            return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
+        }
+        self.handshake = Some(if resumed {
+            DataHandshake::Resumed
+        } else {
+            DataHandshake::Full
+        });
+        if !resumed && server_uses_tickets && self.completion.is_none() {
+            // A server that requires reuse refuses a full handshake right
+            // after it (vsftpd 522, ProFTPD 425): make that refusal this
+            // opening's result, so that it can be retried.
+            self.step = Step::Verdict;
+            self.arm(Wait::ReuseVerdict);
+        } else {
+            self.step = Step::AwaitMark;
+            self.advance();
+        }
+    }
+
+    /// The data connection's TLS handshake failed.
+    pub fn handle_tls_failed(&mut self, certificate_rejected: bool) {
+        if self.step != Step::Handshaking {
+            return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
+        }
+        self.handshake = Some(if certificate_rejected {
+            DataHandshake::CertificateRejected
+        } else {
+            DataHandshake::Failed
+        });
+        self.explain(DataFailure::Tls {
+            certificate_rejected,
+        });
+    }
+
+    /// A timer armed by [`DataAction::ArmTimer`] fired. A timer the machine
+    /// no longer waits for is ignored.
+    pub fn handle_timeout(&mut self, wait: Wait) {
+        match (wait, &self.step) {
+            (Wait::MarkGrace, Step::MarkGrace) => self.start_tls(),
+            (Wait::ReuseVerdict, Step::Verdict) => {
+                self.step = Step::AwaitMark;
+                self.advance();
+            }
+            (Wait::Explanation, Step::Explaining(failure)) => {
+                let failure = *failure;
+                self.fail(OpenFailure::Data {
+                    failure,
+                    explanation: None,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // ----- transitions -------------------------------------------------------
+
+    fn awaits_reply(&self) -> bool {
+        matches!(
+            self.step,
+            Step::Epsv | Step::Pasv | Step::Eprt(_) | Step::Port | Step::Rest | Step::ClearRest(_)
+        )
+    }
+
+    fn started(&self) -> bool {
+        matches!(
+            self.step,
+            Step::Connecting
+                | Step::MarkGrace
+                | Step::Handshaking
+                | Step::Verdict
+                | Step::AwaitMark
+                | Step::Explaining(_)
+        )
+    }
+
+    /// Neither the mark nor the completion has come.
+    fn waiting(&self) -> bool {
+        self.mark.is_none() && self.completion.is_none()
+    }
+
+    fn send(&mut self, step: Step, cmd: Command) {
+        self.step = step;
+        self.actions.push_back(DataAction::Send(cmd));
+    }
+
+    fn arm(&mut self, wait: Wait) {
+        let w = self.params.waits;
+        let d = match wait {
+            Wait::MarkGrace => w.mark_grace,
+            Wait::ReuseVerdict => w.reuse_verdict,
+            Wait::Explanation => w.explanation,
+        };
+        self.actions.push_back(DataAction::ArmTimer(wait, d));
+    }
+
+    fn fail(&mut self, failure: OpenFailure) {
+        self.step = Step::Done;
+        self.actions.push_back(DataAction::Failed(failure));
+    }
+
+    fn ready(&mut self, channel: bool) {
+        self.step = Step::Done;
+        self.actions.push_back(DataAction::Ready(Opened {
+            mark: self.mark.take(),
+            completion: self.completion.take(),
+            offset: self.params.rest,
+            channel,
+        }));
+    }
+
+    fn refused(&mut self, what: &'static str, reply: Reply) {
+        self.fail(OpenFailure::Refused { what, reply });
+    }
+
+    fn on_reply(&mut self, r: Reply) {
+        let step = std::mem::replace(&mut self.step, Step::Done);
+        match step {
+            Step::Epsv if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE => match parse_epsv(&r) {
+                Ok(port) => {
+                    let target = self
+                        .params
+                        .passive_address
+                        .target(&self.params.route, None, port);
+                    self.connect(DataAction::Connect(target));
+                }
+                Err(e) => self.malformed("229 reply", e),
+            },
+            Step::Epsv if is_not_implemented(r.code()) && !self.params.route.is_ipv6() => {
+                self.commands.epsv = false;
+                self.send(Step::Pasv, Command::Pasv);
+            }
+            Step::Epsv => self.refused("EPSV", r),
+            Step::Pasv if r.code().is_negative() => self.refused("PASV", r),
+            Step::Pasv => match parse_pasv(&r) {
+                Ok(a) => {
+                    let target =
+                        self.params
+                            .passive_address
+                            .target(&self.params.route, Some(a), a.port());
+                    self.connect(DataAction::Connect(target));
+                }
+                Err(e) => self.malformed("227 reply", e),
+            },
+            Step::Eprt(_) if r.code().is_completion() => self.connect(DataAction::Accept),
+            Step::Eprt(addr) if is_not_implemented(r.code()) && addr.is_ipv4() => {
+                self.commands.eprt = false;
+                self.port(addr);
+            }
+            Step::Eprt(_) => self.refused("EPRT", r),
+            Step::Port if r.code().is_negative() => self.refused("PORT", r),
+            Step::Port => self.connect(DataAction::Accept),
+            Step::Rest => self.on_rest(r),
+            Step::ClearRest(first) => self.fail(OpenFailure::RestartRefused {
+                offset: self.params.rest,
+                reply: first,
+                other_offset: true,
+            }),
+            other => {
+                self.step = other;
+                self.fail(OpenFailure::Misuse("a reply outside the setup"));
+            }
+        }
+    }
+
+    fn malformed(&mut self, what: &'static str, e: impl std::fmt::Display) {
+        self.fail(OpenFailure::Malformed {
+            what,
+            detail: e.to_string(),
+        });
+    }
+
+    fn port(&mut self, addr: SocketAddr) {
+        match addr {
+            SocketAddr::V4(v4) => self.send(Step::Port, Command::Port(v4)),
+            SocketAddr::V6(_) => self.fail(OpenFailure::Unsupported(
+                "PORT cannot carry an IPv6 address and EPRT is unavailable",
+            )),
+        }
+    }
+
+    /// The data connection is on its way: `REST` next, or the transfer
+    /// command. Some servers (Twisted) read no command after `PASV`/`EPSV`
+    /// until the data connection is open, so the connection is started
+    /// before `REST` is answered (TWISTED-PASV-BLOCKS-COMMANDS).
+    fn connect(&mut self, action: DataAction) {
+        self.channel = Channel::Pending;
+        self.actions.push_back(action);
+        if self.params.rest > 0 {
+            self.send(Step::Rest, Command::Rest(self.params.rest));
+        } else {
+            self.start();
+        }
+    }
+
+    fn on_rest(&mut self, r: Reply) {
+        let offset = self.params.rest;
+        if r.code() != ReplyCode::PENDING {
+            if r.code().is_transient() {
+                return self.refused("REST", r);
+            }
+            return self.fail(OpenFailure::RestartRefused {
+                offset,
+                reply: r,
+                other_offset: false,
+            });
+        }
+        // A server that names another offset would send (or take) the file
+        // from there: appending that would splice it. Clear the marker it
+        // keeps for the next transfer command first.
+        if rest_confirms(&r, offset) == Some(false) {
+            return self.send(Step::ClearRest(r), Command::Rest(0));
+        }
+        self.start();
+    }
+
+    fn start(&mut self) {
+        self.actions
+            .push_back(DataAction::Start(self.params.command.clone()));
+        self.step = Step::Connecting;
+        match self.channel {
+            Channel::Connected => self.on_connected(),
+            Channel::Failed(f) => self.explain(f),
+            Channel::Pending | Channel::NotAsked => {}
+        }
+    }
+
+    fn on_connected(&mut self) {
+        if self.params.protection != ProtectionLevel::Private {
+            self.step = Step::AwaitMark;
+            self.advance();
+        } else if self.waiting() {
+            self.step = Step::MarkGrace;
+            self.arm(Wait::MarkGrace);
+        } else {
+            self.start_tls();
+        }
+    }
+
+    fn start_tls(&mut self) {
+        self.step = Step::Handshaking;
+        self.actions.push_back(DataAction::StartTls);
+    }
+
+    fn explain(&mut self, failure: DataFailure) {
+        self.step = Step::Explaining(failure);
+        self.arm(Wait::Explanation);
+    }
+
+    /// Moves on after a mark or completion arrived.
+    fn advance(&mut self) {
+        match self.step {
+            Step::Connecting
+                if self.completion.is_some() && self.params.mode == ChannelMode::Active =>
+            {
+                // A server that completed without connecting never will.
+                self.ready(false);
+            }
+            Step::MarkGrace if !self.waiting() => self.start_tls(),
+            Step::Verdict if self.completion.is_some() => {
+                self.step = Step::AwaitMark;
+                self.advance();
+            }
+            Step::AwaitMark if !self.waiting() => self.ready(true),
+            Step::Explaining(failure) if self.completion.is_some() => {
+                self.fail(OpenFailure::Data {
+                    failure,
+                    explanation: None,
+                })
+            }
+            _ => {}
+        }
+    }
+}
