@@ -1,0 +1,495 @@
+//! The data-connection sub-machine (`ftpkit_control::transfer::Opening`),
+//! driven with replies and reported events: no sockets, no clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ftpkit_control::command::ProtectionLevel;
+use ftpkit_control::resumption::DataHandshake;
+use ftpkit_control::transfer::{
+    ChannelMode, DataAction, DataCommands, DataFailure, DataRoute, DataTarget, OpenFailure,
+    Opening, OpeningParams, PassiveAddress, Wait, Waits,
+};
+use ftpkit_control::{Arg, Command, Event, Reply, ReplyCode};
+
+fn reply(code: u16, text: &str) -> Reply {
+    Reply::new(
+        ReplyCode::new(code).unwrap(),
+        vec![Bytes::from(format!("{code} {text}"))],
+    )
+}
+
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn retr() -> Command {
+    Command::Retr(Arg::new("f.bin"))
+}
+
+fn params(mode: ChannelMode, protection: ProtectionLevel, rest: u64) -> OpeningParams {
+    OpeningParams {
+        command: retr(),
+        mode,
+        route: DataRoute::Direct(PEER),
+        passive_address: PassiveAddress::ControlPeer,
+        protection,
+        rest,
+        waits: Waits::for_reply_timeout(Duration::from_secs(30)),
+    }
+}
+
+fn passive(protection: ProtectionLevel) -> Opening {
+    Opening::new(params(ChannelMode::Passive, protection, 0), DataCommands::default())
+}
+
+/// Every action queued now.
+fn actions(op: &mut Opening) -> Vec<DataAction> {
+    std::iter::from_fn(|| op.poll_action()).collect()
+}
+
+fn answered(op: &mut Opening, code: u16, text: &str) -> Vec<DataAction> {
+    op.handle_event(Event::Reply(reply(code, text)));
+    actions(op)
+}
+
+fn connect_to(port: u16) -> DataAction {
+    DataAction::Connect(DataTarget::Address(SocketAddr::new(PEER, port)))
+}
+
+fn ready(actions: &[DataAction]) -> &ftpkit_control::transfer::Opened {
+    match actions.last() {
+        Some(DataAction::Ready(o)) => o,
+        other => panic!("not ready: {other:?}"),
+    }
+}
+
+fn failure(actions: &[DataAction]) -> &OpenFailure {
+    match actions.last() {
+        Some(DataAction::Failed(f)) => f,
+        other => panic!("not failed: {other:?}"),
+    }
+}
+
+#[test]
+fn epsv_then_the_command_then_the_mark() {
+    let mut op = passive(ProtectionLevel::Clear);
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
+    assert!(op.wants_control());
+    assert_eq!(
+        answered(&mut op, 229, "Entering Extended Passive Mode (|||40001|)"),
+        [connect_to(40001), DataAction::Start(retr())]
+    );
+    op.handle_connected();
+    assert!(actions(&mut op).is_empty());
+    assert!(op.wants_control(), "waits for the mark");
+    op.handle_event(Event::TransferStarted(reply(150, "Opening (10 bytes)")));
+    let a = actions(&mut op);
+    let o = ready(&a);
+    assert!(o.channel);
+    assert_eq!(o.mark.as_ref().unwrap().code().as_u16(), 150);
+    assert!(op.is_done() && !op.wants_control());
+}
+
+#[test]
+fn epsv_not_implemented_falls_back_to_pasv_and_remembers() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    assert_eq!(
+        answered(&mut op, 502, "EPSV not implemented"),
+        [DataAction::Send(Command::Pasv)]
+    );
+    assert_eq!(
+        answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)"),
+        [connect_to(40001), DataAction::Start(retr())]
+    );
+    assert!(!op.commands().epsv, "the fallback is remembered");
+    // The next opening goes straight to PASV.
+    let mut next = Opening::new(
+        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
+        op.commands(),
+    );
+    assert_eq!(actions(&mut next), [DataAction::Send(Command::Pasv)]);
+}
+
+#[test]
+fn a_transient_epsv_refusal_is_reported_not_fallen_back_from() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    let a = answered(&mut op, 425, "Can't open passive connection");
+    assert!(matches!(failure(&a), OpenFailure::Refused { what: "EPSV", .. }));
+    assert!(op.commands().epsv);
+}
+
+#[test]
+fn no_pasv_fallback_over_ipv6() {
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 0);
+    p.route = DataRoute::Direct(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    let mut op = Opening::new(p, DataCommands::default());
+    actions(&mut op);
+    let a = answered(&mut op, 502, "no EPSV");
+    assert!(matches!(failure(&a), OpenFailure::Refused { what: "EPSV", .. }));
+}
+
+#[test]
+fn pasv_goes_to_the_control_peer_unless_the_reply_is_trusted() {
+    let commands = DataCommands::new(false);
+    let foreign = "Entering Passive Mode (10,0,0,9,156,65)";
+    let mut op = Opening::new(params(ChannelMode::Passive, ProtectionLevel::Clear, 0), commands);
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Pasv)]);
+    assert_eq!(answered(&mut op, 227, foreign)[0], connect_to(40001));
+
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 0);
+    p.passive_address = PassiveAddress::TrustReply;
+    let mut op = Opening::new(p, commands);
+    actions(&mut op);
+    let trusted = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 40001);
+    assert_eq!(
+        answered(&mut op, 227, foreign)[0],
+        DataAction::Connect(DataTarget::Address(trusted.into()))
+    );
+}
+
+#[test]
+fn through_a_proxy_the_data_connection_names_the_control_host() {
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 0);
+    p.route = DataRoute::Proxy("ftp.example.net".into());
+    let mut op = Opening::new(p.clone(), DataCommands::new(false));
+    actions(&mut op);
+    assert_eq!(
+        answered(&mut op, 227, "Entering Passive Mode (10,0,0,9,156,65)")[0],
+        DataAction::Connect(DataTarget::Host("ftp.example.net".into(), 40001))
+    );
+    // Active mode cannot work through a proxy.
+    p.mode = ChannelMode::Active;
+    let mut op = Opening::new(p, DataCommands::default());
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Unsupported(_)));
+}
+
+#[test]
+fn a_malformed_229_fails() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    let a = answered(&mut op, 229, "Entering Extended Passive Mode (|||x|)");
+    assert!(matches!(failure(&a), OpenFailure::Malformed { what: "229 reply", .. }));
+}
+
+#[test]
+fn active_eprt_falls_back_to_port_and_remembers() {
+    let mut op = Opening::new(
+        params(ChannelMode::Active, ProtectionLevel::Clear, 0),
+        DataCommands::default(),
+    );
+    assert_eq!(actions(&mut op), [DataAction::Listen]);
+    assert!(!op.wants_control());
+    let addr: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    op.handle_listening(addr);
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Eprt(addr))]);
+    let SocketAddr::V4(v4) = addr else { panic!() };
+    assert_eq!(
+        answered(&mut op, 500, "EPRT unknown"),
+        [DataAction::Send(Command::Port(v4))]
+    );
+    assert_eq!(
+        answered(&mut op, 200, "PORT ok"),
+        [DataAction::Accept, DataAction::Start(retr())]
+    );
+    assert!(!op.commands().eprt);
+    // A server that completes without connecting never will (active).
+    op.handle_event(Event::TransferCompleted(reply(226, "nothing to send")));
+    let a = actions(&mut op);
+    assert!(!ready(&a).channel);
+}
+
+#[test]
+fn active_ipv6_without_eprt_is_unsupported() {
+    let mut op = Opening::new(
+        params(ChannelMode::Active, ProtectionLevel::Clear, 0),
+        DataCommands::new(false),
+    );
+    actions(&mut op);
+    op.handle_listening("[::1]:50000".parse().unwrap());
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Unsupported(_)));
+}
+
+#[test]
+fn rest_is_sent_while_the_data_connection_opens() {
+    let mut op = Opening::new(
+        params(ChannelMode::Passive, ProtectionLevel::Clear, 1000),
+        DataCommands::new(false),
+    );
+    actions(&mut op);
+    assert_eq!(
+        answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)"),
+        [connect_to(40001), DataAction::Send(Command::Rest(1000))]
+    );
+    // The connection is made before REST is answered (Twisted reads no
+    // command until it is).
+    op.handle_connected();
+    assert!(actions(&mut op).is_empty());
+    assert_eq!(
+        answered(&mut op, 350, "Restarting at 1000"),
+        [DataAction::Start(retr())]
+    );
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    let a = actions(&mut op);
+    assert_eq!(ready(&a).offset, 1000);
+}
+
+#[test]
+fn rest_refused_is_a_restart_refusal_unless_transient() {
+    for (code, restart) in [(502, true), (554, true), (450, false)] {
+        let mut op = Opening::new(
+            params(ChannelMode::Passive, ProtectionLevel::Clear, 7),
+            DataCommands::new(false),
+        );
+        actions(&mut op);
+        answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)");
+        let a = answered(&mut op, code, "no");
+        match failure(&a) {
+            OpenFailure::RestartRefused { other_offset, .. } => {
+                assert!(restart && !other_offset, "{code}")
+            }
+            OpenFailure::Refused { what: "REST", .. } => assert!(!restart, "{code}"),
+            f => panic!("{code}: {f:?}"),
+        }
+    }
+}
+
+#[test]
+fn rest_answered_with_another_offset_clears_the_marker_and_fails() {
+    let mut op = Opening::new(
+        params(ChannelMode::Passive, ProtectionLevel::Clear, 1000),
+        DataCommands::new(false),
+    );
+    actions(&mut op);
+    answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)");
+    assert_eq!(
+        answered(&mut op, 350, "Restarting at 0"),
+        [DataAction::Send(Command::Rest(0))]
+    );
+    let a = answered(&mut op, 350, "Restarting at 0");
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::RestartRefused {
+            offset: 1000,
+            other_offset: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn under_prot_p_the_handshake_waits_for_the_mark_a_moment() {
+    let mut op = passive(ProtectionLevel::Private);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_connected();
+    let grace = Waits::for_reply_timeout(Duration::from_secs(30)).mark_grace;
+    assert_eq!(
+        actions(&mut op),
+        [DataAction::ArmTimer(Wait::MarkGrace, grace)]
+    );
+    // The mark comes: the handshake starts at once.
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    assert_eq!(actions(&mut op), [DataAction::StartTls]);
+    // A stale timer is ignored.
+    op.handle_timeout(Wait::MarkGrace);
+    assert!(actions(&mut op).is_empty());
+    op.handle_tls_established(true, true);
+    let a = actions(&mut op);
+    assert!(ready(&a).channel);
+    assert_eq!(op.handshake(), Some(DataHandshake::Resumed));
+}
+
+#[test]
+fn under_prot_p_a_server_that_marks_after_the_handshake_still_works() {
+    let mut op = passive(ProtectionLevel::Private);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_connected();
+    actions(&mut op);
+    op.handle_timeout(Wait::MarkGrace);
+    assert_eq!(actions(&mut op), [DataAction::StartTls]);
+    op.handle_tls_established(true, false);
+    assert!(actions(&mut op).is_empty());
+    assert!(op.wants_control(), "the mark is still awaited");
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    assert!(ready(&actions(&mut op)).channel);
+}
+
+#[test]
+fn clear_data_needs_no_handshake() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    op.handle_connected();
+    let a = actions(&mut op);
+    assert!(a.iter().all(|a| !matches!(a, DataAction::StartTls)));
+    assert!(ready(&a).channel);
+}
+
+#[test]
+fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
+    let mut op = passive(ProtectionLevel::Private);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    op.handle_connected();
+    assert_eq!(actions(&mut op), [DataAction::StartTls]);
+    op.handle_tls_established(false, true);
+    assert!(matches!(
+        actions(&mut op)[..],
+        [DataAction::ArmTimer(Wait::ReuseVerdict, _)]
+    ));
+    assert!(op.wants_control());
+    // vsftpd refuses at once.
+    op.handle_event(Event::TransferFailed(reply(
+        522,
+        "SSL connection failed: session reuse required",
+    )));
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Refused { what: "RETR", .. }));
+    assert_eq!(op.handshake(), Some(DataHandshake::Full));
+
+    // No verdict within the wait: the transfer goes on.
+    let mut op = passive(ProtectionLevel::Private);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    op.handle_connected();
+    actions(&mut op);
+    op.handle_tls_established(false, true);
+    actions(&mut op);
+    op.handle_timeout(Wait::ReuseVerdict);
+    assert!(ready(&actions(&mut op)).channel);
+}
+
+#[test]
+fn an_empty_listing_completed_without_a_connection_is_accepted_in_passive_mode() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferCompleted(reply(226, "No files")));
+    assert!(actions(&mut op).is_empty(), "the connection is still awaited");
+    assert!(!op.wants_control());
+    op.handle_connect_failed();
+    let a = actions(&mut op);
+    let o = ready(&a);
+    assert!(!o.channel);
+    assert_eq!(o.completion.as_ref().unwrap().code().as_u16(), 226);
+}
+
+#[test]
+fn a_failed_data_connection_is_explained_by_the_servers_reply() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_connect_failed();
+    assert!(matches!(
+        actions(&mut op)[..],
+        [DataAction::ArmTimer(Wait::Explanation, _)]
+    ));
+    op.handle_event(Event::TransferFailed(reply(550, "No such file")));
+    let a = actions(&mut op);
+    match failure(&a) {
+        OpenFailure::Data {
+            failure: DataFailure::Connect,
+            explanation: Some(r),
+        } => assert_eq!(r.code().as_u16(), 550),
+        f => panic!("{f:?}"),
+    }
+
+    // No reply in time: the connection's own error.
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_connect_failed();
+    actions(&mut op);
+    op.handle_timeout(Wait::Explanation);
+    let a = actions(&mut op);
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Data {
+            explanation: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_failed_data_handshake_records_why() {
+    let mut op = passive(ProtectionLevel::Private);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferStarted(reply(150, "ok")));
+    op.handle_connected();
+    actions(&mut op);
+    op.handle_tls_failed(true);
+    assert_eq!(op.handshake(), Some(DataHandshake::CertificateRejected));
+    op.handle_event(Event::TransferFailed(reply(522, "SSL connection failed")));
+    let a = actions(&mut op);
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Data {
+            failure: DataFailure::Tls {
+                certificate_rejected: true
+            },
+            explanation: Some(_),
+        }
+    ));
+}
+
+#[test]
+fn a_refusal_at_the_mark_ends_the_opening() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferFailed(reply(550, "No such file")));
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Refused { what: "RETR", .. }));
+}
+
+#[test]
+fn reports_nobody_asked_for_are_misuse() {
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    op.handle_connected();
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Misuse(_)));
+
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    op.handle_event(Event::Aborted(vec![]));
+    let a = actions(&mut op);
+    assert!(matches!(failure(&a), OpenFailure::Unexpected(_)));
+}
+
+#[test]
+fn the_address_policy_is_one_function() {
+    let foreign = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 2000);
+    let direct = DataRoute::Direct(PEER);
+    assert_eq!(
+        PassiveAddress::ControlPeer.target(&direct, Some(foreign), 2000),
+        DataTarget::Address(SocketAddr::new(PEER, 2000))
+    );
+    assert_eq!(
+        PassiveAddress::TrustReply.target(&direct, Some(foreign), 2000),
+        DataTarget::Address(foreign.into())
+    );
+    // 229 gives no address: always the peer.
+    assert_eq!(
+        PassiveAddress::TrustReply.target(&direct, None, 2000),
+        DataTarget::Address(SocketAddr::new(PEER, 2000))
+    );
+    let proxy = DataRoute::Proxy("[::1]".into());
+    assert!(proxy.is_ipv6());
+    assert_eq!(
+        PassiveAddress::TrustReply.target(&proxy, Some(foreign), 2000),
+        DataTarget::Host("10.0.0.1".into(), 2000)
+    );
+}
