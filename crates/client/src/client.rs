@@ -13,7 +13,7 @@ use ftpkit_control::transfer::DataCommands;
 use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
 
 use crate::config::{Config, ExtendedCommands};
-use crate::control::{connect_tcp, Control, ControlStream};
+use crate::control::{connect_tcp, Control};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::{CertificateInfo, ConnectionTls, SessionStats, TlsContext};
 
@@ -112,7 +112,7 @@ async fn open_control(
         None => None,
     };
     let mut control = Control::new(
-        ControlStream::Plain(tcp),
+        ftpkit_data::MaybeTls::Plain(tcp),
         session,
         session_tls,
         config.timeouts.reply,
@@ -151,7 +151,6 @@ async fn run_operation(control: &mut Control) -> Result<()> {
 /// Ends a control connection that is no longer used: `QUIT` and close,
 /// within a short deadline, ignoring failures.
 async fn close_quietly(control: &mut Control) {
-    use tokio::io::AsyncWriteExt;
     let deadline = control.reply_timeout.min(std::time::Duration::from_secs(5));
     let _ = tokio::time::timeout(deadline, async {
         if control.session.is_idle() && control.session.quit().is_ok() {
@@ -161,7 +160,7 @@ async fn close_quietly(control: &mut Control) {
                 }
             }
         }
-        let _ = control.stream.shutdown().await;
+        control.shutdown().await;
     })
     .await;
 }
@@ -256,7 +255,7 @@ impl Client {
         let started = std::time::Instant::now();
         close_quietly(&mut self.control).await;
         if let Some(t) = &self.control.tls {
-            self.tls_history.absorb(&t.store.stats());
+            self.tls_history.absorb(&t.store().stats());
         }
         let opened = async {
             let (mut control, peer, local) =
@@ -583,8 +582,7 @@ impl Client {
                     break;
                 }
             }
-            use tokio::io::AsyncWriteExt;
-            let _ = self.control.stream.shutdown().await;
+            self.control.shutdown().await;
             Ok::<(), Error>(())
         })
         .await;
@@ -626,7 +624,7 @@ impl Client {
     /// TLS details of the control connection: version, cipher suite, the
     /// server's certificate chain parsed.
     pub fn tls_info(&self) -> Option<ConnectionTls> {
-        let conn = self.control.stream.tls()?;
+        let conn = self.control.tls_connection()?;
         let peer_certificates = conn
             .peer_certificates()
             .unwrap_or_default()
@@ -644,7 +642,7 @@ impl Client {
     /// the control and data connections, and data connections that could not
     /// resume. `None` without TLS.
     pub fn tls_session_stats(&self) -> Option<SessionStats> {
-        let current = self.control.tls.as_ref().map(|t| t.store.stats());
+        let current = self.control.tls.as_ref().map(|t| t.store().stats());
         if current.is_none() && self.tls_history == SessionStats::default() {
             return None;
         }

@@ -3,12 +3,10 @@
 //! TLS switch when the session asks for it.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ftpkit_control::{Event, Session};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -16,74 +14,15 @@ use tokio_rustls::TlsConnector;
 use crate::connector::{connect_via, Connector, Purpose};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sniff::{is_not_tls, Sniffed};
-use crate::tls::SessionTls;
+use ftpkit_data::{MaybeTls, SessionTls};
 
-/// The control connection: plain TCP, or TLS over it.
-#[derive(Debug)]
-pub(crate) enum ControlStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<Sniffed>>),
-    /// Between states of a TLS switch, or after a failure during one.
-    Gone,
-}
+/// The control connection: plain TCP, or TLS over it (the one stream type
+/// of [`ftpkit_data::MaybeTls`]).
+pub(crate) type ControlStream = MaybeTls<TcpStream, Box<TlsStream<Sniffed>>>;
 
-impl ControlStream {
-    pub(crate) fn tls(&self) -> Option<&rustls::ClientConnection> {
-        match self {
-            ControlStream::Tls(t) => Some(t.get_ref().1),
-            _ => None,
-        }
-    }
-}
-
-impl AsyncRead for ControlStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ControlStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            ControlStream::Gone => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "control connection gone",
-            ))),
-        }
-    }
-}
-
-impl AsyncWrite for ControlStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ControlStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            ControlStream::Gone => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "control connection gone",
-            ))),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ControlStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            ControlStream::Gone => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ControlStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ControlStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            ControlStream::Gone => Poll::Ready(Ok(())),
-        }
-    }
+/// The error of a control connection given away in a failed TLS switch.
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "control connection gone")
 }
 
 /// Replaces the password in a logged command line.
@@ -100,7 +39,9 @@ pub(crate) fn redact(line: &[u8]) -> String {
 /// The I/O half of a client: the stream, its buffer and the session.
 #[derive(Debug)]
 pub(crate) struct Control {
-    pub(crate) stream: ControlStream,
+    /// `None` between the states of a TLS switch, or after a failure
+    /// during one.
+    stream: Option<ControlStream>,
     pub(crate) session: Session,
     pub(crate) tls: Option<SessionTls>,
     pub(crate) reply_timeout: Duration,
@@ -128,7 +69,7 @@ impl Control {
         handshake_timeout: Duration,
     ) -> Self {
         Self {
-            stream,
+            stream: Some(stream),
             session,
             tls,
             reply_timeout,
@@ -137,6 +78,18 @@ impl Control {
             writing: false,
             broken: None,
             id: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+        }
+    }
+
+    /// The TLS connection, when the control connection is under TLS.
+    pub(crate) fn tls_connection(&self) -> Option<&rustls::ClientConnection> {
+        Some(self.stream.as_ref()?.as_tls()?.get_ref().1)
+    }
+
+    /// Shuts our side of the connection down (best effort).
+    pub(crate) async fn shutdown(&mut self) {
+        if let Some(s) = self.stream.as_mut() {
+            let _ = s.shutdown().await;
         }
     }
 
@@ -177,8 +130,9 @@ impl Control {
             }
             self.writing = true;
             let r = tokio::time::timeout(self.reply_timeout, async {
-                self.stream.write_all(&bytes).await?;
-                self.stream.flush().await
+                let stream = self.stream.as_mut().ok_or_else(gone)?;
+                stream.write_all(&bytes).await?;
+                stream.flush().await
             })
             .await;
             match r {
@@ -192,13 +146,20 @@ impl Control {
 
     /// Reads once, before `deadline`, and feeds the session.
     async fn read_once(&mut self, deadline: tokio::time::Instant) -> Result<()> {
-        let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut self.rbuf)).await {
+        let read = async {
+            match self.stream.as_mut() {
+                Some(s) => s.read(&mut self.rbuf).await,
+                None => Err(gone()),
+            }
+        };
+        let n = match tokio::time::timeout_at(deadline, read).await {
             Err(_) => return Err(self.poison(Error::timeout("a reply"))),
             Ok(Err(e)) => {
-                let seen = match &self.stream {
-                    ControlStream::Tls(t) => t.get_ref().0.plaintext_reply(),
-                    _ => None,
-                };
+                let seen = self
+                    .stream
+                    .as_ref()
+                    .and_then(MaybeTls::as_tls)
+                    .and_then(|t| t.get_ref().0.plaintext_reply());
                 return Err(self.poison(tls_read_error("reading a reply", e, seen)));
             }
             Ok(Ok(n)) => n,
@@ -267,15 +228,14 @@ impl Control {
                 "TLS requested but no TLS context",
             )));
         };
-        let ControlStream::Plain(tcp) = std::mem::replace(&mut self.stream, ControlStream::Gone)
-        else {
+        let Some(MaybeTls::Plain(tcp)) = self.stream.take() else {
             return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is already active")));
         };
-        let connector = TlsConnector::from(tls.control.clone());
+        let connector = TlsConnector::from(tls.control_config());
         let r = tokio::time::timeout(
             self.handshake_timeout,
             connector
-                .connect(tls.server_name.clone(), Sniffed::new(tcp))
+                .connect(tls.server_name().clone(), Sniffed::new(tcp))
                 .into_fallible(),
         )
         .await;
@@ -288,7 +248,7 @@ impl Control {
             Ok(Ok(s)) => {
                 let (_, conn) = s.get_ref();
                 tracing::debug!(version = ?conn.protocol_version(), suite = ?conn.negotiated_cipher_suite().map(|s| s.suite()), "control connection secured");
-                self.stream = ControlStream::Tls(Box::new(s));
+                self.stream = Some(MaybeTls::Tls(Box::new(s)));
                 Ok(())
             }
         }
@@ -296,8 +256,7 @@ impl Control {
 
     /// Drops TLS after CCC: close_notify both ways, then plain TCP.
     async fn stop_tls(&mut self) -> Result<()> {
-        let ControlStream::Tls(mut tls) = std::mem::replace(&mut self.stream, ControlStream::Gone)
-        else {
+        let Some(MaybeTls::Tls(mut tls)) = self.stream.take() else {
             return Err(self.poison(Error::new(ErrorKind::Misuse, "TLS is not active")));
         };
         let r = tokio::time::timeout(self.reply_timeout, async {
@@ -314,7 +273,7 @@ impl Control {
             Ok(Err(e)) => Err(self.poison(Error::from_io("CCC", e))),
             Ok(Ok(())) => {
                 let (tcp, _) = tls.into_inner();
-                self.stream = ControlStream::Plain(tcp.into_inner());
+                self.stream = Some(MaybeTls::Plain(tcp.into_inner()));
                 Ok(())
             }
         }

@@ -41,7 +41,10 @@ fn params(mode: ChannelMode, protection: ProtectionLevel, rest: u64) -> OpeningP
 }
 
 fn passive(protection: ProtectionLevel) -> Opening {
-    Opening::new(params(ChannelMode::Passive, protection, 0), DataCommands::default())
+    Opening::new(
+        params(ChannelMode::Passive, protection, 0),
+        DataCommands::default(),
+    )
 }
 
 /// Every action queued now.
@@ -118,7 +121,10 @@ fn a_transient_epsv_refusal_is_reported_not_fallen_back_from() {
     let mut op = passive(ProtectionLevel::Clear);
     actions(&mut op);
     let a = answered(&mut op, 425, "Can't open passive connection");
-    assert!(matches!(failure(&a), OpenFailure::Refused { what: "EPSV", .. }));
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Refused { what: "EPSV", .. }
+    ));
     assert!(op.commands().epsv);
 }
 
@@ -129,14 +135,20 @@ fn no_pasv_fallback_over_ipv6() {
     let mut op = Opening::new(p, DataCommands::default());
     actions(&mut op);
     let a = answered(&mut op, 502, "no EPSV");
-    assert!(matches!(failure(&a), OpenFailure::Refused { what: "EPSV", .. }));
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Refused { what: "EPSV", .. }
+    ));
 }
 
 #[test]
 fn pasv_goes_to_the_control_peer_unless_the_reply_is_trusted() {
     let commands = DataCommands::new(false);
     let foreign = "Entering Passive Mode (10,0,0,9,156,65)";
-    let mut op = Opening::new(params(ChannelMode::Passive, ProtectionLevel::Clear, 0), commands);
+    let mut op = Opening::new(
+        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
+        commands,
+    );
     assert_eq!(actions(&mut op), [DataAction::Send(Command::Pasv)]);
     assert_eq!(answered(&mut op, 227, foreign)[0], connect_to(40001));
 
@@ -173,7 +185,13 @@ fn a_malformed_229_fails() {
     let mut op = passive(ProtectionLevel::Clear);
     actions(&mut op);
     let a = answered(&mut op, 229, "Entering Extended Passive Mode (|||x|)");
-    assert!(matches!(failure(&a), OpenFailure::Malformed { what: "229 reply", .. }));
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Malformed {
+            what: "229 reply",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -251,7 +269,7 @@ fn rest_refused_is_a_restart_refusal_unless_transient() {
         let a = answered(&mut op, code, "no");
         match failure(&a) {
             OpenFailure::RestartRefused { other_offset, .. } => {
-                assert!(restart && !other_offset, "{code}")
+                assert!(restart && !other_offset, "{code}");
             }
             OpenFailure::Refused { what: "REST", .. } => assert!(!restart, "{code}"),
             f => panic!("{code}: {f:?}"),
@@ -353,7 +371,10 @@ fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
         "SSL connection failed: session reuse required",
     )));
     let a = actions(&mut op);
-    assert!(matches!(failure(&a), OpenFailure::Refused { what: "RETR", .. }));
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Refused { what: "RETR", .. }
+    ));
     assert_eq!(op.handshake(), Some(DataHandshake::Full));
 
     // No verdict within the wait: the transfer goes on.
@@ -375,7 +396,10 @@ fn an_empty_listing_completed_without_a_connection_is_accepted_in_passive_mode()
     actions(&mut op);
     answered(&mut op, 229, "(|||40001|)");
     op.handle_event(Event::TransferCompleted(reply(226, "No files")));
-    assert!(actions(&mut op).is_empty(), "the connection is still awaited");
+    assert!(
+        actions(&mut op).is_empty(),
+        "the connection is still awaited"
+    );
     assert!(!op.wants_control());
     op.handle_connect_failed();
     let a = actions(&mut op);
@@ -451,7 +475,10 @@ fn a_refusal_at_the_mark_ends_the_opening() {
     answered(&mut op, 229, "(|||40001|)");
     op.handle_event(Event::TransferFailed(reply(550, "No such file")));
     let a = actions(&mut op);
-    assert!(matches!(failure(&a), OpenFailure::Refused { what: "RETR", .. }));
+    assert!(matches!(
+        failure(&a),
+        OpenFailure::Refused { what: "RETR", .. }
+    ));
 }
 
 #[test]

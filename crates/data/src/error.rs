@@ -27,6 +27,9 @@ pub enum DataError {
     /// The TLS handshake on the data connection failed.
     #[error("TLS handshake on the data connection failed: {0}")]
     Tls(io::Error),
+    /// The session's protection cannot be given to a data channel.
+    #[error("{0}")]
+    Protection(&'static str),
     /// Another I/O error.
     #[error(transparent)]
     Io(#[from] io::Error),

@@ -11,10 +11,12 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`protection`] | [`Protection`]: what the session says a new data channel must use |
-//! | [`passive`] | where a passive channel connects ([`PassiveAddress`]) and the connect itself |
+//! | [`protection`] | [`SessionTls`], the TLS side of a control session, and [`Protection`]: what the session says a new data channel must use |
+//! | [`store`] | [`SessionStore`]: the session's TLS ticket supply, shared by the control connection and its data connections |
+//! | [`passive`] | the passive connect (where it goes is decided by [`ftpkit_control::transfer`]) |
 //! | [`active`] | [`ActiveConfig`] and [`ActiveListener`]: bind, advertise, accept from the control peer |
 //! | [`stream`] | [`DataStream`], plain or TLS, with a clean close (close_notify, then wait for the peer's) |
+//! | [`maybe_tls`] | [`MaybeTls`], the one plain-or-TLS stream type (data, control, test server) |
 //! | [`error`] | [`DataError`] |
 //!
 //! Deadlines: every function that waits takes a `Duration` and fails with
@@ -23,12 +25,16 @@
 
 pub mod active;
 pub mod error;
+pub mod maybe_tls;
 pub mod passive;
 pub mod protection;
+pub mod store;
 pub mod stream;
 
 pub use active::{ActiveConfig, ActiveListener, PeerCheck};
 pub use error::DataError;
+pub use maybe_tls::MaybeTls;
 pub use passive::{connect_passive, PassiveAddress};
-pub use protection::{Protection, TlsParams};
+pub use protection::{Protection, SessionTls};
+pub use store::{SessionStats, SessionStore};
 pub use stream::{DataStream, TlsInfo};

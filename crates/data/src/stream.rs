@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, R
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::{DataError, Protection};
+use crate::{DataError, MaybeTls, Protection};
 
 /// What the TLS handshake of a data connection did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,15 +24,11 @@ pub struct TlsInfo {
     pub cipher_suite: Option<CipherSuite>,
 }
 
-/// A data connection, plain or TLS.
+/// A data connection, plain or TLS. Made only by [`DataStream::open`],
+/// from the session's [`Protection`].
 #[derive(Debug)]
-pub enum DataStream {
-    /// Clear TCP.
-    Plain(TcpStream),
-    /// TLS over TCP. rustls pulls ciphertext in 4 KiB reads; the
-    /// [`BufReader`] turns those into one socket read per
-    /// [`TLS_READ_BUFFER`] bytes, several times fewer system calls.
-    Tls(Box<TlsStream<BufReader<TcpStream>>>),
+pub struct DataStream {
+    inner: MaybeTls<TcpStream, Box<TlsStream<BufReader<TcpStream>>>>,
 }
 
 /// The userspace read buffer under TLS data connections.
@@ -51,9 +47,11 @@ impl DataStream {
         protection: &Protection,
         deadline: Duration,
     ) -> Result<Self, DataError> {
-        match protection {
-            Protection::Clear => Ok(DataStream::Plain(tcp)),
-            Protection::Tls(p) => {
+        match protection.tls() {
+            None => Ok(DataStream {
+                inner: MaybeTls::Plain(tcp),
+            }),
+            Some(p) => {
                 let tls = tokio::time::timeout(
                     deadline,
                     p.connector.connect(
@@ -64,7 +62,9 @@ impl DataStream {
                 .await
                 .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
                 .map_err(DataError::Tls)?;
-                let stream = DataStream::Tls(Box::new(tls));
+                let stream = DataStream {
+                    inner: MaybeTls::Tls(Box::new(tls)),
+                };
                 if let Some(info) = stream.tls_info() {
                     if info.resumed {
                         tracing::debug!(version = ?info.version, "data connection resumed the TLS session");
@@ -79,25 +79,25 @@ impl DataStream {
 
     /// TLS details, for a TLS stream.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        match self {
-            DataStream::Plain(_) => None,
-            DataStream::Tls(t) => {
-                let (_, conn) = t.get_ref();
-                Some(TlsInfo {
-                    resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
-                    version: conn.protocol_version(),
-                    cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
-                })
-            }
-        }
+        let (_, conn) = self.inner.as_tls()?.get_ref();
+        Some(TlsInfo {
+            resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+            version: conn.protocol_version(),
+            cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
+        })
     }
 
     /// The underlying TCP socket.
     pub fn tcp(&self) -> &TcpStream {
-        match self {
-            DataStream::Plain(s) => s,
-            DataStream::Tls(t) => t.get_ref().0.get_ref(),
+        match &self.inner {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(t) => t.get_ref().0.get_ref(),
         }
+    }
+
+    /// Whether the data is under TLS.
+    pub fn is_tls(&self) -> bool {
+        self.inner.is_tls()
     }
 
     /// Ends our side cleanly, within `deadline`. Plain TCP: FIN. TLS:
@@ -109,7 +109,7 @@ impl DataStream {
     pub async fn close(&mut self, deadline: Duration) -> Result<(), DataError> {
         tokio::time::timeout(deadline, async {
             self.shutdown().await?;
-            if matches!(self, DataStream::Plain(_)) {
+            if !self.is_tls() {
                 return Ok(());
             }
             let mut scratch = [0u8; 4096];
@@ -152,10 +152,7 @@ impl AsyncRead for DataStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            DataStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
@@ -165,10 +162,7 @@ impl AsyncWrite for DataStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            DataStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -176,30 +170,18 @@ impl AsyncWrite for DataStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            DataStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            DataStream::Plain(s) => s.is_write_vectored(),
-            DataStream::Tls(s) => s.is_write_vectored(),
-        }
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            DataStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            DataStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }

@@ -14,10 +14,11 @@ use crate::data::{active_target, bind_loopback, is_loopback};
 use crate::script::{
     epsv_reply, pasv_reply, DataProtection, Expect, Script, Step, StepContext, TlsExpect,
 };
-use crate::stream::{accept_tls, acceptor, Conn};
+use crate::stream::{accept_tls, acceptor, Conn, ConnExt};
 use crate::transcript::{
     CloseKind, CommandLine, DataConnection, Event, PeerClose, Recorder, ScriptError,
 };
+use ftpkit_data::MaybeTls;
 
 /// Longest command line accepted before giving up (1 MiB).
 const MAX_LINE: usize = 1 << 20;
@@ -72,7 +73,7 @@ impl Session {
             data_tls: tls.data,
             timeout: script.timeout,
             linger: script.linger,
-            ctrl: Some(Conn::Plain(tcp)),
+            ctrl: Some(MaybeTls::Plain(tcp)),
             control_local,
             buf: Vec::new(),
             commands: Vec::new(),
@@ -447,7 +448,7 @@ impl Session {
             )
         })?;
         let mut tcp = match self.ctrl.take() {
-            Some(Conn::Plain(tcp)) => tcp,
+            Some(MaybeTls::Plain(tcp)) => tcp,
             Some(other) => {
                 self.ctrl = Some(other);
                 return Err(setup(name, "the control connection already uses TLS"));
@@ -569,7 +570,7 @@ impl Session {
                 active,
                 tls: None,
             }));
-            self.data = Some(Conn::Plain(tcp));
+            self.data = Some(MaybeTls::Plain(tcp));
             return Ok(Flow::Continue);
         }
         let config = self

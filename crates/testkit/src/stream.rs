@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use ftpkit_data::MaybeTls;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -66,28 +67,32 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
     }
 }
 
-/// A control or data connection, plain or TLS.
-pub(crate) enum Conn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<Rewind<TcpStream>>>),
+/// A control or data connection, plain or TLS: the same stream type as
+/// the client's ([`ftpkit_data::MaybeTls`]).
+pub(crate) type Conn = MaybeTls<TcpStream, Box<TlsStream<Rewind<TcpStream>>>>;
+
+/// What the scripted server does with a connection beyond reading and
+/// writing.
+pub(crate) trait ConnExt: Sized {
+    /// The TCP socket under the connection.
+    fn tcp(&self) -> &TcpStream;
+
+    /// Closes the connection the given way. Graceful closes linger in a
+    /// background task that drains the peer's remaining bytes (so that
+    /// unread input does not turn our close into a RST) for at most
+    /// `linger`.
+    async fn close(self, kind: CloseKind, linger: Duration);
 }
 
-impl Conn {
-    pub(crate) fn tcp(&self) -> &TcpStream {
+impl ConnExt for Conn {
+    fn tcp(&self) -> &TcpStream {
         match self {
-            Conn::Plain(s) => s,
-            Conn::Tls(s) => &s.get_ref().0.inner,
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(s) => &s.get_ref().0.inner,
         }
     }
 
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Conn::Tls(_))
-    }
-
-    /// Closes the connection the given way. Graceful closes linger in a
-    /// background task that drains the peer's remaining bytes (so that unread
-    /// input does not turn our close into a RST) for at most `linger`.
-    pub(crate) async fn close(self, kind: CloseKind, linger: Duration) {
+    async fn close(self, kind: CloseKind, linger: Duration) {
         match kind {
             CloseKind::Graceful => {
                 let mut s = self;
@@ -98,8 +103,8 @@ impl Conn {
             }
             CloseKind::Abrupt => {
                 let tcp = match self {
-                    Conn::Plain(s) => s,
-                    Conn::Tls(s) => s.into_inner().0.inner,
+                    MaybeTls::Plain(s) => s,
+                    MaybeTls::Tls(s) => s.into_inner().0.inner,
                 };
                 drop(tcp);
             }
@@ -129,49 +134,9 @@ pub(crate) async fn accept_tls(
 ) -> io::Result<(Conn, TlsInfo)> {
     let tls = acceptor.accept(Rewind::new(prefix, tcp)).await?;
     let info = TlsInfo::from_connection(tls.get_ref().1);
-    Ok((Conn::Tls(Box::new(tls)), info))
+    Ok((MaybeTls::Tls(Box::new(tls)), info))
 }
 
 pub(crate) fn acceptor(config: &Arc<rustls::ServerConfig>) -> TlsAcceptor {
     TlsAcceptor::from(Arc::clone(config))
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
 }

@@ -2,7 +2,7 @@
 //!
 //! Trust is verified on the control connection **and every data
 //! connection**, always against the control connection's host name. Each
-//! control connection gets its own session store (`FtpSessionStore`):
+//! control connection gets its own session store ([`ftpkit_data::SessionStore`]):
 //! data connections resume the control connection's TLS session, and
 //! concurrent sessions to the same host never use each other's tickets.
 
@@ -10,33 +10,30 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `mod.rs` | [`TlsOptions`], versions, trust settings, [`TlsContext`] and the per-session `SessionTls` |
+//! | `mod.rs` | [`TlsOptions`], versions, trust settings, [`TlsContext`], which makes each control connection's [`ftpkit_data::SessionTls`] |
 //! | `verify.rs` | the certificate verifier: chain + host name, pin, or the loud opt-out |
-//! | `store.rs` | `FtpSessionStore`: the session store that makes data connections resume the control session |
 //! | `identity.rs` | [`ClientIdentity`]: client certificates from PEM, PKCS#12, or a store by name |
 //! | `info.rs` | [`CertificateInfo`], [`ConnectionTls`]: what the server presented |
 
 mod identity;
 mod info;
-mod store;
 mod verify;
 
+pub use ftpkit_data::SessionStats;
+pub(crate) use ftpkit_data::SessionTls;
 pub use identity::ClientIdentity;
 pub use info::{CertificateInfo, ConnectionTls};
-pub(crate) use store::FtpSessionStore;
-pub use store::SessionStats;
 pub use verify::Pin;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustls::client::{Resumption, WebPkiServerVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::ServerName;
 use rustls::RootCertStore;
 
 use crate::error::{Error, ErrorKind, Result};
-use store::{ControlView, DataView};
 use verify::Verifier;
 
 pub use rustls::pki_types::CertificateDer;
@@ -181,17 +178,7 @@ impl TlsContext {
                 format!("{host:?} is not a valid TLS server name"),
             )
         })?;
-        let store = Arc::new(FtpSessionStore::default());
-        let mut control = (*self.base).clone();
-        control.resumption = Resumption::store(Arc::new(ControlView(store.clone())));
-        let mut data = (*self.base).clone();
-        data.resumption = Resumption::store(Arc::new(DataView(store.clone())));
-        Ok(SessionTls {
-            control: Arc::new(control),
-            data: Arc::new(data),
-            server_name,
-            store,
-        })
+        Ok(SessionTls::new(&self.base, server_name))
     }
 }
 
@@ -246,14 +233,4 @@ fn load_roots(opts: &TlsOptions) -> Result<RootCertStore> {
         ));
     }
     Ok(roots)
-}
-
-/// The TLS state of one control connection: the configurations of the
-/// control and data connections, which share one session store.
-#[derive(Clone, Debug)]
-pub(crate) struct SessionTls {
-    pub(crate) control: Arc<rustls::ClientConfig>,
-    pub(crate) data: Arc<rustls::ClientConfig>,
-    pub(crate) server_name: ServerName<'static>,
-    pub(crate) store: Arc<FtpSessionStore>,
 }

@@ -201,11 +201,8 @@ impl<'a> Download<'a> {
                         }
                         Poll::Ready(Err(e)) => {
                             let tls = matches!(
-                                self.state,
-                                State::Reading {
-                                    data: DataStream::Tls(_),
-                                    ..
-                                }
+                                &self.state,
+                                State::Reading { data, .. } if data.is_tls()
                             );
                             self.state = State::Failed;
                             let err = if tls && e.kind() == io::ErrorKind::UnexpectedEof {

@@ -8,18 +8,14 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::resumption::{on_refusal, BeforeData, OnRefusal, TicketSupply};
 use ftpkit_control::transfer::{
     ChannelMode, DataAction, DataFailure, DataRoute, DataTarget, OpenFailure, Opening,
     OpeningParams, Wait, Waits,
 };
 use ftpkit_control::Command;
-use ftpkit_data::{
-    connect_passive, ActiveConfig, ActiveListener, DataStream, Protection, TlsParams,
-};
+use ftpkit_data::{connect_passive, ActiveConfig, ActiveListener, DataStream, Protection};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use super::TransferInfo;
 use crate::client::Client;
@@ -55,30 +51,22 @@ fn transfer_span(session: &tracing::Span, cmd: &Command) -> tracing::Span {
 impl Client {
     /// The protection the session says a new data channel must use.
     pub(crate) fn data_protection(&self) -> Result<Protection> {
-        match self.control.session.data_protection() {
-            ProtectionLevel::Private => {
-                let tls =
-                    self.control.tls.as_ref().ok_or_else(|| {
-                        Error::new(ErrorKind::Tls, "PROT P without a TLS context")
-                    })?;
-                Ok(Protection::Tls(TlsParams {
-                    connector: TlsConnector::from(tls.data.clone()),
-                    server_name: tls.server_name.clone(),
-                }))
-            }
-            _ => Ok(Protection::Clear),
-        }
+        let level = self.control.session.data_protection();
+        Ok(Protection::of_session(level, self.control.tls.as_ref())?)
     }
 
     /// What the ticket supply of the current control connection looks like.
     fn ticket_supply(&self) -> Option<TicketSupply> {
         let tls = self.control.tls.as_ref()?;
-        let tls13 = self.control.stream.tls().and_then(|c| c.protocol_version())
+        let tls13 = self
+            .control
+            .tls_connection()
+            .and_then(|c| c.protocol_version())
             == Some(rustls::ProtocolVersion::TLSv1_3);
         Some(TicketSupply {
             tls13,
-            control_tickets_received: tls.store.control_tickets_received(),
-            usable: tls.store.usable(),
+            control_tickets_received: tls.store().control_tickets_received(),
+            usable: tls.store().usable(),
         })
     }
 
@@ -99,7 +87,9 @@ impl Client {
     pub(crate) async fn open_data(&mut self, cmd: Command, rest: Option<u64>) -> Result<Opened> {
         let mut retried = false;
         loop {
-            if self.control.session.data_protection() == ProtectionLevel::Private {
+            if self.control.session.data_protection()
+                == ftpkit_control::command::ProtectionLevel::Private
+            {
                 let renew = std::mem::take(&mut self.renew_before_next_data);
                 let out_of_tickets = self
                     .ticket_supply()
@@ -305,10 +295,10 @@ impl Client {
                         Ok(s) => {
                             let resumed = s.tls_info().is_some_and(|t| t.resumed);
                             if let Some(session_tls) = &self.control.tls {
-                                session_tls.store.note_data_handshake(resumed);
+                                session_tls.store().note_data_handshake(resumed);
                                 tracing::debug!(
                                     resumed,
-                                    tickets_left = session_tls.store.usable(),
+                                    tickets_left = session_tls.store().usable(),
                                     "data connection secured"
                                 );
                             }

@@ -643,7 +643,7 @@ impl Opening {
                 self.fail(OpenFailure::Data {
                     failure,
                     explanation: None,
-                })
+                });
             }
             _ => {}
         }

@@ -25,12 +25,12 @@ const MAX_TICKETS: usize = 8;
 /// - a ticket past its lifetime (less a margin) is dropped, never offered;
 /// - when the supply is empty and the server has shown it uses tickets,
 ///   the client renews the control session before the next data
-///   connection ([`ftpkit_control::resumption`] decides; `Client` does it).
+///   connection ([`ftpkit_control::resumption`] decides; the client does it).
 ///
 /// A renewed session gets a new store: tickets never cross from one control
 /// connection to another, nor between concurrent sessions to one host.
 #[derive(Debug, Default)]
-pub(crate) struct FtpSessionStore {
+pub struct SessionStore {
     inner: Mutex<StoreInner>,
 }
 
@@ -51,7 +51,7 @@ struct StoreInner {
 }
 
 /// Counters of a client's TLS sessions, for diagnostics. Through
-/// [`Client::tls_session_stats`](crate::Client::tls_session_stats) they
+/// `ftpkit::Client::tls_session_stats` they
 /// cover every control connection the client has had (see
 /// [`refreshes`](Self::refreshes)); the `*_held` fields are the current
 /// connection's.
@@ -84,7 +84,7 @@ pub struct SessionStats {
 
 impl SessionStats {
     /// Adds `other`'s counters (not its `*_held`) to these.
-    pub(crate) fn absorb(&mut self, other: &SessionStats) {
+    pub fn absorb(&mut self, other: &SessionStats) {
         self.control_tickets_received += other.control_tickets_received;
         self.data_tickets_received += other.data_tickets_received;
         self.tickets_offered += other.tickets_offered;
@@ -103,7 +103,7 @@ impl SessionStats {
 /// form (`lifetime_secs: N`); that is the only public view of it. If a
 /// rustls release prints it differently, this returns `None`, the ticket
 /// is offered without an age check, and a refused reuse is still recovered
-/// from by renewing the session (see `Client::open_data`). The test
+/// from by renewing the session (the client's `open_data`). The test
 /// `expired_tickets_are_dropped_and_the_session_renewed`
 /// (crates/client/tests/resumption.rs) pins this against a real handshake.
 pub(crate) fn ticket_lifetime(value: &Tls13ClientSessionValue) -> Option<Duration> {
@@ -159,7 +159,7 @@ impl StoreInner {
     }
 }
 
-impl FtpSessionStore {
+impl SessionStore {
     fn with<R>(&self, f: impl FnOnce(&mut StoreInner) -> R) -> R {
         let mut guard = match self.inner.lock() {
             Ok(g) => g,
@@ -169,7 +169,7 @@ impl FtpSessionStore {
     }
 
     /// Unexpired tickets on hand, dropping the stale ones.
-    pub(crate) fn usable(&self) -> usize {
+    pub fn usable(&self) -> usize {
         self.with(|s| {
             s.drop_stale(Instant::now());
             s.control.len() + s.data.len()
@@ -177,12 +177,12 @@ impl FtpSessionStore {
     }
 
     /// Tickets the server issued on the control connection.
-    pub(crate) fn control_tickets_received(&self) -> u64 {
+    pub fn control_tickets_received(&self) -> u64 {
         self.with(|s| s.counts.control_tickets_received)
     }
 
     /// All counters, with what is held now.
-    pub(crate) fn stats(&self) -> SessionStats {
+    pub fn stats(&self) -> SessionStats {
         self.with(|s| {
             s.drop_stale(Instant::now());
             SessionStats {
@@ -194,7 +194,7 @@ impl FtpSessionStore {
     }
 
     /// Counts how a data connection's handshake went.
-    pub(crate) fn note_data_handshake(&self, resumed: bool) {
+    pub fn note_data_handshake(&self, resumed: bool) {
         self.with(|s| {
             if resumed {
                 s.counts.resumed += 1;
@@ -208,7 +208,7 @@ impl FtpSessionStore {
 /// The control connection's view: it stores what it learns; it never
 /// resumes (each control connection starts with a full handshake).
 #[derive(Debug)]
-pub(crate) struct ControlView(pub(crate) Arc<FtpSessionStore>);
+pub(crate) struct ControlView(pub(crate) Arc<SessionStore>);
 
 impl ClientSessionStore for ControlView {
     fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
@@ -234,7 +234,7 @@ impl ClientSessionStore for ControlView {
 
 /// The data connections' view: resume the control connection's session.
 #[derive(Debug)]
-pub(crate) struct DataView(pub(crate) Arc<FtpSessionStore>);
+pub(crate) struct DataView(pub(crate) Arc<SessionStore>);
 
 impl ClientSessionStore for DataView {
     fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
