@@ -8,7 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use ftpkit::config::ActiveConfig;
 use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, TlsVersion, Verification};
-use ftpkit::{Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Netrc, Security, Timeouts};
+use ftpkit::{
+    resolve_login, Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Login, Netrc, Security,
+    Timeouts,
+};
 use ftpkit_control::command::forbidden_byte_name;
 
 use crate::args::{Global, TlsMax, TlsMode};
@@ -93,10 +96,8 @@ pub(crate) fn prepare(
     if purpose == Purpose::Inspect && security == Security::None {
         bail!("cert needs TLS: use --tls explicit or --tls implicit");
     }
+    // A URL without a port leaves it to the security (21, or 990).
     config.security = security;
-    if !url.has_explicit_port() {
-        config.port = ftpkit::config::default_port(security);
-    }
 
     config.credentials = match purpose {
         Purpose::Login => Some(credentials(g, url, ctx)?),
@@ -174,53 +175,48 @@ fn proxy_connector(
 /// `--user` > the URL's user > `.netrc` > anonymous; a missing password
 /// from `.netrc`, `FTPKIT_PASSWORD`, a prompt on a terminal, else empty.
 fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Credentials> {
-    let mut user: Option<Vec<u8>> = None;
-    let mut password: Option<Vec<u8>> = None;
-    let mut account: Option<String> = None;
-    if let Some(spec) = &g.user {
-        let (u, p) = match spec.split_once(':') {
-            Some((u, p)) => (u, Some(p)),
-            None => (spec.as_str(), None),
-        };
-        if u.is_empty() {
-            bail!("--user needs a user name");
+    let netrc = if g.netrc {
+        let found = Netrc::load().context("reading the .netrc file")?;
+        if found.is_none() {
+            ctx.note("no .netrc file found");
         }
-        user = Some(u.as_bytes().to_vec());
-        password = p.map(|p| p.as_bytes().to_vec());
-    } else if let Some(c) = url.credentials() {
-        user = Some(c.user.as_bytes().to_vec());
-        if url.has_password() {
-            password = Some(c.password.expose_secret().as_bytes().to_vec());
-        }
-    }
-    if g.netrc {
-        let netrc = Netrc::load().context("reading the .netrc file")?;
-        match netrc {
-            None => ctx.note("no .netrc file found"),
-            Some(n) => {
-                let login = user.as_deref().map(std::str::from_utf8);
-                let entry = match login {
-                    None => n.entry(url.host(), None).filter(|e| e.login().is_some()),
-                    Some(Ok(l)) if password.is_none() => n.entry(url.host(), Some(l)),
-                    _ => None,
-                };
-                if let Some(e) = entry {
-                    if user.is_none() {
-                        user = e.login().map(|l| l.as_bytes().to_vec());
-                    }
-                    password = e.password().map(|p| p.expose_secret().as_bytes().to_vec());
-                    account = e.account().map(|a| a.expose_secret().clone());
-                }
-            }
-        }
-    }
-    let Some(user) = user else {
-        return Ok(Credentials::anonymous());
+        found
+    } else {
+        None
     };
-    let password = match password {
-        Some(p) => p,
-        None if is_anonymous(&user) => b"anonymous@".to_vec(),
-        None => missing_password(&user, url.host())?,
+    // `--user` stands in for the URL's user; the rest is the library's one
+    // login rule.
+    let login = match &g.user {
+        Some(spec) => {
+            let (u, p) = match spec.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (spec.as_str(), None),
+            };
+            if u.is_empty() {
+                bail!("--user needs a user name");
+            }
+            resolve_login(
+                url.host(),
+                Some(u.as_bytes()),
+                p.map(str::as_bytes),
+                netrc.as_ref(),
+            )
+        }
+        None => url.login(netrc.as_ref()),
+    };
+    let (user, password, account) = match login {
+        Login::Anonymous => return Ok(Credentials::anonymous()),
+        Login::NeedsPassword(user) => {
+            let password = missing_password(&user, url.host())?;
+            (user, password, None)
+        }
+        Login::Credentials(c) => (
+            c.user.as_bytes().to_vec(),
+            c.password.expose_secret().as_bytes().to_vec(),
+            c.account
+                .as_ref()
+                .map(|a| String::from_utf8_lossy(a.expose_secret().as_bytes()).into_owned()),
+        ),
     };
     ctx.secret(&password);
     // Refused here, before any connection (the message never holds them).
@@ -241,10 +237,6 @@ fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Creden
         c = c.with_account(a);
     }
     Ok(c)
-}
-
-fn is_anonymous(user: &[u8]) -> bool {
-    user.eq_ignore_ascii_case(b"anonymous") || user.eq_ignore_ascii_case(b"ftp")
 }
 
 /// `FTPKIT_PASSWORD`, else a prompt when stdin is a terminal, else empty.

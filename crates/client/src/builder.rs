@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::connector::Connector;
 use crate::error::Result;
+use crate::login::{resolve_login, Login};
 use crate::netrc::Netrc;
 use crate::tls::{ClientIdentity, Pin, SystemRoots, TlsOptions, TlsVersion, Verification};
 use crate::url::FtpUrl;
@@ -58,13 +59,11 @@ enum NetrcSource {
 #[must_use = "a builder does nothing until `connect` or `config` is called"]
 pub struct ClientBuilder {
     config: Config,
-    port_set: bool,
     account: Option<Arg>,
     netrc: Option<NetrcSource>,
-    /// A URL without a user logs in as `anonymous` unless `.netrc` has an
-    /// entry or credentials are set.
-    anonymous_fallback: bool,
-    url_path: Option<Vec<u8>>,
+    /// The URL the builder started from: its login is resolved when the
+    /// configuration is built, unless credentials are set.
+    url: Option<FtpUrl>,
 }
 
 impl ClientBuilder {
@@ -73,11 +72,9 @@ impl ClientBuilder {
     pub fn new(host: impl Into<String>) -> Self {
         Self {
             config: Config::new(host),
-            port_set: false,
             account: None,
             netrc: None,
-            anonymous_fallback: false,
-            url_path: None,
+            url: None,
         }
     }
 
@@ -89,22 +86,17 @@ impl ClientBuilder {
     pub fn from_url(url: &str) -> Result<Self> {
         let u = FtpUrl::parse(url)?;
         let mut b = Self::new(u.host());
-        b.config.security = u.security();
-        b.config.port = u.port();
-        b.port_set = u.has_explicit_port();
-        b.config.credentials = u.credentials();
-        b.anonymous_fallback = true;
-        if let Some(t) = u.transfer_type() {
-            b.config.transfer_type = t;
-        }
-        b.url_path = Some(u.path().to_vec());
+        b.config = u.config();
+        // Resolved in `build`, with `.netrc` when asked for.
+        b.config.credentials = None;
+        b.url = Some(u);
         Ok(b)
     }
 
     /// The path of the URL given to [`from_url`](Self::from_url), as raw
     /// bytes; `None` for a builder made from a host.
     pub fn path(&self) -> Option<&[u8]> {
-        self.url_path.as_deref()
+        self.url.as_ref().map(FtpUrl::path)
     }
 
     // ----- where -----------------------------------------------------------
@@ -112,7 +104,6 @@ impl ClientBuilder {
     /// The control port (default 21, or 990 for implicit TLS).
     pub fn port(mut self, port: u16) -> Self {
         self.config.port = port;
-        self.port_set = true;
         self
     }
 
@@ -319,16 +310,11 @@ impl ClientBuilder {
 
     fn build(&self, strict: bool) -> Result<Config> {
         let mut c = self.config.clone();
-        if !self.port_set {
-            c.port = crate::config::default_port(c.security);
-        }
         if c.credentials.is_none() {
-            let found = match &self.netrc {
+            let netrc = match &self.netrc {
                 None => None,
-                Some(NetrcSource::Given(n)) => n.credentials(&c.host, None),
-                Some(NetrcSource::Loaded(Ok(n))) => {
-                    n.as_ref().and_then(|n| n.credentials(&c.host, None))
-                }
+                Some(NetrcSource::Given(n)) => Some(n),
+                Some(NetrcSource::Loaded(Ok(n))) => n.as_ref(),
                 Some(NetrcSource::Loaded(Err(e))) => {
                     if strict {
                         return Err(crate::Error::new(
@@ -340,10 +326,15 @@ impl ClientBuilder {
                     None
                 }
             };
-            c.credentials = found;
-        }
-        if c.credentials.is_none() && self.anonymous_fallback {
-            c.credentials = Some(Credentials::anonymous());
+            c.credentials = match &self.url {
+                // The one URL login rule (anonymous without a user).
+                Some(u) => Some(u.login(netrc).into_credentials()),
+                // A host: only a `.netrc` entry logs in.
+                None => match resolve_login(&c.host, None, None, netrc) {
+                    Login::Credentials(found) => Some(found),
+                    Login::NeedsPassword(_) | Login::Anonymous => None,
+                },
+            };
         }
         if let (Some(a), Some(cred)) = (&self.account, c.credentials.as_mut()) {
             *cred = cred.clone().with_account(a.clone());
@@ -362,7 +353,7 @@ mod tests {
         let c = Client::builder("h").config();
         let d = Config::new("h");
         assert_eq!(c.host, d.host);
-        assert_eq!(c.port, 21);
+        assert_eq!(c.control_port(), 21);
         assert_eq!(c.security, Security::None);
         assert!(c.credentials.is_none());
         assert_eq!(c.data_mode, DataMode::Passive);
@@ -393,7 +384,7 @@ mod tests {
             .passive_address(PassiveAddress::ControlPeer)
             .config();
         assert_eq!(c.host, "files.example.com");
-        assert_eq!(c.port, 2121);
+        assert_eq!(c.control_port(), 2121);
         assert_eq!(c.security, Security::Explicit);
         assert_eq!(c.data_protection, DataProtection::Clear);
         let cred = c.credentials.as_ref().unwrap();
@@ -438,9 +429,16 @@ mod tests {
 
     #[test]
     fn implicit_port_follows_security_unless_set() {
-        assert_eq!(Client::builder("h").implicit_tls().config().port, 990);
         assert_eq!(
-            Client::builder("h").implicit_tls().port(5990).config().port,
+            Client::builder("h").implicit_tls().config().control_port(),
+            990
+        );
+        assert_eq!(
+            Client::builder("h")
+                .implicit_tls()
+                .port(5990)
+                .config()
+                .control_port(),
             5990
         );
         assert_eq!(
@@ -448,7 +446,7 @@ mod tests {
                 .implicit_tls()
                 .security(Security::None)
                 .config()
-                .port,
+                .control_port(),
             21
         );
     }
@@ -460,7 +458,7 @@ mod tests {
         assert_eq!(b.path(), Some(&b"dir/f.txt"[..]));
         let c = b.config();
         assert_eq!(c.host, "example.com");
-        assert_eq!(c.port, 2121);
+        assert_eq!(c.control_port(), 2121);
         assert_eq!(c.security, Security::Explicit);
         assert_eq!(c.transfer_type, TransferType::Ascii);
         assert_eq!(c.credentials.unwrap().user.as_bytes(), b"bob");
@@ -468,7 +466,7 @@ mod tests {
         let c = ClientBuilder::from_url("ftps://example.com/")
             .unwrap()
             .config();
-        assert_eq!(c.port, 990);
+        assert_eq!(c.control_port(), 990);
         assert_eq!(c.credentials.unwrap().user.as_bytes(), b"anonymous");
         assert!(ClientBuilder::from_url("http://example.com/").is_err());
     }

@@ -182,17 +182,7 @@ impl Client {
         } else {
             None
         };
-        let mut session_cfg = SessionConfig::new()
-            .security(config.security)
-            .data_protection(config.data_protection)
-            .transfer_type(Some(config.transfer_type))
-            .limits(config.limits);
-        if let Some(c) = &config.credentials {
-            session_cfg = session_cfg.credentials(c.clone());
-        }
-        if let Some(h) = &config.virtual_host {
-            session_cfg = session_cfg.host(h.as_str());
-        }
+        let session_cfg = config.session_config();
         let (control, peer, local) = open_control(&config, tls_ctx.as_ref(), session_cfg).await?;
         let mut client = Self {
             control,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ftpkit_control::command::TransferType;
 use ftpkit_control::reply::DecoderLimits;
+use ftpkit_control::session::SessionConfig;
 pub use ftpkit_control::session::{DataProtection, Security};
 use ftpkit_control::Credentials;
 pub use ftpkit_data::{ActiveConfig, PassiveAddress, PeerCheck};
@@ -149,6 +150,40 @@ impl Config {
             0 => default_port(self.security),
             p => p,
         }
+    }
+
+    /// The settings of the sans-IO session ([`SessionConfig`]), derived
+    /// from this configuration: the one place they are mapped. Every field
+    /// is named, so a new one does not compile until it is decided here.
+    pub fn session_config(&self) -> SessionConfig {
+        let Config {
+            host: _,
+            port: _,
+            security,
+            data_protection,
+            tls: _,
+            credentials,
+            virtual_host,
+            timeouts: _,
+            data_mode: _,
+            passive_address: _,
+            extended: _,
+            transfer_type,
+            limits,
+            connector: _,
+        } = self;
+        let mut s = SessionConfig::new()
+            .security(*security)
+            .data_protection(*data_protection)
+            .transfer_type(Some(*transfer_type))
+            .limits(*limits);
+        if let Some(c) = credentials {
+            s = s.credentials(c.clone());
+        }
+        if let Some(h) = virtual_host {
+            s = s.host(h.as_str());
+        }
+        s
     }
 
     /// Defaults for `host`: plain FTP on the default port, passive, binary.

@@ -31,6 +31,7 @@ pub mod config;
 pub mod connector;
 mod control;
 pub mod error;
+pub mod login;
 pub mod netrc;
 pub mod ops;
 pub mod pool;
@@ -53,6 +54,7 @@ pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName}
 pub use ftpkit_control::parse::FeatureSet;
 pub use ftpkit_control::{Arg, Command, Credentials, Reply, ReplyCode};
 pub use ftpkit_data::TlsInfo;
+pub use login::{resolve_login, Login};
 pub use netrc::{Netrc, NetrcEntry};
 pub use pool::{Pool, PoolConfig, PoolStats, Pooled};
 pub use transfer::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};

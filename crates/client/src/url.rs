@@ -24,6 +24,8 @@ use percent_encoding::percent_decode_str;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::login::{resolve_login, Login};
+use crate::netrc::Netrc;
 
 /// The control port an authority with an empty port (`host:`) means.
 const FTP_PORT: u16 = 21;
@@ -242,19 +244,36 @@ impl FtpUrl {
         self.transfer_type
     }
 
-    /// A [`Config`] for this URL: host, port, security, credentials
-    /// (anonymous without a user, see [`credentials`](Self::credentials)),
-    /// and the transfer type if the URL sets one. Everything else has
+    /// A [`Config`] for this URL: host, the port when the URL names one
+    /// (otherwise 0, the default for the security: see
+    /// [`Config::control_port`]), security, the login
+    /// ([`config_with`](Self::config_with) without `.netrc`), and the
+    /// transfer type if the URL sets one. Everything else has
     /// [`Config::new`]'s defaults.
     pub fn config(&self) -> Config {
+        self.config_with(None)
+    }
+
+    /// [`config`](Self::config), with the login resolved against `netrc`
+    /// too ([`resolve_login`]). Every URL entry point goes through here:
+    /// [`Config::from_url`], [`crate::ClientBuilder::from_url`] and the
+    /// command-line tool.
+    pub fn config_with(&self, netrc: Option<&Netrc>) -> Config {
         let mut c = Config::new(self.host.clone());
-        c.port = self.port;
+        c.port = if self.explicit_port { self.port } else { 0 };
         c.security = self.security;
-        c.credentials = Some(self.credentials().unwrap_or_else(Credentials::anonymous));
+        c.credentials = Some(self.login(netrc).into_credentials());
         if let Some(t) = self.transfer_type {
             c.transfer_type = t;
         }
         c
+    }
+
+    /// The login this URL means, with `.netrc` consulted when given: see
+    /// [`resolve_login`].
+    pub fn login(&self, netrc: Option<&Netrc>) -> Login {
+        let password = self.password.as_ref().map(|p| p.expose_secret().as_slice());
+        resolve_login(&self.host, self.user.as_deref(), password, netrc)
     }
 }
 
@@ -343,7 +362,7 @@ impl Config {
     ///
     /// ```
     /// let (config, path) = ftpkit::Config::from_url("ftps://bob@files.example.com/in/report.csv")?;
-    /// assert_eq!(config.port, 990);
+    /// assert_eq!(config.control_port(), 990);
     /// assert_eq!(path, b"in/report.csv");
     /// # Ok::<(), ftpkit::Error>(())
     /// ```
@@ -508,7 +527,7 @@ mod tests {
         assert_eq!(p("ftps://h/a/../b"), b"b");
         assert_eq!(p("ftp://h/dir/"), b"dir/");
         let (config, path) = Config::from_url("ftp://h:2121/%E9").unwrap();
-        assert_eq!((config.port, path), (2121, vec![0xe9]));
+        assert_eq!((config.control_port(), path), (2121, vec![0xe9]));
     }
 
     #[test]
