@@ -287,8 +287,7 @@ fn tls_read_error(what: &str, e: io::Error, seen: Option<String>) -> Error {
         Some(line) => Error::new(
             ErrorKind::Tls,
             format!("{what}: the server sent plaintext instead of TLS: {line}"),
-        )
-        .with_source(e),
+        ),
         None => Error::from_io(what, e),
     }
 }

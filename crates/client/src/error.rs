@@ -150,18 +150,18 @@ impl Error {
         }
     }
 
+    /// An I/O error while doing `what`: the message says what was being
+    /// done, the error is the source (a TLS error inside decides the kind).
     pub(crate) fn from_io(what: &str, e: io::Error) -> Self {
-        if let Some(tls) = e.get_ref().and_then(|s| s.downcast_ref::<rustls::Error>()) {
-            let kind = tls_kind(tls);
-            let msg = format!("{what}: {tls}");
-            return Self::new(kind, msg).with_source(e);
-        }
-        let kind = match e.kind() {
-            io::ErrorKind::TimedOut => ErrorKind::Timeout,
-            io::ErrorKind::UnexpectedEof => ErrorKind::Closed,
-            _ => ErrorKind::Io,
+        let kind = match e.get_ref().and_then(|s| s.downcast_ref::<rustls::Error>()) {
+            Some(tls) => tls_kind(tls),
+            None => match e.kind() {
+                io::ErrorKind::TimedOut => ErrorKind::Timeout,
+                io::ErrorKind::UnexpectedEof => ErrorKind::Closed,
+                _ => ErrorKind::Io,
+            },
         };
-        Self::new(kind, format!("{what}: {e}")).with_source(e)
+        Self::new(kind, what).with_source(e)
     }
 }
 
@@ -186,11 +186,22 @@ impl fmt::Debug for Error {
     }
 }
 
+/// `{}` is this error's own message, with the server's reply when there
+/// is one; it never repeats the text of its [`source`](std::error::Error::source),
+/// so chain printers (anyhow's `{:#}`, `eyre`) show each cause once. `{:#}`
+/// appends the causes itself: `connecting to h:21: Connection refused`.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(r) = &self.reply {
             write!(f, ": {r}")?;
+        }
+        if f.alternate() {
+            let mut cause = std::error::Error::source(self);
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
         }
         Ok(())
     }
@@ -218,18 +229,20 @@ impl From<SessionError> for Error {
             SessionError::GreetingRefused(r) => (ErrorKind::ServerReply, Some(r.clone())),
             _ => (ErrorKind::Protocol, None),
         };
+        // The session error's text is the message; it is not kept as a
+        // source too, which would print it twice.
         Self {
             kind,
             message: e.to_string(),
             reply,
-            source: Some(Box::new(e)),
+            source: None,
         }
     }
 }
 
 impl From<ftpkit_control::CommandError> for Error {
     fn from(e: ftpkit_control::CommandError) -> Self {
-        Self::new(ErrorKind::InvalidArgument, e.to_string()).with_source(e)
+        Self::new(ErrorKind::InvalidArgument, e.to_string())
     }
 }
 
@@ -242,14 +255,16 @@ impl From<DataError> for Error {
                     .get_ref()
                     .and_then(|s| s.downcast_ref::<rustls::Error>())
                     .map_or(ErrorKind::Tls, tls_kind);
-                Self::new(
-                    kind,
-                    format!("TLS handshake on the data connection failed: {io}"),
-                )
-                .with_source(io)
+                Self::new(kind, "TLS handshake on the data connection failed").with_source(io)
             }
             DataError::Io(io) => Self::from_io("data connection", io),
-            other => Self::new(ErrorKind::Io, other.to_string()).with_source(other),
+            DataError::Connect { addr, source } => {
+                Self::from_io(&format!("data connection to {addr} failed"), source)
+            }
+            DataError::Bind(io) => Self::from_io("cannot bind an active-mode listener", io),
+            DataError::Accept(io) => Self::from_io("accepting the data connection failed", io),
+            DataError::Protection(why) => Self::new(ErrorKind::Tls, why),
+            other => Self::new(ErrorKind::Io, other.to_string()),
         }
     }
 }
@@ -287,3 +302,44 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Each cause's text, walking the chain the way a chain printer does.
+    fn chain(e: &Error) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            out.push(c.to_string());
+            cause = c.source();
+        }
+        out
+    }
+
+    #[test]
+    fn display_never_repeats_the_source() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = io::Error::new(io::ErrorKind::InvalidData, tls);
+        let e = Error::from_io("TLS handshake", io);
+        assert_eq!(e.kind(), ErrorKind::Certificate);
+        let printed = chain(&e);
+        assert_eq!(printed[0], "TLS handshake");
+        let all = printed.join(": ");
+        assert_eq!(all.matches("UnknownIssuer").count(), 1, "{all}");
+        // `{:#}` is the same chain on one line.
+        assert_eq!(format!("{e:#}"), all);
+
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let e = Error::from(DataError::Connect {
+            addr,
+            source: refused,
+        });
+        let all = chain(&e).join(": ");
+        assert_eq!(all.matches("refused").count(), 1, "{all}");
+        assert!(all.starts_with("data connection to 127.0.0.1:9 failed: "));
+    }
+}

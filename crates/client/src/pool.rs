@@ -775,7 +775,7 @@ impl Failure {
 
     fn local(what: &str, e: std::io::Error) -> Self {
         Self {
-            error: Error::new(ErrorKind::Io, format!("{what}: {e}")).with_source(e),
+            error: Error::from_io(what, e).with_kind(ErrorKind::Io),
             retry: false,
         }
     }

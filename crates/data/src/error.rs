@@ -3,7 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 
-/// A data channel could not be opened or used.
+/// A data channel could not be opened or used. `Display` never repeats the
+/// [`source`](std::error::Error::source)'s text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
@@ -11,7 +12,7 @@ pub enum DataError {
     #[error("timed out: {0}")]
     TimedOut(&'static str),
     /// Connecting to the passive address failed.
-    #[error("data connection to {addr} failed: {source}")]
+    #[error("data connection to {addr} failed")]
     Connect {
         /// Where.
         addr: SocketAddr,
@@ -19,14 +20,14 @@ pub enum DataError {
         source: io::Error,
     },
     /// No port of the configured range could be bound.
-    #[error("cannot bind an active-mode listener: {0}")]
-    Bind(io::Error),
+    #[error("cannot bind an active-mode listener")]
+    Bind(#[source] io::Error),
     /// Accepting failed.
-    #[error("accepting the data connection failed: {0}")]
-    Accept(io::Error),
+    #[error("accepting the data connection failed")]
+    Accept(#[source] io::Error),
     /// The TLS handshake on the data connection failed.
-    #[error("TLS handshake on the data connection failed: {0}")]
-    Tls(io::Error),
+    #[error("TLS handshake on the data connection failed")]
+    Tls(#[source] io::Error),
     /// The session's protection cannot be given to a data channel.
     #[error("{0}")]
     Protection(&'static str),

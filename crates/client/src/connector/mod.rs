@@ -220,13 +220,13 @@ fn connect_error(what: &str, e: io::Error) -> Error {
     if e.get_ref().is_some_and(|inner| inner.is::<ProxyError>()) {
         if let Some(inner) = e.into_inner() {
             if let Ok(p) = inner.downcast::<ProxyError>() {
-                return Error::new(p.kind(), format!("{what}: {p}")).with_source(*p);
+                return Error::new(p.kind(), what).with_source(*p);
             }
         }
         return Error::new(ErrorKind::Io, what.to_owned());
     }
     if e.kind() == io::ErrorKind::InvalidInput {
-        return Error::new(ErrorKind::InvalidArgument, format!("{what}: {e}")).with_source(e);
+        return Error::new(ErrorKind::InvalidArgument, what).with_source(e);
     }
     Error::from_io(what, e)
 }

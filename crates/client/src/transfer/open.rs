@@ -381,11 +381,9 @@ impl Client {
                 match (explanation, failure) {
                     (Some(reply), DataFailure::Tls { .. }) => {
                         let kind = err.kind();
-                        Error::from_reply(
-                            format!("{err}; the server refused the data connection"),
-                            reply,
-                        )
-                        .with_kind(kind)
+                        Error::from_reply("the server refused the data connection", reply)
+                            .with_kind(kind)
+                            .with_source(err)
                     }
                     (Some(reply), DataFailure::Connect) => {
                         Error::from_reply(verb.to_owned(), reply)
