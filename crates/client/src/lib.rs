@@ -37,12 +37,12 @@ pub mod ops;
 pub mod pool;
 mod sniff;
 pub mod tls;
-mod transfer;
 mod url;
 
 pub use self::url::FtpUrl;
 pub use builder::ClientBuilder;
 pub use client::Client;
+pub use client::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
 pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
 pub use connector::{
     Connector, HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector,
@@ -57,4 +57,3 @@ pub use ftpkit_data::TlsInfo;
 pub use login::{resolve_login, Login};
 pub use netrc::{Netrc, NetrcEntry};
 pub use pool::{Pool, PoolConfig, PoolStats, Pooled};
-pub use transfer::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};

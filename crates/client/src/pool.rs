@@ -784,7 +784,7 @@ impl Failure {
 /// Closes a connection that will not be reused: `QUIT` in the background
 /// when it is usable and a runtime is current, otherwise just the socket.
 fn close(client: Client) {
-    if client.is_broken() || !client.control.session.is_idle() {
+    if client.is_broken() || !client.is_idle() {
         return;
     }
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -924,7 +924,7 @@ impl Drop for Pooled {
             if client.is_broken() {
                 tracing::debug!("connection broken; not returned to the pool");
                 bump(&self.slot.counters.dropped_broken);
-            } else if !client.control.session.is_idle() {
+            } else if !client.is_idle() {
                 tracing::debug!("connection in the middle of an operation; closed");
                 bump(&self.slot.counters.dropped_broken);
             } else {

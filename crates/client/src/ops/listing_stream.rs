@@ -11,8 +11,8 @@ use tokio::io::AsyncReadExt;
 use ftpkit_control::capabilities::Support;
 
 use crate::client::Client;
+use crate::client::{Download, Opened};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transfer::{Download, Opened};
 
 /// Longest listing line (8 KiB) and largest listing (1 GiB: the stream
 /// holds one buffer, not the listing).

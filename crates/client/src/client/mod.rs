@@ -1,21 +1,32 @@
-//! [`Client`]: one FTP session, its commands and its transfers.
+//! [`Client`]: one FTP session, its commands and its transfers. Its fields
+//! are private to this module; the rest of the crate uses its methods.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | the struct, connecting, renewing the session, recovering after an abandoned operation, the command exchange |
+//! | `session.rs` | login, securing the live session, `CCC`, `QUIT`, features, TLS facts |
+//! | `commands.rs` | commands without a data connection: directories, files, `SIZE`/`MDTM`, `SITE`/`STAT`/`HELP`, raw commands |
+//! | `transfer/` | transfers: the driver of the sans-IO [`ftpkit_control::transfer::Opening`], [`Download`], [`Upload`], listings |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ftpkit_control::capabilities::Support;
-use ftpkit_control::command::TransferType;
-use ftpkit_control::listing::Modified;
-use ftpkit_control::parse::{parse_mdtm, parse_pwd, parse_size, FeatureSet};
 use ftpkit_control::resumption::DataHandshake;
-use ftpkit_control::session::{SessionConfig, Step, TlsState};
+use ftpkit_control::session::{SessionConfig, Step};
 use ftpkit_control::transfer::DataCommands;
-use ftpkit_control::{Arg, Command, Credentials, Event, Reply, Security, Session};
+use ftpkit_control::{Arg, Command, Event, Reply, Security, Session};
 
 use crate::config::{Config, ExtendedCommands};
 use crate::control::{connect_tcp, Control};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tls::{CertificateInfo, ConnectionTls, SessionStats, TlsContext};
+use crate::tls::{SessionStats, TlsContext};
+
+mod commands;
+mod session;
+mod transfer;
+
+pub(crate) use transfer::Opened;
+pub use transfer::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
 
 /// One FTP session.
 ///
@@ -25,31 +36,31 @@ use crate::tls::{CertificateInfo, ConnectionTls, SessionStats, TlsContext};
 /// drains the replies it owes before doing anything else.
 #[derive(Debug)]
 pub struct Client {
-    pub(crate) config: Arc<Config>,
-    pub(crate) control: Control,
-    pub(crate) tls_ctx: Option<TlsContext>,
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
+    config: Arc<Config>,
+    control: Control,
+    tls_ctx: Option<TlsContext>,
+    peer: SocketAddr,
+    local: SocketAddr,
     /// Which passive/active commands the server implements (learned).
-    pub(crate) data_commands: DataCommands,
+    data_commands: DataCommands,
     /// The session's `debug` span (host, port, security); transfers are
     /// its children.
-    pub(crate) span: tracing::Span,
+    span: tracing::Span,
     /// The span of the transfer being opened, handed to its
     /// `Download`/`Upload`.
-    pub(crate) transfer_span: Option<tracing::Span>,
+    transfer_span: Option<tracing::Span>,
     /// TLS counters of the control connections this client has replaced,
     /// and the renewals and retries.
-    pub(crate) tls_history: SessionStats,
+    tls_history: SessionStats,
     /// A data connection was refused for want of TLS session reuse after
     /// its command had started: renew before the next one.
-    pub(crate) renew_before_next_data: bool,
+    renew_before_next_data: bool,
     /// How the TLS handshake of the data connection being opened went.
-    pub(crate) data_handshake: Option<DataHandshake>,
+    data_handshake: Option<DataHandshake>,
     /// The working directory a renewal restores.
-    pub(crate) cwd: Cwd,
+    cwd: Cwd,
     /// A listing made from inside its directory (see [`Detour`]).
-    pub(crate) detour: Option<Detour>,
+    detour: Option<Detour>,
 }
 
 /// A listing that changed into its directory to list it with no argument
@@ -464,324 +475,6 @@ impl Client {
         }
         Ok(r)
     }
-
-    // ----- session -----------------------------------------------------------
-
-    /// Logs in (for a client connected without credentials, or to change
-    /// user).
-    pub async fn login(&mut self, user: impl Into<Arg>, password: impl Into<Arg>) -> Result<()> {
-        self.login_with(Credentials::new(user, password)).await
-    }
-
-    /// Logs in with full credentials (account included).
-    pub async fn login_with(&mut self, credentials: Credentials) -> Result<()> {
-        self.ready().await?;
-        self.control.session.login(credentials)?;
-        self.cwd = Cwd::Home;
-        run_operation(&mut self.control).await
-    }
-
-    /// Secures a plain session now: `AUTH TLS`, the handshake, and `PBSZ 0`
-    /// / `PROT` (at once if logged in, otherwise at login). From then on TLS
-    /// is required, and [`config`](Self::config)`().security` says
-    /// [`Security::Explicit`] (a renewed session secures itself again).
-    pub async fn secure(&mut self) -> Result<()> {
-        self.ready().await?;
-        if self.control.tls.is_none() {
-            let ctx = match &self.tls_ctx {
-                Some(c) => c.clone(),
-                None => TlsContext::new(&self.config.tls)?,
-            };
-            self.start_tls_with(ctx)?;
-        }
-        self.finish_secure().await
-    }
-
-    /// [`secure`](Self::secure) with TLS settings chosen now: what the
-    /// session trusts, and the client certificate it shows (one picked from
-    /// a store by name, say:
-    /// [`ClientIdentity::from_store`](crate::tls::ClientIdentity::from_store)).
-    /// The settings replace [`Config::tls`] for this client, its data
-    /// connections and its renewed sessions. Fails with
-    /// [`ErrorKind::Misuse`] when the session is already secured.
-    pub async fn secure_with(&mut self, tls: crate::tls::TlsOptions) -> Result<()> {
-        self.ready().await?;
-        if self.control.tls.is_some() {
-            return Err(Error::new(
-                ErrorKind::Misuse,
-                "the session is already secured: its TLS settings cannot change",
-            ));
-        }
-        let ctx = TlsContext::new(&tls)?;
-        Arc::make_mut(&mut self.config).tls = tls;
-        self.start_tls_with(ctx)?;
-        self.finish_secure().await
-    }
-
-    /// Prepares the control connection's TLS session from `ctx`.
-    fn start_tls_with(&mut self, ctx: TlsContext) -> Result<()> {
-        let name = self
-            .config
-            .tls
-            .server_name
-            .as_deref()
-            .unwrap_or(&self.config.host);
-        self.control.tls = Some(ctx.session(name)?);
-        self.tls_ctx = Some(ctx);
-        Ok(())
-    }
-
-    /// `AUTH TLS` and what follows; the configuration then says TLS.
-    async fn finish_secure(&mut self) -> Result<()> {
-        self.control.session.secure()?;
-        run_operation(&mut self.control).await?;
-        if self.config.security == Security::None {
-            Arc::make_mut(&mut self.config).security = Security::Explicit;
-        }
-        Ok(())
-    }
-
-    /// Drops TLS on the control connection with `CCC` (RFC 4217 §11), for
-    /// firewalls that must read it. Data protection is unchanged. An explicit
-    /// opt-in: commands, including file names, then travel in the clear.
-    pub async fn clear_command_channel(&mut self) -> Result<()> {
-        self.ready().await?;
-        self.control.session.ccc()?;
-        loop {
-            match self.control.next_event().await? {
-                Event::Reply(r) => return Err(Error::from_reply("CCC refused", r)),
-                Event::Preliminary(_) => {}
-                _ => {}
-            }
-            if self.control.session.is_idle()
-                && self.control.session.tls_state() == TlsState::Cleared
-            {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Sends `QUIT` and closes the connection.
-    pub async fn quit(mut self) -> Result<()> {
-        self.settle().await?;
-        let deadline = self.config.timeouts.quit;
-        let r = tokio::time::timeout(deadline, async {
-            self.control.session.quit()?;
-            loop {
-                if let Event::Closed(_) = self.control.next_event().await? {
-                    break;
-                }
-            }
-            self.control.shutdown().await;
-            Ok::<(), Error>(())
-        })
-        .await;
-        r.map_err(|_| Error::timeout("QUIT"))?
-    }
-
-    // ----- state -----------------------------------------------------------
-
-    /// The features the server announced (FEAT after login).
-    pub fn features(&self) -> &FeatureSet {
-        self.control.session.features()
-    }
-
-    /// Whether the server implements `verb` (`SIZE`, `MDTM`, `MLSD`,
-    /// `MLST`, `MFMT`, `REST`): from FEAT when the server answered it,
-    /// otherwise from the command's own replies so far (`Unknown` until it
-    /// is tried; `500`/`502` make it `No` for the session). Mirror and the
-    /// listing routine use it, so that a server without FEAT still gets
-    /// `MDTM`, `SIZE` and `MLSD`.
-    pub fn support(&self, verb: &str) -> Support {
-        self.control.session.support(verb)
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The server's address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.peer
-    }
-
-    /// Whether the connection is unusable.
-    pub fn is_broken(&self) -> bool {
-        self.control.broken.is_some() || self.control.session.is_closed()
-    }
-
-    /// TLS details of the control connection: version, cipher suite, the
-    /// server's certificate chain parsed.
-    pub fn tls_info(&self) -> Option<ConnectionTls> {
-        let conn = self.control.tls_connection()?;
-        let peer_certificates = conn
-            .peer_certificates()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|c| CertificateInfo::parse(c).ok())
-            .collect();
-        Some(ConnectionTls {
-            version: conn.protocol_version(),
-            cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
-            peer_certificates,
-        })
-    }
-
-    /// Counters of this session's TLS session store: tickets received on
-    /// the control and data connections, and data connections that could not
-    /// resume. `None` without TLS.
-    pub fn tls_session_stats(&self) -> Option<SessionStats> {
-        let current = self.control.tls.as_ref().map(|t| t.store().stats());
-        if current.is_none() && self.tls_history == SessionStats::default() {
-            return None;
-        }
-        let mut stats = current.unwrap_or_default();
-        stats.absorb(&self.tls_history);
-        Some(stats)
-    }
-
-    // ----- commands ----------------------------------------------------------
-
-    /// `PWD`: the working directory, as raw bytes.
-    pub async fn pwd_raw(&mut self) -> Result<Vec<u8>> {
-        self.ready().await?;
-        self.exchange_pwd().await
-    }
-
-    /// `PWD` on an idle session, parsed.
-    async fn exchange_pwd(&mut self) -> Result<Vec<u8>> {
-        let r = self.exchange_ok("PWD", Command::Pwd).await?;
-        parse_pwd(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("PWD reply: {e}")))
-    }
-
-    /// `PWD`: the working directory (lossy UTF-8).
-    pub async fn pwd(&mut self) -> Result<String> {
-        Ok(String::from_utf8_lossy(&self.pwd_raw().await?).into_owned())
-    }
-
-    /// `CWD`, then `PWD`: the client keeps the absolute path, so that a
-    /// renewed session (see [`SessionStats::refreshes`]) returns there.
-    pub async fn cwd(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("CWD", Command::Cwd(path.into())).await?;
-        self.learn_cwd().await
-    }
-
-    /// `CDUP`, then `PWD` (see [`cwd`](Self::cwd)).
-    pub async fn cdup(&mut self) -> Result<()> {
-        self.command_ok("CDUP", Command::Cdup).await?;
-        self.learn_cwd().await
-    }
-
-    /// Asks `PWD` after a directory change; a server whose `PWD` fails
-    /// leaves the directory unknown (a renewal then asks again).
-    async fn learn_cwd(&mut self) -> Result<()> {
-        self.cwd = match self.pwd_raw().await {
-            Ok(p) => Cwd::Known(p),
-            Err(e) if e.kind() == ErrorKind::ServerReply => Cwd::Unknown,
-            Err(e) => return Err(e),
-        };
-        Ok(())
-    }
-
-    /// `MKD`: creates a directory; returns the path the server reports.
-    pub async fn mkdir(&mut self, path: impl Into<Arg>) -> Result<Vec<u8>> {
-        let path = path.into();
-        let r = self.command_ok("MKD", Command::Mkd(path.clone())).await?;
-        Ok(parse_pwd(&r).unwrap_or_else(|_| path.as_bytes().to_vec()))
-    }
-
-    /// `RMD`.
-    pub async fn rmdir(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("RMD", Command::Rmd(path.into()))
-            .await
-            .map(drop)
-    }
-
-    /// `DELE`.
-    pub async fn delete(&mut self, path: impl Into<Arg>) -> Result<()> {
-        self.command_ok("DELE", Command::Dele(path.into()))
-            .await
-            .map(drop)
-    }
-
-    /// `RNFR` + `RNTO`. Both names are checked before anything is sent.
-    pub async fn rename(&mut self, from: impl Into<Arg>, to: impl Into<Arg>) -> Result<()> {
-        let (from, to) = (from.into(), to.into());
-        Command::Rnto(to.clone()).validate()?;
-        let r = self.command(Command::Rnfr(from)).await?;
-        if r.code() != ftpkit_control::ReplyCode::PENDING {
-            return Err(Error::from_reply("RNFR", r));
-        }
-        self.command_ok("RNTO", Command::Rnto(to)).await.map(drop)
-    }
-
-    /// `SIZE` (RFC 3659 §4), in the current TYPE.
-    pub async fn size(&mut self, path: impl Into<Arg>) -> Result<u64> {
-        let r = self.command_ok("SIZE", Command::Size(path.into())).await?;
-        parse_size(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("SIZE reply: {e}")))
-    }
-
-    /// [`size`](Self::size), with `None` when the server cannot tell: a
-    /// permanent negative reply (5yz: no `SIZE` command, no such file, not
-    /// a plain file). A transient (4yz) reply or a broken session is still
-    /// an error.
-    pub async fn size_if_known(&mut self, path: impl Into<Arg>) -> Result<Option<u64>> {
-        match self.size(path).await {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == ErrorKind::ServerReply && !e.is_transient() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `MDTM` (RFC 3659 §3): modification time, UTC.
-    pub async fn modified(&mut self, path: impl Into<Arg>) -> Result<Modified> {
-        let r = self.command_ok("MDTM", Command::Mdtm(path.into())).await?;
-        parse_mdtm(&r).map_err(|e| Error::new(ErrorKind::Protocol, format!("MDTM reply: {e}")))
-    }
-
-    /// `NOOP`.
-    pub async fn noop(&mut self) -> Result<()> {
-        self.command_ok("NOOP", Command::Noop).await.map(drop)
-    }
-
-    /// `TYPE`: sets the representation type of later transfers.
-    pub async fn set_type(&mut self, t: TransferType) -> Result<()> {
-        self.command_ok("TYPE", Command::Type(t)).await.map(drop)
-    }
-
-    /// `SITE` command; returns the reply.
-    pub async fn site(&mut self, args: impl Into<Arg>) -> Result<Reply> {
-        self.command_ok("SITE", Command::Site(args.into())).await
-    }
-
-    /// `SYST`.
-    pub async fn syst(&mut self) -> Result<String> {
-        let r = self.command_ok("SYST", Command::Syst).await?;
-        Ok(String::from_utf8_lossy(r.first_line()).into_owned())
-    }
-
-    /// A raw command line with a single reply; returns the reply whatever
-    /// its code. The line is checked for CR, LF and NUL like any argument.
-    /// Commands with their own method (transfers, AUTH, USER...) are
-    /// refused.
-    pub async fn quote(&mut self, line: impl Into<Arg>) -> Result<Reply> {
-        let line = line.into();
-        let verb = line
-            .as_bytes()
-            .split(|&b| b == b' ')
-            .next()
-            .map(<[u8]>::to_ascii_uppercase);
-        if matches!(verb.as_deref(), Some(b"CWD" | b"CDUP" | b"XCWD" | b"XCUP")) {
-            self.cwd = Cwd::Unknown;
-        }
-        self.command(Command::Raw(line)).await
-    }
-
-    /// The TYPE currently set.
-    pub fn transfer_type(&self) -> Option<TransferType> {
-        self.control.session.transfer_type()
-    }
 }
 
 // builder
@@ -790,116 +483,5 @@ impl Client {
     /// settings, then [`connect`](crate::ClientBuilder::connect).
     pub fn builder(host: impl Into<String>) -> crate::builder::ClientBuilder {
         crate::builder::ClientBuilder::new(host)
-    }
-}
-
-// commands
-impl Client {
-    /// Creates a directory and every missing parent, like `mkdir -p`
-    /// (`MKD`, RFC 959 §4.1.3, for each component).
-    ///
-    /// A component whose `MKD` is refused with a 5yz reply is accepted only
-    /// if it is in fact an existing directory, checked with `CWD` into it
-    /// and back to the working directory (`PWD`); any other refusal is
-    /// returned. The working directory is unchanged at the end.
-    pub async fn mkdir_all(&mut self, path: impl Into<Arg>) -> Result<()> {
-        let path = path.into();
-        let bytes = path.as_bytes();
-        let mut prefix: Vec<u8> = if bytes.starts_with(b"/") {
-            b"/".to_vec()
-        } else {
-            Vec::new()
-        };
-        let mut home: Option<Vec<u8>> = None;
-        for part in bytes.split(|&b| b == b'/') {
-            if part.is_empty() || part == b"." {
-                continue;
-            }
-            if !prefix.is_empty() && !prefix.ends_with(b"/") {
-                prefix.push(b'/');
-            }
-            prefix.extend_from_slice(part);
-            let r = self
-                .command(Command::Mkd(Arg::from(prefix.clone())))
-                .await?;
-            if !r.code().is_negative() {
-                continue;
-            }
-            if r.code().is_transient() {
-                return Err(Error::from_reply("MKD", r));
-            }
-            // 5yz: fine only when the directory is already there.
-            let home = match &home {
-                Some(h) => h.clone(),
-                None => home.insert(self.pwd_raw().await?).clone(),
-            };
-            let cwd = self
-                .command(Command::Cwd(Arg::from(prefix.clone())))
-                .await?;
-            if cwd.code().is_negative() {
-                return Err(Error::from_reply("MKD", r));
-            }
-            self.command_ok("CWD (back)", Command::Cwd(Arg::from(home)))
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Sets the modification time of a file with `MFMT`
-    /// (draft-somers-ftp-mfxx, the de-facto extension to RFC 3659 that
-    /// vsftpd, ProFTPD and Pure-FTPd implement). `time` is UTC.
-    ///
-    /// Fails with [`ErrorKind::Unsupported`] without sending anything when
-    /// the server's FEAT reply did not announce `MFMT`.
-    pub async fn set_modified(
-        &mut self,
-        path: impl Into<Arg>,
-        time: time::PrimitiveDateTime,
-    ) -> Result<()> {
-        if !self.features().supports("MFMT") {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "the server does not announce MFMT in FEAT",
-            ));
-        }
-        self.command_ok("MFMT", Command::Mfmt(time, path.into()))
-            .await
-            .map(drop)
-    }
-
-    /// `STAT` (RFC 959 §4.1.3): without a path, the server's status of the
-    /// session; with one, a listing of it over the control connection
-    /// (211/212/213). A negative reply is an error.
-    pub async fn stat(&mut self, path: Option<&str>) -> Result<Reply> {
-        self.command_ok("STAT", Command::Stat(path.map(Arg::from)))
-            .await
-    }
-
-    /// `HELP` (RFC 959 §4.1.3): the server's help text, in general or on a
-    /// command (211/214). A negative reply is an error.
-    pub async fn help(&mut self, topic: Option<&str>) -> Result<Reply> {
-        self.command_ok("HELP", Command::Help(topic.map(Arg::from)))
-            .await
-    }
-
-    /// Sends `FEAT` again (RFC 2389 §3) and returns the features the
-    /// server announces now, for servers whose features change after
-    /// login or `AUTH`.
-    ///
-    /// The session's own [`features`](Self::features) are not changed:
-    /// only the session state machine in `ftpkit-control` updates them.
-    /// A server that does not implement FEAT (500/502) gives the empty set.
-    pub async fn refresh_features(&mut self) -> Result<FeatureSet> {
-        let r = self.command(Command::Feat).await?;
-        let code = r.code();
-        if code == ftpkit_control::ReplyCode::SYNTAX_ERROR
-            || code == ftpkit_control::ReplyCode::NOT_IMPLEMENTED
-        {
-            return Ok(FeatureSet::default());
-        }
-        if code.is_negative() {
-            return Err(Error::from_reply("FEAT", r));
-        }
-        Ok(FeatureSet::parse(&r))
     }
 }
