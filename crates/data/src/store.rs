@@ -105,7 +105,7 @@ impl SessionStats {
 /// is offered without an age check, and a refused reuse is still recovered
 /// from by renewing the session (the client's `open_data`). The test
 /// `expired_tickets_are_dropped_and_the_session_renewed`
-/// (crates/client/tests/resumption.rs) pins this against a real handshake.
+/// (crates/client/tests/client/resumption.rs) pins this against a real handshake.
 pub(crate) fn ticket_lifetime(value: &Tls13ClientSessionValue) -> Option<Duration> {
     const KEY: &str = "lifetime_secs: ";
     let text = format!("{value:?}");

@@ -7,21 +7,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
+use crate::common;
+use ftpkit::{Client, Config, ErrorKind};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn explicit(server: &ScriptedServer, pki: &TestPki) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::Explicit;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(DEADLINE);
-    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
-    c.tls.ca_certificates = vec![pki.ca_cert_der()];
-    c
+    common::explicit(server, pki, DEADLINE)
 }
 
 fn login() -> Script {

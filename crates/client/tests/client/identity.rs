@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::common;
 use ftpkit::tls::{ClientIdentity, SystemRoots};
 use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript, Validity};
@@ -266,9 +267,7 @@ fn ftps_config(server: &ScriptedServer, pki: &TestPki, identity: Option<ClientId
 }
 
 fn tls_login() -> Script {
-    Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
-        .expect("QUIT")
-        .reply("221 bye\r\n")
+    common::tls_login().expect("QUIT").reply("221 bye\r\n")
 }
 
 /// Logs in to a server requiring a client certificate; returns the chain

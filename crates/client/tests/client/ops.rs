@@ -4,41 +4,26 @@
 //! their env file exists (these are skipped otherwise).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{self, temp_dir};
 use ftpkit::ops::{
     self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
 };
-use ftpkit::{Client, Config, Credentials, ErrorKind, ListLine, Security, Timeouts};
+use ftpkit::{Client, Config, ErrorKind, ListLine, Security};
 use ftpkit_testkit::{Script, ScriptedServer};
 use futures::StreamExt;
 
 // ----- helpers -----------------------------------------------------------
 
 fn config(server: &ScriptedServer) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::None;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(3));
-    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
-    c
+    common::config(server, Security::None, Duration::from_secs(3))
 }
 
 fn login(feat: &str) -> Script {
     Script::logged_in("alice", "s3cret", Script::feat_reply(feat))
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!("ftpkit-ops-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {

@@ -4,20 +4,15 @@
 
 use std::time::Duration;
 
+use crate::common;
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::tls::Pin;
-use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
+use ftpkit::{Client, Config, ErrorKind, Security};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(server: &ScriptedServer, security: Security) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = security;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(3));
-    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
-    c
+    common::config(server, security, Duration::from_secs(3))
 }
 
 fn trusting(mut c: Config, pki: &TestPki) -> Config {
@@ -27,15 +22,11 @@ fn trusting(mut c: Config, pki: &TestPki) -> Config {
 
 /// Greeting, login without FEAT features, TYPE I.
 fn plain_login() -> Script {
-    Script::logged_in(
-        "alice",
-        "s3cret",
-        Script::feat_reply(" EPSV\r\n REST STREAM\r\n"),
-    )
+    common::logged_in(" EPSV\r\n REST STREAM\r\n")
 }
 
 fn tls_login() -> Script {
-    Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
+    common::tls_login()
 }
 
 #[tokio::test]

@@ -5,18 +5,14 @@
 
 use std::time::Duration;
 
+use crate::common;
 use ftpkit::ops::{self, MirrorOptions};
-use ftpkit::{Client, Config, Credentials, ListLine, Security, Support, Timeouts};
+use ftpkit::{Client, Config, ListLine, Security, Support};
 use ftpkit_testkit::{Script, ScriptedServer};
 use futures::StreamExt;
 
 fn config(server: &ScriptedServer) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::None;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(5));
-    c
+    common::config(server, Security::None, Duration::from_secs(5))
 }
 
 /// Login on a server that refuses FEAT.

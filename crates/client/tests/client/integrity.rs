@@ -6,25 +6,17 @@
 
 use std::time::Duration;
 
-use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
+use crate::common::{self, temp_dir};
+use ftpkit::{Client, Config, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
 use tokio::io::AsyncReadExt;
 
 fn plain(server: &ScriptedServer) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::None;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(10));
-    c
+    common::config(server, Security::None, Duration::from_secs(10))
 }
 
 fn login() -> Script {
-    Script::logged_in(
-        "alice",
-        "s3cret",
-        Script::feat_reply(" EPSV\r\n REST STREAM\r\n SIZE\r\n"),
-    )
+    common::logged_in(" EPSV\r\n REST STREAM\r\n SIZE\r\n")
 }
 
 /// `RETR f.bin` (after `REST rest` when given) answered with `mark`, then
@@ -270,19 +262,6 @@ async fn type_a_downloads_are_not_held_to_the_announced_size() {
 }
 
 // ----- the one download routine (`ops::download_file`, `download_to_writer`)
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "ftpkit-integrity-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// `SIZE f.bin` answered with `size`, then [`retr`].
 fn size_then_retr(size: &str, rest: Option<(u64, &str)>, data: &[u8]) -> Script {

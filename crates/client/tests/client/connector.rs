@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common;
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::connector::{HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector};
-use ftpkit::{Client, Config, Connector, Credentials, ErrorKind, Security, Timeouts};
+use ftpkit::{Client, Config, Connector, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -213,17 +214,13 @@ fn b64(input: &[u8]) -> String {
 // Tests.
 
 fn config(server: &ScriptedServer, connector: impl Connector + 'static) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(3));
-    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
+    let mut c = common::config(server, Security::None, Duration::from_secs(3));
     c.connector = Some(Arc::new(connector));
     c
 }
 
 fn plain_login() -> Script {
-    Script::logged_in("alice", "s3cret", Script::feat_reply(" EPSV\r\n"))
+    common::logged_in(" EPSV\r\n")
 }
 
 fn client_addr(t: &ftpkit_testkit::Transcript) -> SocketAddr {

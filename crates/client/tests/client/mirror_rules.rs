@@ -10,24 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{self, temp_dir};
 use ftpkit::ops::{self, MirrorOptions, Progress, ProgressEvent};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
 use libunftp::ServerBuilder;
 use unftp_sbe_fs::Filesystem;
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "ftpkit-rules-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn one_session() -> MirrorOptions {
     MirrorOptions {
@@ -60,11 +48,7 @@ fn mlsd(s: Script, path: &str, rows: &[u8]) -> Script {
 }
 
 fn login() -> Script {
-    Script::logged_in(
-        "alice",
-        "s3cret",
-        Script::feat_reply(" EPSV\r\n MLST type*;size*;modify*;unique*;\r\n"),
-    )
+    common::logged_in(" EPSV\r\n MLST type*;size*;modify*;unique*;\r\n")
 }
 
 #[tokio::test]

@@ -8,16 +8,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common;
 use ftpkit::pool::{HealthCheck, Pool, PoolConfig};
 use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, Verification};
-use ftpkit::{Config, Credentials, DataProtection, ErrorKind, Timeouts};
+use ftpkit::{Config, Credentials, DataProtection, ErrorKind};
 use ftpkit_testkit::{Script, ScriptedServer, TestPki};
 
 fn config(server: &ScriptedServer) -> Config {
-    let mut c = Config::new("127.0.0.1");
-    c.port = server.port();
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(3));
+    let mut c = common::config(server, ftpkit::Security::None, Duration::from_secs(3));
+    c.host = "127.0.0.1".into();
+    // The default, which a case below changes.
+    c.tls.system_roots = SystemRoots::Include;
     c
 }
 

@@ -12,10 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
+use crate::common;
 use ftpkit::config::{ActiveConfig, DataMode, PassiveAddress};
-use ftpkit::{
-    Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security, Timeouts,
-};
+use ftpkit::{Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, TlsExpect, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -26,13 +25,7 @@ const SHORT: Duration = Duration::from_millis(300);
 const FOREIGN: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 fn config(server: &ScriptedServer, security: Security) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = security;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(DEADLINE);
-    c.tls.system_roots = ftpkit::tls::SystemRoots::Exclude;
-    c
+    common::config(server, security, DEADLINE)
 }
 
 fn plain(server: &ScriptedServer) -> Config {
@@ -40,18 +33,12 @@ fn plain(server: &ScriptedServer) -> Config {
 }
 
 fn explicit(server: &ScriptedServer, pki: &TestPki) -> Config {
-    let mut c = config(server, Security::Explicit);
-    c.tls.ca_certificates = vec![pki.ca_cert_der()];
-    c
+    common::explicit(server, pki, DEADLINE)
 }
 
 /// Greeting, login, FEAT (EPSV, REST STREAM), TYPE I.
 fn plain_login() -> Script {
-    Script::logged_in(
-        "alice",
-        "s3cret",
-        Script::feat_reply(" EPSV\r\n REST STREAM\r\n"),
-    )
+    common::logged_in(" EPSV\r\n REST STREAM\r\n")
 }
 
 const LOGIN_VERBS: [&str; 4] = ["USER", "PASS", "FEAT", "TYPE"];
