@@ -11,3 +11,9 @@ cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 cargo clippy --manifest-path crates/bench/Cargo.toml --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 bash scripts/no-io.sh
+# Licenses, banned crates and sources (crates.io only); offline: no
+# advisory database is fetched. See deny.toml.
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
+cargo deny check licenses bans sources
+# Every file the docs cite exists.
+bash scripts/doc-paths.sh

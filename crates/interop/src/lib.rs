@@ -27,16 +27,23 @@ use std::time::Duration;
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 
+/// Where `interop/servers.sh` keeps its state (the env file, certificates,
+/// logs, results): `$FTPKIT_INTEROP_DIR`, by default `/tmp/ftpkit-interop`
+/// as in the script. The one place the suite locates it.
+pub fn interop_dir() -> PathBuf {
+    std::env::var_os("FTPKIT_INTEROP_DIR")
+        .map_or_else(|| PathBuf::from("/tmp/ftpkit-interop"), PathBuf::from)
+}
+
 /// Records a measurement: printed, and appended to
 /// `$FTPKIT_INTEROP_DIR/results.txt`, which `scripts/interop.sh` shows at the
 /// end (test output capture would hide it otherwise).
 pub fn report(line: &str) {
     eprintln!("RESULT {line}");
-    let dir = std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(PathBuf::from(dir).join("results.txt"))
+        .open(interop_dir().join("results.txt"))
     {
         use std::io::Write;
         let _ = writeln!(f, "{line}");
@@ -62,9 +69,7 @@ impl Env {
     /// Reads the env file. Panics (failing the test, never skipping) when
     /// it is missing: the suite must not pass without its servers.
     pub fn load() -> Self {
-        let dir =
-            std::env::var("FTPKIT_INTEROP_DIR").unwrap_or_else(|_| "/tmp/ftpkit-interop".into());
-        let path = PathBuf::from(dir).join("env");
+        let path = interop_dir().join("env");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("interop servers are not running ({}: {e}); start them with `interop/servers.sh start`", path.display())
         });
