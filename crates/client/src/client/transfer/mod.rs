@@ -3,6 +3,7 @@
 
 mod api;
 mod ascii;
+mod channel;
 mod download;
 mod open;
 mod upload;
