@@ -615,40 +615,21 @@ impl Pool {
         local: impl AsRef<Path>,
         retries: u32,
     ) -> Result<u64> {
-        check_binary(config, "retry_download")?;
         let local = local.as_ref();
-        let mut retry = 0;
-        loop {
-            let opts = crate::ops::FileOptions::new()
-                .resume(retry > 0)
-                .verify(crate::ops::Verify::SizeWhenKnown);
-            let attempt = match self.get(config).await {
-                Ok(mut conn) => crate::ops::download_file(&mut conn, remote, local, &opts)
-                    .await
-                    .map_err(|e| Failure::on(&conn, e)),
-                Err(e) => Err(Failure::new(e)),
-            };
-            match attempt {
-                Ok(r) => return Ok(r.size),
-                Err(f) if f.retry && retry < retries => {
-                    tracing::warn!(retry, error = %f.error, remote, "download failed; resuming");
-                    tokio::time::sleep(self.backoff(retry)).await;
-                    retry += 1;
-                }
-                Err(f) => return Err(f.error),
-            }
-        }
+        self.retry_file(config, Direction::Down { remote, local }, retries)
+            .await
     }
 
     /// Uploads the file `local` to `remote`, retrying up to `retries` times
     /// when the attempt fails with a transient error or on a dropped
-    /// connection: each retry takes a (new) connection, asks the server's
-    /// `SIZE` of `remote` and resumes there ([`Client::stor_from`]: `REST` +
-    /// `STOR`, or `APPE`). The first attempt replaces the file. Needs
-    /// [`TransferType::Binary`]. At the end
-    /// the server's `SIZE` must equal the local size (skipped, with a
-    /// warning, when the server does not implement `SIZE`). Returns the
-    /// file's size.
+    /// connection. Each attempt is one
+    /// [`upload_file`](crate::ops::upload_file) on a (new) connection: the
+    /// first replaces the file, each retry resumes at the server's `SIZE`
+    /// (`REST` + `STOR`; the whole file again where the server cannot
+    /// restart). At the end the server's `SIZE` must equal the local size
+    /// (unchecked when the server does not implement `SIZE`); a server that
+    /// holds fewer bytes is [`ErrorKind::Truncated`], retried. Needs
+    /// [`TransferType::Binary`]. Returns the file's size.
     pub async fn retry_upload(
         &self,
         config: &Config,
@@ -656,15 +637,45 @@ impl Pool {
         remote: &str,
         retries: u32,
     ) -> Result<u64> {
-        check_binary(config, "retry_upload")?;
         let local = local.as_ref();
-        let mut fresh = true;
+        self.retry_file(config, Direction::Up { local, remote }, retries)
+            .await
+    }
+
+    /// The one retry loop of both directions: each attempt takes a
+    /// connection and runs the library's file routine
+    /// ([`download_file`](crate::ops::download_file) or
+    /// [`upload_file`](crate::ops::upload_file)), resuming after the first,
+    /// with [`Verify::SizeWhenKnown`](crate::ops::Verify::SizeWhenKnown).
+    async fn retry_file(&self, config: &Config, dir: Direction<'_>, retries: u32) -> Result<u64> {
+        let (what, remote) = match dir {
+            Direction::Down { remote, .. } => ("download", remote),
+            Direction::Up { remote, .. } => ("upload", remote),
+        };
+        check_binary(config, what)?;
         let mut retry = 0;
         loop {
-            match self.upload_attempt(config, local, remote, &mut fresh).await {
-                Ok(n) => return Ok(n),
+            let opts = crate::ops::FileOptions::new()
+                .resume(retry > 0)
+                .verify(crate::ops::Verify::SizeWhenKnown);
+            let attempt = match self.get(config).await {
+                Ok(mut conn) => {
+                    let r = match dir {
+                        Direction::Down { remote, local } => {
+                            crate::ops::download_file(&mut conn, remote, local, &opts).await
+                        }
+                        Direction::Up { local, remote } => {
+                            crate::ops::upload_file(&mut conn, local, remote, &opts).await
+                        }
+                    };
+                    r.map_err(|e| Failure::on(&conn, e))
+                }
+                Err(e) => Err(Failure::new(e)),
+            };
+            match attempt {
+                Ok(r) => return Ok(r.size),
                 Err(f) if f.retry && retry < retries => {
-                    tracing::warn!(retry, error = %f.error, remote, "upload failed; resuming");
+                    tracing::warn!(retry, error = %f.error, remote, "{what} failed; resuming");
                     tokio::time::sleep(self.backoff(retry)).await;
                     retry += 1;
                 }
@@ -672,75 +683,13 @@ impl Pool {
             }
         }
     }
-
-    async fn upload_attempt(
-        &self,
-        config: &Config,
-        local: &Path,
-        remote: &str,
-        fresh: &mut bool,
-    ) -> Result<u64, Failure> {
-        let mut conn = self.get(config).await.map_err(Failure::new)?;
-        let total = tokio::fs::metadata(local)
-            .await
-            .map_err(|e| Failure::local("opening the local file", e))?
-            .len();
-        let offset = if *fresh {
-            0
-        } else {
-            match conn.size(remote).await {
-                Ok(n) if n <= total => n,
-                Ok(_) => 0,
-                Err(e) if !e.is_transient() && !conn.is_broken() => 0,
-                Err(e) => return Err(Failure::on(&conn, e)),
-            }
-        };
-        *fresh = false;
-        if offset < total || offset == 0 {
-            let file = crate::ops::FileSource::open(local, offset)
-                .map_err(|e| Failure::local("opening the local file", e))?;
-            conn.upload_from(remote, offset, file)
-                .await
-                .map_err(|e| Failure::on(&conn, e))?;
-        }
-        verify_size(&mut conn, remote, total).await?;
-        Ok(total)
-    }
 }
 
-/// Compares the server's `SIZE` of `remote` with `have` bytes.
-async fn verify_size(conn: &mut Pooled, remote: &str, have: u64) -> Result<(), Failure> {
-    match conn.size(remote).await {
-        Ok(size) if size == have => Ok(()),
-        Ok(size) if size > have => Err(Failure {
-            error: Error::new(
-                ErrorKind::Truncated,
-                format!("{remote}: {have} of {size} bytes transferred"),
-            ),
-            retry: true,
-        }),
-        Ok(size) => Err(Failure {
-            error: Error::new(
-                ErrorKind::Protocol,
-                format!("{remote}: {have} bytes transferred but the server reports {size}"),
-            ),
-            retry: false,
-        }),
-        Err(e) if is_unimplemented(&e) => {
-            tracing::warn!(
-                remote,
-                "the server does not implement SIZE; size not verified"
-            );
-            Ok(())
-        }
-        Err(e) => Err(Failure::on(conn, e)),
-    }
-}
-
-/// A 500/502/504 reply: the server does not implement the command.
-fn is_unimplemented(e: &Error) -> bool {
-    e.reply()
-        .is_some_and(|r| matches!(r.code().as_u16(), 500 | 502 | 504))
+/// Which way [`Pool::retry_file`] moves a file.
+#[derive(Clone, Copy)]
+enum Direction<'a> {
+    Down { remote: &'a str, local: &'a Path },
+    Up { local: &'a Path, remote: &'a str },
 }
 
 /// Offsets are bytes of the file only in TYPE I.
@@ -750,7 +699,7 @@ fn check_binary(config: &Config, what: &str) -> Result<()> {
     }
     Err(Error::new(
         ErrorKind::InvalidArgument,
-        format!("{what} resumes at byte offsets and needs TYPE I (binary)"),
+        format!("retry_{what} resumes at byte offsets and needs TYPE I (binary)"),
     ))
 }
 
@@ -771,13 +720,6 @@ impl Failure {
     fn on(conn: &Client, error: Error) -> Self {
         let retry = error.is_transient() || conn.is_broken();
         Self { error, retry }
-    }
-
-    fn local(what: &str, e: std::io::Error) -> Self {
-        Self {
-            error: Error::from_io(what, e).with_kind(ErrorKind::Io),
-            retry: false,
-        }
     }
 }
 

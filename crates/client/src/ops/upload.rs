@@ -173,8 +173,15 @@ pub async fn upload_file(
     };
     if let Some(theirs) = theirs {
         if theirs != size {
+            // Fewer bytes on the server: a resume can complete them (and
+            // the error is transient). More: something else wrote there.
+            let kind = if theirs < size {
+                ErrorKind::Truncated
+            } else {
+                ErrorKind::Protocol
+            };
             return Err(Error::new(
-                ErrorKind::Protocol,
+                kind,
                 format!("upload to {shown}: the server's SIZE is {theirs}, the local file has {size} bytes"),
             ));
         }
