@@ -14,6 +14,6 @@ bash scripts/no-io.sh
 # Licenses, banned crates and sources (crates.io only); offline: no
 # advisory database is fetched. See deny.toml.
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked
-cargo deny check licenses bans sources
+cargo deny --log-level error check licenses bans sources
 # Every file the docs cite exists.
 bash scripts/doc-paths.sh

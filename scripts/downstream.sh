@@ -6,7 +6,9 @@
 #      [workspace], no [patch] and its own lock file resolved from its own
 #      manifest, builds against ftpkit + ftpkit-control and runs: ftpkit over
 #      explicit TLS (upload, download, compare) and ftpkit-control alone over
-#      blocking std::net, both against an embedded libunftp server;
+#      blocking std::net, both against an embedded libunftp server; then the
+#      README's examples (doctests) and the project's examples/ build there,
+#      with only `ftpkit::` paths;
 #   2. `cargo package` (with verification) of the four crates meant for
 #      crates.io: ftpkit-control, ftpkit-data, ftpkit, ftpkit-cli;
 #   3. `cargo install --path crates/cli` into a temporary root, and the
@@ -70,6 +72,13 @@ for p in ftpkit ftpkit-control ftpkit-data rustls tokio-rustls tokio libunftp; d
 done
 echo "(resolved by $ds/Cargo.lock)"
 "$ds_target/debug/ftpkit-downstream" all
+# The README's examples (doctests of the crate's lib.rs) and the project's
+# examples, from outside the workspace, using only `ftpkit::` paths.
+if grep -nE 'ftpkit_(control|data|testkit)::|use ftpkit_(control|data|testkit)\b' README.md examples/*.rs; then
+  fail "the README and the examples must use only ftpkit:: paths (the core is ftpkit::proto)"
+fi
+cargo test --doc --manifest-path "$ds/Cargo.toml" --target-dir "$ds_target"
+cargo build --examples --manifest-path "$ds/Cargo.toml" --target-dir "$ds_target"
 
 # ---------------------------------------------------------------------------
 step "2. cargo package (verified) ${published[*]}"

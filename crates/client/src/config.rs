@@ -152,6 +152,13 @@ impl Config {
         }
     }
 
+    /// The name the server's certificate must match, on the control
+    /// connection and every data connection: [`TlsOptions::server_name`]
+    /// when set, else [`Config::host`].
+    pub fn tls_server_name(&self) -> &str {
+        self.tls.server_name.as_deref().unwrap_or(&self.host)
+    }
+
     /// The settings of the sans-IO session ([`SessionConfig`]), derived
     /// from this configuration: the one place they are mapped. Every field
     /// is named, so a new one does not compile until it is decided here.

@@ -8,17 +8,18 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`client`](Client) (`client.rs`) | [`Client`]: connect, login, secure, commands |
+//! | [`client`](Client) (`client/`) | [`Client`]: connect, login, secure, commands, transfers (the driver of the sans-IO data-connection machine) |
 //! | `builder.rs` | [`ClientBuilder`]: fluent settings, `.netrc`, URLs, then connect |
 //! | `control.rs` | the control stream (plain/TLS) and the loop driving [`ftpkit_control::Session`] |
-//! | `transfer/` | opening data channels beside the control connection, [`Download`], [`Upload`], listings, TYPE A |
-//! | [`tls`] | trust, pins, client certificates, the per-session TLS session store, certificate info |
+//! | [`tls`] | trust, pins, client certificates, the TLS context each session's [`ftpkit_data::SessionTls`] comes from, certificate info |
 //! | [`config`] | [`Config`], [`Timeouts`], data modes |
 //! | [`connector`] | [`Connector`]: the pluggable transport; SOCKS5 and HTTP `CONNECT` proxies |
 //! | `url.rs` | [`FtpUrl`]: `ftp://`, `ftpes://`, `ftps://` URLs into a [`Config`] |
+//! | [`login`] | [`resolve_login`]: the one login rule of every URL entry point (URL, `.netrc`, anonymous) |
+//! | [`proto`] | the sans-IO core, re-exported |
 //! | [`netrc`] | `~/.netrc` credentials |
 //! | [`ops`] | progress, whole-file transfers with resume and verification, listing streams, recursive mirror, segmented download |
-//! | [`pool`] | [`Pool`]: pooled connections (health check, keepalive, retry with resume) |
+//! | [`pool`] | [`Pool`]: pooled connections (health check, keepalive, one retry loop over the [`ops`] routines) |
 //! | [`error`] | [`Error`], [`ErrorKind`] |
 //!
 //! The protocol itself lives in `ftpkit-control` (sans-IO) and the data
@@ -48,6 +49,12 @@ pub use connector::{
     Connector, HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector,
 };
 pub use error::{Error, ErrorKind, Result};
+/// The sans-IO protocol core (the `ftpkit-control` crate): the control
+/// session, the data-connection sub-machine, commands, replies, parsers and
+/// listings, for programs that drive the protocol themselves (see
+/// `examples/blocking_std.rs`). A program that wants no tokio can depend on
+/// `ftpkit-control` alone.
+pub use ftpkit_control as proto;
 pub use ftpkit_control::capabilities::Support;
 pub use ftpkit_control::command::TransferType;
 pub use ftpkit_control::listing::{Entry, EntryKind, ListLine, Modified, RawName};

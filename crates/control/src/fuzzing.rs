@@ -1220,3 +1220,215 @@ pub fn session(data: &[u8]) {
     run_session(explicit_config(knobs.explicit_extras), true, stream, knobs);
     run_session(plain_config(knobs.variant), false, stream, knobs);
 }
+
+// ===========================================================================
+// opening
+// ===========================================================================
+
+/// The reply codes the `opening` target answers with.
+const OPENING_CODES: [u16; 14] = [
+    150, 125, 200, 226, 227, 229, 250, 350, 425, 450, 500, 502, 522, 550,
+];
+
+/// A [`crate::transfer::Opening`] driven by arbitrary replies and reports.
+///
+/// The first two bytes pick the parameters (mode, protection, route,
+/// passive address, `REST` offset, what the session learned); each further
+/// byte is one step (a reply, with text from the next bytes; a mark, a
+/// completion or a refusal; a data connection made or failed; a handshake;
+/// a timer; a listener's address). Checks: no panic; exactly one `Ready` or
+/// `Failed`; only the protocol's commands are sent, the transfer command
+/// once and as given; `REST` only with an offset (or `REST 0` to clear a
+/// mismatch); `StartTls` only under `PROT P`; a passive connection goes to
+/// the control peer unless the reply is trusted or a proxy is used; a
+/// channel is ready only once connected (and secured under `PROT P`).
+pub fn opening(data: &[u8]) {
+    use crate::command::ProtectionLevel;
+    use crate::transfer::{
+        ChannelMode, DataCommands, DataRoute, Opening, OpeningParams, PassiveAddress, Wait, Waits,
+    };
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    let (Some(&a), Some(&b)) = (data.first(), data.get(1)) else {
+        return;
+    };
+    let peer: IpAddr = if a & 0x08 != 0 {
+        Ipv6Addr::LOCALHOST.into()
+    } else {
+        Ipv4Addr::LOCALHOST.into()
+    };
+    let route = if a & 0x10 != 0 {
+        DataRoute::Proxy("ftp.example".into())
+    } else {
+        DataRoute::Direct(peer)
+    };
+    let private = a & 0x02 != 0;
+    let params = OpeningParams {
+        command: Command::Retr(Arg::new("f")),
+        mode: if a & 0x01 != 0 {
+            ChannelMode::Active
+        } else {
+            ChannelMode::Passive
+        },
+        route: route.clone(),
+        passive_address: if a & 0x04 != 0 {
+            PassiveAddress::TrustReply
+        } else {
+            PassiveAddress::ControlPeer
+        },
+        protection: if private {
+            ProtectionLevel::Private
+        } else {
+            ProtectionLevel::Clear
+        },
+        rest: u64::from(b & 0x0f) * 100,
+        waits: Waits::for_reply_timeout(Duration::from_secs(30)),
+    };
+    let commands = DataCommands {
+        epsv: a & 0x20 == 0,
+        eprt: a & 0x40 == 0,
+    };
+    let rest = params.rest;
+    let mut op = Opening::new(params, commands);
+
+    let mut w = OpeningWatch {
+        terminal: 0,
+        started: 0,
+        connecting: false,
+        connected: false,
+        secured: false,
+        private,
+        rest,
+        route: route.clone(),
+        trust_reply: a & 0x04 != 0,
+    };
+    w.check(&mut op);
+    let mut rest_bytes = data.get(2..).unwrap_or_default().iter();
+    while let Some(&step) = rest_bytes.next() {
+        let text_len = usize::from(step >> 5);
+        let text: Vec<u8> = rest_bytes.by_ref().take(text_len).copied().collect();
+        let code = OPENING_CODES[usize::from(step) % OPENING_CODES.len()];
+        let mut line = format!("{code} ").into_bytes();
+        line.extend(
+            text.iter()
+                .map(|&c| if c.is_ascii_graphic() { c } else { b' ' }),
+        );
+        if code == 229 && step & 0x10 != 0 {
+            line = b"229 Entering Extended Passive Mode (|||40001|)".to_vec();
+        }
+        if code == 227 && step & 0x10 != 0 {
+            line = b"227 Entering Passive Mode (10,0,0,9,156,65)".to_vec();
+        }
+        let reply = Reply::new(
+            crate::ReplyCode::new(code).unwrap(),
+            vec![bytes::Bytes::from(line)],
+        );
+        match step % 11 {
+            0..=3 => op.handle_event(Event::Reply(reply)),
+            4 => op.handle_event(Event::TransferStarted(reply)),
+            5 => op.handle_event(Event::TransferCompleted(reply)),
+            6 => op.handle_event(Event::TransferFailed(reply)),
+            7 => {
+                if w.connecting && step & 0x20 == 0 {
+                    w.connected = true;
+                    op.handle_connected();
+                } else {
+                    op.handle_connect_failed();
+                }
+            }
+            8 => {
+                if step & 0x20 == 0 && w.connected {
+                    w.secured = true;
+                    op.handle_tls_established(step & 0x40 != 0, step & 0x80 != 0);
+                } else {
+                    op.handle_tls_failed(step & 0x40 != 0);
+                }
+            }
+            9 => op.handle_timeout(match step >> 6 {
+                0 => Wait::MarkGrace,
+                1 => Wait::ReuseVerdict,
+                _ => Wait::Explanation,
+            }),
+            _ => {
+                let addr: SocketAddr = if step & 0x20 != 0 {
+                    "[::1]:50000".parse().unwrap()
+                } else {
+                    "127.0.0.1:50000".parse().unwrap()
+                };
+                op.handle_listening(addr);
+            }
+        }
+        w.check(&mut op);
+    }
+}
+
+/// What the `opening` target has seen, to check the machine's actions
+/// against.
+struct OpeningWatch {
+    terminal: u32,
+    started: u32,
+    connecting: bool,
+    connected: bool,
+    secured: bool,
+    private: bool,
+    rest: u64,
+    route: crate::transfer::DataRoute,
+    trust_reply: bool,
+}
+
+impl OpeningWatch {
+    fn check(&mut self, op: &mut crate::transfer::Opening) {
+        use crate::transfer::{DataAction, DataRoute, DataTarget};
+        while let Some(action) = op.poll_action() {
+            match action {
+                DataAction::Send(c) => match c {
+                    Command::Epsv(_) | Command::Pasv | Command::Eprt(_) | Command::Port(_) => {}
+                    Command::Rest(n) => {
+                        assert!(n == self.rest || n == 0, "REST {n} (offset {})", self.rest);
+                    }
+                    other => panic!("sent {other:?}"),
+                },
+                DataAction::Start(c) => {
+                    assert_eq!(c, Command::Retr(Arg::new("f")));
+                    self.started += 1;
+                    assert_eq!(self.started, 1, "transfer command sent twice");
+                }
+                DataAction::Connect(target) => {
+                    self.connecting = true;
+                    match (&self.route, target) {
+                        (DataRoute::Direct(p), DataTarget::Address(addr)) => {
+                            if !self.trust_reply {
+                                assert_eq!(addr.ip(), *p, "a passive connection left the peer");
+                            }
+                        }
+                        (DataRoute::Proxy(h), DataTarget::Host(host, _)) => {
+                            if !self.trust_reply {
+                                assert_eq!(&host, h);
+                            }
+                        }
+                        (r, t) => panic!("target {t:?} on route {r:?}"),
+                    }
+                }
+                DataAction::Accept => self.connecting = true,
+                DataAction::Listen | DataAction::ArmTimer(..) => {}
+                DataAction::StartTls => assert!(self.private, "TLS under PROT C"),
+                DataAction::Ready(o) => {
+                    self.terminal += 1;
+                    if o.channel {
+                        assert!(self.connected, "ready without a connection");
+                        assert!(
+                            !self.private || self.secured,
+                            "ready without TLS under PROT P"
+                        );
+                    }
+                }
+                DataAction::Failed(_) => self.terminal += 1,
+            }
+            assert!(self.terminal <= 1, "more than one end");
+        }
+        if self.terminal == 1 {
+            assert!(op.is_done());
+        }
+    }
+}

@@ -84,3 +84,8 @@ fn list_corpus() {
 fn session_corpus() {
     replay("session", fuzzing::session);
 }
+
+#[test]
+fn opening_corpus() {
+    replay("opening", fuzzing::opening);
+}

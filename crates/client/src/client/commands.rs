@@ -28,7 +28,7 @@ impl Client {
     }
 
     /// `CWD`, then `PWD`: the client keeps the absolute path, so that a
-    /// renewed session (see [`SessionStats::refreshes`]) returns there.
+    /// renewed session (see [`SessionStats::refreshes`](crate::tls::SessionStats::refreshes)) returns there.
     pub async fn cwd(&mut self, path: impl Into<Arg>) -> Result<()> {
         self.command_ok("CWD", Command::Cwd(path.into())).await?;
         self.learn_cwd().await

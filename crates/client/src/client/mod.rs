@@ -103,7 +103,6 @@ async fn open_control(
     tls_ctx: Option<&TlsContext>,
     session_cfg: SessionConfig,
 ) -> Result<(Control, SocketAddr, SocketAddr)> {
-    let implicit = session_cfg.security == Security::Implicit;
     let session = Session::new(session_cfg)?;
     let tcp = connect_tcp(
         config.connector.as_deref(),
@@ -119,7 +118,7 @@ async fn open_control(
         .local_addr()
         .map_err(|e| Error::from_io("local address", e))?;
     let session_tls = match tls_ctx {
-        Some(ctx) => Some(ctx.session(config.tls.server_name.as_deref().unwrap_or(&config.host))?),
+        Some(ctx) => Some(ctx.session(config.tls_server_name())?),
         None => None,
     };
     let mut control = Control::new(
@@ -129,7 +128,7 @@ async fn open_control(
         config.timeouts.reply,
         config.timeouts.tls_handshake,
     );
-    if implicit {
+    if control.session.needs_tls_first() {
         control.start_tls().await?;
     }
     Ok((control, peer, local))

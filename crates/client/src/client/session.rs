@@ -70,13 +70,7 @@ impl Client {
 
     /// Prepares the control connection's TLS session from `ctx`.
     fn start_tls_with(&mut self, ctx: TlsContext) -> Result<()> {
-        let name = self
-            .config
-            .tls
-            .server_name
-            .as_deref()
-            .unwrap_or(&self.config.host);
-        self.control.tls = Some(ctx.session(name)?);
+        self.control.tls = Some(ctx.session(self.config.tls_server_name())?);
         self.tls_ctx = Some(ctx);
         Ok(())
     }

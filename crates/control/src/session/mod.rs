@@ -338,6 +338,13 @@ impl Session {
         self.logged_in
     }
 
+    /// Whether the driver must complete a TLS handshake before it feeds any
+    /// input: implicit TLS, before the greeting. The one place this is
+    /// decided (from [`Security::Implicit`]).
+    pub fn needs_tls_first(&self) -> bool {
+        matches!(self.state, State::AwaitGreeting) && self.config.security == Security::Implicit
+    }
+
     /// TLS state of the control connection.
     pub fn tls_state(&self) -> TlsState {
         self.tls

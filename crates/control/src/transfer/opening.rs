@@ -281,7 +281,8 @@ impl Opening {
         }
     }
 
-    /// Whether the opening has ended (its last action is queued).
+    /// Whether the opening has ended (its last action is queued). Every
+    /// report after that is ignored.
     pub fn is_done(&self) -> bool {
         self.step == Step::Done
     }
@@ -299,6 +300,9 @@ impl Opening {
 
     /// An event of the control connection.
     pub fn handle_event(&mut self, event: Event) {
+        if self.is_done() {
+            return;
+        }
         match event {
             Event::Preliminary(_) => {}
             Event::Reply(r) if self.awaits_reply() => self.on_reply(r),
@@ -325,7 +329,6 @@ impl Opening {
                     failure,
                     explanation: None,
                 }),
-                Step::Done => {}
                 _ => self.fail(OpenFailure::Unexpected(Box::new(other))),
             },
         }
@@ -333,6 +336,9 @@ impl Opening {
 
     /// The active-mode listener is bound and advertises `addr`.
     pub fn handle_listening(&mut self, addr: SocketAddr) {
+        if self.is_done() {
+            return;
+        }
         if self.step != Step::Listening {
             return self.fail(OpenFailure::Misuse("a listener nobody asked for"));
         }
@@ -345,6 +351,9 @@ impl Opening {
 
     /// The data connection is made (connected or accepted).
     pub fn handle_connected(&mut self) {
+        if self.is_done() {
+            return;
+        }
         if self.channel != Channel::Pending {
             return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
         }
@@ -356,6 +365,9 @@ impl Opening {
 
     /// The data connection (or accept) failed.
     pub fn handle_connect_failed(&mut self) {
+        if self.is_done() {
+            return;
+        }
         if self.channel != Channel::Pending {
             return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
         }
@@ -375,6 +387,9 @@ impl Opening {
     /// The data connection's TLS handshake succeeded. `server_uses_tickets`:
     /// the server has issued TLS 1.3 tickets on the control connection.
     pub fn handle_tls_established(&mut self, resumed: bool, server_uses_tickets: bool) {
+        if self.is_done() {
+            return;
+        }
         if self.step != Step::Handshaking {
             return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
         }
@@ -397,6 +412,9 @@ impl Opening {
 
     /// The data connection's TLS handshake failed.
     pub fn handle_tls_failed(&mut self, certificate_rejected: bool) {
+        if self.is_done() {
+            return;
+        }
         if self.step != Step::Handshaking {
             return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
         }
