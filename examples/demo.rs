@@ -461,7 +461,7 @@ impl Authenticator for DemoAuthenticator {
 
 /// A CA and a server certificate for `localhost`, made at run time.
 struct DemoPki {
-    ca_der: rustls_pki_types::CertificateDer<'static>,
+    ca_der: ftpkit::tls::CertificateDer<'static>,
     ca_subject: String,
     chain_pem: String,
     key_pem: String,
