@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{
-    authority, read_exact_or_proxy_error, Connector, ProxyCredentials, ProxyError, Purpose,
+    authority, read_exact_or_proxy_error, Connector, Proxy, ProxyCredentials, ProxyError, Purpose,
 };
 
 /// Longest response header accepted from the proxy.
@@ -29,34 +29,27 @@ const MAX_HEADER: usize = 16 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct HttpConnectConnector {
-    proxy_host: String,
-    proxy_port: u16,
-    credentials: Option<ProxyCredentials>,
+    proxy: Proxy,
 }
 
 impl HttpConnectConnector {
     /// A proxy at `host:port`, without authentication.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
         Self {
-            proxy_host: host.into(),
-            proxy_port: port,
-            credentials: None,
+            proxy: Proxy::new(host, port),
         }
     }
 
     /// Sends `Proxy-Authorization: Basic` with these credentials.
     pub fn credentials(mut self, credentials: ProxyCredentials) -> Self {
-        self.credentials = Some(credentials);
+        self.proxy.credentials = Some(credentials);
         self
     }
 }
 
 impl fmt::Debug for HttpConnectConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpConnectConnector")
-            .field("proxy", &authority(&self.proxy_host, self.proxy_port))
-            .field("credentials", &self.credentials.is_some())
-            .finish()
+        self.proxy.debug_as("HttpConnectConnector", f)
     }
 }
 
@@ -74,13 +67,13 @@ impl Connector for HttpConnectConnector {
             ));
         }
         let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-        if let Some(c) = &self.credentials {
+        if let Some(c) = &self.proxy.credentials {
             let token = base64(format!("{}:{}", c.username(), c.password()).as_bytes());
             request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
         }
         request.push_str("\r\n");
 
-        let mut s = TcpStream::connect((self.proxy_host.as_str(), self.proxy_port)).await?;
+        let mut s = TcpStream::connect((self.proxy.host.as_str(), self.proxy.port)).await?;
         s.set_nodelay(true)?;
         s.write_all(request.as_bytes()).await?;
 
@@ -104,7 +97,9 @@ impl Connector for HttpConnectConnector {
             .ok_or_else(|| ProxyError::Protocol(format!("bad status line {status_line:?}")))?;
         match status {
             200..=299 => Ok(s),
-            407 if self.credentials.is_some() => Err(ProxyError::AuthFailed(status_line).into()),
+            407 if self.proxy.credentials.is_some() => {
+                Err(ProxyError::AuthFailed(status_line).into())
+            }
             407 => Err(ProxyError::AuthRequired(status_line).into()),
             _ => Err(ProxyError::Refused {
                 target,

@@ -172,6 +172,34 @@ impl From<ProxyError> for io::Error {
 }
 
 /// Formats `host:port`, bracketing IPv6 literals.
+/// Where a proxy is and how to log in to it: what the SOCKS5 and HTTP
+/// CONNECT connectors share.
+#[derive(Clone)]
+pub(crate) struct Proxy {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) credentials: Option<ProxyCredentials>,
+}
+
+impl Proxy {
+    pub(crate) fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            credentials: None,
+        }
+    }
+
+    /// `Debug` for the connector `name`: the proxy's address, and whether
+    /// it has credentials (never the credentials).
+    pub(crate) fn debug_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("proxy", &authority(&self.host, self.port))
+            .field("credentials", &self.credentials.is_some())
+            .finish()
+    }
+}
+
 pub(crate) fn authority(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{
-    authority, read_exact_or_proxy_error, Connector, ProxyCredentials, ProxyError, Purpose,
+    authority, read_exact_or_proxy_error, Connector, Proxy, ProxyCredentials, ProxyError, Purpose,
 };
 
 const VERSION: u8 = 0x05;
@@ -38,34 +38,27 @@ const ATYP_IPV6: u8 = 0x04;
 /// ```
 #[derive(Clone)]
 pub struct Socks5Connector {
-    proxy_host: String,
-    proxy_port: u16,
-    credentials: Option<ProxyCredentials>,
+    proxy: Proxy,
 }
 
 impl Socks5Connector {
     /// A proxy at `host:port`, without authentication.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
         Self {
-            proxy_host: host.into(),
-            proxy_port: port,
-            credentials: None,
+            proxy: Proxy::new(host, port),
         }
     }
 
     /// Offers username/password authentication (RFC 1929) besides none.
     pub fn credentials(mut self, credentials: ProxyCredentials) -> Self {
-        self.credentials = Some(credentials);
+        self.proxy.credentials = Some(credentials);
         self
     }
 }
 
 impl fmt::Debug for Socks5Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Socks5Connector")
-            .field("proxy", &authority(&self.proxy_host, self.proxy_port))
-            .field("credentials", &self.credentials.is_some())
-            .finish()
+        self.proxy.debug_as("Socks5Connector", f)
     }
 }
 
@@ -74,11 +67,11 @@ impl Connector for Socks5Connector {
     async fn connect(&self, host: &str, port: u16, _purpose: Purpose) -> io::Result<TcpStream> {
         // Validate before connecting: nothing goes out for a bad request.
         let request = connect_request(host, port)?;
-        let auth = match &self.credentials {
+        let auth = match &self.proxy.credentials {
             Some(c) => Some(auth_request(c)?),
             None => None,
         };
-        let mut s = TcpStream::connect((self.proxy_host.as_str(), self.proxy_port)).await?;
+        let mut s = TcpStream::connect((self.proxy.host.as_str(), self.proxy.port)).await?;
         s.set_nodelay(true)?;
 
         // Method selection.

@@ -350,11 +350,8 @@ async fn down_one(
     }
     // The listing's size is the expected one: a file that changed since it
     // was listed fails (and a later run fetches the new version).
-    let fopts = FileOptions::new()
-        .resume(resume)
-        .verify(opts.verify)
+    let fopts = file_options(opts, shared, job, Direction::Down, resume)
         .expected_size(job.size)
-        .progress(file_progress(opts, shared, job, Direction::Down))
         .durable(opts.durable);
     let r = download_file(client, remote, &job.local, &fopts).await?;
     if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
@@ -371,6 +368,21 @@ async fn down_one(
         }
     }
     Ok(Outcome::Transferred(r.transferred))
+}
+
+/// The options of one file of the mirror: resume, verification and
+/// progress as the mirror's options say.
+fn file_options(
+    opts: &MirrorOptions,
+    shared: &Arc<Shared>,
+    job: &Job,
+    dir: Direction,
+    resume: bool,
+) -> FileOptions {
+    FileOptions::new()
+        .resume(resume)
+        .verify(opts.verify)
+        .progress(file_progress(opts, shared, job, dir))
 }
 
 /// Uploads one file, unless unchanged (or planned only, in a dry run).
@@ -401,10 +413,7 @@ async fn up_one(
     if opts.dry_run {
         return Ok(Outcome::Planned);
     }
-    let fopts = FileOptions::new()
-        .resume(resume)
-        .verify(opts.verify)
-        .progress(file_progress(opts, shared, job, Direction::Up));
+    let fopts = file_options(opts, shared, job, Direction::Up, resume);
     let r = upload_file(client, &job.local, remote.clone(), &fopts).await?;
     if let (true, true, Some(t)) = (
         opts.preserve_mtime,
