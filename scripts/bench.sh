@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 export FTPKIT_INTEROP_DIR="${FTPKIT_INTEROP_DIR:-/tmp/ftpkit-interop}"
 export BENCH_COMMAND="${BENCH_COMMAND:-just bench}${RUNS:+ (RUNS=$RUNS)}"
 
-for tool in lftp curl; do
+for tool in lftp curl rclone; do
   if ! command -v "$tool" >/dev/null; then
     apt-get install -y "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y "$tool" >/dev/null; }
   fi
@@ -35,6 +35,8 @@ export CARGO_TARGET_DIR="$PWD/crates/bench/target"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release --quiet --manifest-path crates/bench/Cargo.toml
   cargo build --release --quiet -p ftpkit-cli
+  # The latency case's delay proxy (crates/testkit/src/delay_proxy.rs).
+  cargo build --release --quiet -p ftpkit-testkit --bin ftpkit-delay-proxy
 fi
 
 case ",${BENCH_CASES:-parsers}," in

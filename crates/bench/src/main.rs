@@ -59,6 +59,13 @@ const TLS_NAME: &str = "localhost";
 /// The server address.
 const HOST: &str = "127.0.0.1";
 
+/// Where the FTP clients connect: `FTPKIT_BENCH_HOST` (the delay proxy of
+/// the latency case), else [`HOST`]. The certificate is still checked for
+/// [`TLS_NAME`].
+fn server_host() -> String {
+    std::env::var("FTPKIT_BENCH_HOST").unwrap_or_else(|_| HOST.to_owned())
+}
+
 struct Target {
     port: u16,
     user: String,
@@ -93,7 +100,7 @@ impl Target {
     }
 
     fn ftpkit_config(&self) -> Config {
-        let mut b = Client::builder(HOST)
+        let mut b = Client::builder(server_host())
             .port(self.port)
             .credentials(self.user.as_str(), self.pass.as_str());
         if let Some(ca) = &self.ca {
@@ -117,7 +124,7 @@ impl Target {
         if self.tls12 {
             return Err("tls12 is for ftpkit only".into());
         }
-        let mut ftp = AsyncRustlsFtpStream::connect((HOST, self.port)).await?;
+        let mut ftp = AsyncRustlsFtpStream::connect((server_host().as_str(), self.port)).await?;
         if let Some(ca) = &self.ca {
             let mut roots = rustls::RootCertStore::empty();
             for cert in <rustls_pki_types::CertificateDer<'_> as rustls_pki_types::pem::PemObject>::pem_file_iter(ca)? {

@@ -92,6 +92,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod data;
+pub mod delay_proxy;
 pub mod fault_proxy;
 mod pki;
 mod script;
