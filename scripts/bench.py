@@ -476,8 +476,11 @@ def latency_at(sec: str, rtt: int, small: Path, src: str, root: Path) -> None:
         pa = [str(proxy.port), sec]
         what = f"{LAT_FILES} x {FILE_SIZE // 1024} KiB, {rtt} ms RTT {sec}"
         down, up = [], []
-        for label, how, p in ((f"ftpkit mirror -P{P}", "mirror", P), ("ftpkit mirror -P1", "mirror", 1)):
-            slug = f"lat-ftpkit-{p}"
+        # ftpkit with its defaults first (the sessions chosen from the RTT):
+        # the row the ratios and targets compare with.
+        for label, how, p in (("ftpkit mirror (auto)", "mirror", 0), (f"ftpkit mirror -P{P}", "mirror", P),
+                              ("ftpkit mirror -P1", "mirror", 1)):
+            slug = f"lat-ftpkit-{p or 'auto'}"
             down.append((label, bench("ftpkit", "small-down", *pa, src, DATA / f"down-{slug}", how, p), remover(DATA / f"down-{slug}")))
             up.append((label, bench("ftpkit", "small-up", *pa, small, f"{PFX}{slug}", how, p), remover(root / f"{PFX}{slug}")))
         for label, extra, slug in (("lftp mirror", "", "lat-lftp-1"), (f"lftp mirror -P{P}", f"-P {P} ", f"lat-lftp-{P}")):

@@ -253,9 +253,10 @@ pub(crate) enum Cmd {
         /// Upload DIR to URL instead
         #[arg(long)]
         reverse: bool,
-        /// Sessions transferring at once
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-        parallel: u16,
+        /// Sessions transferring at once [default: chosen from the measured
+        /// round-trip time, 4 to 16]
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallel: Option<u16>,
         /// Further attempts at a file after a dropped connection or a
         /// transient error, each resuming where the last one stopped
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]

@@ -85,7 +85,8 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
         } => {
             let local = if *reverse { first } else { second };
             let opts = ftpkit::ops::MirrorOptions {
-                parallelism: usize::from(*parallel),
+                // 0: the library chooses from the round-trip time.
+                parallelism: parallel.map_or(0, usize::from),
                 retries: *retries,
                 include: include.clone(),
                 exclude: exclude.clone(),

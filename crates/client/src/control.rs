@@ -55,6 +55,11 @@ pub(crate) struct Control {
     /// This connection's number in the process (1, 2, ...), which tags its
     /// protocol log lines: parallel sessions' traces can be told apart.
     pub(crate) id: u64,
+    /// When the last command was written, until the first byte after it.
+    sent_at: Option<std::time::Instant>,
+    /// The shortest time from a command's write to the first byte after
+    /// it: the round-trip time, plus the server's quickest answer.
+    pub(crate) round_trip: Option<Duration>,
 }
 
 /// Control connections opened so far in the process.
@@ -78,6 +83,8 @@ impl Control {
             writing: false,
             broken: None,
             id: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            sent_at: None,
+            round_trip: None,
         }
     }
 
@@ -138,7 +145,10 @@ impl Control {
             match r {
                 Err(_) => return Err(self.poison(Error::timeout("sending a command"))),
                 Ok(Err(e)) => return Err(self.poison(Error::from_io("sending a command", e))),
-                Ok(Ok(())) => self.writing = false,
+                Ok(Ok(())) => {
+                    self.writing = false;
+                    self.sent_at = Some(std::time::Instant::now());
+                }
             }
         }
         Ok(())
@@ -164,6 +174,10 @@ impl Control {
             }
             Ok(Ok(n)) => n,
         };
+        if let (Some(at), true) = (self.sent_at.take(), n > 0) {
+            let sample = at.elapsed();
+            self.round_trip = Some(self.round_trip.map_or(sample, |r| r.min(sample)));
+        }
         if n == 0 {
             let r = self.session.handle_eof();
             return r.map_err(|e| self.poison(e.into()));

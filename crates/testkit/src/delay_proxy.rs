@@ -188,7 +188,15 @@ async fn relay(
     let turns = Arc::new(Turns {
         server_spoke: AtomicBool::new(false),
     });
-    let up = delay_line(cr, sw, one_way, control, true, turns.clone(), counters.clone());
+    let up = delay_line(
+        cr,
+        sw,
+        one_way,
+        control,
+        true,
+        turns.clone(),
+        counters.clone(),
+    );
     let down = delay_line(sr, cw, one_way, control, false, turns, counters);
     tokio::join!(up, down);
 }

@@ -33,7 +33,9 @@ async fn forwards_counts_round_trips_and_holds_backpressure() {
         w.write_all(b"220 hello\r\n").await.unwrap();
         let mut lines = BufReader::new(r).lines();
         while let Some(line) = lines.next_line().await.unwrap() {
-            w.write_all(format!("200 {line}\r\n").as_bytes()).await.unwrap();
+            w.write_all(format!("200 {line}\r\n").as_bytes())
+                .await
+                .unwrap();
         }
     });
     tokio::spawn(async move {
@@ -58,13 +60,18 @@ async fn forwards_counts_round_trips_and_holds_backpressure() {
     .await
     .unwrap();
 
-    let c = TcpStream::connect((ip, proxy.control_port())).await.unwrap();
+    let c = TcpStream::connect((ip, proxy.control_port()))
+        .await
+        .unwrap();
     let (r, mut w) = c.into_split();
     let mut lines = BufReader::new(r).lines();
     assert_eq!(lines.next_line().await.unwrap().unwrap(), "220 hello");
     for cmd in ["NOOP", "PWD", "QUIT"] {
         w.write_all(format!("{cmd}\r\n").as_bytes()).await.unwrap();
-        assert_eq!(lines.next_line().await.unwrap().unwrap(), format!("200 {cmd}"));
+        assert_eq!(
+            lines.next_line().await.unwrap().unwrap(),
+            format!("200 {cmd}")
+        );
     }
 
     // More than the in-flight bound, read slowly at first: it all arrives,

@@ -150,6 +150,14 @@ impl Client {
         self.peer
     }
 
+    /// The round-trip time this session has measured: the shortest time
+    /// from writing a command to the first byte of the server's answer
+    /// (login alone takes several). `None` before any command. Renewing
+    /// the session measures afresh.
+    pub fn round_trip_time(&self) -> Option<std::time::Duration> {
+        self.control.round_trip
+    }
+
     /// Whether the session is idle: no operation is under way or owed.
     pub(crate) fn is_idle(&self) -> bool {
         self.control.session.is_idle()

@@ -35,7 +35,10 @@ pub use files::{FileOptions, FileReport, Verify};
 pub use ftpkit_control::command::HashAlgorithm;
 pub use hashes::local_file_hash;
 pub use listing_stream::{line_stream, list_stream, list_stream_arg, nlst_stream};
-pub use mirror::{mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport, Planned};
+pub use mirror::{
+    auto_parallelism, mirror_down, mirror_up, MirrorError, MirrorOptions, MirrorReport, Planned,
+    AUTO_PARALLELISM_CAP,
+};
 pub use partial::{adopt_partial, part_path, PARTIAL_DIR};
 pub use progress::{
     FileProgress, JobProgress, Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite,

@@ -421,3 +421,112 @@ async fn x_and_x_part_both_arrive_at_parallel_1() {
 async fn x_and_x_part_both_arrive_at_parallel_4() {
     mirror_pairs(4).await;
 }
+
+// ----- sessions chosen for the user ------------------------------------------
+
+#[tokio::test]
+async fn a_server_at_its_connection_limit_is_asked_once_and_the_mirror_goes_on() {
+    // The caller's session lists five files and fetches them all; the one
+    // extra session the mirror asks for is refused with 421, and no other
+    // is asked for (the scripted server has no third session).
+    let names = ["a", "b", "c", "d", "e"];
+    let mut rows = Vec::new();
+    for n in names {
+        rows.extend_from_slice(
+            format!("type=file;size=1;modify=20240101000000; {n}\r\n").as_bytes(),
+        );
+    }
+    let mut s = mlsd(login(), "/", &rows);
+    for n in names {
+        s = s
+            .expect("EPSV")
+            .passive_listen()
+            .reply_epsv()
+            .expect_line(format!("RETR /{n}"))
+            .reply("150 go\r\n")
+            .data_accept()
+            .data_send(b"x")
+            .data_close()
+            .reply("226 done\r\n");
+    }
+    let refusal = Script::new().send("421 Too many connections (1) from this IP\r\n");
+    let server = ScriptedServer::builder()
+        .sessions([s, refusal])
+        .start()
+        .await;
+    let dir = temp_dir("limit");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    assert!(
+        c.round_trip_time().is_some(),
+        "login measured the round trip"
+    );
+    let opts = MirrorOptions {
+        parallelism: 3,
+        queue_cap: 1,
+        ..MirrorOptions::default()
+    };
+    let r = ops::mirror_down(&mut c, "/", &dir, &opts).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.files_transferred, 5);
+    assert_eq!(r.parallelism, 3);
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_default_chooses_the_sessions_from_the_round_trip() {
+    let s = mlsd(
+        login(),
+        "/",
+        b"type=file;size=1;modify=20240101000000; only\r\n",
+    )
+    .expect("EPSV")
+    .passive_listen()
+    .reply_epsv()
+    .expect_line("RETR /only")
+    .reply("150 go\r\n")
+    .data_accept()
+    .data_send(b"x")
+    .data_close()
+    .reply("226 done\r\n");
+    let server = ScriptedServer::start(s).await;
+    let dir = temp_dir("auto");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let r = ops::mirror_down(&mut c, "/", &dir, &MirrorOptions::default())
+        .await
+        .unwrap();
+    // Loopback: the floor of the choice.
+    assert_eq!(r.parallelism, ops::auto_parallelism(c.round_trip_time()));
+    assert_eq!(r.parallelism, 4);
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_empty_directory_mirrors_to_nothing() {
+    let s = login()
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .expect_line("MLSD /")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_close()
+        .reply("226 done\r\n");
+    let server = ScriptedServer::start(s).await;
+    let dir = temp_dir("empty");
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        ops::mirror_down(&mut c, "/", &dir, &MirrorOptions::default()),
+    )
+    .await
+    .expect("the mirror of an empty directory ends")
+    .unwrap();
+    assert_eq!(r.files_transferred, 0);
+    drop(c);
+    server.finish().await.assert_ok();
+    std::fs::remove_dir_all(dir).unwrap();
+}

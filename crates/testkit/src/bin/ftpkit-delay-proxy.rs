@@ -36,7 +36,9 @@ fn usage(what: &str) -> ! {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let get = |name: &str| arg(&args, name).unwrap_or_else(|| usage(&format!("{name} is missing")));
-    let listen: Ipv4Addr = get("--listen").parse().unwrap_or_else(|_| usage("bad --listen"));
+    let listen: Ipv4Addr = get("--listen")
+        .parse()
+        .unwrap_or_else(|_| usage("bad --listen"));
     let upstream: SocketAddr = get("--upstream")
         .parse()
         .unwrap_or_else(|_| usage("bad --upstream"));
@@ -45,7 +47,9 @@ async fn main() {
         .split_once('-')
         .and_then(|(a, b)| Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?)))
         .unwrap_or_else(|| usage("bad --passive"));
-    let rtt_ms: f64 = get("--rtt-ms").parse().unwrap_or_else(|_| usage("bad --rtt-ms"));
+    let rtt_ms: f64 = get("--rtt-ms")
+        .parse()
+        .unwrap_or_else(|_| usage("bad --rtt-ms"));
     let stats = get("--stats");
     let control_port: u16 = arg(&args, "--control-port")
         .map(|p| p.parse().unwrap_or_else(|_| usage("bad --control-port")))

@@ -39,10 +39,16 @@ use crate::error::{Error, ErrorKind, Result};
 /// Options of [`mirror_down`] and [`mirror_up`].
 #[derive(Clone)]
 pub struct MirrorOptions {
-    /// Sessions transferring files at once (at least 1). The caller's
-    /// client is one of them (it lists the tree first, and transfers when
-    /// the queue is full); the others are opened with
+    /// Sessions transferring files at once. The caller's client is one of
+    /// them (it lists the tree first, and transfers when the queue is
+    /// full); the others are opened with
     /// `Client::connect(client.config().clone())` as the queue fills.
+    ///
+    /// 0, the default, lets the mirror choose from the session's measured
+    /// round-trip time ([`auto_parallelism`]): each file costs the same
+    /// few round trips whatever the link, so more sessions pay on slower
+    /// links. Either way, a server that refuses an extra session (`421`,
+    /// too many connections) is not asked for more.
     pub parallelism: usize,
     /// Skip files whose size and modification time (to the second) match.
     /// A file whose remote time is unknown is transferred again. For
@@ -101,7 +107,7 @@ pub struct MirrorOptions {
 impl Default for MirrorOptions {
     fn default() -> Self {
         Self {
-            parallelism: 4,
+            parallelism: 0,
             skip_unchanged: true,
             preserve_mtime: true,
             verify: Verify::Size,
@@ -165,6 +171,9 @@ pub struct Planned {
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct MirrorReport {
+    /// Sessions the mirror allowed itself (the caller's included): the
+    /// option's, or the one chosen from the round-trip time.
+    pub parallelism: usize,
     /// Files transferred (and verified as asked).
     pub files_transferred: u64,
     /// Bytes transferred.
@@ -195,6 +204,35 @@ enum Direction {
     Up,
 }
 
+/// The most sessions [`auto_parallelism`] chooses.
+pub const AUTO_PARALLELISM_CAP: usize = 16;
+
+/// The sessions a mirror opens when the caller leaves it to the library
+/// ([`MirrorOptions::parallelism`] 0), from the round-trip time a session
+/// measured ([`Client::round_trip_time`]). A small file costs about two
+/// round trips and a data connection whatever the link, while the server's
+/// and the client's own work per file stays the same, so sessions pay in
+/// proportion to the RTT: 4 up to 15 ms (where the server's work
+/// dominates), one more per 4 ms beyond, at most
+/// [`AUTO_PARALLELISM_CAP`]. The sessions still start only as the queue
+/// fills, and a server that refuses one is not asked for more.
+///
+/// ```
+/// use std::time::Duration;
+/// use ftpkit::ops::auto_parallelism;
+///
+/// assert_eq!(auto_parallelism(None), 4);
+/// assert_eq!(auto_parallelism(Some(Duration::from_micros(80))), 4);
+/// assert_eq!(auto_parallelism(Some(Duration::from_millis(50))), 13);
+/// assert_eq!(auto_parallelism(Some(Duration::from_millis(300))), 16);
+/// ```
+pub fn auto_parallelism(rtt: Option<std::time::Duration>) -> usize {
+    let ms = rtt.map_or(0, |d| d.as_millis());
+    usize::try_from(ms / 4 + 1)
+        .unwrap_or(AUTO_PARALLELISM_CAP)
+        .clamp(4, AUTO_PARALLELISM_CAP)
+}
+
 /// Mirrors the remote directory `remote_dir` into `local_dir` (created if
 /// missing). Returns an error only when nothing could be done (bad
 /// options, the target cannot be created, the top listing fails);
@@ -212,7 +250,7 @@ pub async fn mirror_down(
             .map_err(|e| Error::from_io(&format!("creating {}", local_dir.display()), e))?;
     }
     let shared = Shared::new();
-    let mut crew = Crew::new(client.config().clone(), opts, Direction::Down);
+    let mut crew = Crew::new(client, opts, Direction::Down, &shared);
     let walked = {
         let mut w = Walk::new(&shared, opts, &filter, &mut crew);
         walk_down(client, &mut w, remote_dir.as_bytes(), local_dir).await
@@ -245,7 +283,7 @@ pub async fn mirror_up(
     if created {
         shared.report().dirs_created += 1;
     }
-    let mut crew = Crew::new(client.config().clone(), opts, Direction::Up);
+    let mut crew = Crew::new(client, opts, Direction::Up, &shared);
     {
         let mut w = Walk::new(&shared, opts, &filter, &mut crew);
         walk_up(client, &mut w, local_dir, remote_dir.as_bytes(), !created).await;

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::jobs::{run_job, worker, Job, Shared, WorkerClient};
 use super::rules::{DirId, Filter};
-use super::{Direction, MirrorOptions};
+use super::{auto_parallelism, Direction, MirrorOptions};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -147,37 +148,73 @@ pub(crate) struct Crew {
     opts: MirrorOptions,
     dir: Direction,
     max: usize,
+    /// A server refused an extra session (too many connections): no more
+    /// are asked for.
+    refused: Arc<AtomicBool>,
+    /// An extra session is connecting: the next waits for its outcome, so
+    /// that a server at its limit is asked once, not once per file queued.
+    connecting: Arc<AtomicBool>,
 }
 
 impl Crew {
-    pub(crate) fn new(config: Config, opts: &MirrorOptions, dir: Direction) -> Self {
+    /// The crew of a mirror on `client`: [`MirrorOptions::parallelism`]
+    /// sessions, or as many as [`auto_parallelism`] chooses from the
+    /// client's round-trip time (recorded in the report).
+    pub(crate) fn new(
+        client: &Client,
+        opts: &MirrorOptions,
+        dir: Direction,
+        shared: &Shared,
+    ) -> Self {
+        let parallelism = match opts.parallelism {
+            0 => auto_parallelism(client.round_trip_time()),
+            n => n,
+        };
+        tracing::debug!(parallelism, rtt = ?client.round_trip_time(), "mirror sessions");
+        shared.report().parallelism = parallelism;
         Self {
             tasks: JoinSet::new(),
-            config,
+            config: client.config().clone(),
             opts: opts.clone(),
             dir,
-            max: opts.parallelism.max(1) - 1,
+            max: parallelism - 1,
+            refused: Arc::new(AtomicBool::new(false)),
+            connecting: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Starts one more session when more jobs wait than sessions could
     /// take (the walker's own session counts: it takes the rest).
     fn grow(&mut self, shared: &Arc<Shared>) {
-        if self.tasks.len() >= self.max || shared.queued() <= self.tasks.len() + 1 {
+        if self.tasks.len() >= self.max
+            || shared.queued() <= self.tasks.len() + 1
+            || self.refused.load(Ordering::SeqCst)
+            || self.connecting.swap(true, Ordering::SeqCst)
+        {
             return;
         }
-        let (config, opts, dir, shared) = (
+        let (config, opts, dir, shared, refused, connecting) = (
             self.config.clone(),
             self.opts.clone(),
             self.dir,
             shared.clone(),
+            self.refused.clone(),
+            self.connecting.clone(),
         );
         self.tasks.spawn(async move {
-            match Client::connect(config).await {
+            let connected = Client::connect(config).await;
+            connecting.store(false, Ordering::SeqCst);
+            match connected {
                 Ok(c) => worker(WorkerClient::Owned(Box::new(c)), shared, &opts, dir).await,
                 // The other sessions take its share (the caller's always
-                // works): not a failure of the mirror.
-                Err(e) => tracing::warn!(error = %e, "an extra mirror session could not connect"),
+                // works): not a failure of the mirror. A server at its
+                // connection limit is not asked again.
+                Err(e) => {
+                    if too_many_sessions(&e) {
+                        refused.store(true, Ordering::SeqCst);
+                    }
+                    tracing::warn!(error = %e, "an extra mirror session could not connect");
+                }
             }
         });
     }
@@ -189,6 +226,23 @@ impl Crew {
                 tracing::warn!(error = %e, "a mirror session ended abnormally");
             }
         }
+    }
+}
+
+/// Whether a refused connection says the server has too many: `421`
+/// (vsftpd's `max_clients`, Pure-FTPd, ProFTPD's `MaxInstances`), or a
+/// `530` that says so (ProFTPD's `MaxClientsPerUser`).
+fn too_many_sessions(e: &Error) -> bool {
+    let Some(r) = e.reply() else {
+        return false;
+    };
+    match r.code().as_u16() {
+        421 => true,
+        530 => {
+            let text = r.text().to_ascii_lowercase();
+            text.contains("too many") || text.contains("maximum")
+        }
+        _ => false,
     }
 }
 
