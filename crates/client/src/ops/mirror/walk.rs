@@ -149,11 +149,9 @@ pub(crate) struct Crew {
     dir: Direction,
     max: usize,
     /// A server refused an extra session (too many connections): no more
-    /// are asked for.
+    /// are asked for. (Sessions connect concurrently, so the ones already
+    /// on their way when the first refusal comes still try.)
     refused: Arc<AtomicBool>,
-    /// An extra session is connecting: the next waits for its outcome, so
-    /// that a server at its limit is asked once, not once per file queued.
-    connecting: Arc<AtomicBool>,
 }
 
 impl Crew {
@@ -179,7 +177,6 @@ impl Crew {
             dir,
             max: parallelism - 1,
             refused: Arc::new(AtomicBool::new(false)),
-            connecting: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -189,22 +186,18 @@ impl Crew {
         if self.tasks.len() >= self.max
             || shared.queued() <= self.tasks.len() + 1
             || self.refused.load(Ordering::SeqCst)
-            || self.connecting.swap(true, Ordering::SeqCst)
         {
             return;
         }
-        let (config, opts, dir, shared, refused, connecting) = (
+        let (config, opts, dir, shared, refused) = (
             self.config.clone(),
             self.opts.clone(),
             self.dir,
             shared.clone(),
             self.refused.clone(),
-            self.connecting.clone(),
         );
         self.tasks.spawn(async move {
-            let connected = Client::connect(config).await;
-            connecting.store(false, Ordering::SeqCst);
-            match connected {
+            match Client::connect(config).await {
                 Ok(c) => worker(WorkerClient::Owned(Box::new(c)), shared, &opts, dir).await,
                 // The other sessions take its share (the caller's always
                 // works): not a failure of the mirror. A server at its
