@@ -47,6 +47,18 @@ fn passive(protection: ProtectionLevel) -> Opening {
     )
 }
 
+/// A passive opening past its `229`: the data connection is on its way
+/// and the transfer command sent.
+fn started(protection: ProtectionLevel) -> Opening {
+    let mut op = passive(protection);
+    actions(&mut op);
+    assert_eq!(
+        answered(&mut op, 229, "(|||40001|)"),
+        [connect_to(40001), DataAction::Start(retr())]
+    );
+    op
+}
+
 /// Every action queued now.
 fn actions(op: &mut Opening) -> Vec<DataAction> {
     std::iter::from_fn(|| op.poll_action()).collect()
@@ -302,9 +314,7 @@ fn rest_answered_with_another_offset_clears_the_marker_and_fails() {
 
 #[test]
 fn under_prot_p_the_handshake_waits_for_the_mark_a_moment() {
-    let mut op = passive(ProtectionLevel::Private);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Private);
     op.handle_connected();
     let grace = Waits::for_reply_timeout(Duration::from_secs(30)).mark_grace;
     assert_eq!(
@@ -325,9 +335,7 @@ fn under_prot_p_the_handshake_waits_for_the_mark_a_moment() {
 
 #[test]
 fn under_prot_p_a_server_that_marks_after_the_handshake_still_works() {
-    let mut op = passive(ProtectionLevel::Private);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Private);
     op.handle_connected();
     actions(&mut op);
     op.handle_timeout(Wait::MarkGrace);
@@ -341,9 +349,7 @@ fn under_prot_p_a_server_that_marks_after_the_handshake_still_works() {
 
 #[test]
 fn clear_data_needs_no_handshake() {
-    let mut op = passive(ProtectionLevel::Clear);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Clear);
     op.handle_event(Event::TransferStarted(reply(150, "ok")));
     op.handle_connected();
     let a = actions(&mut op);
@@ -353,9 +359,7 @@ fn clear_data_needs_no_handshake() {
 
 #[test]
 fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
-    let mut op = passive(ProtectionLevel::Private);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Private);
     op.handle_event(Event::TransferStarted(reply(150, "ok")));
     op.handle_connected();
     assert_eq!(actions(&mut op), [DataAction::StartTls]);
@@ -378,9 +382,7 @@ fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
     assert_eq!(op.handshake(), Some(DataHandshake::Full));
 
     // No verdict within the wait: the transfer goes on.
-    let mut op = passive(ProtectionLevel::Private);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Private);
     op.handle_event(Event::TransferStarted(reply(150, "ok")));
     op.handle_connected();
     actions(&mut op);
@@ -392,9 +394,7 @@ fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
 
 #[test]
 fn an_empty_listing_completed_without_a_connection_is_accepted_in_passive_mode() {
-    let mut op = passive(ProtectionLevel::Clear);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Clear);
     op.handle_event(Event::TransferCompleted(reply(226, "No files")));
     assert!(
         actions(&mut op).is_empty(),
@@ -410,9 +410,7 @@ fn an_empty_listing_completed_without_a_connection_is_accepted_in_passive_mode()
 
 #[test]
 fn a_failed_data_connection_is_explained_by_the_servers_reply() {
-    let mut op = passive(ProtectionLevel::Clear);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Clear);
     op.handle_connect_failed();
     assert!(matches!(
         actions(&mut op)[..],
@@ -429,9 +427,7 @@ fn a_failed_data_connection_is_explained_by_the_servers_reply() {
     }
 
     // No reply in time: the connection's own error.
-    let mut op = passive(ProtectionLevel::Clear);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Clear);
     op.handle_connect_failed();
     actions(&mut op);
     op.handle_timeout(Wait::Explanation);
@@ -447,9 +443,7 @@ fn a_failed_data_connection_is_explained_by_the_servers_reply() {
 
 #[test]
 fn a_failed_data_handshake_records_why() {
-    let mut op = passive(ProtectionLevel::Private);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Private);
     op.handle_event(Event::TransferStarted(reply(150, "ok")));
     op.handle_connected();
     actions(&mut op);
@@ -470,9 +464,7 @@ fn a_failed_data_handshake_records_why() {
 
 #[test]
 fn a_refusal_at_the_mark_ends_the_opening() {
-    let mut op = passive(ProtectionLevel::Clear);
-    actions(&mut op);
-    answered(&mut op, 229, "(|||40001|)");
+    let mut op = started(ProtectionLevel::Clear);
     op.handle_event(Event::TransferFailed(reply(550, "No such file")));
     let a = actions(&mut op);
     assert!(matches!(
