@@ -204,37 +204,29 @@ fn credentials(g: &Global, url: &FtpUrl, ctx: &mut Ctx) -> anyhow::Result<Creden
         }
         None => url.login(netrc.as_ref()),
     };
-    let (user, password, account) = match login {
+    let c = match login {
         Login::Anonymous => return Ok(Credentials::anonymous()),
         Login::NeedsPassword(user) => {
             let password = missing_password(&user, url.host())?;
-            (user, password, None)
+            Credentials::new(user, password)
         }
-        Login::Credentials(c) => (
-            c.user.as_bytes().to_vec(),
-            c.password.expose_secret().as_bytes().to_vec(),
-            c.account
-                .as_ref()
-                .map(|a| String::from_utf8_lossy(a.expose_secret().as_bytes()).into_owned()),
-        ),
+        Login::Credentials(c) => c,
     };
-    ctx.secret(&password);
-    // Refused here, before any connection (the message never holds them).
-    for (what, v) in [("user name", &user), ("password", &password)] {
-        if let Some(c) = forbidden_byte_name(v) {
-            bail!("the {what} contains {c}");
-        }
-    }
-    if let Some(c) = account
-        .as_deref()
-        .and_then(|a| forbidden_byte_name(a.as_bytes()))
-    {
-        bail!("the account contains {c}");
-    }
-    let mut c = Credentials::new(user, password);
+    let password = c.password.expose_secret().as_bytes();
+    let account = c.account.as_ref().map(|a| a.expose_secret().as_bytes());
+    ctx.secret(password);
     if let Some(a) = account {
-        ctx.secret(a.as_bytes());
-        c = c.with_account(a);
+        ctx.secret(a);
+    }
+    // Refused here, before any connection (the message never holds them).
+    for (what, v) in [
+        ("user name", Some(c.user.as_bytes())),
+        ("password", Some(password)),
+        ("account", account),
+    ] {
+        if let Some(bad) = v.and_then(forbidden_byte_name) {
+            bail!("the {what} contains {bad}");
+        }
     }
     Ok(c)
 }
