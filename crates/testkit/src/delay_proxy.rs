@@ -29,10 +29,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+use crate::fault_proxy::Channel;
+use crate::forward::forward_ports;
 
 /// Bytes one direction of one connection holds in flight at most.
 pub const MAX_IN_FLIGHT: usize = 4 << 20;
@@ -89,26 +92,22 @@ impl DelayProxy {
         one_way: Duration,
     ) -> io::Result<Self> {
         let counters = Arc::new(Counters::default());
-        let mut tasks = JoinSet::new();
-        let control = TcpListener::bind((ip, control_port)).await?;
-        let control_port = control.local_addr()?.port();
-        tasks.spawn(accept_loop(
-            control,
-            upstream,
-            true,
-            one_way,
-            counters.clone(),
-        ));
-        for port in passive {
-            let listener = TcpListener::bind((ip, port)).await?;
-            tasks.spawn(accept_loop(
-                listener,
-                SocketAddr::new(upstream.ip(), port),
-                false,
-                one_way,
-                counters.clone(),
-            ));
-        }
+        let on_accept = {
+            let counters = counters.clone();
+            move |channel: Channel| {
+                let control = channel == Channel::Control;
+                let counter = if control {
+                    &counters.control
+                } else {
+                    &counters.data
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let counters = counters.clone();
+                move |client, server| relay(client, server, control, one_way, counters)
+            }
+        };
+        let (control_port, tasks) =
+            forward_ports(ip, control_port, upstream, passive, on_accept).await?;
         Ok(Self {
             ip,
             control_port,
@@ -144,38 +143,6 @@ impl Drop for DelayProxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    target: SocketAddr,
-    control: bool,
-    one_way: Duration,
-    counters: Arc<Counters>,
-) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((client, _)) = accepted else { continue };
-                let counter = if control { &counters.control } else { &counters.data };
-                counter.fetch_add(1, Ordering::SeqCst);
-                let counters = counters.clone();
-                conns.spawn(async move {
-                    let Ok(server) = TcpStream::connect(target).await else { return };
-                    let _ = client.set_nodelay(true);
-                    let _ = server.set_nodelay(true);
-                    relay(client, server, control, one_way, counters).await;
-                });
-            }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// Who spoke last on a control connection.
-struct Turns {
-    server_spoke: AtomicBool,
-}
-
 async fn relay(
     client: TcpStream,
     server: TcpStream,
@@ -185,19 +152,18 @@ async fn relay(
 ) {
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
-    let turns = Arc::new(Turns {
-        server_spoke: AtomicBool::new(false),
-    });
+    // Whether the server spoke last on a control connection.
+    let server_spoke = Arc::new(AtomicBool::new(false));
     let up = delay_line(
         cr,
         sw,
         one_way,
         control,
         true,
-        turns.clone(),
+        server_spoke.clone(),
         counters.clone(),
     );
-    let down = delay_line(sr, cw, one_way, control, false, turns, counters);
+    let down = delay_line(sr, cw, one_way, control, false, server_spoke, counters);
     tokio::join!(up, down);
 }
 
@@ -210,7 +176,7 @@ async fn delay_line(
     one_way: Duration,
     control: bool,
     to_server: bool,
-    turns: Arc<Turns>,
+    server_spoke: Arc<AtomicBool>,
     counters: Arc<Counters>,
 ) {
     let budget = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -228,11 +194,11 @@ async fn delay_line(
                     // A client that speaks after the server did starts a
                     // new round trip.
                     if to_server {
-                        if turns.server_spoke.swap(false, Ordering::SeqCst) {
+                        if server_spoke.swap(false, Ordering::SeqCst) {
                             counters.round_trips.fetch_add(1, Ordering::SeqCst);
                         }
                     } else {
-                        turns.server_spoke.store(true, Ordering::SeqCst);
+                        server_spoke.store(true, Ordering::SeqCst);
                     }
                 } else {
                     counters.data_bytes.fetch_add(n as u64, Ordering::Relaxed);

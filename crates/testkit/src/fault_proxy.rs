@@ -33,8 +33,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
+
+use crate::forward::forward_ports;
 
 /// Which connections a rule applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,27 +162,34 @@ impl FaultProxy {
         let ip = next_ip();
         let shared = Arc::new(Shared::default());
         let rules = Arc::new(rules);
-        let mut tasks = JoinSet::new();
-        let control = TcpListener::bind((ip, 0)).await?;
-        let control_port = control.local_addr()?.port();
-        tasks.spawn(accept_loop(
-            control,
-            upstream,
-            Channel::Control,
-            shared.clone(),
-            rules.clone(),
-        ));
-        for port in passive {
-            let listener = TcpListener::bind((ip, port)).await?;
-            let target = SocketAddr::new(upstream.ip(), port);
-            tasks.spawn(accept_loop(
-                listener,
-                target,
-                Channel::Data,
-                shared.clone(),
-                rules.clone(),
-            ));
-        }
+        let on_accept = {
+            let shared = shared.clone();
+            move |channel: Channel| {
+                let counter = match channel {
+                    Channel::Control => &shared.control,
+                    Channel::Data => &shared.data,
+                };
+                let nth = counter.fetch_add(1, Ordering::SeqCst);
+                let mine: Vec<Rule> = rules
+                    .iter()
+                    .filter(|r| r.channel == channel && r.nth == nth)
+                    .copied()
+                    .collect();
+                let shared = shared.clone();
+                move |client, server| async move {
+                    let label = format!(
+                        "{}#{nth}",
+                        if channel == Channel::Control {
+                            "control"
+                        } else {
+                            "data"
+                        }
+                    );
+                    relay(client, server, &mine, &label, &shared).await;
+                }
+            }
+        };
+        let (control_port, tasks) = forward_ports(ip, 0, upstream, passive, on_accept).await?;
         Ok(Self {
             ip,
             control_port,
@@ -225,48 +234,6 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    target: SocketAddr,
-    channel: Channel,
-    shared: Arc<Shared>,
-    rules: Arc<Vec<Rule>>,
-) {
-    // Connections live in this task's set: aborting the accept loop (proxy
-    // dropped) drops the set, which aborts them too.
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((client, _)) = accepted else { continue };
-                let counter = match channel {
-                    Channel::Control => &shared.control,
-                    Channel::Data => &shared.data,
-                };
-                let nth = counter.fetch_add(1, Ordering::SeqCst);
-                let mine: Vec<Rule> = rules
-                    .iter()
-                    .filter(|r| r.channel == channel && r.nth == nth)
-                    .copied()
-                    .collect();
-                let shared = shared.clone();
-                conns.spawn(async move {
-                    let Ok(server) = TcpStream::connect(target).await else { return };
-                    let _ = client.set_nodelay(true);
-                    let _ = server.set_nodelay(true);
-                    let label = format!(
-                        "{}#{nth}",
-                        if channel == Channel::Control { "control" } else { "data" }
-                    );
-                    relay(client, server, &mine, &label, &shared).await;
-                });
-            }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-}
-
-/// One direction's progress and fault.
 struct Way {
     forwarded: u64,
     fault: Option<Fault>,

@@ -94,6 +94,7 @@
 mod data;
 pub mod delay_proxy;
 pub mod fault_proxy;
+mod forward;
 mod pki;
 mod script;
 mod server;
