@@ -11,7 +11,7 @@ use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::resumption::DataHandshake;
 use ftpkit_control::transfer::{
     ChannelMode, DataAction, DataCommands, DataFailure, DataRoute, DataTarget, OpenFailure,
-    Opening, OpeningParams, PassiveAddress, Wait, Waits,
+    Opening, OpeningParams, PassiveAddress, Wait, Waits, PASSIVE_RETRIES,
 };
 use ftpkit_control::{Arg, Command, Event, Reply, ReplyCode};
 
@@ -108,6 +108,53 @@ fn epsv_then_the_command_then_the_mark() {
 }
 
 #[test]
+fn a_passive_port_taken_at_that_instant_is_asked_for_again() {
+    // ProFTPD with sessions racing for one narrow PassivePorts range.
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    for _ in 0..PASSIVE_RETRIES {
+        assert_eq!(
+            answered(&mut op, 425, "EPSV: Address already in use"),
+            [DataAction::Send(Command::Epsv(None))]
+        );
+    }
+    assert_eq!(
+        answered(&mut op, 229, "(|||40001|)"),
+        [connect_to(40001), DataAction::Start(retr())]
+    );
+
+    // The same for PASV; a refusal past the retries is the opening's result.
+    let mut op = Opening::new(
+        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
+        DataCommands {
+            epsv: false,
+            ..DataCommands::default()
+        },
+    );
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Pasv)]);
+    for _ in 0..PASSIVE_RETRIES {
+        assert_eq!(
+            answered(&mut op, 425, "Can't open passive connection"),
+            [DataAction::Send(Command::Pasv)]
+        );
+    }
+    let a = answered(&mut op, 425, "Can't open passive connection");
+    assert!(
+        matches!(failure(&a), OpenFailure::Refused { what: "PASV", reply } if reply.code().as_u16() == 425),
+        "{a:?}"
+    );
+
+    // Other refusals are not asked again.
+    let mut op = passive(ProtectionLevel::Clear);
+    actions(&mut op);
+    let a = answered(&mut op, 421, "Too many connections");
+    assert!(
+        matches!(failure(&a), OpenFailure::Refused { what: "EPSV", .. }),
+        "{a:?}"
+    );
+}
+
+#[test]
 fn epsv_not_implemented_falls_back_to_pasv_and_remembers() {
     let mut op = passive(ProtectionLevel::Clear);
     actions(&mut op);
@@ -132,6 +179,9 @@ fn epsv_not_implemented_falls_back_to_pasv_and_remembers() {
 fn a_transient_epsv_refusal_is_reported_not_fallen_back_from() {
     let mut op = passive(ProtectionLevel::Clear);
     actions(&mut op);
+    for _ in 0..PASSIVE_RETRIES {
+        answered(&mut op, 425, "Can't open passive connection");
+    }
     let a = answered(&mut op, 425, "Can't open passive connection");
     assert!(matches!(
         failure(&a),

@@ -27,7 +27,9 @@
 //! - which of `EPSV`/`PASV`/`EPRT`/`PORT` to send, falling back on "not
 //!   implemented" (500/501/502/504/522) and remembering the fallback for the
 //!   session ([`DataCommands`]); no fallback on IPv6, where `PASV`/`PORT`
-//!   cannot work;
+//!   cannot work; a passive command refused with `425` is asked again up
+//!   to [`PASSIVE_RETRIES`] times (a server's random passive port can be
+//!   taken by another session at that instant);
 //! - where a passive connection goes ([`PassiveAddress`], [`DataRoute`]):
 //!   the control peer unless the user trusts the reply, and through the
 //!   proxy when there is one; active mode through a proxy is refused;
@@ -49,6 +51,7 @@ mod route;
 
 pub use opening::{
     ChannelMode, DataAction, DataFailure, OpenFailure, Opened, Opening, OpeningParams, Wait, Waits,
+    PASSIVE_RETRIES,
 };
 pub use route::{DataRoute, DataTarget, PassiveAddress};
 

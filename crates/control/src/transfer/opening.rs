@@ -224,8 +224,17 @@ pub struct Opening {
     mark: Option<Reply>,
     completion: Option<Reply>,
     handshake: Option<DataHandshake>,
+    /// Passive commands sent again after a `425` (see [`PASSIVE_RETRIES`]).
+    passive_retries: u8,
     actions: VecDeque<DataAction>,
 }
+
+/// How often a passive command refused with `425` is sent again. A server
+/// that picks its passive port at random from a narrow range can find it
+/// taken by another session at that instant (ProFTPD: `425 EPSV: Address
+/// already in use`); the next try picks another port. No data connection
+/// exists yet, so asking again has no side effect.
+pub const PASSIVE_RETRIES: u8 = 2;
 
 impl Opening {
     /// Starts an opening; `commands` is what the session has learned about
@@ -239,6 +248,7 @@ impl Opening {
             mark: None,
             completion: None,
             handshake: None,
+            passive_retries: 0,
             actions: VecDeque::new(),
         };
         match op.params.mode {
@@ -525,7 +535,9 @@ impl Opening {
                 self.commands.epsv = false;
                 self.send(Step::Pasv, Command::Pasv);
             }
+            Step::Epsv if self.may_ask_again(&r) => self.send(Step::Epsv, Command::Epsv(None)),
             Step::Epsv => self.refused("EPSV", r),
+            Step::Pasv if self.may_ask_again(&r) => self.send(Step::Pasv, Command::Pasv),
             Step::Pasv if r.code().is_negative() => self.refused("PASV", r),
             Step::Pasv => match parse_pasv(&r) {
                 Ok(a) => {
@@ -556,6 +568,13 @@ impl Opening {
                 self.fail(OpenFailure::Misuse("a reply outside the setup"));
             }
         }
+    }
+
+    /// Whether a refused passive command is sent again (and counts it).
+    fn may_ask_again(&mut self, r: &Reply) -> bool {
+        let again = r.code() == ReplyCode::CANT_OPEN_DATA && self.passive_retries < PASSIVE_RETRIES;
+        self.passive_retries += u8::from(again);
+        again
     }
 
     fn malformed(&mut self, what: &'static str, e: impl std::fmt::Display) {
