@@ -9,6 +9,8 @@ use std::time::SystemTime;
 use ftpkit::{Entry, EntryKind, Modified, Reply};
 use ftpkit_control::listing::Precision;
 use serde::Serialize;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 
 /// stdout was closed under us (`ftpkit ls URL | head`): stop quietly.
 #[derive(Debug)]
@@ -137,19 +139,14 @@ fn kind_char(kind: &EntryKind) -> char {
 }
 
 /// RFC 3339. Times of unknown offset (LIST rows are in the server's local
-/// time) get `-00:00`, RFC 3339's "unknown local offset" (§4.3).
+/// time) get `-00:00`, RFC 3339's "unknown local offset" (§4.3), which the
+/// `time` crate's RFC 3339 formatter cannot write.
 pub(crate) fn rfc3339(m: &Modified) -> String {
-    let at = m.at;
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
+    let mut s = formatted(
+        m.at,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
     );
-    let ns = at.nanosecond();
+    let ns = m.at.nanosecond();
     if m.precision == Precision::Subsecond && ns != 0 {
         let frac = format!("{ns:09}");
         s.push('.');
@@ -162,32 +159,30 @@ pub(crate) fn rfc3339(m: &Modified) -> String {
 /// `YYYY-MM-DD HH:MM` (the time blank for day-precision rows), for the
 /// long format.
 fn short_time(m: &Modified) -> String {
-    let at = m.at;
-    let date = format!(
-        "{:04}-{:02}-{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day()
-    );
     if m.precision == Precision::Day {
-        format!("{date}      ")
+        formatted(m.at, format_description!("[year]-[month]-[day]      "))
     } else {
-        format!("{date} {:02}:{:02}", at.hour(), at.minute())
+        formatted(
+            m.at,
+            format_description!("[year]-[month]-[day] [hour]:[minute]"),
+        )
     }
 }
 
 /// A `SystemTime` in RFC 3339, UTC, to the second.
 pub(crate) fn system_time(t: SystemTime) -> String {
     let t = time::OffsetDateTime::from(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
+    formatted(
+        time::PrimitiveDateTime::new(t.date(), t.time()),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
     )
+}
+
+/// Formats a time with one of this module's descriptions. They name only
+/// date and time components, which a `PrimitiveDateTime` always has, so the
+/// fallback (the debug form) is for completeness, never expected.
+fn formatted(at: time::PrimitiveDateTime, fmt: &[BorrowedFormatItem<'_>]) -> String {
+    at.format(fmt).unwrap_or_else(|_| format!("{at:?}"))
 }
 
 /// One listing row of `ls --long`: type and permissions, size, time, name
