@@ -15,7 +15,6 @@
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use ftpkit::ops::{self, FileOptions, Progress, ProgressEvent};
 use ftpkit::tls::SystemRoots;
@@ -81,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let name = remote.rsplit('/').next().unwrap_or("download").to_owned();
     let local = PathBuf::from(&name);
-    let progress: Progress = Arc::new(|p: &ProgressEvent| {
+    let progress = Progress::new(|p: &ProgressEvent| {
         let total = p.total.map(|t| format!("/{t}")).unwrap_or_default();
         eprint!(
             "\r{}{total} bytes, {:.0} kB/s   ",

@@ -1,6 +1,6 @@
 //! The transfer progress bar: on stderr, only on a terminal.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -74,16 +74,19 @@ pub(crate) fn callback(enabled: bool, label: &str) -> Option<ftpkit::ops::Progre
     }
     let label = label.to_owned();
     let bar: Mutex<Option<Progress>> = Mutex::new(None);
-    Some(Arc::new(move |ev: &ftpkit::ops::ProgressEvent| {
-        let mut bar = bar
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bar = bar.get_or_insert_with(|| Progress::new(true, &label, ev.total, ev.bytes_done));
-        bar.set(ev.bytes_done);
-        if ev.finished {
-            bar.finish();
-        }
-    }))
+    Some(ftpkit::ops::Progress::new(
+        move |ev: &ftpkit::ops::ProgressEvent| {
+            let mut bar = bar
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let bar =
+                bar.get_or_insert_with(|| Progress::new(true, &label, ev.total, ev.bytes_done));
+            bar.set(ev.bytes_done);
+            if ev.finished {
+                bar.finish();
+            }
+        },
+    ))
 }
 
 /// Mirror progress on a terminal: one line per finished file above an
@@ -98,26 +101,28 @@ pub(crate) fn mirror_callback(enabled: bool) -> Option<ftpkit::ops::Progress> {
     {
         bar.set_style(style.progress_chars("=> "));
     }
-    Some(Arc::new(move |ev: &ftpkit::ops::ProgressEvent| {
-        let (Some(file), Some(job)) = (&ev.file, &ev.job) else {
-            return;
-        };
-        bar.set_length(job.files_queued);
-        bar.set_position(job.files_done);
-        let name = crate::output::terminal_safe(&file.remote).into_owned();
-        if ev.finished {
-            let arrow = if file.upload { "put" } else { "get" };
-            bar.println(format!(
-                "{arrow} [{}/{}] {name} ({})",
-                file.index,
-                job.files_queued,
-                crate::output::count(ev.bytes_done, "byte", "bytes")
-            ));
-        } else {
-            bar.set_message(name);
-        }
-        if job.listing_done && job.files_done >= job.files_queued {
-            bar.finish_and_clear();
-        }
-    }))
+    Some(ftpkit::ops::Progress::new(
+        move |ev: &ftpkit::ops::ProgressEvent| {
+            let (Some(file), Some(job)) = (&ev.file, &ev.job) else {
+                return;
+            };
+            bar.set_length(job.files_queued);
+            bar.set_position(job.files_done);
+            let name = crate::output::terminal_safe(&file.remote).into_owned();
+            if ev.finished {
+                let arrow = if file.upload { "put" } else { "get" };
+                bar.println(format!(
+                    "{arrow} [{}/{}] {name} ({})",
+                    file.index,
+                    job.files_queued,
+                    crate::output::count(ev.bytes_done, "byte", "bytes")
+                ));
+            } else {
+                bar.set_message(name);
+            }
+            if job.listing_done && job.files_done >= job.files_queued {
+                bar.finish_and_clear();
+            }
+        },
+    ))
 }

@@ -18,7 +18,7 @@ use ftpkit_interop::{Env, Mode};
 fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
+    let cb = Progress::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
     (cb, events)
 }
 

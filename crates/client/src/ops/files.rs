@@ -49,7 +49,7 @@ impl Verify {
 /// Options of [`download_file`](super::download_file),
 /// [`download_to_writer`](super::download_to_writer) and
 /// [`upload_file`](super::upload_file).
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FileOptions {
     /// Resume a partial transfer: downloads continue their partial file
@@ -128,19 +128,6 @@ impl FileOptions {
     pub fn atomic(mut self, on: bool) -> Self {
         self.atomic = on;
         self
-    }
-}
-
-impl std::fmt::Debug for FileOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileOptions")
-            .field("resume", &self.resume)
-            .field("verify", &self.verify)
-            .field("expected_size", &self.expected_size)
-            .field("progress", &self.progress.is_some())
-            .field("durable", &self.durable)
-            .field("atomic", &self.atomic)
-            .finish()
     }
 }
 

@@ -61,7 +61,27 @@ pub struct JobProgress {
 
 /// The progress callback. It is called from the transfer's task, at most
 /// every [`REPORT_INTERVAL`] and once more at the end: keep it cheap.
-pub type Progress = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
+/// Clones share the one callback; `Debug` shows only that there is one.
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(&ProgressEvent) + Send + Sync>);
+
+impl Progress {
+    /// A callback for progress events.
+    pub fn new(callback: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(callback))
+    }
+
+    /// Calls the callback with `event`.
+    pub fn report(&self, event: &ProgressEvent) {
+        (self.0)(event);
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
 
 /// The sliding window over which the rate is measured.
 pub const RATE_WINDOW: Duration = Duration::from_secs(3);
@@ -186,7 +206,7 @@ impl Meter {
 
     fn emit(&self, event: &ProgressEvent) {
         if let Some(cb) = &self.callback {
-            cb(event);
+            cb.report(event);
         }
     }
 }
@@ -301,7 +321,7 @@ mod tests {
     async fn counts_reads_and_finishes_once() {
         let events = Arc::new(Mutex::new(Vec::new()));
         let ev = events.clone();
-        let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
+        let cb = Progress::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
         let meter = Meter::new(Some(cb), 10, Some(20));
         let mut r = ProgressRead::new(&b"0123456789"[..], meter.clone());
         let mut out = Vec::new();

@@ -16,7 +16,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Options of [`segmented_download`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SegmentOptions {
     /// Sessions (and segments), at least 1; 1 when the server's FEAT does
     /// not list `REST STREAM`. The caller's client fetches the
@@ -42,16 +42,6 @@ impl Default for SegmentOptions {
             verify: Verify::Size,
             progress: None,
         }
-    }
-}
-
-impl std::fmt::Debug for SegmentOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentOptions")
-            .field("sessions", &self.sessions)
-            .field("min_segment", &self.min_segment)
-            .field("verify", &self.verify)
-            .finish_non_exhaustive()
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{self, temp_dir};
+use crate::common::{self, finish, temp_dir, ScriptExt};
 use ftpkit::ops::{self, MirrorOptions, Progress, ProgressEvent};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
@@ -36,15 +36,7 @@ fn scripted_config(server: &ScriptedServer) -> Config {
 }
 
 fn mlsd(s: Script, path: &str, rows: &[u8]) -> Script {
-    s.expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line(format!("MLSD {path}"))
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(rows)
-        .data_close()
-        .reply("226 done\r\n")
+    s.epsv_send(format!("MLSD {path}"), rows)
 }
 
 fn login() -> Script {
@@ -72,9 +64,7 @@ type=dir;unique=801g2;modify=20240101000000; self\r\n",
         b"type=cdir;unique=801g2;modify=20240101000000; .\r\n\
 type=dir;unique=801g2;modify=20240101000000; self\r\n",
     )
-    .expect("EPSV")
-    .passive_listen()
-    .reply_epsv()
+    .epsv()
     .expect_line("RETR /f")
     .reply("150 go\r\n")
     .data_accept()
@@ -92,8 +82,7 @@ type=dir;unique=801g2;modify=20240101000000; self\r\n",
         "{:?}",
         r.errors
     );
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -116,8 +105,7 @@ async fn an_endless_tree_without_unique_facts_stops_at_the_first_repeat() {
         .errors
         .iter()
         .all(|e| e.error.to_string().contains("loop")));
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -137,8 +125,7 @@ async fn max_depth_stops_the_walk_with_an_error() {
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
     assert!(r.errors[0].error.to_string().contains("--max-depth 2"));
     assert_eq!(r.errors[0].path, "/d1/d2/d3");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -308,7 +295,7 @@ async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
     let mut c = connect(addr).await;
     let events: Arc<Mutex<Vec<ProgressEvent>>> = Arc::default();
     let ev = events.clone();
-    let cb: Progress = Arc::new(move |e: &ProgressEvent| {
+    let cb = Progress::new(move |e: &ProgressEvent| {
         if e.finished {
             ev.lock().unwrap().push(e.clone());
         }
@@ -439,16 +426,7 @@ async fn a_server_at_its_connection_limit_refuses_a_session_and_the_mirror_goes_
     }
     let mut s = mlsd(login(), "/", &rows);
     for n in names {
-        s = s
-            .expect("EPSV")
-            .passive_listen()
-            .reply_epsv()
-            .expect_line(format!("RETR /{n}"))
-            .reply("150 go\r\n")
-            .data_accept()
-            .data_send(b"x")
-            .data_close()
-            .reply("226 done\r\n");
+        s = s.epsv_send(format!("RETR /{n}"), b"x");
     }
     let refusal = Script::new().send("421 Too many connections (1) from this IP\r\n");
     let server = ScriptedServer::builder()
@@ -470,8 +448,7 @@ async fn a_server_at_its_connection_limit_refuses_a_session_and_the_mirror_goes_
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.files_transferred, 5);
     assert_eq!(r.parallelism, 2);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -482,15 +459,7 @@ async fn the_default_chooses_the_sessions_from_the_round_trip() {
         "/",
         b"type=file;size=1;modify=20240101000000; only\r\n",
     )
-    .expect("EPSV")
-    .passive_listen()
-    .reply_epsv()
-    .expect_line("RETR /only")
-    .reply("150 go\r\n")
-    .data_accept()
-    .data_send(b"x")
-    .data_close()
-    .reply("226 done\r\n");
+    .epsv_send("RETR /only", b"x");
     let server = ScriptedServer::start(s).await;
     let dir = temp_dir("auto");
     let mut c = Client::connect(scripted_config(&server)).await.unwrap();
@@ -500,17 +469,14 @@ async fn the_default_chooses_the_sessions_from_the_round_trip() {
     // Loopback: the floor of the choice.
     assert_eq!(r.parallelism, ops::auto_parallelism(c.round_trip_time()));
     assert_eq!(r.parallelism, 4);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn an_empty_directory_mirrors_to_nothing() {
     let s = login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("MLSD /")
         .reply("150 go\r\n")
         .data_accept()
@@ -527,7 +493,6 @@ async fn an_empty_directory_mirrors_to_nothing() {
     .expect("the mirror of an empty directory ends")
     .unwrap();
     assert_eq!(r.files_transferred, 0);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{self, temp_dir};
+use crate::common::{self, finish, temp_dir, ScriptExt};
 use ftpkit::ops::{
     self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
 };
@@ -29,7 +29,7 @@ fn login(feat: &str) -> Script {
 fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    let cb: Progress = Arc::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
+    let cb = Progress::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
     (cb, events)
 }
 
@@ -51,9 +51,7 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     let script = login(" EPSV\r\n REST STREAM\r\n XSHA256\r\n")
         .expect_line("SIZE f.bin")
         .reply("213 11\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 6")
         .reply("350 restarting\r\n")
         .expect_line("RETR f.bin")
@@ -93,8 +91,7 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     let last = events.lock().unwrap().last().unwrap().clone();
     assert!(last.finished);
     assert_eq!((last.bytes_done, last.total), (11, Some(11)));
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -103,15 +100,7 @@ async fn download_with_wrong_hash_leaves_no_file() {
     let script = login(" EPSV\r\n XMD5\r\n")
         .expect_line("SIZE f.bin")
         .reply("213 5\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"hello")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR f.bin", b"hello")
         .expect_line("XMD5 f.bin")
         .reply("250 00000000000000000000000000000000\r\n");
     let server = ScriptedServer::start(script).await;
@@ -126,8 +115,7 @@ async fn download_with_wrong_hash_leaves_no_file() {
     assert!(e.to_string().contains("MD5 mismatch"), "{e}");
     assert!(!local.exists());
     assert!(!ops::part_path(&local).exists());
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -136,15 +124,7 @@ async fn short_download_keeps_only_the_part_file() {
     let script = login(" EPSV\r\n")
         .expect_line("SIZE f.bin")
         .reply("213 10\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"hello")
-        .data_close()
-        .reply("226 done\r\n");
+        .epsv_send("RETR f.bin", b"hello");
     let server = ScriptedServer::start(script).await;
     let dir = temp_dir("short");
     let local = dir.join("f.bin");
@@ -158,8 +138,7 @@ async fn short_download_keeps_only_the_part_file() {
         "no file may claim success with partial content"
     );
     assert_eq!(std::fs::read(ops::part_path(&local)).unwrap(), b"hello");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -168,9 +147,7 @@ async fn upload_resumes_after_remote_size_and_verifies() {
     let script = login(" EPSV\r\n REST STREAM\r\n")
         .expect_line("SIZE up.bin")
         .reply("213 6\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 6")
         .reply("350 restarting\r\n")
         .expect_line("STOR up.bin")
@@ -198,9 +175,7 @@ async fn upload_resumes_after_remote_size_and_verifies() {
     assert!(r.size_verified);
     assert_eq!(r.hash_verified, None, "the server offers no hash");
     assert_eq!(events.lock().unwrap().last().unwrap().bytes_done, 11);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_received(), vec![&b"world"[..]]);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -210,24 +185,11 @@ async fn upload_resumes_after_remote_size_and_verifies() {
 #[tokio::test]
 async fn list_stream_uses_mlsd_when_offered() {
     let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("MLSD /d")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"type=cdir; /d\r\ntype=file;size=3; a\r\ntype=dir; b\r\n")
-        .data_close()
-        .reply("226 done\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("NLST /d")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"a\r\nb\r\n")
-        .data_close()
-        .reply("226 done\r\n");
+        .epsv_send(
+            "MLSD /d",
+            b"type=cdir; /d\r\ntype=file;size=3; a\r\ntype=dir; b\r\n",
+        )
+        .epsv_send("NLST /d", b"a\r\nb\r\n");
     let server = ScriptedServer::start(script).await;
     let mut c = Client::connect(config(&server)).await.unwrap();
     let rows: Vec<ListLine> = ops::list_stream(&mut c, Some("/d"))
@@ -247,24 +209,14 @@ async fn list_stream_uses_mlsd_when_offered() {
         .collect()
         .await;
     assert_eq!(names, ["a", "b"]);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 // ----- mirror: hostile names -----------------------------------------------
 
 /// `RETR path`: no `SIZE` first, since mirror checks the listing's size.
 fn retr(script: Script, path: &str, data: &[u8]) -> Script {
-    script
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line(format!("RETR {path}"))
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(data)
-        .data_close()
-        .reply("226 done\r\n")
+    script.epsv_send(format!("RETR {path}"), data)
 }
 
 #[tokio::test]
@@ -282,24 +234,8 @@ type=dir;modify=20240101000000; sub\r\n";
     let sub: &[u8] = b"type=file;size=5;modify=20240102030405; inner.txt\r\n\
 type=dir;modify=20240101000000; ..\r\n";
     let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("MLSD /")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(root)
-        .data_close()
-        .reply("226 done\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("MLSD /sub")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(sub)
-        .data_close()
-        .reply("226 done\r\n");
+        .epsv_send("MLSD /", root)
+        .epsv_send("MLSD /sub", sub);
     let script = retr(script, "/good.txt", b"good");
     let script = retr(script, "/sub/inner.txt", b"inner");
     let server = ScriptedServer::start(script).await;
@@ -358,8 +294,7 @@ type=dir;modify=20240101000000; ..\r\n";
         .unwrap();
     let secs = m.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert_eq!(secs, 1_704_164_645); // 2024-01-02T03:04:05Z
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(outer).unwrap();
 }
 
@@ -368,16 +303,7 @@ type=dir;modify=20240101000000; ..\r\n";
 async fn mirror_does_not_write_through_a_local_symlink() {
     let listing: &[u8] = b"type=file;size=4;modify=20240101000000; link.txt\r\n\
 type=file;size=2;modify=20240101000000; ok.txt\r\n";
-    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("MLSD /")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(listing)
-        .data_close()
-        .reply("226 done\r\n");
+    let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n").epsv_send("MLSD /", listing);
     let script = retr(script, "/ok.txt", b"ok");
     let server = ScriptedServer::start(script).await;
     let outer = temp_dir("symlink");
@@ -396,8 +322,7 @@ type=file;size=2;modify=20240101000000; ok.txt\r\n";
     assert_eq!(report.skipped_other.len(), 1, "{report:?}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
     assert_eq!(std::fs::read(target.join("ok.txt")).unwrap(), b"ok");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(outer).unwrap();
 }
 
@@ -408,14 +333,7 @@ async fn mirror_up_refuses_unsafe_local_names_and_skips_symlinks() {
         .expect_line("MKD /up")
         .reply("257 \"/up\" created\r\n")
         // Just created: nothing to list.
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("STOR /up/good.txt")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 stored\r\n")
+        .epsv_receive("STOR /up/good.txt")
         .expect_line("SIZE /up/good.txt")
         .reply("213 4\r\n");
     let server = ScriptedServer::start(script).await;
@@ -434,9 +352,7 @@ async fn mirror_up_refuses_unsafe_local_names_and_skips_symlinks() {
     assert_eq!((report.files_transferred, report.bytes), (1, 4));
     assert_eq!(report.refused.len(), 2, "{report:?}");
     assert_eq!(report.skipped_other.len(), 1, "{report:?}");
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_received(), vec![&b"good"[..]]);
     std::fs::remove_dir_all(src).unwrap();
 }

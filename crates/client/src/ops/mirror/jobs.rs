@@ -280,11 +280,11 @@ fn file_progress(
         upload: dir == Direction::Up,
     });
     let shared = shared.clone();
-    Some(Arc::new(move |ev: &ProgressEvent| {
+    Some(Progress::new(move |ev: &ProgressEvent| {
         let mut ev = ev.clone();
         ev.file = Some(file.clone());
         ev.job = Some(shared.job_progress());
-        cb(&ev);
+        cb.report(&ev);
     }))
 }
 

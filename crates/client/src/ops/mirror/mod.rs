@@ -37,7 +37,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Options of [`mirror_down`] and [`mirror_up`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MirrorOptions {
     /// Sessions transferring files at once. The caller's client is one of
     /// them (it lists the tree first, and transfers when the queue is
@@ -123,27 +123,6 @@ impl Default for MirrorOptions {
             max_bytes: None,
             queue_cap: 1024,
         }
-    }
-}
-
-impl std::fmt::Debug for MirrorOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MirrorOptions")
-            .field("parallelism", &self.parallelism)
-            .field("skip_unchanged", &self.skip_unchanged)
-            .field("preserve_mtime", &self.preserve_mtime)
-            .field("verify", &self.verify)
-            .field("retries", &self.retries)
-            .field("durable", &self.durable)
-            .field("include", &self.include)
-            .field("exclude", &self.exclude)
-            .field("dry_run", &self.dry_run)
-            .field("delete", &self.delete)
-            .field("max_depth", &self.max_depth)
-            .field("max_files", &self.max_files)
-            .field("max_bytes", &self.max_bytes)
-            .field("queue_cap", &self.queue_cap)
-            .finish_non_exhaustive()
     }
 }
 
