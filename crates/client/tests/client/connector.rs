@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::connector::{HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector};
 use ftpkit::{Client, Config, Connector, ErrorKind, Security, Timeouts};
@@ -260,15 +260,7 @@ async fn download(c: &mut Client, path: &str) -> Vec<u8> {
 async fn socks5_passive_download() {
     let proxy = Proxy::start(Kind::Socks5, None).await;
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR file.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"through socks")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR file.bin", b"through socks")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::start(script).await;
@@ -330,15 +322,7 @@ async fn explicit_tls_through_socks5_with_auth() {
     let pki = TestPki::new();
     let cert = pki.issue_server_cert(&["localhost"]);
     let script = Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR secret.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"tls via socks")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR secret.bin", b"tls via socks")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::start_tls(script, ServerTls::new(&pki).server_cert(cert)).await;

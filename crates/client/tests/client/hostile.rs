@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, finish, read_all, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode, PassiveAddress};
 use ftpkit::{Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, TlsExpect, Transcript};
@@ -34,6 +34,22 @@ fn plain(server: &ScriptedServer) -> Config {
 
 fn explicit(server: &ScriptedServer, pki: &TestPki) -> Config {
     common::explicit(server, pki, DEADLINE)
+}
+
+/// A server playing `script` and a client connected to it with [`plain`]'s
+/// configuration, changed by `tweak`.
+async fn start_with(script: Script, tweak: impl FnOnce(&mut Config)) -> (ScriptedServer, Client) {
+    common::start(script, |server| {
+        let mut cfg = plain(server);
+        tweak(&mut cfg);
+        cfg
+    })
+    .await
+}
+
+/// [`start_with`] the plain configuration as it is.
+async fn start(script: Script) -> (ScriptedServer, Client) {
+    start_with(script, |_| {}).await
 }
 
 /// Greeting, login, FEAT (EPSV, REST STREAM), TYPE I.
@@ -72,15 +88,6 @@ fn assert_error(e: &ftpkit::Error, kind: ErrorKind, code: Option<u16>) {
     assert_eq!(e.reply().map(|r| r.code().as_u16()), code, "{e:?}");
 }
 
-/// Reads a download to its end, returning the bytes or the ftpkit error.
-async fn read_all(dl: &mut ftpkit::Download<'_>) -> Result<Vec<u8>, ftpkit::Error> {
-    let mut v = Vec::new();
-    dl.read_to_end(&mut v)
-        .await
-        .map(|_| v)
-        .map_err(ftpkit::Error::from_io_error)
-}
-
 // ----- 227 ---------------------------------------------------------------
 
 /// EPSV refused so that PASV is used, then the 227 reply `pasv`.
@@ -98,15 +105,12 @@ async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
     // The reply was well framed: the session is still usable.
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "PASV", "NOOP"]);
     assert!(t.data_connections().is_empty());
     assert_lines_clean(&t);
@@ -115,13 +119,10 @@ async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
 #[tokio::test]
 async fn pasv_port_zero_is_a_protocol_error_and_retr_is_never_sent() {
     let script = pasv_script("227 Entering Passive Mode (127,0,0,1,0,0).\r\n").expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "PASV"]);
     assert_lines_clean(&t);
 }
@@ -149,14 +150,11 @@ async fn pasv_with_text_around_the_numbers_works() {
         .data_close()
         .reply("226 done\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     assert_eq!(read_all(&mut dl).await.unwrap(), b"payload");
     drop(dl);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_lines_clean(&t);
 }
 
@@ -175,14 +173,11 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         .data_close()
         .reply("226 done\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     assert_eq!(read_all(&mut dl).await.unwrap(), b"from the control peer");
     drop(dl);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     let d = t.data_connections();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].local.ip(), IpAddr::from(Ipv4Addr::LOCALHOST));
@@ -202,21 +197,19 @@ async fn pasv_to_a_foreign_host_with_trust_reply_goes_there_and_fails_fast() {
         // says nothing: the client's failure is its own.
         .data_expect_none(Duration::from_millis(500))
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.passive_address = PassiveAddress::TrustReply;
-    cfg.timeouts.reply = SHORT;
-    cfg.timeouts.data_connect = SHORT;
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| {
+        cfg.passive_address = PassiveAddress::TrustReply;
+        cfg.timeouts.reply = SHORT;
+        cfg.timeouts.data_connect = SHORT;
+    })
+    .await;
     let e = c.retr("f").await.err().unwrap();
     assert!(
         matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout),
         "{e:?}"
     );
     assert!(e.reply().is_none(), "{e:?}");
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(t.data_connections().is_empty());
     assert!(t.has(|e| matches!(e, Event::NoDataConnection)));
     assert_eq!(verbs_after_login(&t), ["EPSV", "PASV", "RETR"]);
@@ -232,14 +225,11 @@ async fn epsv_port_above_65535_is_a_protocol_error() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     // No fallback to PASV, no RETR.
     assert_eq!(verbs_after_login(&t), ["EPSV", "NOOP"]);
     assert_lines_clean(&t);
@@ -262,16 +252,13 @@ async fn epsv_garbage_is_a_protocol_error() {
         script = script.expect("EPSV").reply(reply);
     }
     let script = script.expect_line("NOOP").reply("200 ok\r\n").expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     for reply in EPSV_GARBAGE {
         let e = c.list(None).await.err().unwrap();
         assert_eq!(e.kind(), ErrorKind::Protocol, "{reply:?}: {e:?}");
     }
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     let mut want = vec!["EPSV"; EPSV_GARBAGE.len()];
     want.push("NOOP");
     assert_eq!(verbs_after_login(&t), want);
@@ -297,17 +284,15 @@ async fn epsv_address_field_pointing_elsewhere_is_ignored() {
         .data_close()
         .reply("226 done\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    // Even when 227 addresses are trusted, 229 carries only a port.
-    cfg.passive_address = PassiveAddress::TrustReply;
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| {
+        // Even when 227 addresses are trusted, 229 carries only a port.
+        cfg.passive_address = PassiveAddress::TrustReply;
+    })
+    .await;
     let mut dl = c.retr("f").await.unwrap();
     assert_eq!(read_all(&mut dl).await.unwrap(), b"x");
     drop(dl);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_connections().len(), 1);
 }
 
@@ -317,14 +302,11 @@ async fn epsv_address_field_pointing_elsewhere_is_ignored() {
 /// protocol error and send nothing more.
 async fn fatal_pwd_reply(reply: Vec<u8>) -> ftpkit::Error {
     let script = plain_login().expect("PWD").send(reply).expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.pwd().await.unwrap_err();
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["PWD"], "nothing after the error");
     assert_lines_clean(&t);
     e
@@ -368,15 +350,12 @@ async fn an_extra_unsolicited_reply_is_a_protocol_error() {
         .expect("NOOP")
         .reply("200 ok\r\n200 and another\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.noop().await.unwrap_err();
     assert_error(&e, ErrorKind::Protocol, None);
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["NOOP"]);
 }
 
@@ -410,8 +389,7 @@ async fn lf_only_line_endings_work() {
         .data_close()
         .reply("226 done\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     assert!(c.features().supports_rest_stream());
     assert_eq!(c.pwd().await.unwrap(), "/home/alice");
     let list = c.list(None).await.unwrap();
@@ -420,9 +398,7 @@ async fn lf_only_line_endings_work() {
         panic!("{list:?}")
     };
     assert_eq!(e.name.as_bytes(), b"a.txt");
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_lines_clean(&t);
 }
 
@@ -439,9 +415,7 @@ async fn several_replies_in_one_packet_work() {
         .reply("211-Features:\r\n EPSV\r\n211 End\r\n")
         .expect_line("TYPE I")
         .reply("200 binary\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f")
         .data_accept()
         .data_send(b"data")
@@ -451,17 +425,14 @@ async fn several_replies_in_one_packet_work() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     assert_eq!(read_all(&mut dl).await.unwrap(), b"data");
     assert_eq!(dl.info().mark.as_ref().unwrap().code().as_u16(), 150);
     assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
     drop(dl);
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "NOOP"]);
 }
 
@@ -561,14 +532,11 @@ async fn pwd_reply(reply: &'static [u8]) -> ftpkit::Result<Vec<u8>> {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let r = c.pwd_raw().await;
     // The reply itself was well framed: the session goes on.
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["PWD", "NOOP"]);
     r
 }
@@ -609,25 +577,20 @@ async fn reply_421_mid_session_is_closed() {
         .expect("CWD")
         .reply("421 Service not available, closing control connection\r\n")
         .close();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.cwd("dir").await.unwrap_err();
     assert_error(&e, ErrorKind::Closed, Some(421));
     assert!(e.is_transient());
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["CWD"], "nothing after the 421");
 }
 
 #[tokio::test]
 async fn reply_421_mid_download_is_closed() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR big")
         .reply("150 here\r\n")
         .data_accept()
@@ -638,8 +601,7 @@ async fn reply_421_mid_download_is_closed() {
         .data_send(vec![2u8; 64 * 1024])
         .data_close()
         .close();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     // Usually the 421 comes out of the download; if the 150 and the 421
     // arrive in one read, out of `retr` itself. Either way it is typed.
     let e = match c.retr("big").await {
@@ -649,18 +611,14 @@ async fn reply_421_mid_download_is_closed() {
     assert_error(&e, ErrorKind::Closed, Some(421));
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "RETR"], "no ABOR after 421");
 }
 
 #[tokio::test]
 async fn reply_421_while_the_data_connection_stalls() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR big")
         .reply("150 here\r\n")
         .data_accept()
@@ -673,10 +631,7 @@ async fn reply_421_while_the_data_connection_stalls() {
         // and nothing after it.
         .expect_line("ABOR")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.timeouts.data_idle = SHORT;
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| cfg.timeouts.data_idle = SHORT).await;
     // The download watches only the data connection: the idle deadline
     // ends it.
     let mut dl = c.retr("big").await.unwrap();
@@ -689,9 +644,7 @@ async fn reply_421_while_the_data_connection_stalls() {
     assert_error(&e, ErrorKind::Broken, None);
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "ABOR"], "{t}");
 }
 
@@ -715,13 +668,10 @@ async fn active_server_that_never_connects_hits_the_accept_deadline() {
         .expect_line("RETR f")
         .reply("150 connecting\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(active(&server)).await.unwrap();
+    let (server, mut c) = common::start(script, active).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Timeout, None);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPRT", "RETR"]);
     assert!(t.data_connections().is_empty());
 }
@@ -784,9 +734,7 @@ async fn active_connection_from_a_foreign_address_is_refused_and_the_real_one_us
     up.write_all(b"for the server only").await.unwrap();
     up.shutdown().await.unwrap();
     drop(up);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_received(), [&b"for the server only"[..]]);
     let (foreign_got, ended) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(foreign_got.is_empty(), "upload leaked to a foreign peer");
@@ -804,13 +752,10 @@ async fn active_connection_only_from_a_foreign_address_hits_the_accept_deadline(
         .expect_line("STOR up.bin")
         .reply("150 go\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(active(&server)).await.unwrap();
+    let (server, mut c) = common::start(script, active).await;
     let e = c.stor("up.bin").await.err().unwrap();
     assert_error(&e, ErrorKind::Timeout, None);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPRT", "STOR"]);
     let (foreign_got, ended) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(foreign_got.is_empty());
@@ -824,26 +769,19 @@ async fn stall_mid_reply_hits_the_reply_deadline() {
     let script = plain_login()
         .expect("PWD")
         .send_partial("257 \"/half a rep");
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.timeouts.reply = SHORT;
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| cfg.timeouts.reply = SHORT).await;
     let e = c.pwd().await.unwrap_err();
     assert_error(&e, ErrorKind::Timeout, None);
     assert!(c.is_broken());
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["PWD"], "nothing after the time-out");
 }
 
 #[tokio::test]
 async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f")
         .reply("150 here\r\n")
         .data_accept()
@@ -857,10 +795,7 @@ async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.timeouts.data_idle = SHORT;
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| cfg.timeouts.data_idle = SHORT).await;
     let mut dl = c.retr("f").await.unwrap();
     let mut got = Vec::new();
     let e = dl.read_to_end(&mut got).await.unwrap_err();
@@ -870,9 +805,7 @@ async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
     drop(dl);
     c.noop().await.unwrap();
     assert!(!c.is_broken());
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(
         verbs_after_login(&t),
         ["EPSV", "RETR", "ABOR", "PWD", "NOOP"]
@@ -906,17 +839,7 @@ fn listing(names: &[&[u8]], row: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
 }
 
 fn listing_script(verb: &str, data: Vec<u8>) -> Script {
-    plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line(verb)
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(data)
-        .data_close()
-        .reply("226 done\r\n")
-        .expect_eof()
+    plain_login().epsv_send(verb, data).expect_eof()
 }
 
 #[track_caller]
@@ -955,8 +878,7 @@ async fn list_returns_hostile_names_as_unsafe_entries() {
     let names: Vec<RawName> = entries.iter().map(|e| e.name.clone()).collect();
     assert_names(&names);
     assert_eq!(entries[1].kind, EntryKind::ParentDir);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -976,8 +898,7 @@ async fn mlsd_returns_hostile_names_as_unsafe_entries() {
     let names: Vec<RawName> = entries.iter().map(|e| e.name.clone()).collect();
     assert_names(&names);
     assert_eq!(entries[1].kind, EntryKind::ParentDir);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -987,8 +908,7 @@ async fn nlst_returns_hostile_names_as_unsafe() {
     let mut c = Client::connect(plain(&server)).await.unwrap();
     let names = c.nlst(None).await.unwrap();
     assert_names(&names);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 // ----- control characters in arguments -----------------------------------
@@ -1001,8 +921,7 @@ async fn cr_lf_nul_in_every_argument_are_refused_and_nothing_is_sent() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     for bad in BAD_ARGS {
         let mut errors: Vec<(&str, ftpkit::Error)> = Vec::new();
         errors.push(("cwd", c.cwd(bad).await.unwrap_err()));
@@ -1042,9 +961,7 @@ async fn cr_lf_nul_in_every_argument_are_refused_and_nothing_is_sent() {
         assert!(!c.is_broken());
     }
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["NOOP"], "nothing but NOOP:\n{t}");
     assert_lines_clean(&t);
 }
@@ -1076,9 +993,7 @@ async fn cr_lf_in_configured_credentials_or_host_refuse_before_connecting() {
 #[tokio::test]
 async fn data_after_the_226_is_harmless() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f")
         .reply("150 here\r\n")
         .data_accept()
@@ -1090,8 +1005,7 @@ async fn data_after_the_226_is_harmless() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     // The client reads the data connection to its end: nothing is lost,
     // nothing is mistaken for a reply.
@@ -1099,18 +1013,14 @@ async fn data_after_the_226_is_harmless() {
     assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
     drop(dl);
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "NOOP"]);
 }
 
 #[tokio::test]
 async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recovers() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f")
         .reply("150 here\r\n")
         .data_accept()
@@ -1128,8 +1038,7 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     let mut got = Vec::new();
     let e = dl.read_to_end(&mut got).await.unwrap_err();
@@ -1138,9 +1047,7 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
     drop(dl);
     c.noop().await.unwrap();
     assert!(!c.is_broken());
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(
         verbs_after_login(&t),
         ["EPSV", "RETR", "ABOR", "PWD", "NOOP"]
@@ -1152,9 +1059,7 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
 #[tokio::test]
 async fn completion_without_a_mark_after_data() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f")
         .data_accept()
         .data_send(b"no mark")
@@ -1164,16 +1069,13 @@ async fn completion_without_a_mark_after_data() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
     assert_eq!(read_all(&mut dl).await.unwrap(), b"no mark");
     assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
     drop(dl);
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    finish(server, c).await;
 }
 
 // ----- slow servers ------------------------------------------------------
@@ -1188,10 +1090,10 @@ async fn reply_dripped_byte_by_byte_hits_the_reply_deadline() {
         .expect("PWD")
         .send_split(&parts, Duration::from_millis(150))
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.timeouts.reply = Duration::from_millis(400);
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| {
+        cfg.timeouts.reply = Duration::from_millis(400);
+    })
+    .await;
     let e = c.pwd().await.unwrap_err();
     assert_error(&e, ErrorKind::Timeout, None);
     assert!(c.is_broken());
@@ -1210,10 +1112,10 @@ async fn endless_preliminary_replies_hit_the_reply_deadline() {
             .delay(Duration::from_millis(100));
     }
     let script = script.reply("200 ok\r\n").expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = plain(&server);
-    cfg.timeouts.reply = Duration::from_millis(400);
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = start_with(script, |cfg| {
+        cfg.timeouts.reply = Duration::from_millis(400);
+    })
+    .await;
     let e = c.noop().await.unwrap_err();
     assert_error(&e, ErrorKind::Timeout, None);
     drop(c);
@@ -1227,9 +1129,7 @@ async fn endless_preliminary_replies_hit_the_reply_deadline() {
 /// the data handshake, read nothing from it, and report a certificate error.
 async fn bad_data_certificate(pki: &TestPki, data_tls: ServerTls) {
     let script = Script::logged_in_tls("alice", "s3cret", "211 no features\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR secret.bin")
         .reply("150 here\r\n")
         .data_accept_with(TlsExpect::Failure)

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::common::{self, temp_dir};
+use crate::common::{self, finish, temp_dir, ScriptExt};
 use ftpkit::{Client, Config, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
 use tokio::io::AsyncReadExt;
@@ -100,9 +100,7 @@ async fn a_mark_without_a_size_is_not_checked() {
 #[tokio::test]
 async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
     let script = login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 500000")
         .reply("350 Restarting at 0\r\n")
         .expect_line("REST 0")
@@ -116,9 +114,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(350));
     // No RETR was sent, the marker was cleared, and the session goes on.
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(!t.verbs().iter().any(|v| v == "RETR"), "{t}");
 }
 
@@ -126,9 +122,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
 /// the server must see a reset, not an end of file, then `ABOR`.
 fn abandoned_upload() -> Script {
     login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("STOR up.bin")
         .reply("150 go\r\n")
         .data_accept()
@@ -163,9 +157,7 @@ async fn a_dropped_upload_is_reset_and_aborted_never_completed() {
     drop(up);
     // The next call aborts first, and is itself a plain success.
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_reset(&t);
 }
 
@@ -178,24 +170,14 @@ async fn upload_abort_resets_and_waits_for_the_abort() {
     up.write_all(b"half a file").await.unwrap();
     up.abort().await.unwrap();
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_reset(&t);
 }
 
 #[tokio::test]
 async fn upload_finish_returns_the_completion() {
     use tokio::io::AsyncWriteExt;
-    let script = login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 Transfer complete\r\n");
+    let script = login().epsv_receive("STOR up.bin");
     let server = ScriptedServer::start(script).await;
     let mut c = Client::connect(plain(&server)).await.unwrap();
     let mut up = c.stor("up.bin").await.unwrap();
@@ -203,9 +185,7 @@ async fn upload_finish_returns_the_completion() {
     let info = up.finish().await.unwrap();
     assert_eq!(info.bytes, 9);
     assert_eq!(info.completion.map(|r| r.code().as_u16()), Some(226));
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_received(), [b"all of it"]);
 }
 
@@ -215,9 +195,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
     // before the data is read. Dropping the download then must not leave
     // that reply for the next command.
     let script = login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f.bin")
         .reply("150 Opening\r\n226 Transfer complete\r\n")
         .data_accept()
@@ -232,8 +210,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
     dl.read_exact(&mut first).await.unwrap();
     drop(dl);
     c.noop().await.unwrap();
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -243,9 +220,7 @@ async fn type_a_downloads_are_not_held_to_the_announced_size() {
     let script = login()
         .expect_line("TYPE A")
         .reply("200 ascii\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR t.txt")
         .reply("150 Opening ASCII mode data connection for t.txt (4 bytes)\r\n")
         .data_accept()
@@ -362,8 +337,7 @@ async fn without_any_size_the_report_says_unverified() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e:?}");
     assert_eq!(std::fs::read(&target).unwrap(), b"hello");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -378,9 +352,7 @@ async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
     let s = login()
         .expect_line("SIZE f.bin")
         .reply("213 11\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 5")
         .reply("502 Command 'REST' not implemented\r\n");
     let server = ScriptedServer::start(retr_on(s, None, "150 go\r\n", b"hello world")).await;
@@ -410,16 +382,12 @@ async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
     let s = login()
         .expect_line("SIZE f.bin")
         .reply("213 11\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         // Nothing is read before the data connection is there.
         .data_accept()
         .expect_line("REST 5")
         .reply("502 Command 'REST' not implemented\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .data_accept()
         .expect_line("RETR f.bin")
         .reply("150 go\r\n")

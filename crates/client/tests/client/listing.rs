@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, finish, ScriptExt};
 use ftpkit::ops::{self, MirrorOptions};
 use ftpkit::{Client, Config, ListLine, Security, Support};
 use ftpkit_testkit::{Script, ScriptedServer};
@@ -26,15 +26,7 @@ fn with_feat(lines: &str) -> Script {
 
 /// `verb` over a passive data connection, answered with `rows`.
 fn listing(s: Script, line: &str, rows: &[u8]) -> Script {
-    s.expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line(line)
-        .reply("150 listing\r\n")
-        .data_accept()
-        .data_send(rows)
-        .data_close()
-        .reply("226 done\r\n")
+    s.epsv_send(line, rows)
 }
 
 async fn rows(c: &mut Client, path: Option<&str>) -> Vec<ListLine> {
@@ -58,9 +50,7 @@ const LS: &[u8] = b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt
 #[tokio::test]
 async fn without_feat_mlsd_is_tried_once_then_list_is_remembered() {
     let s = no_feat()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("MLSD /d")
         .reply("500 MLSD not understood\r\n");
     let s = listing(s, "LIST /d", LS);
@@ -73,8 +63,7 @@ async fn without_feat_mlsd_is_tried_once_then_list_is_remembered() {
     // The second listing goes straight to LIST (here through the
     // collecting form).
     assert_eq!(names(&c.list_dir(Some("/e")).await.unwrap()), ["a.txt"]);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -88,8 +77,7 @@ async fn without_feat_a_working_mlsd_is_used() {
     let mut c = Client::connect(config(&server)).await.unwrap();
     assert_eq!(names(&rows(&mut c, Some("/d")).await), ["a.txt"]);
     assert_eq!(c.support("MLSD"), Support::Yes);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 /// Servers that run `ls` split `LIST c d` into two arguments: the folder
@@ -111,8 +99,7 @@ async fn a_path_with_a_space_is_listed_from_inside_and_left_after() {
     assert_eq!(names(&rows(&mut c, Some("dir/c d")).await), ["a.txt"]);
     // Relative paths mean what they meant before the listing.
     assert_eq!(c.size("a.txt").await.unwrap(), 5);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -122,9 +109,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         .reply("257 \"/\"\r\n")
         .expect_line("CWD -odd")
         .reply("250 ok\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("LIST")
         .reply("150 listing\r\n")
         .data_accept()
@@ -145,8 +130,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         // Dropped before its end.
     }
     c.noop().await.unwrap();
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -161,8 +145,7 @@ async fn an_ls_error_message_is_unparsed_never_an_entry() {
     let got = rows(&mut c, Some("probe")).await;
     assert!(names(&got).is_empty(), "{got:?}");
     assert!(matches!(got.as_slice(), [ListLine::Unparsed(_)]), "{got:?}");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 /// A server without FEAT that has MDTM: mirror asks it, keeps the answer,
@@ -170,9 +153,7 @@ async fn an_ls_error_message_is_unparsed_never_an_entry() {
 #[tokio::test]
 async fn mirror_without_feat_probes_mdtm_and_keeps_times() {
     let s = no_feat()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("MLSD /")
         .reply("502 not implemented\r\n");
     let s = listing(
@@ -184,15 +165,7 @@ async fn mirror_without_feat_probes_mdtm_and_keeps_times() {
     let file = |s: Script, name: &str, data: &[u8]| {
         s.expect_line(format!("MDTM /{name}"))
             .reply("213 20240102030405\r\n")
-            .expect("EPSV")
-            .passive_listen()
-            .reply_epsv()
-            .expect_line(format!("RETR /{name}"))
-            .reply("150 go\r\n")
-            .data_accept()
-            .data_send(data)
-            .data_close()
-            .reply("226 done\r\n")
+            .epsv_send(format!("RETR /{name}"), data)
     };
     let s = file(s, "a.txt", b"hello");
     let s = file(s, "b.txt", b"abc");
@@ -222,7 +195,6 @@ async fn mirror_without_feat_probes_mdtm_and_keeps_times() {
         .unwrap()
         .as_secs();
     assert_eq!(t, 1_704_164_645); // 2024-01-02T03:04:05Z
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, finish, ScriptExt};
 use ftpkit::pool::{HealthCheck, Pool, PoolConfig};
 use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, Verification};
 use ftpkit::{Config, Credentials, DataProtection, ErrorKind};
@@ -196,9 +196,7 @@ async fn each_differing_key_field_gets_its_own_connection() {
         let c = pool.get(&b).await.unwrap();
         assert!(!c.is_reused(), "{name}: connection shared");
         assert_eq!(pool.idle_count(&a), 1, "{name}");
-        drop(c);
-        let t = server.finish().await;
-        t.assert_ok();
+        let t = finish(server, c).await;
         assert!(
             !t.verbs().iter().any(|v| v == "NOOP"),
             "{name}: the idle connection was checked out"
@@ -228,16 +226,13 @@ async fn broken_connection_is_not_returned() {
     let mut c = pool.get(&cfg).await.unwrap();
     assert!(!c.is_reused());
     assert_eq!(c.pwd().await.unwrap(), "/");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
 async fn connection_dropped_mid_transfer_is_not_returned() {
     let first = alice()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR big.bin")
         .reply("150 opening\r\n")
         .data_accept()
@@ -279,9 +274,7 @@ async fn already_complete_download_is_not_fetched_again() {
     let first = alice()
         .expect_line("SIZE f.bin")
         .reply("213 8\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f.bin")
         .reply("150 opening\r\n")
         .data_accept()
@@ -319,9 +312,7 @@ async fn failed_health_check_reconnects() {
     assert!(!c.is_reused());
     assert_eq!(c.pwd().await.unwrap(), "/home");
     assert_eq!(pool.stats().closed_idle, 1);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(
         t.session(0).verbs().last().map(String::as_str),
         Some("NOOP")
@@ -338,8 +329,7 @@ async fn no_health_check_hands_out_without_noop() {
     let mut c = pool.get(&cfg).await.unwrap();
     assert!(c.is_reused());
     c.pwd().await.unwrap();
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -357,8 +347,7 @@ async fn idle_timeout_closes_old_connections() {
     tokio::time::sleep(Duration::from_millis(120)).await;
     let c = pool.get(&cfg).await.unwrap();
     assert!(!c.is_reused());
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -435,9 +424,7 @@ async fn retry_download_resumes_after_a_dropped_connection() {
     let first = alice()
         .expect_line("SIZE f.bin")
         .reply("213 11\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR f.bin")
         .reply("150 opening\r\n")
         .data_accept()
@@ -447,9 +434,7 @@ async fn retry_download_resumes_after_a_dropped_connection() {
     let second = alice()
         .expect_line("SIZE f.bin")
         .reply("213 11\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 6")
         .reply("350 ok\r\n")
         .expect_line("RETR f.bin")
@@ -514,9 +499,7 @@ async fn retry_download_does_not_retry_permanent_errors() {
     let script = alice()
         .expect_line("SIZE f.bin")
         .reply("550 no such file\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("RETR")
         .reply("550 no such file\r\n");
     let server = ScriptedServer::start(script).await;
@@ -535,9 +518,7 @@ async fn retry_download_does_not_retry_permanent_errors() {
 #[tokio::test]
 async fn retry_upload_resumes_at_the_servers_size() {
     let first = alice()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("STOR up.bin")
         .reply("150 go\r\n")
         .data_accept()
@@ -546,9 +527,7 @@ async fn retry_upload_resumes_at_the_servers_size() {
     let second = alice()
         .expect_line("SIZE up.bin")
         .reply("213 6\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 6")
         .reply("350 ok\r\n")
         .expect_line("STOR up.bin")
@@ -580,22 +559,12 @@ async fn incomplete_result_is_retried() {
     let first = alice()
         .expect_line("SIZE f.bin")
         .reply("213 5\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"abc")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR f.bin", b"abc")
         .expect("NOOP")
         .reply("200 ok\r\n")
         .expect_line("SIZE f.bin")
         .reply("213 5\r\n")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 3")
         .reply("350 ok\r\n")
         .expect_line("RETR f.bin")

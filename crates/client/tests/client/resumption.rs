@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, finish, ScriptExt};
 use ftpkit::{Client, Config, ErrorKind};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,9 +25,7 @@ fn login() -> Script {
 /// One upload whose data connection must resume.
 fn upload(script: Script, name: &str) -> Script {
     script
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line(format!("STOR {name}"))
         .reply("150 go\r\n")
         .data_accept_require_resumption()
@@ -121,9 +119,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
     // connection resumes there, every data handshake is full. The first
     // session refuses that as ProFTPD does; the renewed one accepts it.
     let s1 = first()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("RETR a.bin")
         .reply("150 opening\r\n")
         .data_accept()
@@ -131,15 +127,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
         .expect("QUIT")
         .reply("221 bye\r\n");
     let s2 = renewed()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR a.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send("the bytes")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR a.bin", "the bytes")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::builder()
@@ -167,9 +155,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
 async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     let pki = TestPki::new();
     let refuse = |s: Script| {
-        s.expect("EPSV")
-            .passive_listen()
-            .reply_epsv()
+        s.epsv()
             .expect_line("RETR a.bin")
             .reply("150 opening\r\n")
             .data_accept()
@@ -195,8 +181,7 @@ async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     assert!(!e.to_string().contains("425"), "{e}");
     // The session is still usable.
     c.noop().await.unwrap();
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -207,9 +192,7 @@ async fn a_server_without_tickets_is_never_renewed() {
     let mut script = login();
     for i in 0..3 {
         script = script
-            .expect("EPSV")
-            .passive_listen()
-            .reply_epsv()
+            .epsv()
             .expect_line(format!("STOR f{i}"))
             .reply("150 go\r\n")
             .data_accept()

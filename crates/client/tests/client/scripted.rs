@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common;
+use crate::common::{self, finish, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::tls::Pin;
 use ftpkit::{Client, Config, ErrorKind, Security};
@@ -32,15 +32,7 @@ fn tls_login() -> Script {
 #[tokio::test]
 async fn passive_download_plain() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("RETR file.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"hello world")
-        .data_close()
-        .reply("226 done\r\n")
+        .epsv_send("RETR file.bin", b"hello world")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::start(script).await;
@@ -90,9 +82,7 @@ async fn epsv_refused_falls_back_to_pasv_and_remembers() {
         .unwrap();
     assert_eq!(c.list(None).await.unwrap().len(), 1);
     assert_eq!(c.nlst(None).await.unwrap().len(), 1);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.verbs().iter().filter(|v| *v == "EPSV").count(), 1);
 }
 
@@ -124,9 +114,7 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         .await
         .unwrap();
     assert_eq!(v, b"x");
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(
         t.data_connections()[0].local.ip(),
         std::net::IpAddr::from([127, 0, 0, 1])
@@ -136,9 +124,7 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
 #[tokio::test]
 async fn missing_file_is_a_prompt_typed_550() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("RETR")
         .reply("550 No such file\r\n")
         .expect_line("NOOP")
@@ -151,8 +137,7 @@ async fn missing_file_is_a_prompt_typed_550() {
     assert_eq!(e.kind(), ErrorKind::ServerReply);
     assert_eq!(e.reply().unwrap().code().as_u16(), 550);
     c.noop().await.unwrap();
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -186,9 +171,7 @@ async fn active_mode_refusal_ends_at_once_and_silence_at_the_deadline() {
 #[tokio::test]
 async fn dropped_download_is_aborted_before_the_next_command() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("RETR")
         .reply("150 here\r\n")
         .data_accept()
@@ -211,8 +194,7 @@ async fn dropped_download_is_aborted_before_the_next_command() {
     }
     c.noop().await.unwrap();
     assert!(!c.is_broken());
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -264,9 +246,7 @@ async fn control_characters_in_arguments_send_nothing() {
         );
     }
     c.noop().await.unwrap();
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(t.command_lines().iter().all(|l| l.is_crlf_terminated()));
 }
 
@@ -305,9 +285,7 @@ async fn stalled_reply_hits_the_deadline() {
 async fn explicit_tls_download_resumes_the_control_session() {
     let pki = TestPki::new();
     let script = tls_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("RETR")
         .reply("150 here\r\n")
         .data_accept_require_resumption()
@@ -329,9 +307,7 @@ async fn explicit_tls_download_resumes_the_control_session() {
     assert_eq!(v, b"secret data");
     assert!(dl.info().tls.unwrap().resumed);
     drop(dl);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(t.data_connections()[0].tls.as_ref().unwrap().resumed());
 }
 
@@ -510,8 +486,7 @@ async fn ipv6_passive_and_active() {
         .await
         .unwrap();
     assert_eq!(v, b"over v6");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 
     let script = plain_login()
         .expect_matching("EPRT |2|::1|port|", |l| {
@@ -541,8 +516,7 @@ async fn ipv6_passive_and_active() {
         .await
         .unwrap();
     assert_eq!(v, b"active v6");
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
@@ -583,23 +557,13 @@ async fn eprt_refused_falls_back_to_port() {
             .as_u16(),
         550
     );
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert_eq!(t.data_received(), [&b"payload"[..]]);
 }
 
 #[tokio::test]
 async fn upload_resume_uses_appe_without_rest_stream() {
-    let script = plain_login_no_rest()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .expect_line("APPE part.bin")
-        .reply("150 appending\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 ok\r\n");
+    let script = plain_login_no_rest().epsv_receive("APPE part.bin");
     let server = ScriptedServer::start(script).await;
     let mut c = Client::connect(config(&server, Security::None))
         .await
@@ -608,18 +572,14 @@ async fn upload_resume_uses_appe_without_rest_stream() {
     up.write_all(b"the rest").await.unwrap();
     up.shutdown().await.unwrap();
     drop(up);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(!t.verbs().contains(&"REST".to_owned()));
 }
 
 #[tokio::test]
 async fn upload_resume_uses_rest_stor_with_rest_stream() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("REST 1000")
         .reply("350 restarting\r\n")
         .expect_line("STOR part.bin")
@@ -635,16 +595,13 @@ async fn upload_resume_uses_rest_stor_with_rest_stream() {
     up.write_all(b"the rest").await.unwrap();
     up.shutdown().await.unwrap();
     drop(up);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
 async fn stou_reports_the_unique_name() {
     let script = plain_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect_line("STOU")
         .reply("150 FILE: ftp4711.tmp\r\n")
         .data_accept()
@@ -659,17 +616,14 @@ async fn stou_reports_the_unique_name() {
     up.write_all(b"unique").await.unwrap();
     up.shutdown().await.unwrap();
     drop(up);
-    drop(c);
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
 async fn tls_download_without_close_notify_is_reported_as_truncated() {
     let pki = TestPki::new();
     let script = tls_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("RETR")
         .reply("150 here\r\n")
         .data_accept()
@@ -694,9 +648,7 @@ async fn tls_download_without_close_notify_is_reported_as_truncated() {
 async fn upload_sends_close_notify_before_reading_the_reply() {
     let pki = TestPki::new();
     let script = tls_login()
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
+        .epsv()
         .expect("STOR")
         .reply("150 go\r\n")
         .data_accept()
@@ -710,9 +662,7 @@ async fn upload_sends_close_notify_before_reading_the_reply() {
     up.write_all(&vec![9u8; 300_000]).await.unwrap();
     up.shutdown().await.unwrap();
     drop(up);
-    drop(c);
-    let t = server.finish().await;
-    t.assert_ok();
+    let t = finish(server, c).await;
     assert!(
         t.has(|e| matches!(
             e,
