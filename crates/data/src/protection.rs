@@ -5,11 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use ftpkit_control::command::ProtectionLevel;
-use rustls::client::Resumption;
 use rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::store::{ControlView, DataView, SessionStore};
+use crate::store::{Role, SessionStore, View};
 use crate::DataError;
 
 /// The TLS state of one control connection: the configurations of the
@@ -33,9 +32,9 @@ impl SessionTls {
     pub fn new(base: &rustls::ClientConfig, server_name: ServerName<'static>) -> Self {
         let store = Arc::new(SessionStore::default());
         let mut control = base.clone();
-        control.resumption = Resumption::store(Arc::new(ControlView(store.clone())));
+        control.resumption = View::resumption(&store, Role::Control);
         let mut data = base.clone();
-        data.resumption = Resumption::store(Arc::new(DataView(store.clone())));
+        data.resumption = View::resumption(&store, Role::Data);
         SessionTls {
             control: Arc::new(control),
             data: Arc::new(data),

@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue};
+use rustls::client::{
+    ClientSessionStore, Resumption, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::pki_types::ServerName;
 use rustls::NamedGroup;
 
@@ -205,61 +207,67 @@ impl SessionStore {
     }
 }
 
-/// The control connection's view: it stores what it learns; it never
-/// resumes (each control connection starts with a full handshake).
-#[derive(Debug)]
-pub(crate) struct ControlView(pub(crate) Arc<SessionStore>);
+/// Which connection a [`View`] serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The control connection: it stores what it learns and never resumes
+    /// (each control connection starts with a full handshake).
+    Control,
+    /// A data connection: it resumes the control connection's session.
+    Data,
+}
 
-impl ClientSessionStore for ControlView {
-    fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
-        self.0.with(|s| s.kx_hint = Some(group));
-    }
-    fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
-        self.0.with(|s| s.kx_hint)
-    }
-    fn set_tls12_session(&self, _: ServerName<'static>, value: Tls12ClientSessionValue) {
-        self.0.with(|s| s.tls12 = Some(value));
-    }
-    fn tls12_session(&self, _: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
-        None
-    }
-    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
-    fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| s.push(true, value));
-    }
-    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
-        None
+/// The session store as one connection sees it.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub(crate) store: Arc<SessionStore>,
+    pub(crate) role: Role,
+}
+
+impl View {
+    /// rustls's resumption setting for `role`'s connections of a session.
+    pub(crate) fn resumption(store: &Arc<SessionStore>, role: Role) -> Resumption {
+        Resumption::store(Arc::new(View {
+            store: store.clone(),
+            role,
+        }))
     }
 }
 
-/// The data connections' view: resume the control connection's session.
-#[derive(Debug)]
-pub(crate) struct DataView(pub(crate) Arc<SessionStore>);
-
-impl ClientSessionStore for DataView {
+impl ClientSessionStore for View {
     fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
-        self.0.with(|s| s.kx_hint = Some(group));
+        self.store.with(|s| s.kx_hint = Some(group));
     }
     fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
-        self.0.with(|s| s.kx_hint)
+        self.store.with(|s| s.kx_hint)
     }
-    fn set_tls12_session(&self, _: ServerName<'static>, _: Tls12ClientSessionValue) {
-        // Keep the control connection's session.
+    fn set_tls12_session(&self, _: ServerName<'static>, value: Tls12ClientSessionValue) {
+        // Data connections keep the control connection's session.
+        if self.role == Role::Control {
+            self.store.with(|s| s.tls12 = Some(value));
+        }
     }
     fn tls12_session(&self, _: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
         // TLS 1.2 session values are `Clone`: every data connection is
         // offered the control connection's session.
-        self.0.with(|s| s.tls12.clone())
+        match self.role {
+            Role::Control => None,
+            Role::Data => self.store.with(|s| s.tls12.clone()),
+        }
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {
         // A failed resumption of a data connection must not make every
         // later one fail too: the control session stays.
     }
     fn insert_tls13_ticket(&self, _: ServerName<'static>, value: Tls13ClientSessionValue) {
-        self.0.with(|s| s.push(false, value));
+        let from_control = self.role == Role::Control;
+        self.store.with(|s| s.push(from_control, value));
     }
     fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
-        self.0.with(StoreInner::take)
+        match self.role {
+            Role::Control => None,
+            Role::Data => self.store.with(StoreInner::take),
+        }
     }
 }
 
