@@ -18,6 +18,8 @@
 
 use std::net::{SocketAddr, SocketAddrV4};
 
+use bytes::Bytes;
+
 use crate::command::Command;
 use crate::listing::{
     parse_dos_line, parse_list_line, parse_mlsx_line, parse_unix_line, Entry, EntryKind,
@@ -520,6 +522,18 @@ fn reference_lines(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
+/// Moves the lines `next` gives into `got` until it has none left; the
+/// error that stopped it, if any.
+fn take_lines(
+    got: &mut Vec<Vec<u8>>,
+    mut next: impl FnMut() -> Result<Option<Bytes>, ListingError>,
+) -> Result<(), ListingError> {
+    while let Some(line) = next()? {
+        got.push(line.to_vec());
+    }
+    Ok(())
+}
+
 /// Runs a [`LineSplitter`] over `data` in chunks, checking it against
 /// [`reference_lines`]. Returns the lines it produced.
 fn split_checked(
@@ -532,35 +546,20 @@ fn split_checked(
     let mut got: Vec<Vec<u8>> = Vec::new();
     let mut err = None;
     let mut pos = 0;
-    'feed: while pos < data.len() {
+    while pos < data.len() {
         let n = next_size(pos).clamp(1, data.len() - pos);
         if let Err(e) = s.push(&data[pos..pos + n]) {
             err = Some(e);
             break;
         }
         pos += n;
-        loop {
-            match s.next_line() {
-                Ok(Some(l)) => got.push(l.to_vec()),
-                Ok(None) => break,
-                Err(e) => {
-                    err = Some(e);
-                    break 'feed;
-                }
-            }
+        if let Err(e) = take_lines(&mut got, || s.next_line()) {
+            err = Some(e);
+            break;
         }
     }
     if err.is_none() {
-        loop {
-            match s.finish() {
-                Ok(Some(l)) => got.push(l.to_vec()),
-                Ok(None) => break,
-                Err(e) => {
-                    err = Some(e);
-                    break;
-                }
-            }
-        }
+        err = take_lines(&mut got, || s.finish()).err();
     }
     for l in &got {
         assert!(l.len() <= max_line_len, "line over max_line_len");
@@ -1322,7 +1321,7 @@ pub fn opening(data: &[u8]) {
         }
         let reply = Reply::new(
             crate::ReplyCode::new(code).unwrap(),
-            vec![bytes::Bytes::from(line)],
+            vec![Bytes::from(line)],
         );
         match step % 11 {
             0..=3 => op.handle_event(Event::Reply(reply)),

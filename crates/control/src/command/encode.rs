@@ -58,27 +58,12 @@ impl Command {
                 None => Ok(()),
             }
         };
+        if let Some(a) = self.required_arg() {
+            return check(a, true);
+        }
         use Command::*;
         match self {
-            // USER may be empty in theory, but never usefully.
-            User(a)
-            | Cwd(a)
-            | Smnt(a)
-            | Retr(a)
-            | Stor(a)
-            | Appe(a)
-            | Rnfr(a)
-            | Rnto(a)
-            | Dele(a)
-            | Rmd(a)
-            | Mkd(a)
-            | Site(a)
-            | Size(a)
-            | Mdtm(a)
-            | Host(a)
-            | Hash(a)
-            | XHash(_, a)
-            | Raw(a) => check(a, true),
+            Raw(a) => check(a, true),
             // An empty password is legitimate (anonymous servers).
             Pass(a) | Acct(a) => check(a.expose_secret(), false),
             Mfmt(t, a) => {
@@ -152,27 +137,7 @@ impl Command {
             out.put_slice(t.as_bytes());
         };
         match self {
-            User(a)
-            | Cwd(a)
-            | Smnt(a)
-            | Retr(a)
-            | Stor(a)
-            | Appe(a)
-            | Rnfr(a)
-            | Rnto(a)
-            | Dele(a)
-            | Rmd(a)
-            | Mkd(a)
-            | Site(a)
-            | Size(a)
-            | Mdtm(a)
-            | Host(a)
-            | Hash(a)
-            | XHash(_, a) => arg(out, a),
             Pass(a) | Acct(a) => arg(out, a.expose_secret()),
-            Cdup | Rein | Quit | Pasv | Stou | Abor | Pwd | Syst | Noop | Ccc | Feat => {
-                out.put_slice(verb.as_bytes());
-            }
             List(a) | Nlst(a) | Stat(a) | Help(a) | Mlsd(a) | Mlst(a) => opt(out, a),
             Port(addr) => {
                 let [a, b, c, d] = addr.ip().octets();
@@ -248,8 +213,41 @@ impl Command {
                 out.put_slice(a.as_bytes());
             }
             Raw(a) => out.put_slice(a.as_bytes()),
+            // The verb alone (CDUP, PWD, FEAT...), or with the one argument
+            // it requires.
+            _ => match self.required_arg() {
+                Some(a) => arg(out, a),
+                None => out.put_slice(verb.as_bytes()),
+            },
         }
         out.put_slice(b"\r\n");
+    }
+
+    /// The argument of a command whose one parameter is a required [`Arg`]
+    /// (a path, a name, a `SITE` line...). USER may be empty in theory, but
+    /// never usefully.
+    fn required_arg(&self) -> Option<&Arg> {
+        use Command::*;
+        match self {
+            User(a)
+            | Cwd(a)
+            | Smnt(a)
+            | Retr(a)
+            | Stor(a)
+            | Appe(a)
+            | Rnfr(a)
+            | Rnto(a)
+            | Dele(a)
+            | Rmd(a)
+            | Mkd(a)
+            | Site(a)
+            | Size(a)
+            | Mdtm(a)
+            | Host(a)
+            | Hash(a)
+            | XHash(_, a) => Some(a),
+            _ => None,
+        }
     }
 }
 

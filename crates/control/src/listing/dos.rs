@@ -6,10 +6,8 @@
 //! 2020-01-15  22:30               1,048,576 report.pdf
 //! ```
 
-use ::time::PrimitiveDateTime;
-
-use super::time::{calendar_date, clock_time, digits, parse_hhmm};
-use super::{refine_dir_kind, strip_eol, Entry, EntryKind, Modified, Precision, RawName};
+use super::time::{calendar_date, clock_time, digits, local_time, parse_hhmm};
+use super::{refine_dir_kind, strip_eol, Entry, EntryKind, RawName};
 
 /// IIS and `cmd.exe` pad `<DIR>` to a 14-character column and add one
 /// separator space: 10 spaces in all between `<DIR>` and the name.
@@ -103,16 +101,7 @@ pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
         kind: refine_dir_kind(kind, name),
         name: RawName::from(name),
         size,
-        modified: Some(Modified {
-            at: PrimitiveDateTime::new(date, time),
-            utc: false,
-            precision: if has_seconds {
-                Precision::Second
-            } else {
-                Precision::Minute
-            },
-            year_inferred: false,
-        }),
+        modified: Some(local_time(date, time, has_seconds, false)),
         permissions: None,
         link_target: link_target.map(RawName::from),
         owner: None,

@@ -153,17 +153,7 @@ impl LineSplitter {
         self.scanned = 0;
         let mut line = self.buf.split_to(end + 1).freeze();
         line.truncate(end);
-        if line.last() == Some(&b'\r') {
-            line.truncate(end - 1);
-        }
-        if line.len() > self.max_line_len {
-            return self
-                .fail(ListingError::LineTooLong {
-                    max: self.max_line_len,
-                })
-                .map(|()| None);
-        }
-        Ok(Some(line))
+        self.deliver(line)
     }
 
     /// Signals end of stream and returns the next remaining line: complete
@@ -180,9 +170,15 @@ impl LineSplitter {
         if self.buf.is_empty() {
             return Ok(None);
         }
-        let mut line = self.buf.split().freeze();
+        let line = self.buf.split().freeze();
         self.scanned = 0;
         self.tail_len = 0;
+        self.deliver(line)
+    }
+
+    /// Hands out `line` (its LF already gone) without a final CR, or fails
+    /// for good if it is longer than `max_line_len`.
+    fn deliver(&mut self, mut line: Bytes) -> Result<Option<Bytes>, ListingError> {
         if line.last() == Some(&b'\r') {
             line.truncate(line.len() - 1);
         }

@@ -96,6 +96,26 @@ pub(crate) fn clock_time(hour: u32, minute: u32, second: u32) -> Option<Time> {
     .ok()
 }
 
+/// A `LIST` row's time: the server's local time, to the second if the row
+/// showed seconds and to the minute otherwise.
+pub(crate) fn local_time(
+    date: Date,
+    time: Time,
+    has_seconds: bool,
+    year_inferred: bool,
+) -> Modified {
+    Modified {
+        at: PrimitiveDateTime::new(date, time),
+        utc: false,
+        precision: if has_seconds {
+            Precision::Second
+        } else {
+            Precision::Minute
+        },
+        year_inferred,
+    }
+}
+
 /// Parses `H:MM`, `HH:MM` or `HH:MM:SS` (24-hour), returning the time and
 /// whether seconds were present.
 pub(crate) fn parse_hhmm(s: &[u8]) -> Option<(Time, bool)> {

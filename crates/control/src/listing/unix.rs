@@ -16,7 +16,7 @@
 
 use ::time::{PrimitiveDateTime, Time};
 
-use super::time::{calendar_date, digits, month_abbrev, parse_hhmm};
+use super::time::{calendar_date, digits, local_time, month_abbrev, parse_hhmm};
 use super::{
     compact_lossy, parse_u64, refine_dir_kind, strip_eol, token_spans, CompactString, Entry,
     EntryKind, Modified, Precision, RawName,
@@ -269,16 +269,7 @@ fn parse_date(
         });
         return Some(FoundDate {
             columns: 3,
-            modified: date.map(|date| Modified {
-                at: PrimitiveDateTime::new(date, time),
-                utc: false,
-                precision: if has_seconds {
-                    Precision::Second
-                } else {
-                    Precision::Minute
-                },
-                year_inferred: true,
-            }),
+            modified: date.map(|date| local_time(date, time, has_seconds, true)),
         });
     }
 
@@ -291,16 +282,7 @@ fn parse_date(
         let (time, has_seconds) = parse_hhmm(tok(i + 1)?)?;
         return Some(FoundDate {
             columns: 2,
-            modified: Some(Modified {
-                at: PrimitiveDateTime::new(date, time),
-                utc: false,
-                precision: if has_seconds {
-                    Precision::Second
-                } else {
-                    Precision::Minute
-                },
-                year_inferred: false,
-            }),
+            modified: Some(local_time(date, time, has_seconds, false)),
         });
     }
     None

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
-use super::passive::parse_port_number;
+use super::passive::{parse_port_number, rfc2428_fields};
 use super::ParseError;
 
 /// Parses a `PORT` argument `h1,h2,h3,h4,p1,p2` (RFC 959 §4.1.2).
@@ -40,15 +40,10 @@ pub fn parse_eprt_argument(arg: &[u8]) -> Result<SocketAddr, ParseError> {
     if !(33..=126).contains(&delim) || delim.is_ascii_alphanumeric() {
         return Err(ParseError::Malformed("EPRT delimiter"));
     }
-    let fields: Vec<&[u8]> = arg.split(|&b| b == delim).collect();
-    let [empty, af, addr, port, tail] = fields.as_slice() else {
-        return Err(ParseError::Malformed("EPRT fields"));
-    };
-    if !empty.is_empty() || !tail.is_empty() {
-        return Err(ParseError::Malformed("EPRT fields"));
-    }
+    let [af, addr, port] =
+        rfc2428_fields(arg, delim).ok_or(ParseError::Malformed("EPRT fields"))?;
     let addr = std::str::from_utf8(addr).map_err(|_| ParseError::Malformed("EPRT address"))?;
-    let ip: IpAddr = match *af {
+    let ip: IpAddr = match af {
         b"1" => addr
             .parse::<Ipv4Addr>()
             .map_err(|_| ParseError::Malformed("EPRT IPv4 address"))?

@@ -116,15 +116,22 @@ pub(crate) fn parse_epsv_text(text: &[u8]) -> Result<u16, ParseError> {
     if !(33..=126).contains(&delim) || delim.is_ascii_digit() {
         return Err(ParseError::Malformed("229 delimiter"));
     }
-    let fields: Vec<&[u8]> = inner.split(|&b| b == delim).collect();
-    // "|||port|" splits into ["", "", "", "port", ""].
-    let [empty, _proto, _addr, port, tail] = fields.as_slice() else {
-        return Err(ParseError::Malformed("229 reply fields"));
-    };
-    if !empty.is_empty() || !tail.is_empty() {
-        return Err(ParseError::Malformed("229 reply fields"));
-    }
+    let [_proto, _addr, port] =
+        rfc2428_fields(inner, delim).ok_or(ParseError::Malformed("229 reply fields"))?;
     parse_port_number(port)
+}
+
+/// The three fields of an RFC 2428 `<d>proto<d>address<d>port<d>` text
+/// whose delimiter is `delim`, or `None` if it is not of that form.
+pub(crate) fn rfc2428_fields(text: &[u8], delim: u8) -> Option<[&[u8]; 3]> {
+    let fields: Vec<&[u8]> = text.split(|&b| b == delim).collect();
+    // "|||port|" splits into ["", "", "", "port", ""].
+    match fields.as_slice() {
+        [empty, proto, addr, port, tail] if empty.is_empty() && tail.is_empty() => {
+            Some([proto, addr, port])
+        }
+        _ => None,
+    }
 }
 
 /// Parses a decimal TCP port, 1-65535.

@@ -652,6 +652,18 @@ impl Session {
         Ok(())
     }
 
+    /// A reply to a one-reply exchange waiting in `waiting`: a 1yz reply
+    /// keeps it waiting, any other is its answer and leaves the session idle.
+    fn answer_or_wait(&mut self, waiting: State, reply: Reply) {
+        if reply.code().is_preliminary() {
+            self.state = waiting;
+            self.events.push_back(Event::Preliminary(reply));
+        } else {
+            self.state = State::Idle;
+            self.events.push_back(Event::Reply(reply));
+        }
+    }
+
     fn on_reply(&mut self, reply: Reply) -> Result<(), SessionError> {
         let code = reply.code();
         let state = std::mem::replace(&mut self.state, State::Failed);
@@ -667,13 +679,7 @@ impl Session {
             }
             State::Command => {
                 self.learn(code);
-                if code.is_preliminary() {
-                    self.state = State::Command;
-                    self.events.push_back(Event::Preliminary(reply));
-                } else {
-                    self.state = State::Idle;
-                    self.events.push_back(Event::Reply(reply));
-                }
+                self.answer_or_wait(State::Command, reply);
                 Ok(())
             }
             State::AwaitMark | State::AwaitCompletion => {
@@ -740,12 +746,8 @@ impl Session {
                     self.tls = TlsState::Cleared;
                     self.state = State::Idle;
                     self.events.push_back(Event::StopTls);
-                } else if code.is_preliminary() {
-                    self.state = State::Ccc;
-                    self.events.push_back(Event::Preliminary(reply));
                 } else {
-                    self.state = State::Idle;
-                    self.events.push_back(Event::Reply(reply));
+                    self.answer_or_wait(State::Ccc, reply);
                 }
                 Ok(())
             }

@@ -397,11 +397,8 @@ impl Opening {
     /// The data connection's TLS handshake succeeded. `server_uses_tickets`:
     /// the server has issued TLS 1.3 tickets on the control connection.
     pub fn handle_tls_established(&mut self, resumed: bool, server_uses_tickets: bool) {
-        if self.is_done() {
+        if !self.awaits_handshake() {
             return;
-        }
-        if self.step != Step::Handshaking {
-            return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
         }
         self.handshake = Some(if resumed {
             DataHandshake::Resumed
@@ -422,11 +419,8 @@ impl Opening {
 
     /// The data connection's TLS handshake failed.
     pub fn handle_tls_failed(&mut self, certificate_rejected: bool) {
-        if self.is_done() {
+        if !self.awaits_handshake() {
             return;
-        }
-        if self.step != Step::Handshaking {
-            return self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
         }
         self.handshake = Some(if certificate_rejected {
             DataHandshake::CertificateRejected
@@ -436,6 +430,19 @@ impl Opening {
         self.explain(DataFailure::Tls {
             certificate_rejected,
         });
+    }
+
+    /// Whether the outcome of a data-connection handshake is awaited now.
+    /// One nobody asked for fails the opening; after the end it is ignored.
+    fn awaits_handshake(&mut self) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        if self.step != Step::Handshaking {
+            self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
+            return false;
+        }
+        true
     }
 
     /// A timer armed by [`DataAction::ArmTimer`] fired. A timer the machine
