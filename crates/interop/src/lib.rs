@@ -50,13 +50,51 @@ pub fn report(line: &str) {
     }
 }
 
-/// A remote directory name of this run's own: `t-TAG-PID-NANOS`, so that
-/// tests sharing a server, and runs after one another, never meet.
-pub fn unique_dir(tag: &str) -> String {
+/// `PID-NANOS`: the end of every name of this run's own, so that tests
+/// sharing a server or a machine, and runs after one another, never meet.
+fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("t-{tag}-{}-{nanos}", std::process::id())
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// A remote directory name of this run's own: `t-TAG-PID-NANOS`.
+pub fn unique_dir(tag: &str) -> String {
+    format!("t-{tag}-{}", unique_suffix())
+}
+
+/// A local path of this run's own, not created:
+/// `$TMPDIR/ftpkit-TAG-PID-NANOS`.
+pub fn unique_temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("ftpkit-{tag}-{}", unique_suffix()))
+}
+
+/// A new, empty local directory of this run's own (see
+/// [`unique_temp_path`]).
+pub fn unique_temp_dir(tag: &str) -> PathBuf {
+    let d = unique_temp_path(tag);
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("creating {}: {e}", d.display()));
+    d
+}
+
+/// Turns on the client's tracing when `FTPKIT_LOG` holds a filter
+/// (`FTPKIT_LOG=debug` shows the protocol exchange of failing tests); the
+/// first call in a test binary wins.
+pub fn init_log() {
+    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// The server instance `name` of [`Env::load`], with the log of
+/// [`init_log`] turned on.
+pub fn server(name: &str) -> Server {
+    init_log();
+    Env::load().server(name)
 }
 
 /// The settings `interop/servers.sh start` wrote.

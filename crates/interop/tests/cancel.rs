@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use ftpkit::Client;
 use ftpkit_interop::data::Pattern;
-use ftpkit_interop::{report, Env, Mode};
+use ftpkit_interop::{report, Mode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `fut` for at most `polls` polls; `None` when it was dropped
@@ -78,13 +78,7 @@ async fn op(c: &mut Client, op: Op, data: &[u8]) -> ftpkit::Result<()> {
 }
 
 async fn cancellations(name: &str, rounds: u32) {
-    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
-    let server = Env::load().server(name);
+    let server = ftpkit_interop::server(name);
     let mut c = server.connect(Mode::Passive).await;
     let dir = ftpkit_interop::unique_dir("cancel");
     c.mkdir(dir.as_str()).await.unwrap();

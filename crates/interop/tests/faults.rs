@@ -15,24 +15,19 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ftpkit::ops::{self, FileOptions, MirrorOptions, Verify};
+use ftpkit::ops::{self, FileOptions, MirrorOptions, MirrorReport, Verify};
 use ftpkit::pool::{Pool, PoolConfig};
 use ftpkit::{Client, Config, ErrorKind, Timeouts};
 use ftpkit_interop::data::{hex, sha256, Pattern};
-use ftpkit_interop::{report, Env, Mode, Server};
+use ftpkit_interop::{report, unique_temp_dir, Env, Mode, Server};
 use ftpkit_testkit::fault_proxy::{Channel, Direction, Fault, FaultProxy, Rule};
+use Direction::{ToClient, ToServer};
+use ErrorKind::{Closed, Io, ServerReply, Timeout, Tls, Truncated};
 
 const MIB: u64 = 1 << 20;
 /// A case that takes longer than this hangs (the client's own deadlines
 /// below are a few seconds).
 const HANG: Duration = Duration::from_secs(90);
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ftpkit-faults-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A vsftpd instance, a directory of the test's own in its root, and a
 /// fault proxy in front of it.
@@ -41,22 +36,24 @@ struct Rig {
     proxy: FaultProxy,
     dir: String,
     name: String,
+    /// The planned faults that strike: all but delays, which are a
+    /// property of the link.
+    planned: usize,
 }
 
 impl Rig {
     async fn new(instance: &str, test: &str, rules: Vec<Rule>) -> Self {
-        if let Ok(filter) = std::env::var("FTPKIT_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_test_writer()
-                .try_init();
-        }
+        ftpkit_interop::init_log();
         let env = Env::load();
         let server = env.server(instance);
         let pasv = env.get(&format!("FTPKIT_INTEROP_{instance}_PASV"));
         let (lo, hi) = pasv.split_once('-').expect("passive range lo-hi");
         let range = lo.parse().unwrap()..=hi.parse().unwrap();
         let upstream = SocketAddr::from(([127, 0, 0, 1], server.port));
+        let planned = rules
+            .iter()
+            .filter(|r| !matches!(r.fault, Fault::Delay { .. }))
+            .count();
         let proxy = FaultProxy::start(upstream, range, rules).await.unwrap();
         let dir = format!("f-{test}");
         let disk = server.root.join(&dir);
@@ -68,23 +65,8 @@ impl Rig {
             server,
             proxy,
             dir,
+            planned,
         }
-    }
-
-    /// A rig with one fault on the first connection of `channel`.
-    async fn one(
-        instance: &str,
-        test: &str,
-        channel: Channel,
-        direction: Direction,
-        fault: Fault,
-    ) -> Self {
-        Self::new(
-            instance,
-            test,
-            vec![Rule::new(channel, 0, direction, fault)],
-        )
-        .await
     }
 
     /// The server's configuration, reached through the proxy; the
@@ -106,6 +88,13 @@ impl Rig {
         c
     }
 
+    /// A session through the proxy, which must open.
+    async fn connect(&self) -> Client {
+        within("connect", Client::connect(self.config()))
+            .await
+            .unwrap()
+    }
+
     fn remote(&self, file: &str) -> String {
         format!("{}/{file}", self.dir)
     }
@@ -114,18 +103,76 @@ impl Rig {
         self.server.root.join(&self.dir).join(file)
     }
 
+    /// A new local directory for this case (`tag`) on this server.
+    fn local_dir(&self, tag: &str) -> PathBuf {
+        unique_temp_dir(&format!("faults-{tag}-{}", self.server.name))
+    }
+
     /// Puts a pattern file of `len` bytes on the server's disk; returns its
     /// SHA-256.
     fn seed(&self, file: &str, seed: u64, len: u64) -> Vec<u8> {
-        let data = Pattern::bytes(seed, usize::try_from(len).unwrap());
+        let data = pattern(seed, len);
         let p = self.disk(file);
         std::fs::write(&p, &data).unwrap();
         chown_like_root(&self.server.root, &p);
         sha256(&data)
     }
 
+    /// Does `action` through the proxy, which must fail; returns the error.
+    async fn failure(&self, action: Action) -> ftpkit::Error {
+        let config = self.config();
+        let done = match action {
+            Action::Connect => within("connect", Client::connect(config)).await.map(drop),
+            Action::Download(seed) => {
+                self.seed("f.bin", seed, 8 * MIB);
+                within("download", download(&config, &self.remote("f.bin")))
+                    .await
+                    .map(drop)
+            }
+            Action::Upload(seed) => {
+                let data = pattern(seed, 32 * MIB);
+                within("upload", upload(&config, &self.remote("up.bin"), &data)).await
+            }
+        };
+        match done {
+            Ok(()) => panic!("{}: {action:?} succeeded through the faults", self.name),
+            Err(e) => e,
+        }
+    }
+
+    /// Does `action`, which the faults must make fail: the error is one of
+    /// `kinds` and transient (a TLS error aside: a cut can end the stream
+    /// mid-record); then [`Rig::done`].
+    async fn fails(&self, action: Action, kinds: &[ErrorKind]) {
+        let e = self.failure(action).await;
+        let name = &self.name;
+        assert!(
+            kinds.contains(&e.kind()),
+            "{name}: expected one of {kinds:?}, got {:?}: {e}",
+            e.kind()
+        );
+        assert!(e.is_transient() || e.kind() == Tls, "{name}: {e}");
+        match e.reply() {
+            Some(reply) => self.done(&format!("{:?} {:?}", e.kind(), reply.code())),
+            None => self.done(&format!("{:?}", e.kind())),
+        }
+    }
+
     /// Records what struck and checks the planned faults all did.
-    fn done(&self, outcome: &str, expected_strikes: usize) {
+    fn done(&self, outcome: &str) {
+        self.done_with(outcome, self.planned);
+    }
+
+    /// Checks that between one and all of the planned faults struck (a
+    /// fault planned for a connection that carries too few bytes never
+    /// strikes), then records what did.
+    fn done_with_some_struck(&self, outcome: &str) {
+        let struck = self.proxy.log().struck.len();
+        assert!((1..=self.planned).contains(&struck), "{struck}");
+        self.done_with(outcome, struck);
+    }
+
+    fn done_with(&self, outcome: &str, expected_strikes: usize) {
         let log = self.proxy.log();
         report(&format!(
             "fault {}: {} control + {} data connections; struck: [{}]; {outcome}",
@@ -145,6 +192,18 @@ impl Rig {
     }
 }
 
+/// What a failing case has the client do, each on a fresh session.
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    /// Connect and log in.
+    Connect,
+    /// Download an 8 MiB pattern file of this seed.
+    Download(u64),
+    /// Upload 32 MiB of this seed: larger than every socket buffer on the
+    /// way, so the client is still writing when the fault reaches it.
+    Upload(u64),
+}
+
 fn chown_like_root(root: &Path, p: &Path) {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(root).unwrap();
@@ -157,16 +216,27 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what}: hung past every deadline"))
 }
 
-fn rule(channel: Channel, nth: usize, direction: Direction, fault: Fault) -> Rule {
-    Rule::new(channel, nth, direction, fault)
+/// `len` pattern bytes of `seed`.
+fn pattern(seed: u64, len: u64) -> Vec<u8> {
+    Pattern::bytes(seed, usize::try_from(len).unwrap())
 }
 
-fn assert_kind(e: &ftpkit::Error, kinds: &[ErrorKind]) {
-    assert!(
-        kinds.contains(&e.kind()),
-        "expected one of {kinds:?}, got {:?}: {e}",
-        e.kind()
-    );
+/// A fault on the first control connection.
+fn on_control(direction: Direction, fault: Fault) -> Rule {
+    Rule::new(Channel::Control, 0, direction, fault)
+}
+
+/// Faults on data connections, each on the `nth` one to open.
+fn on_data(direction: Direction, faults: &[(usize, Fault)]) -> Vec<Rule> {
+    faults
+        .iter()
+        .map(|&(nth, fault)| Rule::new(Channel::Data, nth, direction, fault))
+        .collect()
+}
+
+/// Checks that `got` has the SHA-256 `want`.
+fn assert_same(what: &str, got: &[u8], want: &[u8]) {
+    assert_eq!(hex(&sha256(got)), hex(want), "{what}");
 }
 
 /// Downloads `remote` into memory on a fresh session.
@@ -196,228 +266,91 @@ fn pool() -> Pool {
 // ----- the cases, each on plain vsftpd and on vsftpd with explicit TLS -----
 
 async fn control_cut_in_the_greeting(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "ctl-cut-greeting",
-        Channel::Control,
-        Direction::ToClient,
-        Fault::Cut { at: 10 },
-    )
-    .await;
-    let e = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap_err();
-    assert_kind(&e, &[ErrorKind::Closed, ErrorKind::Io]);
-    assert!(e.is_transient(), "{e}");
-    rig.done(&format!("{:?}", e.kind()), 1);
+    let rules = vec![on_control(ToClient, Fault::Cut { at: 10 })];
+    let rig = Rig::new(instance, "ctl-cut-greeting", rules).await;
+    rig.fails(Action::Connect, &[Closed, Io]).await;
 }
 
 async fn control_reset_during_login(instance: &str) {
     // After the client's first 12 bytes ("USER ftpkit\r", or part of the
     // TLS handshake on the TLS instance).
-    let rig = Rig::one(
-        instance,
-        "ctl-reset-login",
-        Channel::Control,
-        Direction::ToServer,
-        Fault::Reset { at: 12 },
-    )
-    .await;
-    let e = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap_err();
-    assert_kind(&e, &[ErrorKind::Io, ErrorKind::Closed, ErrorKind::Tls]);
-    rig.done(&format!("{:?}", e.kind()), 1);
+    let rules = vec![on_control(ToServer, Fault::Reset { at: 12 })];
+    let rig = Rig::new(instance, "ctl-reset-login", rules).await;
+    rig.fails(Action::Connect, &[Io, Closed, Tls]).await;
 }
 
 async fn control_stall_hits_the_reply_deadline(instance: &str) {
     // The greeting gets through, then nothing more ever arrives.
-    let rig = Rig::one(
-        instance,
-        "ctl-stall",
-        Channel::Control,
-        Direction::ToClient,
-        Fault::Stall { at: 20 },
-    )
-    .await;
-    let e = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    assert!(e.is_transient());
-    rig.done("Timeout", 1);
+    let rules = vec![on_control(ToClient, Fault::Stall { at: 20 })];
+    let rig = Rig::new(instance, "ctl-stall", rules).await;
+    rig.fails(Action::Connect, &[Timeout]).await;
 }
 
 async fn control_delay_within_the_deadline_still_works(instance: &str) {
-    let rig = Rig::new(
-        instance,
-        "ctl-delay",
-        vec![
-            rule(
-                Channel::Control,
-                0,
-                Direction::ToClient,
-                Fault::Delay {
-                    by: Duration::from_millis(40),
-                },
-            ),
-            rule(
-                Channel::Control,
-                0,
-                Direction::ToServer,
-                Fault::Delay {
-                    by: Duration::from_millis(40),
-                },
-            ),
-        ],
-    )
-    .await;
+    let delay = Fault::Delay {
+        by: Duration::from_millis(40),
+    };
+    let rules = vec![on_control(ToClient, delay), on_control(ToServer, delay)];
+    let rig = Rig::new(instance, "ctl-delay", rules).await;
     let sum = rig.seed("f.bin", 1, 3 * MIB);
     let got = within("download", download(&rig.config(), &rig.remote("f.bin")))
         .await
         .unwrap();
-    assert_eq!(hex(&sha256(&got)), hex(&sum));
-    rig.done("ok, identical", 0);
+    assert_same("download", &got, &sum);
+    rig.done("ok, identical");
 }
 
 async fn control_delay_beyond_the_deadline_times_out(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "ctl-delay-long",
-        Channel::Control,
-        Direction::ToClient,
-        Fault::Delay {
-            by: Duration::from_secs(5),
-        },
-    )
-    .await;
-    let e = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    let delay = Fault::Delay {
+        by: Duration::from_secs(5),
+    };
     // The delay is a property of the link, not a fault that "struck".
-    rig.done("Timeout", 0);
+    let rules = vec![on_control(ToClient, delay)];
+    let rig = Rig::new(instance, "ctl-delay-long", rules).await;
+    rig.fails(Action::Connect, &[Timeout]).await;
 }
 
 async fn data_cut_mid_download(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "data-cut-down",
-        Channel::Data,
-        Direction::ToClient,
-        Fault::Cut { at: MIB },
-    )
-    .await;
-    rig.seed("f.bin", 2, 8 * MIB);
-    let e = within("download", download(&rig.config(), &rig.remote("f.bin")))
-        .await
-        .unwrap_err();
+    let rules = on_data(ToClient, &[(0, Fault::Cut { at: MIB })]);
     // Plain: vsftpd's write fails and it answers 426; TLS: the stream ends
     // without close_notify.
-    assert_kind(&e, &[ErrorKind::ServerReply, ErrorKind::Truncated]);
-    assert!(e.is_transient(), "{e}");
-    rig.done(
-        &format!("{:?} {:?}", e.kind(), e.reply().map(|r| r.code())),
-        1,
-    );
+    let rig = Rig::new(instance, "data-cut-down", rules).await;
+    rig.fails(Action::Download(2), &[ServerReply, Truncated])
+        .await;
 }
 
 async fn data_reset_mid_download(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "data-reset-down",
-        Channel::Data,
-        Direction::ToClient,
-        Fault::Reset { at: MIB + 7 },
-    )
-    .await;
-    rig.seed("f.bin", 3, 8 * MIB);
-    let e = within("download", download(&rig.config(), &rig.remote("f.bin")))
-        .await
-        .unwrap_err();
-    assert_kind(
-        &e,
-        &[ErrorKind::Io, ErrorKind::Truncated, ErrorKind::ServerReply],
-    );
-    assert!(e.is_transient(), "{e}");
-    rig.done(&format!("{:?}", e.kind()), 1);
+    let rules = on_data(ToClient, &[(0, Fault::Reset { at: MIB + 7 })]);
+    let rig = Rig::new(instance, "data-reset-down", rules).await;
+    rig.fails(Action::Download(3), &[Io, Truncated, ServerReply])
+        .await;
 }
 
 async fn data_stall_mid_download_hits_the_idle_deadline(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "data-stall-down",
-        Channel::Data,
-        Direction::ToClient,
-        Fault::Stall { at: MIB },
-    )
-    .await;
-    rig.seed("f.bin", 4, 8 * MIB);
-    let e = within("download", download(&rig.config(), &rig.remote("f.bin")))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    rig.done("Timeout", 1);
+    let rules = on_data(ToClient, &[(0, Fault::Stall { at: MIB })]);
+    let rig = Rig::new(instance, "data-stall-down", rules).await;
+    rig.fails(Action::Download(4), &[Timeout]).await;
 }
 
 async fn data_cut_mid_upload(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "data-cut-up",
-        Channel::Data,
-        Direction::ToServer,
-        Fault::Cut { at: MIB },
-    )
-    .await;
-    // Larger than every socket buffer on the way, so the client is still
-    // writing when the cut reaches it.
-    let data = Pattern::bytes(5, usize::try_from(32 * MIB).unwrap());
-    let e = within(
-        "upload",
-        upload(&rig.config(), &rig.remote("up.bin"), &data),
-    )
-    .await
-    .unwrap_err();
-    assert_kind(&e, &[ErrorKind::Io, ErrorKind::Closed, ErrorKind::Tls]);
-    assert!(e.is_transient() || e.kind() == ErrorKind::Tls, "{e}");
-    rig.done(&format!("{:?}", e.kind()), 1);
+    let rules = on_data(ToServer, &[(0, Fault::Cut { at: MIB })]);
+    let rig = Rig::new(instance, "data-cut-up", rules).await;
+    rig.fails(Action::Upload(5), &[Io, Closed, Tls]).await;
 }
 
 async fn data_stall_mid_upload_hits_the_idle_deadline(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "data-stall-up",
-        Channel::Data,
-        Direction::ToServer,
-        Fault::Stall { at: MIB },
-    )
-    .await;
-    let data = Pattern::bytes(6, usize::try_from(32 * MIB).unwrap());
-    let e = within(
-        "upload",
-        upload(&rig.config(), &rig.remote("up.bin"), &data),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    rig.done("Timeout", 1);
+    let rules = on_data(ToServer, &[(0, Fault::Stall { at: MIB })]);
+    let rig = Rig::new(instance, "data-stall-up", rules).await;
+    rig.fails(Action::Upload(6), &[Timeout]).await;
 }
 
 async fn failed_download_leaves_only_the_part_file(instance: &str) {
-    let rig = Rig::one(
-        instance,
-        "no-partial",
-        Channel::Data,
-        Direction::ToClient,
-        Fault::Cut { at: 2 * MIB },
-    )
-    .await;
-    rig.seed("f.bin", 7, 8 * MIB);
-    let local_dir = temp_dir(&format!("nopartial-{}", rig.server.name));
+    let rules = on_data(ToClient, &[(0, Fault::Cut { at: 2 * MIB })]);
+    let rig = Rig::new(instance, "no-partial", rules).await;
+    let sum = rig.seed("f.bin", 7, 8 * MIB);
+    let local_dir = rig.local_dir("nopartial");
     let local = local_dir.join("f.bin");
-    let mut c = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap();
+    let mut c = rig.connect().await;
     let e = within(
         "download_file",
         ops::download_file(&mut c, rig.remote("f.bin"), &local, &FileOptions::default()),
@@ -429,9 +362,7 @@ async fn failed_download_leaves_only_the_part_file(instance: &str) {
     assert!(part < 8 * MIB, "{part}");
     // The same call with `resume` continues the `.part` file.
     drop(c);
-    let mut c = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap();
+    let mut c = rig.connect().await;
     let opts = FileOptions::new().resume(true).verify(Verify::Size);
     let r = within(
         "download_file",
@@ -440,101 +371,50 @@ async fn failed_download_leaves_only_the_part_file(instance: &str) {
     .await
     .unwrap();
     assert_eq!(r.resumed_from, part);
-    assert_eq!(
-        hex(&sha256(&std::fs::read(&local).unwrap())),
-        hex(&sha256(&Pattern::bytes(
-            7,
-            usize::try_from(8 * MIB).unwrap()
-        )))
-    );
+    assert_same("resumed", &std::fs::read(&local).unwrap(), &sum);
     let _ = c.quit().await;
     std::fs::remove_dir_all(&local_dir).unwrap();
-    rig.done(&format!("{:?}, then resumed from {part}", e.kind()), 1);
+    rig.done(&format!("{:?}, then resumed from {part}", e.kind()));
 }
 
 async fn retry_download_resumes_through_faults(instance: &str) {
     // Attempt 1: the data connection is cut; attempt 2: reset; attempt 3:
     // stalls (idle deadline); attempt 4 gets the rest.
-    let rig = Rig::new(
-        instance,
-        "retry-down",
-        vec![
-            rule(
-                Channel::Data,
-                0,
-                Direction::ToClient,
-                Fault::Cut { at: 3 * MIB },
-            ),
-            rule(
-                Channel::Data,
-                1,
-                Direction::ToClient,
-                Fault::Reset { at: 2 * MIB },
-            ),
-            rule(
-                Channel::Data,
-                2,
-                Direction::ToClient,
-                Fault::Stall { at: MIB },
-            ),
-        ],
-    )
-    .await;
+    let faults = [
+        (0, Fault::Cut { at: 3 * MIB }),
+        (1, Fault::Reset { at: 2 * MIB }),
+        (2, Fault::Stall { at: MIB }),
+    ];
+    let rig = Rig::new(instance, "retry-down", on_data(ToClient, &faults)).await;
     let sum = rig.seed("f.bin", 8, 16 * MIB);
-    let local_dir = temp_dir(&format!("retrydown-{}", rig.server.name));
+    let local_dir = rig.local_dir("retrydown");
     let local = local_dir.join("f.bin");
-    let pool = pool();
-    let n = within(
-        "retry_download",
-        pool.retry_download(&rig.config(), &rig.remote("f.bin"), &local, 5),
-    )
-    .await
-    .unwrap();
-    assert_eq!(n, 16 * MIB);
-    assert_eq!(hex(&sha256(&std::fs::read(&local).unwrap())), hex(&sum));
+    let (pool, config, remote) = (pool(), rig.config(), rig.remote("f.bin"));
+    let retried = pool.retry_download(&config, &remote, &local, 5);
+    assert_eq!(within("retry_download", retried).await.unwrap(), 16 * MIB);
+    assert_same("retry_download", &std::fs::read(&local).unwrap(), &sum);
     assert!(!ops::part_path(&local).exists());
     std::fs::remove_dir_all(&local_dir).unwrap();
-    rig.done("ok after 3 faults, identical", 3);
+    rig.done("ok after 3 faults, identical");
 }
 
 async fn retry_upload_resumes_through_faults(instance: &str) {
-    let rig = Rig::new(
-        instance,
-        "retry-up",
-        vec![
-            rule(
-                Channel::Data,
-                0,
-                Direction::ToServer,
-                Fault::Cut { at: 3 * MIB },
-            ),
-            rule(
-                Channel::Data,
-                1,
-                Direction::ToServer,
-                Fault::Reset { at: 2 * MIB },
-            ),
-        ],
-    )
-    .await;
-    let data = Pattern::bytes(9, usize::try_from(16 * MIB).unwrap());
-    let local_dir = temp_dir(&format!("retryup-{}", rig.server.name));
+    let faults = [
+        (0, Fault::Cut { at: 3 * MIB }),
+        (1, Fault::Reset { at: 2 * MIB }),
+    ];
+    let rig = Rig::new(instance, "retry-up", on_data(ToServer, &faults)).await;
+    let data = pattern(9, 16 * MIB);
+    let local_dir = rig.local_dir("retryup");
     let local = local_dir.join("up.bin");
     std::fs::write(&local, &data).unwrap();
-    let pool = pool();
-    let n = within(
-        "retry_upload",
-        pool.retry_upload(&rig.config(), &local, &rig.remote("up.bin"), 5),
-    )
-    .await
-    .unwrap();
-    assert_eq!(n, 16 * MIB);
-    assert_eq!(
-        hex(&sha256(&std::fs::read(rig.disk("up.bin")).unwrap())),
-        hex(&sha256(&data))
-    );
+    let (pool, config, remote) = (pool(), rig.config(), rig.remote("up.bin"));
+    let retried = pool.retry_upload(&config, &local, &remote, 5);
+    assert_eq!(within("retry_upload", retried).await.unwrap(), 16 * MIB);
+    let on_server = std::fs::read(rig.disk("up.bin")).unwrap();
+    assert_same("retry_upload", &on_server, &sha256(&data));
     std::fs::remove_dir_all(&local_dir).unwrap();
-    rig.done("ok after 2 faults, identical", 2);
+    rig.done("ok after 2 faults, identical");
 }
 
 /// Files of a small tree: (name, seed, size).
@@ -555,119 +435,67 @@ fn mirror_opts() -> MirrorOptions {
     }
 }
 
+/// Checks a mirror of [`TREE`] through faults: no errors, every file
+/// transferred, and each of `copies` identical to its original.
+fn check_mirror(rep: &MirrorReport, copies: &Path) {
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+    assert_eq!(rep.files_transferred, TREE.len() as u64);
+    for (n, seed, len) in TREE {
+        let copy = copies.join(n);
+        assert_same(
+            n,
+            &std::fs::read(&copy).unwrap(),
+            &sha256(&pattern(seed, len)),
+        );
+        assert!(!ops::part_path(&copy).exists(), "{n}");
+    }
+}
+
 async fn mirror_down_resumes_through_faults(instance: &str) {
     // Data connection 0 is the listing; later ones carry files (which file
     // gets which connection depends on the two workers' timing, so the
     // faults hit at offsets every file above 1 MiB passes, and a fault on a
     // smaller file simply never strikes: the count is checked as a range).
-    let rig = Rig::new(
-        instance,
-        "mirror-down",
-        vec![
-            rule(
-                Channel::Data,
-                1,
-                Direction::ToClient,
-                Fault::Cut { at: 512 * 1024 },
-            ),
-            rule(
-                Channel::Data,
-                3,
-                Direction::ToClient,
-                Fault::Reset { at: 100 },
-            ),
-            rule(
-                Channel::Data,
-                5,
-                Direction::ToClient,
-                Fault::Stall { at: 1 },
-            ),
-        ],
-    )
-    .await;
-    let sums: Vec<_> = TREE
-        .iter()
-        .map(|(n, seed, len)| (*n, rig.seed(n, *seed, *len)))
-        .collect();
-    let local = temp_dir(&format!("mirrordown-{}", rig.server.name));
-    let mut c = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap();
-    let rep = within(
-        "mirror_down",
-        ops::mirror_down(&mut c, &rig.dir, &local, &mirror_opts()),
-    )
-    .await
-    .unwrap();
-    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
-    assert_eq!(rep.files_transferred, TREE.len() as u64);
-    for (n, sum) in &sums {
-        assert_eq!(
-            hex(&sha256(&std::fs::read(local.join(n)).unwrap())),
-            hex(sum),
-            "{n}"
-        );
-        assert!(!ops::part_path(&local.join(n)).exists());
+    let faults = [
+        (1, Fault::Cut { at: 512 * 1024 }),
+        (3, Fault::Reset { at: 100 }),
+        (5, Fault::Stall { at: 1 }),
+    ];
+    let rig = Rig::new(instance, "mirror-down", on_data(ToClient, &faults)).await;
+    for (n, seed, len) in TREE {
+        rig.seed(n, seed, len);
     }
+    let local = rig.local_dir("mirrordown");
+    let mut c = rig.connect().await;
+    let opts = mirror_opts();
+    let mirrored = ops::mirror_down(&mut c, &rig.dir, &local, &opts);
+    check_mirror(&within("mirror_down", mirrored).await.unwrap(), &local);
     let _ = c.quit().await;
     std::fs::remove_dir_all(&local).unwrap();
-    let struck = rig.proxy.log().struck.len();
-    assert!((1..=3).contains(&struck), "{struck}");
-    rig.done("ok, every file identical", struck);
+    rig.done_with_some_struck("ok, every file identical");
 }
 
 async fn mirror_up_resumes_through_faults(instance: &str) {
-    let rig = Rig::new(
-        instance,
-        "mirror-up",
-        vec![
-            rule(
-                Channel::Data,
-                1,
-                Direction::ToServer,
-                Fault::Cut { at: 512 * 1024 },
-            ),
-            rule(
-                Channel::Data,
-                3,
-                Direction::ToServer,
-                Fault::Reset { at: 100 },
-            ),
-        ],
-    )
-    .await;
-    let local = temp_dir(&format!("mirrorup-{}", rig.server.name));
-    let mut sums = Vec::new();
+    let faults = [
+        (1, Fault::Cut { at: 512 * 1024 }),
+        (3, Fault::Reset { at: 100 }),
+    ];
+    let rig = Rig::new(instance, "mirror-up", on_data(ToServer, &faults)).await;
+    let local = rig.local_dir("mirrorup");
     for (n, seed, len) in TREE {
-        let data = Pattern::bytes(seed, usize::try_from(len).unwrap());
-        std::fs::write(local.join(n), &data).unwrap();
-        sums.push((n, sha256(&data)));
+        std::fs::write(local.join(n), pattern(seed, len)).unwrap();
     }
-    let mut c = within("connect", Client::connect(rig.config()))
-        .await
-        .unwrap();
-    let target = format!("{}/up", rig.dir);
-    let rep = within(
-        "mirror_up",
-        ops::mirror_up(&mut c, &local, &target, &mirror_opts()),
-    )
-    .await
-    .unwrap();
-    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
-    assert_eq!(rep.files_transferred, TREE.len() as u64);
-    for (n, sum) in &sums {
-        let remote = rig.server.root.join(&target).join(n);
-        assert_eq!(
-            hex(&sha256(&std::fs::read(remote).unwrap())),
-            hex(sum),
-            "{n}"
-        );
-    }
+    let mut c = rig.connect().await;
+    let target = rig.remote("up");
+    let opts = mirror_opts();
+    let mirrored = ops::mirror_up(&mut c, &local, &target, &opts);
+    check_mirror(
+        &within("mirror_up", mirrored).await.unwrap(),
+        &rig.server.root.join(&target),
+    );
     let _ = c.quit().await;
     std::fs::remove_dir_all(&local).unwrap();
-    let struck = rig.proxy.log().struck.len();
-    assert!((1..=2).contains(&struck), "{struck}");
-    rig.done("ok, every file identical", struck);
+    rig.done_with_some_struck("ok, every file identical");
 }
 
 macro_rules! cases {
