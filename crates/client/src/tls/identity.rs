@@ -27,7 +27,6 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use p12_keystore::Pkcs12Archive;
-use ring::signature::KeyPair as _;
 use rustls::pki_types::pem::{PemObject, SectionKind};
 use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -542,186 +541,22 @@ struct StoreKey {
     public: std::result::Result<Vec<u8>, String>,
 }
 
-const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-
-const TAG_INTEGER: u8 = 0x02;
-const TAG_OCTET_STRING: u8 = 0x04;
-const TAG_OID: u8 = 0x06;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_CONTEXT_0: u8 = 0xa0;
-
 /// The public key of `key`, as in a certificate's SubjectPublicKeyInfo bit
-/// string, derived with ring; or why it cannot be.
+/// string, as rustls (with ring) derives it; or why it cannot be.
 fn public_key_of(key: &PrivateKeyDer<'_>) -> std::result::Result<Vec<u8>, String> {
-    match key {
-        PrivateKeyDer::Pkcs8(k) => pkcs8_public_key(k.secret_pkcs8_der()),
-        PrivateKeyDer::Pkcs1(k) => ring::signature::RsaKeyPair::from_der(k.secret_pkcs1_der())
-            .map(|kp| kp.public_key().as_ref().to_vec())
-            .map_err(|e| format!("RSA (PKCS#1) key not usable: {e}")),
-        PrivateKeyDer::Sec1(k) => sec1_public_key(k.secret_sec1_der()),
-        _ => Err("unsupported key encoding".into()),
-    }
-}
-
-fn pkcs8_public_key(der: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let (algorithm, parameter) =
-        pkcs8_algorithm(der).ok_or_else(|| "not a readable PKCS#8 key".to_owned())?;
-    if algorithm == OID_RSA_ENCRYPTION {
-        ring::signature::RsaKeyPair::from_pkcs8(der)
-            .map(|kp| kp.public_key().as_ref().to_vec())
-            .map_err(|e| format!("RSA key not usable: {e}"))
-    } else if algorithm == OID_EC_PUBLIC_KEY {
-        let curve = match parameter {
-            Some(p) if p == OID_P256 => &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            Some(p) if p == OID_P384 => &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-            Some(p) => {
-                return Err(format!(
-                    "EC key on curve {} cannot be checked (only P-256 and P-384)",
-                    oid_string(p)
-                ))
-            }
-            None => return Err("EC key without a named curve cannot be checked".into()),
-        };
-        let rng = ring::rand::SystemRandom::new();
-        ring::signature::EcdsaKeyPair::from_pkcs8(curve, der, &rng)
-            .map(|kp| kp.public_key().as_ref().to_vec())
-            .map_err(|e| format!("EC key not usable: {e}"))
-    } else if algorithm == OID_ED25519 {
-        ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map(|kp| kp.public_key().as_ref().to_vec())
-            .map_err(|e| format!("Ed25519 key not usable: {e}"))
-    } else {
-        Err(format!(
-            "key algorithm {} cannot be checked (only RSA, ECDSA P-256/P-384 and Ed25519)",
-            oid_string(algorithm)
-        ))
-    }
-}
-
-/// The algorithm OID and its OID parameter (the curve for EC keys) of a
-/// PKCS#8 PrivateKeyInfo.
-fn pkcs8_algorithm(der: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
-    let (tag, info, _) = der_next(der)?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let (tag, _version, rest) = der_next(info)?;
-    if tag != TAG_INTEGER {
-        return None;
-    }
-    let (tag, algorithm_id, _) = der_next(rest)?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let (tag, algorithm, rest) = der_next(algorithm_id)?;
-    if tag != TAG_OID {
-        return None;
-    }
-    let parameter = der_next(rest).and_then(|(tag, p, _)| (tag == TAG_OID).then_some(p));
-    Some((algorithm, parameter))
-}
-
-/// A SEC1 ECPrivateKey is wrapped in PKCS#8 for ring, with the curve it
-/// names (or P-256, then P-384, when it names none).
-fn sec1_public_key(sec1: &[u8]) -> std::result::Result<Vec<u8>, String> {
-    let curve = sec1_curve(sec1).ok_or_else(|| "not a readable SEC1 EC key".to_owned())?;
-    let curves: Vec<&[u8]> = match curve {
-        Some(c) => vec![c],
-        None => vec![OID_P256, OID_P384],
-    };
-    let mut last = String::new();
-    for curve in curves {
-        let mut algorithm = der_wrap(TAG_OID, OID_EC_PUBLIC_KEY);
-        algorithm.extend(der_wrap(TAG_OID, curve));
-        let mut info = der_wrap(TAG_INTEGER, &[0]);
-        info.extend(der_wrap(TAG_SEQUENCE, &algorithm));
-        info.extend(der_wrap(TAG_OCTET_STRING, sec1));
-        match pkcs8_public_key(&der_wrap(TAG_SEQUENCE, &info)) {
-            Ok(public) => return Ok(public),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// The named curve of a SEC1 ECPrivateKey: `Some(None)` when it has none.
-fn sec1_curve(sec1: &[u8]) -> Option<Option<&[u8]>> {
-    let (tag, body, _) = der_next(sec1)?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let (_, _version, rest) = der_next(body)?;
-    let (_, _private, mut rest) = der_next(rest)?;
-    while let Some((tag, content, next)) = der_next(rest) {
-        if tag == TAG_CONTEXT_0 {
-            return Some(
-                der_next(content).and_then(|(tag, oid, _)| (tag == TAG_OID).then_some(oid)),
-            );
-        }
-        rest = next;
-    }
-    Some(None)
-}
-
-/// One DER TLV of `input`: tag, content, and what follows.
-fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-fn der_wrap(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// Dotted form of DER OID content bytes.
-fn oid_string(oid: &[u8]) -> String {
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut value = 0u64;
-    for &b in oid {
-        value = (value << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            if arcs.is_empty() {
-                let first = (value / 40).min(2);
-                arcs.push(first);
-                arcs.push(value - first * 40);
-            } else {
-                arcs.push(value);
-            }
-            value = 0;
-        }
-    }
-    arcs.iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    let signing = rustls::crypto::ring::sign::any_supported_type(key).map_err(|_| {
+        "the key is neither RSA, ECDSA P-256/P-384 nor Ed25519 (the keys rustls with ring can use)"
+            .to_owned()
+    })?;
+    let spki = signing.public_key().ok_or_else(|| {
+        format!(
+            "rustls cannot derive the public key of this {:?} key",
+            signing.algorithm()
+        )
+    })?;
+    let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki)
+        .map_err(|e| format!("the key's public key does not parse: {e}"))?;
+    Ok(info.subject_public_key.data.to_vec())
 }
 
 // ----- the store -----
@@ -988,26 +823,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_round_trip() {
-        let long = vec![7u8; 300];
-        let wrapped = der_wrap(TAG_OCTET_STRING, &long);
-        assert_eq!(&wrapped[..4], &[0x04, 0x82, 0x01, 0x2c]);
-        let (tag, content, rest) = der_next(&wrapped).unwrap_or((0, &[], &[]));
-        assert_eq!(
-            (tag, content, rest.len()),
-            (TAG_OCTET_STRING, long.as_slice(), 0)
-        );
-        assert_eq!(der_wrap(TAG_INTEGER, &[0]), [0x02, 0x01, 0x00]);
-    }
-
-    #[test]
-    fn oids_are_dotted() {
-        assert_eq!(oid_string(OID_RSA_ENCRYPTION), "1.2.840.113549.1.1.1");
-        assert_eq!(oid_string(OID_P384), "1.3.132.0.34");
-        assert_eq!(oid_string(OID_ED25519), "1.3.101.112");
-    }
 
     #[test]
     fn times_are_readable() {
