@@ -28,9 +28,19 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `target` on every seed and regression file of `name`; fails with the
-/// list of files that panicked.
-fn replay(name: &str, target: fn(&[u8])) {
+/// Every fuzz target, by the name of its corpus folder.
+const TARGETS: [(&str, fn(&[u8])); 6] = [
+    ("reply_decoder", fuzzing::reply_decoder),
+    ("pasv_epsv", fuzzing::pasv_epsv),
+    ("mlsx", fuzzing::mlsx),
+    ("list", fuzzing::list),
+    ("session", fuzzing::session),
+    ("opening", fuzzing::opening),
+];
+
+/// Runs `target` on every seed and regression file of `name`; the files that
+/// panicked, each with its message.
+fn replay(name: &str, target: fn(&[u8])) -> Vec<String> {
     let root = fuzz_dir();
     let seeds = files_in(&root.join("corpus").join(name));
     assert!(
@@ -48,44 +58,22 @@ fn replay(name: &str, target: fn(&[u8])) {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
-            failures.push(format!("{}: {msg}", path.display()));
+            failures.push(format!("{name}: {}: {msg}", path.display()));
         }
     }
+    failures
+}
+
+#[test]
+fn every_target_passes_its_corpus_and_regressions() {
+    let failures: Vec<String> = TARGETS
+        .iter()
+        .flat_map(|&(name, target)| replay(name, target))
+        .collect();
     assert!(
         failures.is_empty(),
-        "fuzz target {name} failed on {} of {} files:\n{}",
+        "{} corpus files failed:\n{}",
         failures.len(),
-        seeds.len() + regressions.len(),
         failures.join("\n")
     );
-}
-
-#[test]
-fn reply_decoder_corpus() {
-    replay("reply_decoder", fuzzing::reply_decoder);
-}
-
-#[test]
-fn pasv_epsv_corpus() {
-    replay("pasv_epsv", fuzzing::pasv_epsv);
-}
-
-#[test]
-fn mlsx_corpus() {
-    replay("mlsx", fuzzing::mlsx);
-}
-
-#[test]
-fn list_corpus() {
-    replay("list", fuzzing::list);
-}
-
-#[test]
-fn session_corpus() {
-    replay("session", fuzzing::session);
-}
-
-#[test]
-fn opening_corpus() {
-    replay("opening", fuzzing::opening);
 }

@@ -31,80 +31,62 @@ fn supply(tls13: bool, received: u64, usable: usize) -> TicketSupply {
 
 #[test]
 fn renew_only_when_a_ticket_server_has_none_left() {
-    // ProFTPD after two uploads: it issued tickets, none is left.
-    assert_eq!(
-        supply(true, 2, 0).before_data_connection(),
-        BeforeData::Renew
-    );
-    // A ticket on hand: go on.
-    assert_eq!(
-        supply(true, 2, 1).before_data_connection(),
-        BeforeData::Proceed
-    );
-    // Pure-FTPd issues no ticket and does not require reuse: never renew.
-    assert_eq!(
-        supply(true, 0, 0).before_data_connection(),
-        BeforeData::Proceed
-    );
-    // TLS 1.2 sessions can be offered again and again.
-    assert_eq!(
-        supply(false, 0, 0).before_data_connection(),
-        BeforeData::Proceed
-    );
-    assert_eq!(
-        supply(false, 3, 0).before_data_connection(),
-        BeforeData::Proceed
-    );
+    use BeforeData::{Proceed, Renew};
+    let cases = [
+        // ProFTPD after two uploads: it issued tickets, none is left.
+        (supply(true, 2, 0), Renew),
+        // A ticket on hand: go on.
+        (supply(true, 2, 1), Proceed),
+        // Pure-FTPd issues no ticket and does not require reuse: never renew.
+        (supply(true, 0, 0), Proceed),
+        // TLS 1.2 sessions can be offered again and again.
+        (supply(false, 0, 0), Proceed),
+        (supply(false, 3, 0), Proceed),
+    ];
+    for (supply, want) in cases {
+        assert_eq!(supply.before_data_connection(), want, "{supply:?}");
+    }
     assert!(supply(true, 1, 0).server_uses_tickets());
     assert!(!supply(true, 0, 4).server_uses_tickets());
 }
 
 #[test]
 fn refusals_of_full_handshakes_are_reuse_failures() {
+    use DataHandshake::{CertificateRejected, Failed, Full, Resumed};
+    use ReuseFailure::{FullHandshakeRefused, HandshakeFailed};
     let vsftpd = reply(522, "SSL connection failed: session reuse required");
     let proftpd = reply(
         425,
         "Unable to build data connection: Operation not permitted",
     );
     let missing = reply(550, "No such file or directory");
-    for r in [&vsftpd, &proftpd] {
-        assert_eq!(
-            judge_refusal(DataHandshake::Full, Some(r), true),
-            Some(ReuseFailure::FullHandshakeRefused)
-        );
+    // (handshake, refusal, the server issued tickets, verdict)
+    let cases = [
+        (Full, Some(&vsftpd), true, Some(FullHandshakeRefused)),
+        (Full, Some(&proftpd), true, Some(FullHandshakeRefused)),
         // A resumed connection was not refused for reuse.
-        assert_eq!(judge_refusal(DataHandshake::Resumed, Some(r), true), None);
+        (Resumed, Some(&vsftpd), true, None),
+        (Resumed, Some(&proftpd), true, None),
+        // A missing file is a missing file, whatever the handshake.
+        (Full, Some(&missing), true, None),
+        // A server that never issued a ticket is not refusing for reuse,
+        // unless its reply says so (vsftpd's text does).
+        (Full, Some(&proftpd), false, None),
+        (Full, Some(&vsftpd), false, Some(FullHandshakeRefused)),
+        // A handshake that failed outright on a ticket server.
+        (Failed, None, true, Some(HandshakeFailed)),
+        (Failed, None, false, None),
+        // A certificate the client refused is never taken for a reuse failure.
+        (CertificateRejected, Some(&proftpd), true, None),
+        (CertificateRejected, Some(&vsftpd), true, None),
+    ];
+    for (handshake, refusal, tickets, want) in cases {
+        assert_eq!(
+            judge_refusal(handshake, refusal, tickets),
+            want,
+            "{handshake:?} {refusal:?} tickets: {tickets}"
+        );
     }
-    // A missing file is a missing file, whatever the handshake.
-    assert_eq!(
-        judge_refusal(DataHandshake::Full, Some(&missing), true),
-        None
-    );
-    // A server that never issued a ticket is not refusing for reuse, unless
-    // its reply says so (vsftpd's text does).
-    assert_eq!(
-        judge_refusal(DataHandshake::Full, Some(&proftpd), false),
-        None
-    );
-    assert_eq!(
-        judge_refusal(DataHandshake::Full, Some(&vsftpd), false),
-        Some(ReuseFailure::FullHandshakeRefused)
-    );
-    // A handshake that failed outright on a ticket server.
-    assert_eq!(
-        judge_refusal(DataHandshake::Failed, None, true),
-        Some(ReuseFailure::HandshakeFailed)
-    );
-    assert_eq!(judge_refusal(DataHandshake::Failed, None, false), None);
-    // A certificate the client refused is never taken for a reuse failure.
-    assert_eq!(
-        judge_refusal(DataHandshake::CertificateRejected, Some(&proftpd), true),
-        None
-    );
-    assert_eq!(
-        judge_refusal(DataHandshake::CertificateRejected, Some(&vsftpd), true),
-        None
-    );
 }
 
 #[test]
@@ -159,13 +141,35 @@ fn recovery_retries_once_then_names_the_cause() {
         .contains("did not resume"));
 }
 
-fn feed(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    s.handle_input(bytes).unwrap();
+/// Everything the session has queued for sending.
+fn sent(s: &mut Session) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(b) = s.poll_transmit() {
         out.extend_from_slice(&b);
     }
     out
+}
+
+/// Feeds the server's `bytes`; what the session sends in answer.
+fn feed(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
+    s.handle_input(bytes).unwrap();
+    sent(s)
+}
+
+/// Takes a new explicit-TLS session for alice through its opening with a
+/// server that accepts every step, checking each command it sends, up to
+/// the `TYPE` line it ends with (left unanswered).
+fn open_explicit(s: &mut Session, type_line: &[u8]) {
+    assert_eq!(feed(s, b"220 hi\r\n"), b"AUTH TLS\r\n");
+    feed(s, b"234 go\r\n");
+    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&Event::StartTls), "{events:?}");
+    s.tls_established().unwrap();
+    assert_eq!(sent(s), b"USER alice\r\n");
+    assert_eq!(feed(s, b"331 pw\r\n"), b"PASS pw\r\n");
+    assert_eq!(feed(s, b"230 ok\r\n"), b"PBSZ 0\r\n");
+    assert_eq!(feed(s, b"200 ok\r\n"), b"PROT P\r\n");
+    assert_eq!(feed(s, b"200 ok\r\n"), type_line);
 }
 
 /// An explicit-TLS session logged in with PROT P, TYPE I then TYPE A.
@@ -175,20 +179,7 @@ fn logged_in_explicit() -> Session {
         .credentials(Credentials::new("alice", "pw"))
         .features(FeatPolicy::Skip);
     let mut s = Session::new(config).unwrap();
-    assert_eq!(feed(&mut s, b"220 hi\r\n"), b"AUTH TLS\r\n");
-    feed(&mut s, b"234 go\r\n");
-    let events: Vec<Event> = std::iter::from_fn(|| s.poll_event()).collect();
-    assert!(events.contains(&Event::StartTls), "{events:?}");
-    s.tls_established().unwrap();
-    let mut out = Vec::new();
-    while let Some(b) = s.poll_transmit() {
-        out.extend_from_slice(&b);
-    }
-    assert_eq!(out, b"USER alice\r\n");
-    assert_eq!(feed(&mut s, b"331 pw\r\n"), b"PASS pw\r\n");
-    assert_eq!(feed(&mut s, b"230 ok\r\n"), b"PBSZ 0\r\n");
-    assert_eq!(feed(&mut s, b"200 ok\r\n"), b"PROT P\r\n");
-    assert_eq!(feed(&mut s, b"200 ok\r\n"), b"TYPE I\r\n");
+    open_explicit(&mut s, b"TYPE I\r\n");
     feed(&mut s, b"200 ok\r\n");
     assert!(s.is_idle());
     s.command(Command::Type(TransferType::Ascii)).unwrap();
@@ -211,18 +202,7 @@ fn renewal_restores_credentials_protection_and_type() {
 
     // The renewed session, fed the same server, sends the same login.
     let mut r = Session::new(c).unwrap();
-    assert_eq!(feed(&mut r, b"220 hi\r\n"), b"AUTH TLS\r\n");
-    feed(&mut r, b"234 go\r\n");
-    r.tls_established().unwrap();
-    let mut out = Vec::new();
-    while let Some(b) = r.poll_transmit() {
-        out.extend_from_slice(&b);
-    }
-    assert_eq!(out, b"USER alice\r\n");
-    assert_eq!(feed(&mut r, b"331 pw\r\n"), b"PASS pw\r\n");
-    assert_eq!(feed(&mut r, b"230 ok\r\n"), b"PBSZ 0\r\n");
-    assert_eq!(feed(&mut r, b"200 ok\r\n"), b"PROT P\r\n");
-    assert_eq!(feed(&mut r, b"200 ok\r\n"), b"TYPE A\r\n");
+    open_explicit(&mut r, b"TYPE A\r\n");
 }
 
 #[test]

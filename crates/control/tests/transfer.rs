@@ -47,6 +47,11 @@ fn passive(protection: ProtectionLevel) -> Opening {
     )
 }
 
+/// An opening without data protection, for a server that takes `commands`.
+fn clear(mode: ChannelMode, rest: u64, commands: DataCommands) -> Opening {
+    Opening::new(params(mode, ProtectionLevel::Clear, rest), commands)
+}
+
 /// A passive opening past its `229`: the data connection is on its way
 /// and the transfer command sent.
 fn started(protection: ProtectionLevel) -> Opening {
@@ -124,8 +129,9 @@ fn a_passive_port_taken_at_that_instant_is_asked_for_again() {
     );
 
     // The same for PASV; a refusal past the retries is the opening's result.
-    let mut op = Opening::new(
-        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
+    let mut op = clear(
+        ChannelMode::Passive,
+        0,
         DataCommands {
             epsv: false,
             ..DataCommands::default()
@@ -168,10 +174,7 @@ fn epsv_not_implemented_falls_back_to_pasv_and_remembers() {
     );
     assert!(!op.commands().epsv, "the fallback is remembered");
     // The next opening goes straight to PASV.
-    let mut next = Opening::new(
-        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
-        op.commands(),
-    );
+    let mut next = clear(ChannelMode::Passive, 0, op.commands());
     assert_eq!(actions(&mut next), [DataAction::Send(Command::Pasv)]);
 }
 
@@ -207,10 +210,7 @@ fn no_pasv_fallback_over_ipv6() {
 fn pasv_goes_to_the_control_peer_unless_the_reply_is_trusted() {
     let commands = DataCommands::new(false);
     let foreign = "Entering Passive Mode (10,0,0,9,156,65)";
-    let mut op = Opening::new(
-        params(ChannelMode::Passive, ProtectionLevel::Clear, 0),
-        commands,
-    );
+    let mut op = clear(ChannelMode::Passive, 0, commands);
     assert_eq!(actions(&mut op), [DataAction::Send(Command::Pasv)]);
     assert_eq!(answered(&mut op, 227, foreign)[0], connect_to(40001));
 
@@ -258,10 +258,7 @@ fn a_malformed_229_fails() {
 
 #[test]
 fn active_eprt_falls_back_to_port_and_remembers() {
-    let mut op = Opening::new(
-        params(ChannelMode::Active, ProtectionLevel::Clear, 0),
-        DataCommands::default(),
-    );
+    let mut op = clear(ChannelMode::Active, 0, DataCommands::default());
     assert_eq!(actions(&mut op), [DataAction::Listen]);
     assert!(!op.wants_control());
     let addr: SocketAddr = "127.0.0.1:50000".parse().unwrap();
@@ -285,10 +282,7 @@ fn active_eprt_falls_back_to_port_and_remembers() {
 
 #[test]
 fn active_ipv6_without_eprt_is_unsupported() {
-    let mut op = Opening::new(
-        params(ChannelMode::Active, ProtectionLevel::Clear, 0),
-        DataCommands::new(false),
-    );
+    let mut op = clear(ChannelMode::Active, 0, DataCommands::new(false));
     actions(&mut op);
     op.handle_listening("[::1]:50000".parse().unwrap());
     let a = actions(&mut op);
@@ -297,10 +291,7 @@ fn active_ipv6_without_eprt_is_unsupported() {
 
 #[test]
 fn rest_is_sent_while_the_data_connection_opens() {
-    let mut op = Opening::new(
-        params(ChannelMode::Passive, ProtectionLevel::Clear, 1000),
-        DataCommands::new(false),
-    );
+    let mut op = clear(ChannelMode::Passive, 1000, DataCommands::new(false));
     actions(&mut op);
     assert_eq!(
         answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)"),
@@ -322,10 +313,7 @@ fn rest_is_sent_while_the_data_connection_opens() {
 #[test]
 fn rest_refused_is_a_restart_refusal_unless_transient() {
     for (code, restart) in [(502, true), (554, true), (450, false)] {
-        let mut op = Opening::new(
-            params(ChannelMode::Passive, ProtectionLevel::Clear, 7),
-            DataCommands::new(false),
-        );
+        let mut op = clear(ChannelMode::Passive, 7, DataCommands::new(false));
         actions(&mut op);
         answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)");
         let a = answered(&mut op, code, "no");
@@ -341,10 +329,7 @@ fn rest_refused_is_a_restart_refusal_unless_transient() {
 
 #[test]
 fn rest_answered_with_another_offset_clears_the_marker_and_fails() {
-    let mut op = Opening::new(
-        params(ChannelMode::Passive, ProtectionLevel::Clear, 1000),
-        DataCommands::new(false),
-    );
+    let mut op = clear(ChannelMode::Passive, 1000, DataCommands::new(false));
     actions(&mut op);
     answered(&mut op, 227, "Entering Passive Mode (127,0,0,1,156,65)");
     assert_eq!(
