@@ -28,8 +28,11 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A fuzz target body: it panics on a finding.
+type Target = fn(&[u8]);
+
 /// Every fuzz target, by the name of its corpus folder.
-const TARGETS: [(&str, fn(&[u8])); 6] = [
+const TARGETS: [(&str, Target); 6] = [
     ("reply_decoder", fuzzing::reply_decoder),
     ("pasv_epsv", fuzzing::pasv_epsv),
     ("mlsx", fuzzing::mlsx),
@@ -40,7 +43,7 @@ const TARGETS: [(&str, fn(&[u8])); 6] = [
 
 /// Runs `target` on every seed and regression file of `name`; the files that
 /// panicked, each with its message.
-fn replay(name: &str, target: fn(&[u8])) -> Vec<String> {
+fn replay(name: &str, target: Target) -> Vec<String> {
     let root = fuzz_dir();
     let seeds = files_in(&root.join("corpus").join(name));
     assert!(
