@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ftpkit::tls::SystemRoots;
-use ftpkit::{Client, Config, Credentials, Security, Timeouts};
-use ftpkit_testkit::{Script, ScriptedServer, TestPki, Transcript};
-use tokio::io::AsyncReadExt;
+use ftpkit::{Client, Config, Credentials, Security, Timeouts, Upload};
+use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The user the scripts expect.
 pub(crate) const USER: &str = "alice";
@@ -42,6 +42,91 @@ pub(crate) fn tls_login() -> Script {
     Script::logged_in_tls(USER, PASSWORD, "211 none\r\n")
 }
 
+/// The greeting and `AUTH TLS`, for the test to answer.
+pub(crate) fn auth_tls() -> Script {
+    Script::new().send("220 hi\r\n").expect_line("AUTH TLS")
+}
+
+/// [`auth_tls`] accepted, then a TLS handshake that must fail.
+pub(crate) fn failed_handshake() -> Script {
+    auth_tls().reply("234 go\r\n").start_tls_expect_failure()
+}
+
+/// The explicit-TLS login of [`USER`] up to `PROT P`, answered `reply`.
+pub(crate) fn tls_login_to_prot(reply: &str) -> Script {
+    auth_tls()
+        .reply("234 go\r\n")
+        .start_tls()
+        .expect_line(format!("USER {USER}"))
+        .reply("331 pw\r\n")
+        .expect_line(format!("PASS {PASSWORD}"))
+        .reply("230 in\r\n")
+        .expect_line("PBSZ 0")
+        .reply("200 ok\r\n")
+        .expect_line("PROT P")
+        .reply(reply)
+}
+
+/// Connects a client trusting `pki` with explicit TLS to a server playing
+/// `script` (with `pki`'s certificate), which must fail: the error, and
+/// what the server saw.
+pub(crate) async fn refused_explicit(script: Script, pki: &TestPki) -> (ftpkit::Error, Transcript) {
+    let server = ScriptedServer::start_tls(script, ServerTls::new(pki)).await;
+    let e = Client::connect(explicit(&server, pki, Duration::from_secs(3)))
+        .await
+        .unwrap_err();
+    (e, server.finish().await)
+}
+
+/// Reads the whole of `path`, which must download without error.
+pub(crate) async fn download(c: &mut Client, path: &str) -> Vec<u8> {
+    let mut dl = c.retr(path).await.unwrap();
+    read_all(&mut dl).await.unwrap()
+}
+
+/// Writes all of `data` to an upload and closes it.
+pub(crate) async fn write_and_close(up: &mut Upload<'_>, data: &[u8]) {
+    up.write_all(data).await.unwrap();
+    up.shutdown().await.unwrap();
+}
+
+/// Calls every method of `c` that takes a path, name or other argument with
+/// `bad` as that argument: what each returned, named by the method. None of
+/// them may succeed.
+pub(crate) async fn errors_for_argument(
+    c: &mut Client,
+    bad: &str,
+) -> Vec<(&'static str, ftpkit::Error)> {
+    vec![
+        ("cwd", c.cwd(bad).await.unwrap_err()),
+        ("mkdir", c.mkdir(bad).await.unwrap_err()),
+        ("rmdir", c.rmdir(bad).await.unwrap_err()),
+        ("delete", c.delete(bad).await.unwrap_err()),
+        ("rename from", c.rename(bad, "ok").await.unwrap_err()),
+        ("rename to", c.rename("ok", bad).await.unwrap_err()),
+        ("size", c.size(bad).await.unwrap_err()),
+        ("modified", c.modified(bad).await.unwrap_err()),
+        ("site", c.site(bad).await.unwrap_err()),
+        ("quote", c.quote(bad).await.unwrap_err()),
+        ("retr", c.retr(bad).await.err().unwrap()),
+        ("retr_from", c.retr_from(bad, 10).await.err().unwrap()),
+        ("stor", c.stor(bad).await.err().unwrap()),
+        ("stor_from", c.stor_from(bad, 10).await.err().unwrap()),
+        ("appe", c.appe(bad).await.err().unwrap()),
+        ("list", c.list(Some(bad)).await.unwrap_err()),
+        ("mlsd", c.mlsd(Some(bad)).await.unwrap_err()),
+        ("nlst", c.nlst(Some(bad)).await.unwrap_err()),
+        ("login user", c.login(bad, "pw").await.unwrap_err()),
+        ("login password", c.login("bob", bad).await.unwrap_err()),
+        (
+            "login account",
+            c.login_with(Credentials::new("bob", "pw").with_account(bad))
+                .await
+                .unwrap_err(),
+        ),
+    ]
+}
+
 /// A new, empty directory under the system's temporary directory.
 pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -57,11 +142,17 @@ pub(crate) fn temp_dir(tag: &str) -> PathBuf {
 pub(crate) trait ScriptExt {
     /// `EPSV`, answered with the port of a new passive listener.
     fn epsv(self) -> Self;
-    /// `line` after [`epsv`](Self::epsv), answered `150`, then `data` on the
-    /// data connection, closed, and `226`.
+    /// `PASV`, answered with the address of a new passive listener.
+    fn pasv(self) -> Self;
+    /// `line`, answered `150`, then `data` on a data connection accepted on
+    /// the open listener, closed, and `226`.
+    fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
+    /// `line`, answered `150`, then a data connection accepted on the open
+    /// listener and read to its end, and `226`.
+    fn receive_data(self, line: impl AsRef<[u8]>) -> Self;
+    /// [`send_data`](Self::send_data) after [`epsv`](Self::epsv).
     fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
-    /// `line` after [`epsv`](Self::epsv), answered `150`, then the data
-    /// connection read to its end, and `226`.
+    /// [`receive_data`](Self::receive_data) after [`epsv`](Self::epsv).
     fn epsv_receive(self, line: impl AsRef<[u8]>) -> Self;
 }
 
@@ -70,9 +161,12 @@ impl ScriptExt for Script {
         self.expect("EPSV").passive_listen().reply_epsv()
     }
 
-    fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
-        self.epsv()
-            .expect_line(line)
+    fn pasv(self) -> Self {
+        self.expect("PASV").passive_listen().reply_pasv()
+    }
+
+    fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
+        self.expect_line(line)
             .reply("150 go\r\n")
             .data_accept()
             .data_send(data)
@@ -80,13 +174,20 @@ impl ScriptExt for Script {
             .reply("226 done\r\n")
     }
 
-    fn epsv_receive(self, line: impl AsRef<[u8]>) -> Self {
-        self.epsv()
-            .expect_line(line)
+    fn receive_data(self, line: impl AsRef<[u8]>) -> Self {
+        self.expect_line(line)
             .reply("150 go\r\n")
             .data_accept()
             .data_recv_to_end()
             .reply("226 stored\r\n")
+    }
+
+    fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
+        self.epsv().send_data(line, data)
+    }
+
+    fn epsv_receive(self, line: impl AsRef<[u8]>) -> Self {
+        self.epsv().receive_data(line)
     }
 }
 

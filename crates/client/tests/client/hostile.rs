@@ -440,17 +440,12 @@ async fn several_replies_in_one_packet_work() {
 
 #[tokio::test]
 async fn replies_sent_before_the_tls_handshake_are_refused() {
-    let pki = TestPki::new();
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
+    let script = common::auth_tls()
         // Injected plaintext replies riding behind the 234 (CVE-2021-22947).
         .send_then_tls("234 go\r\n", "331 pw\r\n230 logged in\r\n")
         .expect_eof();
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(explicit(&server, &pki)).await.unwrap_err();
+    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
     assert_error(&e, ErrorKind::Protocol, None);
-    let t = server.finish().await;
     assert_eq!(t.verbs(), ["AUTH"], "no USER/PASS:\n{t}");
     assert!(t.control_tls().is_empty(), "no handshake either:\n{t}");
 }
@@ -460,52 +455,28 @@ async fn greeting_230_while_tls_is_required_is_a_downgrade() {
     let script = Script::new()
         .send("230 welcome, no password needed\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let pki = TestPki::new();
-    let e = Client::connect(explicit(&server, &pki)).await.unwrap_err();
+    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
     assert_error(&e, ErrorKind::Downgrade, None);
-    let t = server.finish().await;
     t.assert_ok();
     assert!(t.verbs().is_empty(), "nothing at all:\n{t}");
 }
 
 #[tokio::test]
 async fn auth_answered_500_is_a_downgrade() {
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
+    let script = common::auth_tls()
         .reply("500 AUTH not understood\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let pki = TestPki::new();
-    let e = Client::connect(explicit(&server, &pki)).await.unwrap_err();
+    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
     assert_error(&e, ErrorKind::Downgrade, None);
-    let t = server.finish().await;
     t.assert_ok();
     assert_eq!(t.verbs(), ["AUTH"], "no USER/PASS in the clear:\n{t}");
 }
 
 #[tokio::test]
 async fn prot_p_refused_is_a_downgrade() {
-    let pki = TestPki::new();
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect_line("USER alice")
-        .reply("331 pw\r\n")
-        .expect_line("PASS s3cret")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("534 PROT P refused by policy\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(explicit(&server, &pki)).await.unwrap_err();
+    let script = common::tls_login_to_prot("534 PROT P refused by policy\r\n").expect_eof();
+    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
     assert_error(&e, ErrorKind::Downgrade, None);
-    let t = server.finish().await;
     t.assert_ok();
     assert_eq!(t.verbs(), ["AUTH", "USER", "PASS", "PBSZ", "PROT"]);
     // USER and PASS only travelled after the handshake.
@@ -923,34 +894,7 @@ async fn cr_lf_nul_in_every_argument_are_refused_and_nothing_is_sent() {
         .expect_eof();
     let (server, mut c) = start(script).await;
     for bad in BAD_ARGS {
-        let mut errors: Vec<(&str, ftpkit::Error)> = Vec::new();
-        errors.push(("cwd", c.cwd(bad).await.unwrap_err()));
-        errors.push(("mkdir", c.mkdir(bad).await.unwrap_err()));
-        errors.push(("rmdir", c.rmdir(bad).await.unwrap_err()));
-        errors.push(("delete", c.delete(bad).await.unwrap_err()));
-        errors.push(("rename from", c.rename(bad, "ok").await.unwrap_err()));
-        errors.push(("rename to", c.rename("ok", bad).await.unwrap_err()));
-        errors.push(("size", c.size(bad).await.unwrap_err()));
-        errors.push(("modified", c.modified(bad).await.unwrap_err()));
-        errors.push(("site", c.site(bad).await.unwrap_err()));
-        errors.push(("quote", c.quote(bad).await.unwrap_err()));
-        errors.push(("retr", c.retr(bad).await.err().unwrap()));
-        errors.push(("retr_from", c.retr_from(bad, 10).await.err().unwrap()));
-        errors.push(("stor", c.stor(bad).await.err().unwrap()));
-        errors.push(("stor_from", c.stor_from(bad, 10).await.err().unwrap()));
-        errors.push(("appe", c.appe(bad).await.err().unwrap()));
-        errors.push(("list", c.list(Some(bad)).await.unwrap_err()));
-        errors.push(("mlsd", c.mlsd(Some(bad)).await.unwrap_err()));
-        errors.push(("nlst", c.nlst(Some(bad)).await.unwrap_err()));
-        errors.push(("login user", c.login(bad, "pw").await.unwrap_err()));
-        errors.push(("login password", c.login("bob", bad).await.unwrap_err()));
-        errors.push((
-            "login account",
-            c.login_with(Credentials::new("bob", "pw").with_account(bad))
-                .await
-                .unwrap_err(),
-        ));
-        for (what, e) in errors {
+        for (what, e) in common::errors_for_argument(&mut c, bad).await {
             assert_eq!(
                 e.kind(),
                 ErrorKind::InvalidArgument,

@@ -9,7 +9,7 @@ use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::tls::Pin;
 use ftpkit::{Client, Config, ErrorKind, Security};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 fn config(server: &ScriptedServer, security: Security) -> Config {
     common::config(server, security, Duration::from_secs(3))
@@ -29,20 +29,37 @@ fn tls_login() -> Script {
     common::tls_login()
 }
 
+/// A server playing `script` and a client connected to it in the clear.
+async fn start(script: Script) -> (ScriptedServer, Client) {
+    common::start(script, |server| config(server, Security::None)).await
+}
+
+/// A server playing `script` with `pki`'s certificate and a client trusting
+/// it connected with explicit TLS.
+async fn start_tls(script: Script, pki: &TestPki) -> (ScriptedServer, Client) {
+    let server = ScriptedServer::start_tls(script, ServerTls::new(pki)).await;
+    let c = Client::connect(trusting(config(&server, Security::Explicit), pki))
+        .await
+        .unwrap();
+    (server, c)
+}
+
+/// The plain configuration in active mode.
+fn active(server: &ScriptedServer) -> Config {
+    let mut cfg = config(server, Security::None);
+    cfg.data_mode = DataMode::Active(ActiveConfig::default());
+    cfg
+}
+
 #[tokio::test]
 async fn passive_download_plain() {
     let script = plain_login()
         .epsv_send("RETR file.bin", b"hello world")
         .expect("QUIT")
         .reply("221 bye\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("file.bin").await.unwrap();
-    let mut got = Vec::new();
-    dl.read_to_end(&mut got).await.unwrap();
-    assert_eq!(got, b"hello world");
+    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"hello world");
     assert_eq!(
         dl.info().completion.as_ref().map(|r| r.code().as_u16()),
         Some(226)
@@ -57,29 +74,12 @@ async fn epsv_refused_falls_back_to_pasv_and_remembers() {
     let script = plain_login()
         .expect("EPSV")
         .reply("500 EPSV not understood\r\n")
-        .expect("PASV")
-        .passive_listen()
-        .reply_pasv()
-        .expect_line("LIST")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"-rw-r--r-- 1 u g 5 Jan 1 2020 a.txt\r\n")
-        .data_close()
-        .reply("226 done\r\n")
+        .pasv()
+        .send_data("LIST", b"-rw-r--r-- 1 u g 5 Jan 1 2020 a.txt\r\n")
         // The second transfer goes straight to PASV.
-        .expect("PASV")
-        .passive_listen()
-        .reply_pasv()
-        .expect_line("NLST")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"a.txt\r\n")
-        .data_close()
-        .reply("226 done\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+        .pasv()
+        .send_data("NLST", b"a.txt\r\n");
+    let (server, mut c) = start(script).await;
     assert_eq!(c.list(None).await.unwrap().len(), 1);
     assert_eq!(c.nlst(None).await.unwrap().len(), 1);
     let t = finish(server, c).await;
@@ -96,24 +96,9 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         // Advertise 127.0.0.2 (loopback, nothing listens there): the client
         // must connect to the control peer, 127.0.0.1, instead.
         .reply_pasv_with_host([127, 0, 0, 2])
-        .expect("RETR")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"x")
-        .data_close()
-        .reply("226 done\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
-    let mut v = Vec::new();
-    c.retr("f")
-        .await
-        .unwrap()
-        .read_to_end(&mut v)
-        .await
-        .unwrap();
-    assert_eq!(v, b"x");
+        .send_data("RETR f", b"x");
+    let (server, mut c) = start(script).await;
+    assert_eq!(common::download(&mut c, "f").await, b"x");
     let t = finish(server, c).await;
     assert_eq!(
         t.data_connections()[0].local.ip(),
@@ -129,10 +114,7 @@ async fn missing_file_is_a_prompt_typed_550() {
         .reply("550 No such file\r\n")
         .expect_line("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.retr("missing").await.err().unwrap();
     assert_eq!(e.kind(), ErrorKind::ServerReply);
     assert_eq!(e.reply().unwrap().code().as_u16(), 550);
@@ -154,11 +136,12 @@ async fn active_mode_refusal_ends_at_once_and_silence_at_the_deadline() {
         .reply("150 connecting\r\n")
         // ... and now never connects nor replies: the accept deadline fires.
         .expect_any();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = config(&server, Security::None);
-    cfg.data_mode = DataMode::Active(ActiveConfig::default());
-    cfg.timeouts.accept = Duration::from_millis(500);
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = common::start(script, |server| {
+        let mut cfg = active(server);
+        cfg.timeouts.accept = Duration::from_millis(500);
+        cfg
+    })
+    .await;
     let e = c.retr("f").await.err().unwrap();
     assert_eq!(e.reply().unwrap().code().as_u16(), 425);
     assert!(e.is_transient());
@@ -183,10 +166,7 @@ async fn dropped_download_is_aborted_before_the_next_command() {
         .reply("257 \"/\"\r\n")
         .expect_line("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     {
         let mut dl = c.retr("big").await.unwrap();
         let mut buf = [0u8; 1000];
@@ -203,47 +183,11 @@ async fn control_characters_in_arguments_send_nothing() {
         .expect_line("NOOP")
         .reply("200 ok\r\n")
         .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     for bad in ["a\r\nDELE x", "a\nb", "a\0b", "\r"] {
-        assert_eq!(
-            c.cwd(bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.delete(bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.retr(bad).await.err().unwrap().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.stor(bad).await.err().unwrap().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.rename("ok", bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.rename(bad, "ok").await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.quote(bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.mkdir(bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            c.size(bad).await.unwrap_err().kind(),
-            ErrorKind::InvalidArgument
-        );
+        for (what, e) in common::errors_for_argument(&mut c, bad).await {
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{what}({bad:?})");
+        }
     }
     c.noop().await.unwrap();
     let t = finish(server, c).await;
@@ -256,10 +200,7 @@ async fn reply_421_mid_session_is_closed() {
         .expect("PWD")
         .reply("421 Timeout, closing\r\n")
         .close();
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (_server, mut c) = start(script).await;
     let e = c.pwd().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
     assert_eq!(e.reply().unwrap().code().as_u16(), 421);
@@ -273,10 +214,12 @@ async fn stalled_reply_hits_the_deadline() {
         .expect("PWD")
         .send_partial("257 \"/part")
         .stall();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = config(&server, Security::None);
-    cfg.timeouts.reply = Duration::from_millis(300);
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (_server, mut c) = common::start(script, |server| {
+        let mut cfg = config(server, Security::None);
+        cfg.timeouts.reply = Duration::from_millis(300);
+        cfg
+    })
+    .await;
     assert_eq!(c.pwd().await.unwrap_err().kind(), ErrorKind::Timeout);
     assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
 }
@@ -292,107 +235,60 @@ async fn explicit_tls_download_resumes_the_control_session() {
         .data_send(b"secret data")
         .data_close()
         .reply("226 done\r\n");
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap();
+    let (server, mut c) = start_tls(script, &pki).await;
     let info = c.tls_info().unwrap();
     assert!(info.peer_certificates[0]
         .subject_alt_names
         .iter()
         .any(|n| n == "localhost"));
     let mut dl = c.retr("f").await.unwrap();
-    let mut v = Vec::new();
-    dl.read_to_end(&mut v).await.unwrap();
-    assert_eq!(v, b"secret data");
+    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"secret data");
     assert!(dl.info().tls.unwrap().resumed);
     drop(dl);
     let t = finish(server, c).await;
     assert!(t.data_connections()[0].tls.as_ref().unwrap().resumed());
 }
 
+/// Every way a server can keep explicit TLS from being set up is refused,
+/// with nothing sent after the refusal.
 #[tokio::test]
-async fn bytes_after_234_are_refused_and_nothing_more_is_sent() {
+async fn tls_refusals_and_downgrades_send_nothing_more() {
     let pki = TestPki::new();
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .send_then_tls("234 go\r\n", "230 injected\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
-    let t = server.finish().await;
-    assert_eq!(t.verbs(), ["AUTH"]);
-}
-
-#[tokio::test]
-async fn refused_auth_is_a_downgrade_error() {
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .reply("500 AUTH not understood\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let pki = TestPki::new();
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
-    let t = server.finish().await;
-    assert_eq!(
-        t.verbs(),
-        ["AUTH"],
-        "nothing after the refusal, certainly no USER/PASS"
-    );
-}
-
-#[tokio::test]
-async fn greeting_230_is_a_downgrade_error() {
-    let script = Script::new().send("230 logged in already\r\n").expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let pki = TestPki::new();
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
-    assert!(server.finish().await.verbs().is_empty());
-}
-
-#[tokio::test]
-async fn refused_prot_p_is_a_downgrade_error() {
-    let pki = TestPki::new();
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls()
-        .expect("USER")
-        .reply("331 pw\r\n")
-        .expect("PASS")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("534 PROT P refused\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
-    server.finish().await;
+    let cases = [
+        (
+            "bytes after 234",
+            common::auth_tls().send_then_tls("234 go\r\n", "230 injected\r\n"),
+            ErrorKind::Protocol,
+            &["AUTH"][..],
+        ),
+        (
+            "AUTH refused",
+            common::auth_tls().reply("500 AUTH not understood\r\n"),
+            ErrorKind::Downgrade,
+            &["AUTH"],
+        ),
+        (
+            "greeting 230",
+            Script::new().send("230 logged in already\r\n"),
+            ErrorKind::Downgrade,
+            &[],
+        ),
+        (
+            "PROT P refused",
+            common::tls_login_to_prot("534 PROT P refused\r\n"),
+            ErrorKind::Downgrade,
+            &["AUTH", "USER", "PASS", "PBSZ", "PROT"],
+        ),
+    ];
+    for (name, script, kind, verbs) in cases {
+        let (e, t) = common::refused_explicit(script.expect_eof(), &pki).await;
+        assert_eq!(e.kind(), kind, "{name}: {e:?}");
+        assert_eq!(t.verbs(), verbs, "{name}: nothing after the refusal");
+    }
 }
 
 async fn tls_failure(server_tls: ServerTls, tweak: impl FnOnce(&mut Config)) -> ftpkit::Error {
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls_expect_failure();
-    let server = ScriptedServer::start_tls(script, server_tls).await;
+    let server = ScriptedServer::start_tls(common::failed_handshake(), server_tls).await;
     let mut cfg = config(&server, Security::Explicit);
     tweak(&mut cfg);
     let e = Client::connect(cfg).await.unwrap_err();
@@ -458,18 +354,9 @@ fn plain_login_no_rest() -> Script {
     Script::logged_in("alice", "s3cret", "211 no features\r\n")
 }
 
-#[tokio::test]
-async fn ipv6_passive_and_active() {
-    let script = plain_login()
-        .expect("EPSV")
-        .passive_listen_v6()
-        .reply_epsv()
-        .expect("RETR")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"over v6")
-        .data_close()
-        .reply("226 done\r\n");
+/// Downloads `f` over IPv6 from a server playing `script` on `::1`, with
+/// the data mode `mode`.
+async fn download_v6(script: Script, mode: DataMode) -> Vec<u8> {
     let server = ScriptedServer::builder()
         .ipv6()
         .session(script)
@@ -477,16 +364,21 @@ async fn ipv6_passive_and_active() {
         .await;
     let mut cfg = config(&server, Security::None);
     cfg.host = "::1".into();
+    cfg.data_mode = mode;
     let mut c = Client::connect(cfg).await.unwrap();
-    let mut v = Vec::new();
-    c.retr("f")
-        .await
-        .unwrap()
-        .read_to_end(&mut v)
-        .await
-        .unwrap();
-    assert_eq!(v, b"over v6");
+    let got = common::download(&mut c, "f").await;
     finish(server, c).await;
+    got
+}
+
+#[tokio::test]
+async fn ipv6_passive_and_active() {
+    let script = plain_login()
+        .expect("EPSV")
+        .passive_listen_v6()
+        .reply_epsv()
+        .send_data("RETR f", b"over v6");
+    assert_eq!(download_v6(script, DataMode::Passive).await, b"over v6");
 
     let script = plain_login()
         .expect_matching("EPRT |2|::1|port|", |l| {
@@ -499,24 +391,8 @@ async fn ipv6_passive_and_active() {
         .data_send(b"active v6")
         .data_close()
         .reply("226 done\r\n");
-    let server = ScriptedServer::builder()
-        .ipv6()
-        .session(script)
-        .start()
-        .await;
-    let mut cfg = config(&server, Security::None);
-    cfg.host = "::1".into();
-    cfg.data_mode = DataMode::Active(ActiveConfig::default());
-    let mut c = Client::connect(cfg).await.unwrap();
-    let mut v = Vec::new();
-    c.retr("f")
-        .await
-        .unwrap()
-        .read_to_end(&mut v)
-        .await
-        .unwrap();
-    assert_eq!(v, b"active v6");
-    finish(server, c).await;
+    let active = DataMode::Active(ActiveConfig::default());
+    assert_eq!(download_v6(script, active).await, b"active v6");
 }
 
 #[tokio::test]
@@ -538,13 +414,9 @@ async fn eprt_refused_falls_back_to_port() {
         .reply("200 ok\r\n")
         .expect("RETR")
         .reply("550 nope\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = config(&server, Security::None);
-    cfg.data_mode = DataMode::Active(ActiveConfig::default());
-    let mut c = Client::connect(cfg).await.unwrap();
+    let (server, mut c) = common::start(script, active).await;
     let mut up = c.stor("up.bin").await.unwrap();
-    up.write_all(b"payload").await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, b"payload").await;
     drop(up);
     assert_eq!(
         c.retr("x")
@@ -564,13 +436,9 @@ async fn eprt_refused_falls_back_to_port() {
 #[tokio::test]
 async fn upload_resume_uses_appe_without_rest_stream() {
     let script = plain_login_no_rest().epsv_receive("APPE part.bin");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     let mut up = c.stor_from("part.bin", 1000).await.unwrap();
-    up.write_all(b"the rest").await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, b"the rest").await;
     drop(up);
     let t = finish(server, c).await;
     assert!(!t.verbs().contains(&"REST".to_owned()));
@@ -582,18 +450,10 @@ async fn upload_resume_uses_rest_stor_with_rest_stream() {
         .epsv()
         .expect_line("REST 1000")
         .reply("350 restarting\r\n")
-        .expect_line("STOR part.bin")
-        .reply("150 storing\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 ok\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+        .receive_data("STOR part.bin");
+    let (server, mut c) = start(script).await;
     let mut up = c.stor_from("part.bin", 1000).await.unwrap();
-    up.write_all(b"the rest").await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, b"the rest").await;
     drop(up);
     finish(server, c).await;
 }
@@ -607,14 +467,10 @@ async fn stou_reports_the_unique_name() {
         .data_accept()
         .data_recv_to_end()
         .reply("226 Transfer complete\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server, Security::None))
-        .await
-        .unwrap();
+    let (server, mut c) = start(script).await;
     let mut up = c.stou().await.unwrap();
     assert_eq!(up.unique_name(), Some(&b"ftp4711.tmp"[..]));
-    up.write_all(b"unique").await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, b"unique").await;
     drop(up);
     finish(server, c).await;
 }
@@ -630,14 +486,9 @@ async fn tls_download_without_close_notify_is_reported_as_truncated() {
         .data_send(vec![1u8; 100_000])
         .data_abort()
         .reply("226 done\r\n");
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap();
+    let (server, mut c) = start_tls(script, &pki).await;
     let mut dl = c.retr("f").await.unwrap();
-    let mut v = Vec::new();
-    let e = dl.read_to_end(&mut v).await.unwrap_err();
-    let e = ftpkit::Error::from_io_error(e);
+    let e = common::read_all(&mut dl).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
     drop(dl);
     drop(c);
@@ -647,20 +498,10 @@ async fn tls_download_without_close_notify_is_reported_as_truncated() {
 #[tokio::test]
 async fn upload_sends_close_notify_before_reading_the_reply() {
     let pki = TestPki::new();
-    let script = tls_login()
-        .epsv()
-        .expect("STOR")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 stored\r\n");
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let mut c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap();
+    let script = tls_login().epsv_receive("STOR f");
+    let (server, mut c) = start_tls(script, &pki).await;
     let mut up = c.stor("f").await.unwrap();
-    up.write_all(&vec![9u8; 300_000]).await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, &vec![9u8; 300_000]).await;
     drop(up);
     let t = finish(server, c).await;
     assert!(
@@ -681,17 +522,12 @@ async fn upload_sends_close_notify_before_reading_the_reply() {
 #[tokio::test]
 async fn plaintext_instead_of_a_handshake_is_quoted() {
     let pki = TestPki::new();
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
+    let script = common::auth_tls()
         .reply("234 go\r\n")
         // After the ClientHello has gone out.
         .delay(Duration::from_millis(200))
         .send("500 OOPS: SSL: cannot load RSA certificate\r\n");
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
-    let e = Client::connect(trusting(config(&server, Security::Explicit), &pki))
-        .await
-        .unwrap_err();
+    let (e, _) = common::refused_explicit(script, &pki).await;
     assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
     let text = e.to_string();
     assert!(
@@ -701,5 +537,4 @@ async fn plaintext_instead_of_a_handshake_is_quoted() {
         "{text}"
     );
     assert!(!text.contains("InvalidContentType"), "{text}");
-    drop(server);
 }
