@@ -25,7 +25,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ftpkit::config::{ActiveConfig, DataMode};
-use ftpkit::{Client, Config, Credentials, Security, Timeouts};
+use ftpkit::{Client, Config, Credentials, Security, Timeouts, TransferInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Where `interop/servers.sh` keeps its state (the env file, certificates,
 /// logs, results): `$FTPKIT_INTEROP_DIR`, by default `/tmp/ftpkit-interop`
@@ -88,6 +89,45 @@ pub fn init_log() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// Uploads `data` to `path`; returns what its data connection was. A
+/// failure panics naming the path and the TLS session counts before.
+pub async fn upload_bytes(c: &mut Client, path: &str, data: &[u8]) -> TransferInfo {
+    let before = c.tls_session_stats();
+    let mut up = c
+        .stor(path)
+        .await
+        .unwrap_or_else(|e| panic!("upload of {path}: {e:?}; TLS sessions before: {before:?}"));
+    up.write_all(data)
+        .await
+        .unwrap_or_else(|e| panic!("upload of {path}: {e:?}"));
+    up.shutdown()
+        .await
+        .unwrap_or_else(|e| panic!("upload of {path}, at the end: {e:?}"));
+    up.info().clone()
+}
+
+/// Downloads `path`; returns its bytes and what its data connection was. A
+/// failure panics naming the path, the connection and the TLS session
+/// counts before and after.
+pub async fn download_bytes(c: &mut Client, path: &str) -> (Vec<u8>, TransferInfo) {
+    let before = c.tls_session_stats();
+    let mut dl = c
+        .retr(path)
+        .await
+        .unwrap_or_else(|e| panic!("download of {path}: {e:?}; TLS sessions before: {before:?}"));
+    let mut got = Vec::new();
+    if let Err(e) = dl.read_to_end(&mut got).await {
+        let info = dl.info().clone();
+        drop(dl);
+        panic!(
+            "download of {path}: {e:?}; {info:?}; TLS sessions before: {before:?}; after: {:?}",
+            c.tls_session_stats()
+        );
+    }
+    let info = dl.info().clone();
+    (got, info)
 }
 
 /// The server instance `name` of [`Env::load`], with the log of

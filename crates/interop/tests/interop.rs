@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ftpkit::{Client, ErrorKind, ListLine, TransferType};
 use ftpkit_interop::data::{hex, sha256, HashSink, Pattern};
-use ftpkit_interop::{report, Env, Mode, Server};
+use ftpkit_interop::{download_bytes, report, server, upload_bytes, Env, Mode, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
@@ -27,17 +27,6 @@ fn server_lock(name: &str) -> &'static tokio::sync::RwLock<()> {
 }
 
 const GIB: u64 = 1 << 30;
-
-fn server(name: &str) -> Server {
-    // FTPKIT_LOG=debug shows the protocol exchange of failing tests.
-    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
-    Env::load().server(name)
-}
 
 /// A directory name of this test's own, so tests sharing a server never
 /// touch each other's files.
@@ -67,17 +56,34 @@ async fn fresh_dir(c: &mut Client, dir: &str) {
     c.cwd(dir).await.unwrap();
 }
 
-async fn upload_bytes(c: &mut Client, path: &str, data: &[u8]) {
-    let mut up = c.stor(path).await.unwrap();
-    up.write_all(data).await.unwrap();
-    up.shutdown().await.unwrap();
+/// A session to `s` in `mode`, in a fresh directory for `test` (see
+/// [`dir_for`]); returns the client and the directory's name.
+async fn open(s: &Server, mode: Mode, test: &str) -> (Client, String) {
+    let mut c = s.connect(mode).await;
+    let dir = dir_for(test, mode);
+    fresh_dir(&mut c, &dir).await;
+    (c, dir)
 }
 
-async fn download_bytes(c: &mut Client, path: &str) -> Vec<u8> {
-    let mut dl = c.retr(path).await.unwrap();
-    let mut v = Vec::new();
-    dl.read_to_end(&mut v).await.unwrap();
-    v
+/// In a fresh directory `dir`: uploads `data` and downloads it back, on a
+/// data connection that resumes the control connection's TLS session;
+/// then removes it all.
+async fn protected_round_trip(c: &mut Client, dir: &str, data: &[u8]) {
+    fresh_dir(c, dir).await;
+    upload_bytes(c, "x.bin", data).await;
+    let (got, info) = download_bytes(c, "x.bin").await;
+    assert_eq!(got, data);
+    assert!(info.tls.is_some_and(|t| t.resumed), "{info:?}");
+    remove_dir(c, dir, &["x.bin"]).await;
+}
+
+/// Deletes `files` from the current directory `dir`, then `dir` itself.
+async fn remove_dir(c: &mut Client, dir: &str, files: &[impl AsRef<str>]) {
+    for f in files {
+        c.delete(f.as_ref()).await.unwrap();
+    }
+    c.cdup().await.unwrap();
+    c.rmdir(dir).await.unwrap();
 }
 
 /// login, pwd/cwd, mkdir, upload, list, download, rename, delete, rmdir.
@@ -122,7 +128,7 @@ async fn basic(name: &str, mode: Mode) {
         assert_eq!(e.size, Some(data.len() as u64));
         assert!(e.is_file());
     }
-    assert_eq!(download_bytes(&mut c, "a file.bin").await, data);
+    assert_eq!(download_bytes(&mut c, "a file.bin").await.0, data);
     // The server's disk holds the same bytes.
     let on_disk = std::fs::read(s.root.join(&dir).join("a file.bin")).unwrap();
     assert_eq!(sha256(&on_disk), sha256(&data));
@@ -130,9 +136,7 @@ async fn basic(name: &str, mode: Mode) {
     c.rename("a file.bin", "renamed.bin").await.unwrap();
     assert!(c.size("a file.bin").await.is_err());
     assert_eq!(c.size("renamed.bin").await.unwrap(), data.len() as u64);
-    c.delete("renamed.bin").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    remove_dir(&mut c, &dir, &["renamed.bin"]).await;
     assert!(c.cwd(dir.as_str()).await.is_err());
     c.quit().await.unwrap();
 }
@@ -141,10 +145,7 @@ async fn basic(name: &str, mode: Mode) {
 async fn gib_round_trip(name: &str, mode: Mode) {
     let _permit = BIG.acquire().await.unwrap();
     let _alone = server_lock(name).write().await;
-    let s = server(name);
-    let mut c = s.connect(mode).await;
-    let dir = dir_for("gib", mode);
-    fresh_dir(&mut c, &dir).await;
+    let (mut c, dir) = open(&server(name), mode, "gib").await;
 
     let mut src = Pattern::new(42, GIB);
     let t = Instant::now();
@@ -181,18 +182,13 @@ async fn gib_round_trip(name: &str, mode: Mode) {
         info.tls.map(|t| t.resumed),
         dinfo.tls.map(|t| t.resumed)
     ));
-    c.delete("big.bin").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    remove_dir(&mut c, &dir, &["big.bin"]).await;
 }
 
 /// A download cut part-way, then resumed with REST: byte-identical.
 async fn download_resume(name: &str, mode: Mode) {
     let _shared = server_lock(name).read().await;
-    let s = server(name);
-    let mut c = s.connect(mode).await;
-    let dir = dir_for("dlresume", mode);
-    fresh_dir(&mut c, &dir).await;
+    let (mut c, dir) = open(&server(name), mode, "dlresume").await;
     let data = Pattern::bytes(3, 8 * 1024 * 1024 + 123);
     upload_bytes(&mut c, "f.bin", &data).await;
 
@@ -211,18 +207,13 @@ async fn download_resume(name: &str, mode: Mode) {
     part.extend_from_slice(&rest);
     assert_eq!(part.len(), data.len());
     assert!(part == data, "resumed download differs");
-    c.delete("f.bin").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    remove_dir(&mut c, &dir, &["f.bin"]).await;
 }
 
 /// An upload cut part-way, then resumed from the size the server has.
 async fn upload_resume(name: &str, mode: Mode) {
     let _shared = server_lock(name).read().await;
-    let s = server(name);
-    let mut c = s.connect(mode).await;
-    let dir = dir_for("upresume", mode);
-    fresh_dir(&mut c, &dir).await;
+    let (mut c, dir) = open(&server(name), mode, "upresume").await;
     let data = Pattern::bytes(5, 6 * 1024 * 1024 + 11);
     let cut = 2 * 1024 * 1024 + 5;
     {
@@ -241,29 +232,22 @@ async fn upload_resume(name: &str, mode: Mode) {
     }
     assert_eq!(c.size("u.bin").await.unwrap(), data.len() as u64);
     assert!(
-        download_bytes(&mut c, "u.bin").await == data,
+        download_bytes(&mut c, "u.bin").await.0 == data,
         "resumed upload differs"
     );
-    c.delete("u.bin").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    remove_dir(&mut c, &dir, &["u.bin"]).await;
 }
 
 /// TYPE A: local LF text round-trips; the wire carries CRLF.
 async fn type_ascii(name: &str, mode: Mode) {
     let _shared = server_lock(name).read().await;
-    let s = server(name);
-    let mut c = s.connect(mode).await;
-    let dir = dir_for("ascii", mode);
-    fresh_dir(&mut c, &dir).await;
+    let (mut c, dir) = open(&server(name), mode, "ascii").await;
     let text = b"first line\nsecond line\n\nlast line without newline";
     c.set_type(TransferType::Ascii).await.unwrap();
     upload_bytes(&mut c, "t.txt", text).await;
-    assert_eq!(download_bytes(&mut c, "t.txt").await, text);
+    assert_eq!(download_bytes(&mut c, "t.txt").await.0, text);
     c.set_type(TransferType::Binary).await.unwrap();
-    c.delete("t.txt").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    remove_dir(&mut c, &dir, &["t.txt"]).await;
 }
 
 /// RETR of a missing file: a typed 550 error, and the session goes on.
@@ -299,35 +283,12 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
     for i in 0..PAIRS {
         let data = Pattern::bytes(i as u64, 64 * 1024 + i);
         let name = format!("f{i}.bin");
-        let stats = c.tls_session_stats();
-        let mut up = c
-            .stor(name.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("upload {i}: {e:?} {stats:?}"));
-        up.write_all(&data).await.unwrap();
-        up.shutdown()
-            .await
-            .unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
-        if up.info().full_handshake() {
+        if upload_bytes(&mut c, &name, &data).await.full_handshake() {
             full.push(format!("upload {i}"));
         }
-        drop(up);
-        let stats = c.tls_session_stats();
-        let mut dl = c
-            .retr(name.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("download {i}: {e:?} {stats:?}"));
-        let mut got = Vec::new();
-        let info = dl.info().clone();
-        if let Err(e) = dl.read_to_end(&mut got).await {
-            drop(dl);
-            panic!(
-                "download {i}: {e:?}; {info:?}; before: {stats:?}; after: {:?}",
-                c.tls_session_stats()
-            );
-        }
+        let (got, info) = download_bytes(&mut c, &name).await;
         assert!(got == data, "transfer {i} differs");
-        if dl.info().full_handshake() {
+        if info.full_handshake() {
             full.push(format!("download {i}"));
         }
     }
@@ -355,33 +316,53 @@ async fn many_resumed(name: &str, mode: Mode, max: ftpkit::tls::TlsVersion) {
             "{name} {mode:?}: the server issued no TLS 1.3 session tickets; resumption impossible"
         ));
     }
-    for i in 0..PAIRS {
-        c.delete(format!("f{i}.bin").as_str()).await.unwrap();
-    }
-    c.cdup().await.unwrap();
-    c.rmdir(dir.as_str()).await.unwrap();
+    let files: Vec<String> = (0..PAIRS).map(|i| format!("f{i}.bin")).collect();
+    remove_dir(&mut c, &dir, &files).await;
 }
 
-macro_rules! tls_suite {
-    ($($server:ident => $name:literal;)*) => {
+/// A TLS 1.3 [`many_resumed`].
+async fn resumed_tls13(name: &str, mode: Mode) {
+    many_resumed(name, mode, ftpkit::tls::TlsVersion::Tls13).await;
+}
+
+/// A TLS 1.2 [`many_resumed`].
+async fn resumed_tls12(name: &str, mode: Mode) {
+    many_resumed(name, mode, ftpkit::tls::TlsVersion::Tls12).await;
+}
+
+/// Two tests of each `case => passive, active;`: `case(NAME, mode)` in
+/// passive and in active mode, `NAME` being the server of the module the
+/// tests are in.
+macro_rules! passive_and_active {
+    ($($case:ident => $passive:ident, $active:ident;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $passive() { $case(NAME, Mode::Passive).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $active() { $case(NAME, Mode::Active).await }
+        )*
+    };
+}
+
+/// A module of tests per `module => "SERVER";`, the cases given in braces
+/// as to [`passive_and_active`].
+macro_rules! per_server {
+    ($cases:tt $($server:ident => $name:literal;)*) => {
         $(
             mod $server {
                 use super::*;
-                use ftpkit::tls::TlsVersion;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn resumed_tls13_passive() { many_resumed($name, Mode::Passive, TlsVersion::Tls13).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn resumed_tls13_active() { many_resumed($name, Mode::Active, TlsVersion::Tls13).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn resumed_tls12_passive() { many_resumed($name, Mode::Passive, TlsVersion::Tls12).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn resumed_tls12_active() { many_resumed($name, Mode::Active, TlsVersion::Tls12).await }
+                const NAME: &str = $name;
+                passive_and_active! $cases
             }
         )*
     };
 }
 
-tls_suite! {
+per_server! {
+    {
+        resumed_tls13 => resumed_tls13_passive, resumed_tls13_active;
+        resumed_tls12 => resumed_tls12_passive, resumed_tls12_active;
+    }
     vsftpd_tls_resume => "VSFTPD_TLS";
     vsftpd_implicit_resume => "VSFTPD_IMPLICIT";
     vsftpd_clientcert_resume => "VSFTPD_CLIENTCERT";
@@ -390,21 +371,8 @@ tls_suite! {
     pyftpdlib_tls_resume => "PYFTPDLIB_TLS";
 }
 
-macro_rules! gib_suite {
-    ($($server:ident => $name:literal;)*) => {
-        $(
-            mod $server {
-                use super::*;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn gib_round_trip_passive() { gib_round_trip($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn gib_round_trip_active() { gib_round_trip($name, Mode::Active).await }
-            }
-        )*
-    };
-}
-
-gib_suite! {
+per_server! {
+    { gib_round_trip => gib_round_trip_passive, gib_round_trip_active; }
     vsftpd_gib => "VSFTPD";
     proftpd_gib => "PROFTPD";
     pureftpd_gib => "PUREFTPD";
@@ -412,37 +380,14 @@ gib_suite! {
     vsftpd_tls_gib => "VSFTPD_TLS";
 }
 
-macro_rules! suite {
-    ($($server:ident => $name:literal;)*) => {
-        $(
-            mod $server {
-                use super::*;
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn basic_passive() { basic($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn basic_active() { basic($name, Mode::Active).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn download_resume_passive() { download_resume($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn download_resume_active() { download_resume($name, Mode::Active).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn upload_resume_passive() { upload_resume($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn upload_resume_active() { upload_resume($name, Mode::Active).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn type_ascii_passive() { type_ascii($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn type_ascii_active() { type_ascii($name, Mode::Active).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn missing_file_passive() { missing_file($name, Mode::Passive).await }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn missing_file_active() { missing_file($name, Mode::Active).await }
-            }
-        )*
-    };
-}
-
-suite! {
+per_server! {
+    {
+        basic => basic_passive, basic_active;
+        download_resume => download_resume_passive, download_resume_active;
+        upload_resume => upload_resume_passive, upload_resume_active;
+        type_ascii => type_ascii_passive, type_ascii_active;
+        missing_file => missing_file_passive, missing_file_active;
+    }
     vsftpd => "VSFTPD";
     proftpd => "PROFTPD";
     pureftpd => "PUREFTPD";
@@ -462,47 +407,46 @@ mod tls_negative {
     use ftpkit::tls::{ClientIdentity, Pin, SystemRoots};
     use ftpkit::{Config, Security};
 
-    async fn refused(mut cfg: Config, tweak: impl FnOnce(&mut Config)) -> ftpkit::Error {
+    /// Connects to the server `name` with its configuration changed by
+    /// `tweak`, which must fail with an error of one of `kinds`.
+    async fn refused(name: &str, kinds: &[ErrorKind], tweak: impl FnOnce(&mut Config)) {
+        let s = server(name);
+        let _shared = server_lock(&s.name).read().await;
+        let mut cfg = s.config(Mode::Passive);
         tweak(&mut cfg);
         match Client::connect(cfg).await {
-            Ok(_) => panic!("the client connected where it must not"),
-            Err(e) => e,
+            Ok(_) => panic!("the client connected to {name} where it must not"),
+            Err(e) => assert!(kinds.contains(&e.kind()), "{name}: {e:?}"),
         }
     }
 
+    /// What a TLS handshake the server refuses ends in.
+    const HANDSHAKE_REFUSED: &[ErrorKind] = &[ErrorKind::Tls, ErrorKind::Closed, ErrorKind::Io];
+
     #[tokio::test]
     async fn unknown_ca() {
-        let env = Env::load();
-        let s = env.server("VSFTPD_TLS");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| {
+        let rogue_ca = Env::load().get("FTPKIT_INTEROP_ROGUE_CA");
+        refused("VSFTPD_TLS", &[ErrorKind::Certificate], |c| {
             c.tls.system_roots = SystemRoots::Include;
-            c.tls.ca_files = vec![env.get("FTPKIT_INTEROP_ROGUE_CA").into()];
+            c.tls.ca_files = vec![rogue_ca.into()];
         })
         .await;
-        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     }
 
     #[tokio::test]
     async fn wrong_host_name() {
-        let s = server("PROFTPD_TLS");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| {
+        refused("PROFTPD_TLS", &[ErrorKind::Certificate], |c| {
             c.tls.server_name = Some("ftp.example.org".into());
         })
         .await;
-        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     }
 
     #[tokio::test]
     async fn pin_mismatch() {
-        let s = server("PUREFTPD_TLS");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| {
+        refused("PUREFTPD_TLS", &[ErrorKind::Certificate], |c| {
             c.tls.pin = Some(Pin::PublicKey([7u8; 32]));
         })
         .await;
-        assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     }
 
     #[tokio::test]
@@ -518,56 +462,39 @@ mod tls_negative {
 
     #[tokio::test]
     async fn client_certificate_missing() {
-        let s = server("VSFTPD_CLIENTCERT");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| c.tls.client_identity = None).await;
-        assert!(
-            matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io),
-            "{e:?}"
-        );
+        refused("VSFTPD_CLIENTCERT", HANDSHAKE_REFUSED, |c| {
+            c.tls.client_identity = None;
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn client_certificate_from_another_ca() {
         let env = Env::load();
-        let s = env.server("VSFTPD_CLIENTCERT");
-        let _shared = server_lock(&s.name).read().await;
         let rogue = ClientIdentity::from_pem_files(
             env.get("FTPKIT_INTEROP_ROGUE_CLIENT_CERT"),
             env.get("FTPKIT_INTEROP_ROGUE_CLIENT_KEY"),
         )
         .unwrap();
-        let e = refused(s.config(Mode::Passive), |c| {
+        refused("VSFTPD_CLIENTCERT", HANDSHAKE_REFUSED, |c| {
             c.tls.client_identity = Some(rogue);
         })
         .await;
-        assert!(
-            matches!(e.kind(), ErrorKind::Tls | ErrorKind::Closed | ErrorKind::Io),
-            "{e:?}"
-        );
     }
 
     #[tokio::test]
     async fn auth_refused_while_tls_required() {
         // Plain vsftpd has TLS off and answers AUTH TLS with a refusal.
-        let s = server("VSFTPD");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| c.security = Security::Explicit).await;
-        assert_eq!(e.kind(), ErrorKind::Downgrade, "{e:?}");
+        refused("VSFTPD", &[ErrorKind::Downgrade], |c| {
+            c.security = Security::Explicit;
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn plain_login_refused_by_tls_server() {
-        let s = server("PROFTPD_TLS");
-        let _shared = server_lock(&s.name).read().await;
-        let e = refused(s.config(Mode::Passive), |c| c.security = Security::None).await;
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Auth | ErrorKind::ServerReply | ErrorKind::Closed
-            ),
-            "{e:?}"
-        );
+        let kinds = [ErrorKind::Auth, ErrorKind::ServerReply, ErrorKind::Closed];
+        refused("PROFTPD_TLS", &kinds, |c| c.security = Security::None).await;
     }
 
     /// `secure()` on a session connected in plain: AUTH TLS then, before
@@ -584,18 +511,7 @@ mod tls_negative {
         c.secure().await.unwrap();
         assert!(c.tls_info().is_some());
         c.login(s.user.as_str(), s.password.as_str()).await.unwrap();
-        let dir = "t-secure-later";
-        fresh_dir(&mut c, dir).await;
-        upload_bytes(&mut c, "x.bin", b"secured later").await;
-        let mut dl = c.retr("x.bin").await.unwrap();
-        let mut v = Vec::new();
-        dl.read_to_end(&mut v).await.unwrap();
-        assert_eq!(v, b"secured later");
-        assert!(dl.info().tls.unwrap().resumed);
-        drop(dl);
-        c.delete("x.bin").await.unwrap();
-        c.cdup().await.unwrap();
-        c.rmdir(dir).await.unwrap();
+        protected_round_trip(&mut c, "t-secure-later", b"secured later").await;
     }
 
     /// `secure_with()` on a session connected in plain, to a vsftpd that
@@ -637,9 +553,7 @@ mod tls_negative {
         let dir = "t-secure-with";
         fresh_dir(&mut c, dir).await;
         upload_bytes(&mut c, "x.bin", b"certificate picked later").await;
-        c.delete("x.bin").await.unwrap();
-        c.cdup().await.unwrap();
-        c.rmdir(dir).await.unwrap();
+        remove_dir(&mut c, dir, &["x.bin"]).await;
     }
 }
 
@@ -660,21 +574,16 @@ async fn concurrent_sessions_keep_their_own_tickets() {
             fresh_dir(&mut c, &dir).await;
             for i in 0..15u64 {
                 let data = Pattern::bytes(k * 100 + i, 32 * 1024);
-                let mut up = c.stor("f.bin").await.unwrap();
-                up.write_all(&data).await.unwrap();
-                up.shutdown().await.unwrap();
+                let up = upload_bytes(&mut c, "f.bin", &data).await;
                 assert!(
-                    !up.info().full_handshake(),
+                    !up.full_handshake(),
                     "session {k} upload {i} did not resume"
                 );
-                drop(up);
-                assert_eq!(download_bytes(&mut c, "f.bin").await, data);
+                assert_eq!(download_bytes(&mut c, "f.bin").await.0, data);
             }
             let stats = c.tls_session_stats().unwrap();
             assert_eq!(stats.full_handshakes, 0, "session {k}: {stats:?}");
-            c.delete("f.bin").await.unwrap();
-            c.cdup().await.unwrap();
-            c.rmdir(dir.as_str()).await.unwrap();
+            remove_dir(&mut c, &dir, &["f.bin"]).await;
             stats
         }
     };
@@ -697,17 +606,6 @@ async fn refused_ccc_keeps_tls() {
         c.tls_info().is_some(),
         "control connection must still be TLS"
     );
-    let dir = "t-ccc";
-    fresh_dir(&mut c, dir).await;
-    upload_bytes(&mut c, "c.bin", b"still protected").await;
-    let mut dl = c.retr("c.bin").await.unwrap();
-    let mut v = Vec::new();
-    dl.read_to_end(&mut v).await.unwrap();
-    assert_eq!(v, b"still protected");
-    assert!(dl.info().tls.is_some_and(|t| t.resumed));
-    drop(dl);
-    c.delete("c.bin").await.unwrap();
-    c.cdup().await.unwrap();
-    c.rmdir(dir).await.unwrap();
+    protected_round_trip(&mut c, "t-ccc", b"still protected").await;
     c.quit().await.unwrap();
 }
