@@ -10,19 +10,26 @@ use ftpkit::pool::{Pool, PoolConfig};
 use ftpkit::tls::{ProtocolVersion, SessionStats, TlsVersion};
 use ftpkit::{Client, Config};
 use ftpkit_interop::data::{sha256, Pattern};
-use ftpkit_interop::{report, Env, Mode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ftpkit_interop::{download_bytes, report, server, upload_bytes, Mode};
+use tokio::io::AsyncWriteExt;
 
 fn config(name: &str, max: TlsVersion) -> Config {
-    if let Ok(filter) = std::env::var("FTPKIT_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
-    }
-    let mut c = Env::load().server(name).config(Mode::Passive);
+    let mut c = server(name).config(Mode::Passive);
     c.tls.max_version = Some(max);
     c
+}
+
+/// A session to `name` that negotiated `max`, in a fresh directory of its
+/// own for `tag`; returns the client and the directory.
+async fn session(name: &str, max: TlsVersion, tag: &str) -> (Client, String) {
+    let mut c = Client::connect(config(name, max)).await.unwrap();
+    let want = match max {
+        TlsVersion::Tls12 => ProtocolVersion::TLSv1_2,
+        TlsVersion::Tls13 => ProtocolVersion::TLSv1_3,
+    };
+    assert_eq!(negotiated(&c), Some(want), "{name}");
+    let dir = fresh_dir(&mut c, tag).await;
+    (c, dir)
 }
 
 /// A new directory of this test's own, entered.
@@ -68,23 +75,20 @@ impl Run {
 }
 
 /// Runs `ops` on `c`, file `i` being `Pattern::bytes(seed + i)`; every
-/// download is compared by SHA-256 with what was uploaded.
-async fn transfers(c: &mut Client, seed: u64, ops: &[Op], run: &mut Run) {
+/// download is compared by SHA-256 with what was uploaded. Returns the
+/// counts.
+async fn transfers(c: &mut Client, seed: u64, ops: &[Op]) -> Run {
+    let mut run = Run::default();
     let mut stored: Vec<usize> = Vec::new();
+    let file = |i: usize| {
+        let seed = seed + i as u64;
+        (format!("f{seed}.bin"), Pattern::bytes(seed, 4096 + i % 512))
+    };
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Upload => {
-                let data = Pattern::bytes(seed + i as u64, 4096 + i % 512);
-                let name = format!("f{}.bin", seed + i as u64);
-                let mut up = c
-                    .stor(name.as_str())
-                    .await
-                    .unwrap_or_else(|e| panic!("upload {i}: {e:?}"));
-                up.write_all(&data).await.unwrap();
-                up.shutdown()
-                    .await
-                    .unwrap_or_else(|e| panic!("upload {i} end: {e:?}"));
-                if up.info().full_handshake() {
+                let (name, data) = file(i);
+                if upload_bytes(c, &name, &data).await.full_handshake() {
                     run.full.push(format!("upload {i}"));
                 }
                 run.uploads += 1;
@@ -92,18 +96,10 @@ async fn transfers(c: &mut Client, seed: u64, ops: &[Op], run: &mut Run) {
             }
             Op::Download => {
                 let j = *stored.last().expect("an upload before a download");
-                let want = Pattern::bytes(seed + j as u64, 4096 + j % 512);
-                let name = format!("f{}.bin", seed + j as u64);
-                let mut dl = c
-                    .retr(name.as_str())
-                    .await
-                    .unwrap_or_else(|e| panic!("download {i}: {e:?}"));
-                let mut got = Vec::new();
-                dl.read_to_end(&mut got)
-                    .await
-                    .unwrap_or_else(|e| panic!("download {i}: {e:?}"));
+                let (name, want) = file(j);
+                let (got, info) = download_bytes(c, &name).await;
                 assert_eq!(sha256(&got), sha256(&want), "download {i} differs");
-                if dl.info().full_handshake() {
+                if info.full_handshake() {
                     run.full.push(format!("download {i}"));
                 }
                 run.downloads += 1;
@@ -118,6 +114,7 @@ async fn transfers(c: &mut Client, seed: u64, ops: &[Op], run: &mut Run) {
             }
         }
     }
+    run
 }
 
 /// 200 transfers cycling upload, download, listing.
@@ -149,15 +146,10 @@ fn delta(after: SessionStats, before: SessionStats) -> (u64, u64, u64) {
 
 #[tokio::test]
 async fn proftpd_tls13_uploads_then_mixed_on_one_session() {
-    let mut c = Client::connect(config("PROFTPD_TLS", TlsVersion::Tls13))
-        .await
-        .unwrap();
-    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
-    let dir = fresh_dir(&mut c, "proftpd13").await;
+    let (mut c, dir) = session("PROFTPD_TLS", TlsVersion::Tls13, "proftpd13").await;
 
-    let mut uploads = Run::default();
     let before = stats(&c);
-    transfers(&mut c, 0, &[Op::Upload; 200], &mut uploads).await;
+    let uploads = transfers(&mut c, 0, &[Op::Upload; 200]).await;
     let (refreshes, full, retries) = delta(stats(&c), before);
     report(&format!(
         "PROFTPD_TLS TLS 1.3, 200 consecutive uploads on one Client: {refreshes} refreshes (bound {}), {full} full handshakes, {retries} retries",
@@ -169,9 +161,8 @@ async fn proftpd_tls13_uploads_then_mixed_on_one_session() {
         "{refreshes} refreshes"
     );
 
-    let mut mix = Run::default();
     let before = stats(&c);
-    transfers(&mut c, 1000, &mixed(200), &mut mix).await;
+    let mix = transfers(&mut c, 1000, &mixed(200)).await;
     let after = stats(&c);
     let (refreshes, full, retries) = delta(after, before);
     report(&format!(
@@ -190,61 +181,47 @@ async fn proftpd_tls13_uploads_then_mixed_on_one_session() {
     c.quit().await.unwrap();
 }
 
-#[tokio::test]
-async fn vsftpd_tls13_mixed_without_refreshes() {
-    let mut c = Client::connect(config("VSFTPD_TLS", TlsVersion::Tls13))
-        .await
-        .unwrap();
-    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
-    fresh_dir(&mut c, "vsftpd13").await;
-    let mut run = Run::default();
-    transfers(&mut c, 0, &mixed(200), &mut run).await;
+/// `n` mixed transfers on one TLS 1.3 session to `name`, reported; returns
+/// the run's counts and the session's.
+async fn mixed_tls13(name: &str, tag: &str, n: usize) -> (Run, SessionStats) {
+    let (mut c, _) = session(name, TlsVersion::Tls13, tag).await;
+    let run = transfers(&mut c, 0, &mixed(n)).await;
     let s = stats(&c);
     report(&format!(
-        "VSFTPD_TLS TLS 1.3, 200 mixed transfers: {} refreshes, {} full handshakes, {} resumed, tickets control {} / data {}",
+        "{name} TLS 1.3, {n} mixed transfers: {} refreshes, {} full handshakes reported, {} resumed, tickets control {} / data {}",
         s.refreshes, s.full_handshakes, s.resumed, s.control_tickets_received, s.data_tickets_received
     ));
+    c.quit().await.unwrap();
+    (run, s)
+}
+
+#[tokio::test]
+async fn vsftpd_tls13_mixed_without_refreshes() {
+    let (run, s) = mixed_tls13("VSFTPD_TLS", "vsftpd13", 200).await;
     assert_eq!(s.refreshes, 0, "{s:?}");
     assert_eq!(s.full_handshakes, 0, "{s:?}");
     assert!(run.full.is_empty(), "{:?}", run.full);
-    c.quit().await.unwrap();
 }
 
 #[tokio::test]
 async fn pureftpd_tls13_full_handshakes_are_reported_without_refreshes() {
-    let mut c = Client::connect(config("PUREFTPD_TLS", TlsVersion::Tls13))
-        .await
-        .unwrap();
-    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
-    fresh_dir(&mut c, "pure13").await;
-    let mut run = Run::default();
-    transfers(&mut c, 0, &mixed(60), &mut run).await;
-    let s = stats(&c);
-    report(&format!(
-        "PUREFTPD_TLS TLS 1.3, 60 mixed transfers: {} refreshes, {} full handshakes reported, tickets {}",
-        s.refreshes, s.full_handshakes, s.control_tickets_received
-    ));
+    let (run, s) = mixed_tls13("PUREFTPD_TLS", "pure13", 60).await;
     assert_eq!(s.refreshes, 0, "{s:?}");
     // Pure-FTPd issues no tickets: every data connection is a full
     // handshake, and each one is reported.
     assert_eq!(s.full_handshakes, 60, "{s:?}");
     // Uploads and downloads report it in their `TransferInfo` too.
     assert_eq!(run.full.len() as u64, run.uploads + run.downloads);
-    c.quit().await.unwrap();
 }
 
 #[tokio::test]
 async fn tls12_never_refreshes() {
     for name in ["VSFTPD_TLS", "PROFTPD_TLS", "PUREFTPD_TLS"] {
-        let mut c = Client::connect(config(name, TlsVersion::Tls12))
-            .await
-            .unwrap();
-        assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_2), "{name}");
-        fresh_dir(&mut c, &format!("{}-12", name.to_ascii_lowercase())).await;
-        let mut run = Run::default();
+        let tag = format!("{}-12", name.to_ascii_lowercase());
+        let (mut c, _) = session(name, TlsVersion::Tls12, &tag).await;
         let mut ops = vec![Op::Upload; 20];
         ops.extend(mixed(30));
-        transfers(&mut c, 0, &ops, &mut run).await;
+        transfers(&mut c, 0, &ops).await;
         let s = stats(&c);
         report(&format!(
             "{name} TLS 1.2, {} transfers: {} refreshes, {} full handshakes",
@@ -265,23 +242,12 @@ async fn tls12_never_refreshes() {
 /// a transfer still succeeds, through a refresh.
 #[tokio::test]
 async fn expired_session_is_renewed_after_an_idle_gap() {
-    let mut c = Client::connect(config("PROFTPD_TLS_SHORT", TlsVersion::Tls13))
-        .await
-        .unwrap();
-    assert_eq!(negotiated(&c), Some(ProtocolVersion::TLSv1_3));
-    fresh_dir(&mut c, "short").await;
-    let mut run = Run::default();
-    transfers(&mut c, 0, &[Op::Upload, Op::Download], &mut run).await;
+    let (mut c, _) = session("PROFTPD_TLS_SHORT", TlsVersion::Tls13, "short").await;
+    let first = transfers(&mut c, 0, &[Op::Upload, Op::Download]).await;
     let before = stats(&c);
     tokio::time::sleep(Duration::from_secs(6)).await;
     c.noop().await.unwrap();
-    transfers(
-        &mut c,
-        10,
-        &[Op::Upload, Op::Download, Op::Listing],
-        &mut run,
-    )
-    .await;
+    let after_gap = transfers(&mut c, 10, &[Op::Upload, Op::Download, Op::Listing]).await;
     let after = stats(&c);
     let (refreshes, full, retries) = delta(after, before);
     report(&format!(
@@ -290,7 +256,8 @@ async fn expired_session_is_renewed_after_an_idle_gap() {
     ));
     assert!(refreshes >= 1, "{after:?}");
     assert!(after.tickets_expired >= 1, "{after:?}");
-    assert!(run.full.is_empty(), "{:?}", run.full);
+    assert!(first.full.is_empty(), "{:?}", first.full);
+    assert!(after_gap.full.is_empty(), "{:?}", after_gap.full);
     c.quit().await.unwrap();
 }
 
