@@ -50,6 +50,44 @@ fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ftpkit-pool-{}-{n}-{name}", std::process::id()))
 }
 
+/// A server playing `sessions`, one a connection, and the configuration
+/// that reaches it.
+async fn serve(sessions: impl IntoIterator<Item = Script>) -> (ScriptedServer, Config) {
+    let server = ScriptedServer::builder().sessions(sessions).start().await;
+    let cfg = config(&server);
+    (server, cfg)
+}
+
+/// [`alice`]'s login, then `SIZE f.bin` answered `size`.
+fn sized(size: u64) -> Script {
+    alice()
+        .expect_line("SIZE f.bin")
+        .reply(format!("213 {size}\r\n"))
+}
+
+/// `RETR f.bin` answered on a data connection that sends `data` and
+/// closes, and then the whole session is cut off before `226`.
+fn cut_off(s: Script, data: &[u8]) -> Script {
+    s.expect_line("RETR f.bin")
+        .reply("150 opening\r\n")
+        .data_accept()
+        .data_send(data)
+        .data_close()
+        .disconnect()
+}
+
+/// `retry_download` of `f.bin` to a new local file with `retries`, which
+/// must bring exactly `want`; the file is removed after.
+async fn assert_retried(pool: &Pool, cfg: &Config, local: PathBuf, retries: u32, want: &[u8]) {
+    let n = pool
+        .retry_download(cfg, "f.bin", &local, retries)
+        .await
+        .unwrap();
+    assert_eq!(n, want.len() as u64);
+    assert_eq!(std::fs::read(&local).unwrap(), want);
+    std::fs::remove_file(&local).unwrap();
+}
+
 #[tokio::test]
 async fn identical_config_reuses_the_connection() {
     let script = alice()
@@ -59,9 +97,8 @@ async fn identical_config_reuses_the_connection() {
         .reply("200 ok\r\n")
         .expect("PWD")
         .reply("257 \"/\"\r\n");
-    let server = ScriptedServer::builder().session(script).start().await;
+    let (server, cfg) = serve([script]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     {
         let mut c = pool.get(&cfg).await.unwrap();
         assert!(!c.is_reused());
@@ -179,12 +216,8 @@ async fn each_differing_key_field_gets_its_own_connection() {
                 .expect_line("TYPE I")
                 .reply("200 binary\r\n");
         }
-        let server = ScriptedServer::builder()
-            .sessions([base_script, second])
-            .start()
-            .await;
+        let (server, mut a) = serve([base_script, second]).await;
         let pool = pool(|_| {});
-        let mut a = config(&server);
         a.virtual_host = vhost.map(str::to_owned);
         if name == "client certificate" {
             a.tls.client_identity = Some(identity(&other_cert));
@@ -208,12 +241,8 @@ async fn each_differing_key_field_gets_its_own_connection() {
 async fn broken_connection_is_not_returned() {
     let first = alice().expect("PWD").disconnect();
     let second = alice().expect("PWD").reply("257 \"/\"\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     {
         let mut c = pool.get(&cfg).await.unwrap();
         let e = c.pwd().await.unwrap_err();
@@ -238,9 +267,8 @@ async fn connection_dropped_mid_transfer_is_not_returned() {
         .data_accept()
         .data_send(b"first bytes")
         .expect_eof();
-    let server = ScriptedServer::start(first).await;
+    let (server, cfg) = serve([first]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     {
         let mut c = pool.get(&cfg).await.unwrap();
         let mut dl = c.retr("big.bin").await.unwrap();
@@ -271,28 +299,10 @@ async fn retries_need_binary_type() {
 #[tokio::test]
 async fn already_complete_download_is_not_fetched_again() {
     // The data arrived in full but the connection dropped before 226.
-    let first = alice()
-        .expect_line("SIZE f.bin")
-        .reply("213 8\r\n")
-        .epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"complete")
-        .data_close()
-        .disconnect();
-    let second = alice().expect_line("SIZE f.bin").reply("213 8\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+    let first = cut_off(sized(8).epsv(), b"complete");
+    let (server, cfg) = serve([first, sized(8)]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
-    let local = temp_path("complete");
-    let n = pool.retry_download(&cfg, "f.bin", &local, 1).await.unwrap();
-    assert_eq!(n, 8);
-    assert_eq!(std::fs::read(&local).unwrap(), b"complete");
-    std::fs::remove_file(&local).unwrap();
+    assert_retried(&pool, &cfg, temp_path("complete"), 1, b"complete").await;
     server.finish().await.assert_ok();
 }
 
@@ -301,12 +311,8 @@ async fn failed_health_check_reconnects() {
     // The server closes the idle session: NOOP gets 421.
     let first = alice().expect("NOOP").reply("421 timeout\r\n").disconnect();
     let second = alice().expect("PWD").reply("257 \"/home\"\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     drop(pool.get(&cfg).await.unwrap());
     let mut c = pool.get(&cfg).await.unwrap();
     assert!(!c.is_reused());
@@ -322,9 +328,8 @@ async fn failed_health_check_reconnects() {
 #[tokio::test]
 async fn no_health_check_hands_out_without_noop() {
     let script = alice().expect("PWD").reply("257 \"/\"\r\n");
-    let server = ScriptedServer::start(script).await;
+    let (server, cfg) = serve([script]).await;
     let pool = pool(|c| c.health_check = HealthCheck::None);
-    let cfg = config(&server);
     drop(pool.get(&cfg).await.unwrap());
     let mut c = pool.get(&cfg).await.unwrap();
     assert!(c.is_reused());
@@ -337,12 +342,8 @@ async fn idle_timeout_closes_old_connections() {
     // The expired connection is closed with QUIT, and a new one made.
     let first = alice().expect("QUIT").reply("221 bye\r\n");
     let second = alice();
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|c| c.idle_timeout = Duration::from_millis(50));
-    let cfg = config(&server);
     drop(pool.get(&cfg).await.unwrap());
     tokio::time::sleep(Duration::from_millis(120)).await;
     let c = pool.get(&cfg).await.unwrap();
@@ -352,15 +353,11 @@ async fn idle_timeout_closes_old_connections() {
 
 #[tokio::test]
 async fn max_per_key_bounds_checkouts() {
-    let server = ScriptedServer::builder()
-        .sessions([alice(), alice()])
-        .start()
-        .await;
+    let (server, cfg) = serve([alice(), alice()]).await;
     let pool = pool(|c| {
         c.max_per_key = 2;
         c.health_check = HealthCheck::None;
     });
-    let cfg = config(&server);
     let a = pool.get(&cfg).await.unwrap();
     let b = pool.get(&cfg).await.unwrap();
     assert_eq!(pool.in_use_count(&cfg), 2);
@@ -392,12 +389,11 @@ async fn keepalive_pings_idle_connections() {
         .reply("200 ok\r\n")
         .expect("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(script).await;
+    let (server, cfg) = serve([script]).await;
     let pool = pool(|c| {
         c.keepalive = Some(Duration::from_millis(100));
         c.health_check = HealthCheck::None;
     });
-    let cfg = config(&server);
     drop(pool.get(&cfg).await.unwrap());
     // Wait for the two NOOPs, then stop the keepalive before a third.
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -421,64 +417,27 @@ async fn keepalive_pings_idle_connections() {
 
 #[tokio::test]
 async fn retry_download_resumes_after_a_dropped_connection() {
-    let first = alice()
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n")
-        .epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"hello ")
-        .data_close()
-        .disconnect();
-    let second = alice()
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n")
+    let first = cut_off(sized(11).epsv(), b"hello ");
+    let second = sized(11)
         .epsv()
         .expect_line("REST 6")
         .reply("350 ok\r\n")
-        .expect_line("RETR f.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"world")
-        .data_close()
-        .reply("226 done\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+        .send_data("RETR f.bin", b"world");
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     let local = temp_path("download");
     std::fs::write(&local, b"stale content that must go").unwrap();
-    let n = pool.retry_download(&cfg, "f.bin", &local, 2).await.unwrap();
-    assert_eq!(n, 11);
-    assert_eq!(std::fs::read(&local).unwrap(), b"hello world");
-    std::fs::remove_file(&local).unwrap();
+    assert_retried(&pool, &cfg, local, 2, b"hello world").await;
     server.finish().await.assert_ok();
 }
 
 #[tokio::test]
 async fn retry_download_gives_up_after_retries() {
-    let broken = |rest: Option<&str>| {
-        let mut s = alice().expect_line("SIZE f.bin").reply("213 9\r\n");
-        s = s.expect("EPSV").passive_listen().reply_epsv();
-        if let Some(line) = rest {
-            s = s.expect_line(line).reply("350 ok\r\n");
-        }
-        s.expect("RETR")
-            .reply("150 opening\r\n")
-            .data_accept()
-            .data_send(b"x")
-            .data_close()
-            .disconnect()
-    };
-    let server = ScriptedServer::builder()
-        .sessions([broken(None), broken(Some("REST 1"))])
-        .start()
-        .await;
+    let first = cut_off(sized(9).epsv(), b"x");
+    let resumed = sized(9).epsv().expect_line("REST 1").reply("350 ok\r\n");
+    let second = cut_off(resumed, b"x");
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     let local = temp_path("giveup");
     let e = pool
         .retry_download(&cfg, "f.bin", &local, 1)
@@ -502,9 +461,8 @@ async fn retry_download_does_not_retry_permanent_errors() {
         .epsv()
         .expect("RETR")
         .reply("550 no such file\r\n");
-    let server = ScriptedServer::start(script).await;
+    let (server, cfg) = serve([script]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     let local = temp_path("missing");
     let e = pool
         .retry_download(&cfg, "f.bin", &local, 3)
@@ -537,12 +495,8 @@ async fn retry_upload_resumes_at_the_servers_size() {
         .reply("226 done\r\n")
         .expect_line("SIZE up.bin")
         .reply("213 11\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([first, second])
-        .start()
-        .await;
+    let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
     let local = temp_path("upload");
     std::fs::write(&local, b"hello world").unwrap();
     let n = pool.retry_upload(&cfg, &local, "up.bin", 2).await.unwrap();
@@ -556,9 +510,7 @@ async fn retry_upload_resumes_at_the_servers_size() {
 #[tokio::test]
 async fn incomplete_result_is_retried() {
     // The transfer "succeeds" but SIZE said the server has more: resume.
-    let first = alice()
-        .expect_line("SIZE f.bin")
-        .reply("213 5\r\n")
+    let script = sized(5)
         .epsv_send("RETR f.bin", b"abc")
         .expect("NOOP")
         .reply("200 ok\r\n")
@@ -567,19 +519,9 @@ async fn incomplete_result_is_retried() {
         .epsv()
         .expect_line("REST 3")
         .reply("350 ok\r\n")
-        .expect_line("RETR f.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"de")
-        .data_close()
-        .reply("226 done\r\n");
-    let server = ScriptedServer::start(first).await;
+        .send_data("RETR f.bin", b"de");
+    let (server, cfg) = serve([script]).await;
     let pool = pool(|_| {});
-    let cfg = config(&server);
-    let local = temp_path("short");
-    let n = pool.retry_download(&cfg, "f.bin", &local, 1).await.unwrap();
-    assert_eq!(n, 5);
-    assert_eq!(std::fs::read(&local).unwrap(), b"abcde");
-    std::fs::remove_file(&local).unwrap();
+    assert_retried(&pool, &cfg, temp_path("short"), 1, b"abcde").await;
     server.finish().await.assert_ok();
 }
