@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use ftpkit_interop::data::{hex, sha256, Pattern};
-use ftpkit_interop::Env;
+use ftpkit_interop::{unique_dir, Env};
 
 // ----- the binary -------------------------------------------------------------
 
@@ -177,16 +177,49 @@ impl Target {
 
     /// A fresh remote directory name of this run's own (`t-cli-*`).
     fn dir(&self, tag: &str) -> String {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        format!(
-            "t-cli-{tag}-{}-{}-{nanos}",
-            self.name.to_ascii_lowercase(),
-            std::process::id()
-        )
+        unique_dir(&format!("cli-{tag}-{}", self.name.to_ascii_lowercase()))
     }
+
+    /// This server's global options followed by `extra`.
+    fn with_opts(&self, extra: &[&str]) -> Vec<String> {
+        let extra = extra.iter().map(|o| (*o).to_owned());
+        self.opts.iter().cloned().chain(extra).collect()
+    }
+
+    /// Puts `data` as `name` into a new directory (`tag`) and gets it back
+    /// to stdout, checking the bytes; every command with the global
+    /// options `opts`, the put with `-v` too (its trace is kept).
+    fn round_trip(&self, opts: &[String], tag: &str, name: &str, data: &[u8]) -> RoundTrip {
+        let local = tempfile::tempdir().unwrap();
+        let src = local.path().join(name);
+        write(&src, data);
+        let dir = self.dir(tag);
+        self.run_with(opts, &["mkdir", &self.url(&dir)]).ok();
+        let file = self.url(&format!("{dir}/{name}"));
+        let put = self
+            .run_with(opts, &["-v", "put", src.to_str().unwrap(), &file])
+            .ok();
+        let got = self.run_with(opts, &["get", &file, "-"]).ok();
+        assert_same(&format!("{opts:?} get"), &got.stdout, data);
+        RoundTrip { dir, file, put }
+    }
+
+    /// Removes the file and the directory of a [`Target::round_trip`].
+    fn remove(&self, opts: &[String], trip: &RoundTrip) {
+        self.run_with(opts, &["rm", &trip.file]).ok();
+        self.run_with(opts, &["rmdir", &self.url(&trip.dir)]).ok();
+    }
+}
+
+/// A file put into a new remote directory and got back, by
+/// [`Target::round_trip`].
+struct RoundTrip {
+    /// The directory (a path from the login directory).
+    dir: String,
+    /// The file's URL.
+    file: String,
+    /// The put, run with `-v`.
+    put: Out,
 }
 
 // ----- helpers ----------------------------------------------------------------
@@ -264,60 +297,42 @@ fn every_command(t: &Target) {
     // Without -p an existing directory is an error.
     t.run(&["mkdir", &url("a")]).fails();
 
+    // `ftpkit VERB FLAGS FROM TO`, which must succeed: put of a local
+    // file, get of data.bin; and a file on the server.
+    let transfer = |verb: &str, flags: &[&str], from: &str, to: &str| {
+        let args: Vec<&str> = [verb]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .chain([from, to])
+            .collect();
+        t.run(&args).ok()
+    };
+    let put = |flags: &[&str], from: &str, to: &str| {
+        transfer("put", flags, lp(from).to_str().unwrap(), &url(to))
+    };
+    let get = |flags: &[&str], to: &str| {
+        transfer("get", flags, &url("data.bin"), lp(to).to_str().unwrap())
+    };
+    let on_server = |name: &str| read(&t.root.join(&dir).join(name));
+
     // put into a directory URL: the local name.
     write(&lp("data.bin"), &data);
-    t.run(&["put", lp("data.bin").to_str().unwrap(), &url("")])
-        .ok();
-    assert_same("put", &read(&t.root.join(&dir).join("data.bin")), &data);
+    put(&[], "data.bin", "");
+    assert_same("put", &on_server("data.bin"), &data);
 
     // put --resume after a cut: a prefix first, then the rest.
     write(&lp("prefix.bin"), &data[..111_111]);
-    t.run(&[
-        "put",
-        lp("prefix.bin").to_str().unwrap(),
-        &url("resumed.bin"),
-    ])
-    .ok();
-    assert_eq!(
-        std::fs::metadata(t.root.join(&dir).join("resumed.bin"))
-            .unwrap()
-            .len(),
-        111_111
-    );
-    t.run(&[
-        "put",
-        "--resume",
-        lp("data.bin").to_str().unwrap(),
-        &url("resumed.bin"),
-    ])
-    .ok();
-    assert_same(
-        "put --resume",
-        &read(&t.root.join(&dir).join("resumed.bin")),
-        &data,
-    );
+    put(&[], "prefix.bin", "resumed.bin");
+    assert_eq!(on_server("resumed.bin").len(), 111_111);
+    put(&["--resume"], "data.bin", "resumed.bin");
+    assert_same("put --resume", &on_server("resumed.bin"), &data);
 
     // put --append: two halves.
     write(&lp("head.bin"), &data[..150_000]);
     write(&lp("tail.bin"), &data[150_000..]);
-    t.run(&[
-        "put",
-        lp("head.bin").to_str().unwrap(),
-        &url("appended.bin"),
-    ])
-    .ok();
-    t.run(&[
-        "put",
-        "--append",
-        lp("tail.bin").to_str().unwrap(),
-        &url("appended.bin"),
-    ])
-    .ok();
-    assert_same(
-        "put --append",
-        &read(&t.root.join(&dir).join("appended.bin")),
-        &data,
-    );
+    put(&[], "head.bin", "appended.bin");
+    put(&["--append"], "tail.bin", "appended.bin");
+    assert_same("put --append", &on_server("appended.bin"), &data);
 
     // ls: names only.
     let names = t.run(&["ls", &url("")]).ok().stdout_text();
@@ -378,37 +393,21 @@ fn every_command(t: &Target) {
     );
 
     // get to a file, to a directory and to stdout.
-    t.run(&["get", &url("data.bin"), lp("got.bin").to_str().unwrap()])
-        .ok();
+    get(&[], "got.bin");
     assert_same("get", &read(&lp("got.bin")), &data);
     std::fs::create_dir(lp("into")).unwrap();
-    t.run(&["get", &url("data.bin"), lp("into").to_str().unwrap()])
-        .ok();
+    get(&[], "into");
     assert_same("get into a directory", &read(&lp("into/data.bin")), &data);
     let stdout = t.run(&["get", &url("data.bin"), "-"]).ok().stdout;
     assert_same("get -", &stdout, &data);
 
     // get --resume of a truncated local copy.
     write(&lp("partial.bin"), &data[..123_457]);
-    t.run(&[
-        "get",
-        "--resume",
-        &url("data.bin"),
-        lp("partial.bin").to_str().unwrap(),
-    ])
-    .ok();
+    get(&["--resume"], "partial.bin");
     assert_same("get --resume", &read(&lp("partial.bin")), &data);
 
     // get --segments 4.
-    let seg = t
-        .run(&[
-            "get",
-            "--segments",
-            "4",
-            &url("data.bin"),
-            lp("seg.bin").to_str().unwrap(),
-        ])
-        .ok();
+    let seg = get(&["--segments", "4"], "seg.bin");
     assert_same("get --segments 4", &read(&lp("seg.bin")), &data);
     assert!(seg.stderr.contains("300000 bytes in"), "{}", seg.stderr);
 
@@ -416,7 +415,7 @@ fn every_command(t: &Target) {
     t.run(&["mv", &url("data.bin"), &format!("{dir}/a/moved.bin")])
         .ok();
     assert!(!t.root.join(&dir).join("data.bin").exists());
-    assert_same("mv", &read(&t.root.join(&dir).join("a/moved.bin")), &data);
+    assert_same("mv", &on_server("a/moved.bin"), &data);
     t.run(&["stat", &url("a/moved.bin")]).ok();
 
     // quote.
@@ -509,19 +508,23 @@ fn every_command(t: &Target) {
     t.run(&["rm", &url("resumed.bin")]).fails();
 }
 
-#[test]
-fn vsftpd_every_command() {
-    every_command(&target("VSFTPD"));
+/// One test per `test => "SERVER";`, running `case` on that server's
+/// [`Target`].
+macro_rules! on_servers {
+    ($case:ident: $($test:ident => $name:literal;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                $case(&target($name));
+            }
+        )*
+    };
 }
 
-#[test]
-fn vsftpd_tls_every_command() {
-    every_command(&target("VSFTPD_TLS"));
-}
-
-#[test]
-fn proftpd_tls_every_command() {
-    every_command(&target("PROFTPD_TLS"));
+on_servers! { every_command:
+    vsftpd_every_command => "VSFTPD";
+    vsftpd_tls_every_command => "VSFTPD_TLS";
+    proftpd_tls_every_command => "PROFTPD_TLS";
 }
 
 // ----- data connection and TLS options ----------------------------------------
@@ -530,59 +533,40 @@ fn proftpd_tls_every_command() {
 #[test]
 fn vsftpd_active() {
     let t = target("VSFTPD");
-    let local = tempfile::tempdir().unwrap();
-    let dir = t.dir("active");
+    let active = t.with_opts(&["--active"]);
     let data = Pattern::bytes(0xAC7, 200_000);
-    let src = local.path().join("active.bin");
-    write(&src, &data);
-    t.run(&["mkdir", &t.url(&dir)]).ok();
-    let file = t.url(&format!("{dir}/active.bin"));
-    let put = t
-        .run(&["--active", "-v", "put", src.to_str().unwrap(), &file])
-        .ok();
+    let trip = t.round_trip(&active, "active", "active.bin", &data);
+    let put = &trip.put.stderr;
     assert!(
-        put.stderr.contains("> EPRT ") || put.stderr.contains("> PORT "),
-        "no EPRT/PORT in {}",
-        put.stderr
+        put.contains("> EPRT ") || put.contains("> PORT "),
+        "no EPRT/PORT in {put}"
     );
-    assert!(!put.stderr.contains("> EPSV") && !put.stderr.contains("> PASV"));
-    let ls = t.run(&["--active", "ls", &t.url(&dir)]).ok();
+    assert!(!put.contains("> EPSV") && !put.contains("> PASV"), "{put}");
+    let ls = t.run_with(&active, &["ls", &t.url(&trip.dir)]).ok();
     assert_eq!(ls.stdout_text().trim(), "active.bin");
-    let got = t.run(&["--active", "get", &file, "-"]).ok();
-    assert_same("--active get", &got.stdout, &data);
     let no_epsv = t
-        .run(&["--active", "--no-epsv", "-v", "get", &file, "-"])
+        .run_with(&active, &["--no-epsv", "-v", "get", &trip.file, "-"])
         .ok();
     assert_same("--active --no-epsv get", &no_epsv.stdout, &data);
     assert!(no_epsv.stderr.contains("> PORT "), "{}", no_epsv.stderr);
     assert!(!no_epsv.stderr.contains("> EPRT"), "{}", no_epsv.stderr);
-    t.run(&["rm", &file]).ok();
-    t.run(&["rmdir", &t.url(&dir)]).ok();
+    t.remove(&active, &trip);
 }
 
 /// `--tls-max 1.2`: the session, data connections included, uses TLS 1.2.
 #[test]
 fn vsftpd_tls_max_12() {
     let t = target("VSFTPD_TLS");
-    let cert = t.run(&["--tls-max", "1.2", "cert", &t.url("")]).ok();
+    let tls12 = t.with_opts(&["--tls-max", "1.2"]);
+    let cert = t.run_with(&tls12, &["cert", &t.url("")]).ok();
     assert!(
         cert.stdout_text().contains("tls version:  TLS 1.2"),
         "{}",
         cert.stdout_text()
     );
-    let local = tempfile::tempdir().unwrap();
-    let dir = t.dir("tls12");
     let data = Pattern::bytes(0x712, 100_000);
-    let src = local.path().join("t12.bin");
-    write(&src, &data);
-    t.run(&["--tls-max", "1.2", "mkdir", &t.url(&dir)]).ok();
-    let file = t.url(&format!("{dir}/t12.bin"));
-    t.run(&["--tls-max", "1.2", "put", src.to_str().unwrap(), &file])
-        .ok();
-    let got = t.run(&["--tls-max", "1.2", "get", &file, "-"]).ok();
-    assert_same("--tls-max 1.2 get", &got.stdout, &data);
-    t.run(&["--tls-max", "1.2", "rm", &file]).ok();
-    t.run(&["--tls-max", "1.2", "rmdir", &t.url(&dir)]).ok();
+    let trip = t.round_trip(&tls12, "tls12", "t12.bin", &data);
+    t.remove(&tls12, &trip);
 }
 
 /// `cert` prints the chain signed by the test CA; `--pin-sha256` with that
@@ -653,14 +637,9 @@ fn cert_and_pin(t: &Target) {
     t.run_with(&[], &["ls", &t.url("")]).fails();
 }
 
-#[test]
-fn vsftpd_tls_cert_and_pin() {
-    cert_and_pin(&target("VSFTPD_TLS"));
-}
-
-#[test]
-fn proftpd_tls_cert_and_pin() {
-    cert_and_pin(&target("PROFTPD_TLS"));
+on_servers! { cert_and_pin:
+    vsftpd_tls_cert_and_pin => "VSFTPD_TLS";
+    proftpd_tls_cert_and_pin => "PROFTPD_TLS";
 }
 
 /// A server requiring a client certificate: `--cert/--key` works, without
@@ -669,37 +648,21 @@ fn proftpd_tls_cert_and_pin() {
 fn vsftpd_clientcert() {
     let t = target("VSFTPD_CLIENTCERT");
     let env = Env::load();
-    let with_cert: Vec<String> = t
-        .opts
-        .iter()
-        .cloned()
-        .chain([
-            "--cert".to_owned(),
-            env.get("FTPKIT_INTEROP_CLIENT_CERT"),
-            "--key".to_owned(),
-            env.get("FTPKIT_INTEROP_CLIENT_KEY"),
-        ])
-        .collect();
-    let local = tempfile::tempdir().unwrap();
-    let dir = t.dir("clientcert");
+    let (cert, key) = (
+        env.get("FTPKIT_INTEROP_CLIENT_CERT"),
+        env.get("FTPKIT_INTEROP_CLIENT_KEY"),
+    );
+    let with_cert = t.with_opts(&["--cert", &cert, "--key", &key]);
     let data = Pattern::bytes(0xCE7, 50_000);
-    let src = local.path().join("cc.bin");
-    write(&src, &data);
-    t.run_with(&with_cert, &["mkdir", &t.url(&dir)]).ok();
-    let file = t.url(&format!("{dir}/cc.bin"));
-    t.run_with(&with_cert, &["put", src.to_str().unwrap(), &file])
-        .ok();
-    let ls = t.run_with(&with_cert, &["ls", &t.url(&dir)]).ok();
+    let trip = t.round_trip(&with_cert, "clientcert", "cc.bin", &data);
+    let ls = t.run_with(&with_cert, &["ls", &t.url(&trip.dir)]).ok();
     assert_eq!(ls.stdout_text().trim(), "cc.bin");
-    let got = t.run_with(&with_cert, &["get", &file, "-"]).ok();
-    assert_same("client cert get", &got.stdout, &data);
 
     // Without a client certificate: refused, one line.
-    t.run(&["ls", &t.url(&dir)]).fails();
-    t.run(&["get", &file, "-"]).fails();
+    t.run(&["ls", &t.url(&trip.dir)]).fails();
+    t.run(&["get", &trip.file, "-"]).fails();
 
-    t.run_with(&with_cert, &["rm", &file]).ok();
-    t.run_with(&with_cert, &["rmdir", &t.url(&dir)]).ok();
+    t.remove(&with_cert, &trip);
 }
 
 /// Issue #11: 200 files up to ProFTPD over TLS 1.3 on one session

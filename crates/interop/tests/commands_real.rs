@@ -5,20 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use ftpkit::{Client, ErrorKind};
-use ftpkit_interop::{Env, Mode};
+use ftpkit_interop::{server, unique_dir, Mode};
 use tokio::io::AsyncWriteExt;
 
 /// A connected client to the instance `name`.
 async fn connect(name: &str) -> Client {
-    Env::load().server(name).connect(Mode::Passive).await
-}
-
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("/t-lib-{tag}-{}-{nanos}", std::process::id())
+    server(name).connect(Mode::Passive).await
 }
 
 async fn put(client: &mut Client, path: &str, body: &[u8]) {
@@ -29,7 +21,7 @@ async fn put(client: &mut Client, path: &str, body: &[u8]) {
 
 async fn run(name: &str) {
     let mut c = connect(name).await;
-    let root = unique("cmd");
+    let root = format!("/{}", unique_dir("lib-cmd"));
     let home = c.pwd().await.unwrap();
 
     // mkdir_all: every component, then again (all exist), then partly.

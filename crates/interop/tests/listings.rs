@@ -72,24 +72,13 @@ async fn basic_matrix(name: &str) {
     // put
     let a = Pattern::bytes(1, 150_000);
     let top = Pattern::bytes(2, 70_000);
-    std::fs::write(local.path().join("a.bin"), &a).unwrap();
-    std::fs::write(local.path().join("top.bin"), &top).unwrap();
-    upload_file(
-        &mut c,
-        &local.path().join("a.bin"),
-        format!("{spaced}/a.bin"),
-        &check,
-    )
-    .await
-    .unwrap();
-    upload_file(
-        &mut c,
-        &local.path().join("top.bin"),
-        format!("{dir}/top.bin"),
-        &check,
-    )
-    .await
-    .unwrap();
+    for (data, file, to) in [(&a, "a.bin", &spaced), (&top, "top.bin", &dir)] {
+        let from = local.path().join(file);
+        std::fs::write(&from, data).unwrap();
+        upload_file(&mut c, &from, format!("{to}/{file}"), &check)
+            .await
+            .unwrap();
+    }
 
     // The listing of the folder with a space, and of its parent.
     assert_eq!(names(&mut c, &spaced).await, ["a.bin"], "{name}");

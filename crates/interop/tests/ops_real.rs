@@ -13,7 +13,7 @@ use ftpkit::ops::{
 };
 use ftpkit::Client;
 use ftpkit_interop::data::sha256;
-use ftpkit_interop::{Env, Mode};
+use ftpkit_interop::{server, unique_dir, unique_temp_dir, Mode};
 
 fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -22,22 +22,9 @@ fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
     (cb, events)
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!("ftpkit-ops-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
+/// A remote directory of this run's own, from the root.
 fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("/t-hl-{tag}-{}-{nanos}", std::process::id())
+    format!("/{}", unique_dir(&format!("hl-{tag}")))
 }
 
 /// Deterministic pseudo-random bytes (xorshift).
@@ -70,8 +57,8 @@ fn make_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 async fn mirror_round_trip(name: &str) {
-    let cfg = Env::load().server(name).config(Mode::Passive);
-    let base = temp_dir(&format!("mirror-{name}"));
+    let cfg = server(name).config(Mode::Passive);
+    let base = unique_temp_dir(&format!("ops-mirror-{name}"));
     let src = base.join("src");
     let dst = base.join("dst");
     let files = make_tree(&src);
@@ -136,8 +123,8 @@ async fn mirror_round_trip(name: &str) {
 }
 
 async fn segmented_64mib(name: &str) {
-    let cfg = Env::load().server(name).config(Mode::Passive);
-    let base = temp_dir(&format!("seg-{name}"));
+    let cfg = server(name).config(Mode::Passive);
+    let base = unique_temp_dir(&format!("ops-seg-{name}"));
     let src = base.join("big.bin");
     let data = pseudo_random(64 * 1024 * 1024, 0x1234_5678);
     std::fs::write(&src, &data).unwrap();

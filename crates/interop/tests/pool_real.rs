@@ -4,43 +4,15 @@
 //! skipped it without servers; here it fails without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ftpkit::{Pool, PoolConfig, Security, Timeouts};
-use ftpkit_interop::{Env, Mode};
-
-fn temp_path(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!("ftpkit-pool-{tag}-{}-{nanos}", std::process::id()))
-}
-
-fn sha256(bytes: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .to_vec()
-}
-
-/// Deterministic pseudo-random content, different for each task.
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[0]
-        })
-        .collect()
-}
+use ftpkit_interop::data::{sha256, Pattern};
+use ftpkit_interop::{server, unique_temp_path, Mode};
 
 async fn concurrent_transfers(instance: &str, tls: bool) {
-    let server = Env::load().server(instance);
-    let mut cfg = server.config(Mode::Passive);
+    let mut cfg = server(instance).config(Mode::Passive);
     cfg.timeouts = Timeouts::all(Duration::from_secs(20));
     assert_eq!(cfg.security != Security::None, tls, "{instance}");
     let pool = Pool::new(PoolConfig {
@@ -54,12 +26,9 @@ async fn concurrent_transfers(instance: &str, tls: bool) {
         std::process::id(),
         if tls { "tls" } else { "plain" }
     );
-    pool.get(&cfg)
-        .await
-        .unwrap()
-        .mkdir(dir.as_str())
-        .await
-        .unwrap();
+    let mut c = pool.get(&cfg).await.unwrap();
+    c.mkdir(dir.as_str()).await.unwrap();
+    drop(c);
 
     let max_in_use = std::sync::Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -67,9 +36,10 @@ async fn concurrent_transfers(instance: &str, tls: bool) {
         let (pool, cfg, dir, max_in_use) =
             (pool.clone(), cfg.clone(), dir.clone(), max_in_use.clone());
         tasks.push(tokio::spawn(async move {
-            let data = content(i + 1, 200_000 + 7919 * i as usize);
-            let up = temp_path(&format!("up-{i}"));
-            let down = temp_path(&format!("down-{i}"));
+            // Different content for each task.
+            let data = Pattern::bytes(i + 1, 200_000 + 7919 * i as usize);
+            let up = unique_temp_path(&format!("pool-up-{i}"));
+            let down = unique_temp_path(&format!("pool-down-{i}"));
             tokio::fs::write(&up, &data).await.unwrap();
             let remote = format!("{dir}/file-{i}.bin");
             let n = pool.retry_upload(&cfg, &up, &remote, 2).await.unwrap();
@@ -96,12 +66,9 @@ async fn concurrent_transfers(instance: &str, tls: bool) {
     assert_eq!(stats.opened + stats.reused, 49, "{stats:?}");
     assert_eq!(stats.dropped_broken, 0, "{stats:?}");
     assert!(pool.idle_count(&cfg) <= 4);
-    pool.get(&cfg)
-        .await
-        .unwrap()
-        .rmdir(dir.as_str())
-        .await
-        .unwrap();
+    let mut c = pool.get(&cfg).await.unwrap();
+    c.rmdir(dir.as_str()).await.unwrap();
+    drop(c);
     pool.close_idle().await;
     assert_eq!(pool.idle_count(&cfg), 0);
 }
