@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+use std::fmt::Debug;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use ftpkit_control::command::HashAlgorithm;
@@ -24,6 +25,14 @@ fn reply(raw: &[u8]) -> Reply {
             reply
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// Asserts that `parse` refuses each of the replies `raws`.
+fn assert_refuses<T: Debug>(parse: fn(&Reply) -> Result<T, ParseError>, raws: &[&[u8]]) {
+    for raw in raws {
+        let got = parse(&reply(raw));
+        assert!(got.is_err(), "{}: {got:?}", String::from_utf8_lossy(raw));
     }
 }
 
@@ -141,23 +150,20 @@ fn epsv_forms() {
     for (raw, port) in ok {
         assert_eq!(parse_epsv(&reply(raw)).unwrap(), *port);
     }
-    for bad in [
-        &b"229 Entering Extended Passive Mode (|||65536|)\r\n"[..],
-        b"229 Entering Extended Passive Mode (|||0|)\r\n",
-        b"229 Entering Extended Passive Mode (|||-1|)\r\n",
-        b"229 Entering Extended Passive Mode (|||99999999999|)\r\n",
-        b"229 Entering Extended Passive Mode (||40008|)\r\n",
-        b"229 Entering Extended Passive Mode |||40008|\r\n",
-        b"229 Entering Extended Passive Mode (|||abc|)\r\n",
-        b"229 (1115)\r\n",
-        b"229 ()\r\n",
-    ] {
-        assert!(
-            parse_epsv(&reply(bad)).is_err(),
-            "{}",
-            String::from_utf8_lossy(bad)
-        );
-    }
+    assert_refuses(
+        parse_epsv,
+        &[
+            b"229 Entering Extended Passive Mode (|||65536|)\r\n",
+            b"229 Entering Extended Passive Mode (|||0|)\r\n",
+            b"229 Entering Extended Passive Mode (|||-1|)\r\n",
+            b"229 Entering Extended Passive Mode (|||99999999999|)\r\n",
+            b"229 Entering Extended Passive Mode (||40008|)\r\n",
+            b"229 Entering Extended Passive Mode |||40008|\r\n",
+            b"229 Entering Extended Passive Mode (|||abc|)\r\n",
+            b"229 (1115)\r\n",
+            b"229 ()\r\n",
+        ],
+    );
 }
 
 #[test]
@@ -247,19 +253,16 @@ fn size_and_mdtm() {
     assert_eq!(m.at, time::macros::datetime!(2024-02-29 23:59:58));
     let m = parse_mdtm(&reply(b"213 20240229235958.123\r\n")).unwrap();
     assert_eq!(m.at.millisecond(), 123);
-    for bad in [
-        &b"213 20230229000000\r\n"[..],
-        b"213 2024130100000\r\n",
-        b"213 20241301000000\r\n",
-        b"213 20240101250000\r\n",
-        b"213 2024010100000x\r\n",
-    ] {
-        assert!(
-            parse_mdtm(&reply(bad)).is_err(),
-            "{}",
-            String::from_utf8_lossy(bad)
-        );
-    }
+    assert_refuses(
+        parse_mdtm,
+        &[
+            b"213 20230229000000\r\n",
+            b"213 2024130100000\r\n",
+            b"213 20241301000000\r\n",
+            b"213 20240101250000\r\n",
+            b"213 2024010100000x\r\n",
+        ],
+    );
 }
 
 #[test]

@@ -23,29 +23,29 @@ fn decode_all(input: &[u8]) -> Result<Vec<Reply>, DecodeError> {
     Ok(out)
 }
 
+/// Decodes `pieces` pushed one after the other, taking the replies out
+/// after each.
+fn decode_pieces<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Vec<Reply> {
+    let mut d = ReplyDecoder::default();
+    let mut got = Vec::new();
+    for piece in pieces {
+        d.push(piece);
+        while let Some(r) = d.decode().unwrap() {
+            got.push(r);
+        }
+    }
+    got
+}
+
 /// Feeds `input` in two pieces at every split point and in single bytes,
 /// and checks the replies are the same as when fed at once.
 fn check_splits(input: &[u8]) -> Vec<Reply> {
     let whole = decode_all(input).unwrap();
     for split in 0..=input.len() {
-        let mut d = ReplyDecoder::default();
-        let mut got = Vec::new();
-        for part in [&input[..split], &input[split..]] {
-            d.push(part);
-            while let Some(r) = d.decode().unwrap() {
-                got.push(r);
-            }
-        }
+        let got = decode_pieces([&input[..split], &input[split..]]);
         assert_eq!(got, whole, "split at {split}");
     }
-    let mut d = ReplyDecoder::default();
-    let mut got = Vec::new();
-    for b in input {
-        d.push(std::slice::from_ref(b));
-        while let Some(r) = d.decode().unwrap() {
-            got.push(r);
-        }
-    }
+    let got = decode_pieces(input.chunks(1));
     assert_eq!(got, whole, "byte by byte");
     whole
 }
@@ -60,25 +60,38 @@ fn single_line() {
 }
 
 #[test]
-fn multi_line_feat_vsftpd() {
-    let raw = b"211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n";
-    let r = check_splits(raw);
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0].lines().len(), 9);
-    assert_eq!(&r[0].lines()[5][..], b" REST STREAM");
-    assert_eq!(&r[0].lines()[8][..], b"End");
-}
-
-#[test]
-fn multi_line_proftpd_welcome_with_embedded_codes() {
-    // A continuation line that starts with another code and a space is text.
-    let raw = b"220-Welcome\r\n230 is not the end\r\n220-still going\r\n220 done\r\n";
-    let r = check_splits(raw);
-    assert_eq!(r.len(), 1);
-    assert_eq!(r[0].lines().len(), 4);
-    assert_eq!(&r[0].lines()[1][..], b"230 is not the end");
-    // The `220-` prefix of a continuation line is removed.
-    assert_eq!(&r[0].lines()[2][..], b"still going");
+fn multi_line_replies() {
+    // (the reply, its lines)
+    let cases: [(&[u8], &[&[u8]]); 2] = [
+        // vsftpd's FEAT.
+        (
+            b"211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n",
+            &[
+                b"Features:",
+                b" EPRT",
+                b" EPSV",
+                b" MDTM",
+                b" PASV",
+                b" REST STREAM",
+                b" SIZE",
+                b" TVFS",
+                b"End",
+            ],
+        ),
+        // A continuation line that starts with another code and a space is
+        // text; the `220-` prefix of a continuation line is removed.
+        // ProFTPD's welcome.
+        (
+            b"220-Welcome\r\n230 is not the end\r\n220-still going\r\n220 done\r\n",
+            &[b"Welcome", b"230 is not the end", b"still going", b"done"],
+        ),
+    ];
+    for (raw, lines) in cases {
+        let r = check_splits(raw);
+        let case = String::from_utf8_lossy(raw);
+        assert_eq!(r.len(), 1, "{case}");
+        assert_eq!(r[0].lines(), lines, "{case}");
+    }
 }
 
 #[test]
@@ -264,14 +277,7 @@ proptest! {
             input.extend_from_slice(&wire(r));
         }
         let split = split.min(input.len());
-        let mut d = ReplyDecoder::default();
-        let mut got = Vec::new();
-        for part in [&input[..split], &input[split..]] {
-            d.push(part);
-            while let Some(r) = d.decode().unwrap() {
-                got.push(r);
-            }
-        }
+        let got = decode_pieces([&input[..split], &input[split..]]);
         prop_assert_eq!(got, replies);
     }
 
