@@ -9,11 +9,12 @@
 )]
 
 use ftpkit_control::command::ProtectionLevel;
+use ftpkit_control::reply::{decode_reply, Decoded, DecoderLimits};
 use ftpkit_control::session::{
     DataProtection, Downgrade, Event, FeatPolicy, Misbehaviour, Misuse, Step as RejectedStep,
     TlsState, Utf8Policy,
 };
-use ftpkit_control::{Command, Credentials, Security, Session, SessionConfig, SessionError};
+use ftpkit_control::{Command, Credentials, Reply, Security, Session, SessionConfig, SessionError};
 use proptest::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -22,11 +23,36 @@ enum S<'a> {
     Server(&'a [u8]),
     /// Exactly these bytes must have been sent since the last check.
     Sent(&'a [u8]),
+    /// Exactly `.0` must have been sent since the last check, and the
+    /// server answers `.1`.
+    Ask(&'a [u8], &'a [u8]),
     /// The driver finished the TLS handshake.
     TlsDone,
     /// An operation started by the driver.
     Call(fn(&mut Session) -> Result<(), SessionError>),
 }
+
+impl<'a> S<'a> {
+    /// What the server sends at this step, if anything.
+    fn server_bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            S::Server(bytes) | S::Ask(_, bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+/// alice logs in with password pw.
+const LOGIN: [S<'static>; 2] = [
+    S::Ask(b"USER alice\r\n", b"331 pw\r\n"),
+    S::Ask(b"PASS pw\r\n", b"230 ok\r\n"),
+];
+
+/// The data connections are protected (PROT P), which the server accepts.
+const PROTECT_PRIVATE: [S<'static>; 2] = [
+    S::Ask(b"PBSZ 0\r\n", b"200 ok\r\n"),
+    S::Ask(b"PROT P\r\n", b"200 ok\r\n"),
+];
 
 fn drain(s: &mut Session) -> Vec<u8> {
     let mut out = Vec::new();
@@ -46,24 +72,27 @@ fn run(
     let mut s = Session::new(config.clone()).unwrap();
     let mut events = Vec::new();
     for (i, step) in script.iter().enumerate() {
-        match *step {
-            S::Server(bytes) => match split {
+        if let S::Sent(expected) | S::Ask(expected, _) = *step {
+            let sent = drain(&mut s);
+            assert_eq!(
+                String::from_utf8_lossy(&sent),
+                String::from_utf8_lossy(expected),
+                "at step {i}"
+            );
+        }
+        if let Some(bytes) = step.server_bytes() {
+            match split {
                 Some((at, k)) if at == i => {
                     s.handle_input(&bytes[..k]).unwrap();
                     s.handle_input(&bytes[k..]).unwrap();
                 }
                 _ => s.handle_input(bytes).unwrap(),
-            },
-            S::Sent(expected) => {
-                let sent = drain(&mut s);
-                assert_eq!(
-                    String::from_utf8_lossy(&sent),
-                    String::from_utf8_lossy(expected),
-                    "at step {i}"
-                );
             }
+        }
+        match *step {
             S::TlsDone => s.tls_established().unwrap(),
             S::Call(f) => f(&mut s).unwrap(),
+            _ => {}
         }
         while let Some(e) = s.poll_event() {
             events.push(e);
@@ -73,18 +102,28 @@ fn run(
     (s, events)
 }
 
-/// Runs the conversation whole and at every split of every server message.
-fn converse(config: &SessionConfig, script: &[S<'_>]) -> (Session, Vec<Event>) {
-    let (s, events) = run(config, script, None);
+/// Runs the conversation made of `parts` whole and at every split of every
+/// server message.
+fn converse(config: &SessionConfig, parts: &[&[S<'_>]]) -> (Session, Vec<Event>) {
+    let script = parts.concat();
+    let (s, events) = run(config, &script, None);
     for (i, step) in script.iter().enumerate() {
-        if let S::Server(bytes) = step {
+        if let Some(bytes) = step.server_bytes() {
             for k in 0..=bytes.len() {
-                let (_, e2) = run(config, script, Some((i, k)));
+                let (_, e2) = run(config, &script, Some((i, k)));
                 assert_eq!(e2, events, "split message {i} at {k}");
             }
         }
     }
     (s, events)
+}
+
+/// The one reply in `raw`.
+fn reply(raw: &[u8]) -> Reply {
+    match decode_reply(raw, DecoderLimits::default()) {
+        Decoded::Complete { reply, rest: [] } => reply,
+        other => panic!("not one reply: {other:?}"),
+    }
 }
 
 fn creds() -> Credentials {
@@ -107,19 +146,14 @@ const FEAT_UTF8: &[u8] = b"211-Features:\r\n MDTM\r\n REST STREAM\r\n SIZE\r\n U
 fn plain_login_with_feat_and_utf8() {
     let (s, events) = converse(
         &plain(),
-        &[
+        &[&[
             S::Server(b"220 (vsFTPd 3.0.3)\r\n"),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"331 Please specify the password.\r\n"),
-            S::Sent(b"PASS pw\r\n"),
-            S::Server(b"230 Login successful.\r\n"),
-            S::Sent(b"FEAT\r\n"),
-            S::Server(FEAT_UTF8),
-            S::Sent(b"OPTS UTF8 ON\r\n"),
-            S::Server(b"200 Always in UTF8 mode.\r\n"),
-            S::Sent(b"TYPE I\r\n"),
-            S::Server(b"200 Switching to Binary mode.\r\n"),
-        ],
+            S::Ask(b"USER alice\r\n", b"331 Please specify the password.\r\n"),
+            S::Ask(b"PASS pw\r\n", b"230 Login successful.\r\n"),
+            S::Ask(b"FEAT\r\n", FEAT_UTF8),
+            S::Ask(b"OPTS UTF8 ON\r\n", b"200 Always in UTF8 mode.\r\n"),
+            S::Ask(b"TYPE I\r\n", b"200 Switching to Binary mode.\r\n"),
+        ]],
     );
     assert!(s.is_idle() && s.is_logged_in() && s.utf8_enabled());
     assert!(s.features().supports_mlsx());
@@ -135,25 +169,23 @@ fn explicit_tls_full_opening() {
     let (s, events) = converse(
         &explicit().host("ftp.example.com"),
         &[
-            S::Server(b"220-Welcome\r\n220 ProFTPD\r\n"),
-            S::Sent(b"HOST ftp.example.com\r\n"),
-            S::Server(b"220 HOST ok\r\n"),
-            S::Sent(b"AUTH TLS\r\n"),
-            S::Server(b"234 AUTH TLS successful\r\n"),
-            S::Sent(b""),
-            S::TlsDone,
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"331 pw\r\n"),
-            S::Sent(b"PASS pw\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Sent(b"PBSZ 0\r\n"),
-            S::Server(b"200 PBSZ 0 successful\r\n"),
-            S::Sent(b"PROT P\r\n"),
-            S::Server(b"200 Protection set to Private\r\n"),
-            S::Sent(b"FEAT\r\n"),
-            S::Server(b"211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n"),
-            S::Sent(b"TYPE I\r\n"),
-            S::Server(b"200 Type set to I\r\n"),
+            &[
+                S::Server(b"220-Welcome\r\n220 ProFTPD\r\n"),
+                S::Ask(b"HOST ftp.example.com\r\n", b"220 HOST ok\r\n"),
+                S::Ask(b"AUTH TLS\r\n", b"234 AUTH TLS successful\r\n"),
+                S::Sent(b""),
+                S::TlsDone,
+            ],
+            &LOGIN,
+            &[
+                S::Ask(b"PBSZ 0\r\n", b"200 PBSZ 0 successful\r\n"),
+                S::Ask(b"PROT P\r\n", b"200 Protection set to Private\r\n"),
+                S::Ask(
+                    b"FEAT\r\n",
+                    b"211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n211 End\r\n",
+                ),
+                S::Ask(b"TYPE I\r\n", b"200 Type set to I\r\n"),
+            ],
         ],
     );
     assert_eq!(s.tls_state(), TlsState::Active);
@@ -170,17 +202,10 @@ fn implicit_tls_sends_no_auth_but_protects_data() {
             .credentials(creds())
             .features(FeatPolicy::Skip),
         &[
-            S::Server(b"220 ready\r\n"),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"331 pw\r\n"),
-            S::Sent(b"PASS pw\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Sent(b"PBSZ 0\r\n"),
-            S::Server(b"200 ok\r\n"),
-            S::Sent(b"PROT P\r\n"),
-            S::Server(b"200 ok\r\n"),
-            S::Sent(b"TYPE I\r\n"),
-            S::Server(b"200 ok\r\n"),
+            &[S::Server(b"220 ready\r\n")],
+            &LOGIN,
+            &PROTECT_PRIVATE,
+            &[S::Ask(b"TYPE I\r\n", b"200 ok\r\n")],
         ],
     );
     assert_eq!(s.data_protection(), ProtectionLevel::Private);
@@ -193,18 +218,14 @@ fn clear_data_protection_is_explicit() {
             .data_protection(DataProtection::Clear)
             .features(FeatPolicy::Skip)
             .transfer_type(None),
-        &[
+        &[&[
             S::Server(b"220 hi\r\n"),
-            S::Sent(b"AUTH TLS\r\n"),
-            S::Server(b"234 go\r\n"),
+            S::Ask(b"AUTH TLS\r\n", b"234 go\r\n"),
             S::TlsDone,
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Sent(b"PBSZ 0\r\n"),
-            S::Server(b"200 ok\r\n"),
-            S::Sent(b"PROT C\r\n"),
-            S::Server(b"200 ok\r\n"),
-        ],
+            S::Ask(b"USER alice\r\n", b"230 ok\r\n"),
+            S::Ask(b"PBSZ 0\r\n", b"200 ok\r\n"),
+            S::Ask(b"PROT C\r\n", b"200 ok\r\n"),
+        ]],
     );
     assert_eq!(s.data_protection(), ProtectionLevel::Clear);
 }
@@ -228,13 +249,20 @@ fn opened(config: SessionConfig) -> Session {
 
 #[test]
 fn bytes_after_234_in_the_same_read_are_refused() {
-    let mut s = opened(explicit());
-    assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
-    let e = feed_err(&mut s, b"234 go\r\n230 injected plaintext\r\n");
-    assert_eq!(
-        e,
-        SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
-    );
+    for read in [
+        &b"234 go\r\n230 injected plaintext\r\n"[..],
+        // Only the start of a reply.
+        b"234 go\r\n2",
+    ] {
+        let mut s = opened(explicit());
+        assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
+        let e = feed_err(&mut s, read);
+        assert_eq!(
+            e,
+            SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth),
+            "{read:?}"
+        );
+    }
 }
 
 #[test]
@@ -245,17 +273,6 @@ fn bytes_after_234_in_a_later_read_are_refused() {
     assert_eq!(s.poll_event().map(|_| ()), Some(())); // Greeting
     assert_eq!(s.poll_event(), Some(Event::StartTls));
     let e = feed_err(&mut s, b"x");
-    assert_eq!(
-        e,
-        SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
-    );
-}
-
-#[test]
-fn partial_reply_after_234_is_refused() {
-    let mut s = opened(explicit());
-    drain(&mut s);
-    let e = feed_err(&mut s, b"234 go\r\n2");
     assert_eq!(
         e,
         SessionError::ServerMisbehaved(Misbehaviour::BytesAfterAuth)
@@ -276,31 +293,34 @@ fn greeting_230_is_a_downgrade_when_tls_required() {
 fn greeting_230_without_tls_logs_in() {
     let (s, _) = converse(
         &plain(),
-        &[
+        &[&[
             S::Server(b"230 no login needed\r\n"),
-            S::Sent(b"FEAT\r\n"),
-            S::Server(b"500 no\r\n"),
-            S::Sent(b"TYPE I\r\n"),
-            S::Server(b"200 ok\r\n"),
-        ],
+            S::Ask(b"FEAT\r\n", b"500 no\r\n"),
+            S::Ask(b"TYPE I\r\n", b"200 ok\r\n"),
+        ]],
     );
     assert!(s.is_logged_in());
     assert!(s.features().is_empty());
 }
 
+/// Makes the downgrade a refusal is reported as.
+type Refusal = fn(Reply) -> Downgrade;
+
 #[test]
 fn refused_auth_is_a_downgrade_and_user_is_never_sent() {
-    for refusal in [
-        &b"500 AUTH not understood\r\n"[..],
-        b"534 no TLS\r\n",
-        b"431 later\r\n",
-        b"230 fine\r\n",
-        b"334 ADAT\r\n",
-    ] {
+    // (the refusal, the downgrade it is reported as)
+    let cases: [(&[u8], Refusal); 5] = [
+        (b"500 AUTH not understood\r\n", Downgrade::AuthRefused),
+        (b"534 no TLS\r\n", Downgrade::AuthRefused),
+        (b"431 later\r\n", Downgrade::AuthRefused),
+        (b"230 fine\r\n", Downgrade::LoggedInWithoutTls),
+        (b"334 ADAT\r\n", Downgrade::AuthRefused),
+    ];
+    for (refusal, downgrade) in cases {
         let mut s = opened(explicit());
         assert_eq!(drain(&mut s), b"AUTH TLS\r\n");
         let e = feed_err(&mut s, refusal);
-        assert!(matches!(e, SessionError::Downgrade(_)), "{e:?}");
+        assert_eq!(e, SessionError::Downgrade(downgrade(reply(refusal))));
     }
 }
 
@@ -454,9 +474,8 @@ fn login_rejected_then_retry() {
     s.handle_input(b"331 pw\r\n").unwrap();
     assert_eq!(drain(&mut s), b"PASS pw\r\n");
     s.handle_input(b"530 Login incorrect.\r\n").unwrap();
-    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(matches!(
-        events.last(),
+        events(&mut s).last(),
         Some(Event::Rejected {
             step: RejectedStep::Pass,
             ..
@@ -474,23 +493,19 @@ fn account_on_332() {
             .credentials(creds().with_account("acct1"))
             .features(FeatPolicy::Skip)
             .transfer_type(None),
-        &[
+        &[&[
             S::Server(b"220 hi\r\n"),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"331 pw\r\n"),
-            S::Sent(b"PASS pw\r\n"),
-            S::Server(b"332 need account\r\n"),
-            S::Sent(b"ACCT acct1\r\n"),
-            S::Server(b"230 ok\r\n"),
-        ],
+            S::Ask(b"USER alice\r\n", b"331 pw\r\n"),
+            S::Ask(b"PASS pw\r\n", b"332 need account\r\n"),
+            S::Ask(b"ACCT acct1\r\n", b"230 ok\r\n"),
+        ]],
     );
     assert!(s.is_logged_in());
     // Without an account, 332 is a rejection.
     let mut s = opened(SessionConfig::new().credentials(creds()));
     s.handle_input(b"332 need account\r\n").unwrap();
-    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(matches!(
-        events.last(),
+        events(&mut s).last(),
         Some(Event::Rejected {
             step: RejectedStep::Acct,
             ..
@@ -504,17 +519,14 @@ fn secure_after_login_negotiates_at_once() {
     let (s, events) = converse(
         &cfg,
         &[
-            S::Server(b"220 hi\r\n"),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Call(Session::secure),
-            S::Sent(b"AUTH TLS\r\n"),
-            S::Server(b"234 go\r\n"),
-            S::TlsDone,
-            S::Sent(b"PBSZ 0\r\n"),
-            S::Server(b"200 ok\r\n"),
-            S::Sent(b"PROT P\r\n"),
-            S::Server(b"200 ok\r\n"),
+            &[
+                S::Server(b"220 hi\r\n"),
+                S::Ask(b"USER alice\r\n", b"230 ok\r\n"),
+                S::Call(Session::secure),
+                S::Ask(b"AUTH TLS\r\n", b"234 go\r\n"),
+                S::TlsDone,
+            ],
+            &PROTECT_PRIVATE,
         ],
     );
     assert_eq!(s.data_protection(), ProtectionLevel::Private);
@@ -529,21 +541,16 @@ fn secure_before_login_defers_protection_to_login() {
     let (s, _) = converse(
         &cfg,
         &[
-            S::Server(b"220 hi\r\n"),
-            S::Call(Session::secure),
-            S::Sent(b"AUTH TLS\r\n"),
-            S::Server(b"234 go\r\n"),
-            S::TlsDone,
-            S::Sent(b""),
-            S::Call(|s| s.login(Credentials::new("alice", "pw"))),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"331 pw\r\n"),
-            S::Sent(b"PASS pw\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Sent(b"PBSZ 0\r\n"),
-            S::Server(b"200 ok\r\n"),
-            S::Sent(b"PROT P\r\n"),
-            S::Server(b"200 ok\r\n"),
+            &[
+                S::Server(b"220 hi\r\n"),
+                S::Call(Session::secure),
+                S::Ask(b"AUTH TLS\r\n", b"234 go\r\n"),
+                S::TlsDone,
+                S::Sent(b""),
+                S::Call(|s| s.login(Credentials::new("alice", "pw"))),
+            ],
+            &LOGIN,
+            &PROTECT_PRIVATE,
         ],
     );
     assert_eq!(s.data_protection(), ProtectionLevel::Private);
@@ -714,13 +721,11 @@ fn ccc_drops_tls_but_keeps_protection() {
 fn utf8_never_policy() {
     let (s, _) = converse(
         &plain().utf8(Utf8Policy::Never).transfer_type(None),
-        &[
+        &[&[
             S::Server(b"220 hi\r\n"),
-            S::Sent(b"USER alice\r\n"),
-            S::Server(b"230 ok\r\n"),
-            S::Sent(b"FEAT\r\n"),
-            S::Server(FEAT_UTF8),
-        ],
+            S::Ask(b"USER alice\r\n", b"230 ok\r\n"),
+            S::Ask(b"FEAT\r\n", FEAT_UTF8),
+        ]],
     );
     assert!(!s.utf8_enabled());
 }
