@@ -16,12 +16,54 @@ use ftpkit_testkit::{
     Event, Resumption, Script, ScriptError, ScriptedServer, ServerTls, TestPki, TlsExpect, Validity,
 };
 use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 fn auth_tls(script: Script) -> Script {
     script
         .send("220 hello\r\n")
         .expect_line("AUTH TLS")
         .reply("234 go ahead\r\n")
+}
+
+/// A server running [`auth_tls`], the handshake with `tls`, then `rest`.
+async fn explicit_server(tls: ServerTls, rest: impl FnOnce(Script) -> Script) -> ScriptedServer {
+    ScriptedServer::start_tls(rest(auth_tls(Script::new()).start_tls()), tls).await
+}
+
+/// The client's side of [`explicit_server`]: the control connection once
+/// the handshake succeeded.
+async fn explicit_client(
+    client: &Arc<rustls::ClientConfig>,
+    server: &ScriptedServer,
+) -> TlsStream<TcpStream> {
+    let c = after_auth_tls(server).await;
+    tls_connect(client, "localhost", c).await.unwrap()
+}
+
+/// Connects to a server running [`auth_tls`], reads the greeting and sends
+/// AUTH TLS; returns the connection, ready for the client's handshake.
+async fn after_auth_tls(server: &ScriptedServer) -> TcpStream {
+    let mut c = connect(server.addr()).await;
+    assert_eq!(read_line(&mut c).await, "220 hello\r\n");
+    assert_eq!(cmd(&mut c, "AUTH TLS").await, "234 go ahead\r\n");
+    c
+}
+
+/// An implicit-TLS handshake with `server`, for `localhost`.
+async fn implicit_tls(
+    client: &Arc<rustls::ClientConfig>,
+    server: &ScriptedServer,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    tls_connect(client, "localhost", connect(server.addr()).await).await
+}
+
+/// Checks that the script ran as written and that the server's handshake
+/// failed.
+async fn assert_handshake_failed(server: ScriptedServer) {
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(t.has(|e| matches!(e, Event::TlsFailed { .. })), "{t}");
 }
 
 #[test]
@@ -41,20 +83,12 @@ fn pki_exposes_pem_and_der() {
 #[tokio::test]
 async fn explicit_tls_handshake_trusting_the_test_ca() {
     let pki = TestPki::new();
-    let server = ScriptedServer::start_tls(
-        auth_tls(Script::new())
-            .start_tls()
-            .expect("USER")
-            .reply("331 pw\r\n")
-            .expect_eof(),
-        ServerTls::new(&pki),
-    )
+    let server = explicit_server(ServerTls::new(&pki), |s| {
+        s.expect("USER").reply("331 pw\r\n").expect_eof()
+    })
     .await;
     let client = Arc::new(pki.client_config());
-    let mut c = connect(server.addr()).await;
-    assert_eq!(read_line(&mut c).await, "220 hello\r\n");
-    assert_eq!(cmd(&mut c, "AUTH TLS").await, "234 go ahead\r\n");
-    let mut tls = tls_connect(&client, "localhost", c).await.unwrap();
+    let mut tls = explicit_client(&client, &server).await;
     assert_eq!(cmd(&mut tls, "USER anonymous").await, "331 pw\r\n");
     drop(tls);
 
@@ -102,9 +136,7 @@ async fn version_limited_servers() {
             ScriptedServer::start_tls(Script::implicit_tls().send("220 hi\r\n").expect_eof(), tls)
                 .await;
         let client = Arc::new(pki.client_config());
-        let mut s = tls_connect(&client, "localhost", connect(server.addr()).await)
-            .await
-            .unwrap();
+        let mut s = implicit_tls(&client, &server).await.unwrap();
         read_line(&mut s).await;
         drop(s);
         let t = server.finish().await;
@@ -123,11 +155,8 @@ async fn version_limited_servers() {
         pki.root_store(),
         &[&rustls::version::TLS13],
     ));
-    let r = tls_connect(&client13, "localhost", connect(server.addr()).await).await;
-    assert!(r.is_err());
-    let t = server.finish().await;
-    t.assert_ok();
-    assert!(t.has(|e| matches!(e, Event::TlsFailed { .. })));
+    assert!(implicit_tls(&client13, &server).await.is_err());
+    assert_handshake_failed(server).await;
 }
 
 #[tokio::test]
@@ -140,14 +169,10 @@ async fn client_rejects_a_certificate_from_an_unrelated_ca() {
     )
     .await;
     let client = Arc::new(pki.client_config());
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
-    cmd(&mut c, "AUTH TLS").await;
+    let c = after_auth_tls(&server).await;
     let err = tls_connect(&client, "localhost", c).await.unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
-    let t = server.finish().await;
-    t.assert_ok();
-    assert!(t.has(|e| matches!(e, Event::TlsFailed { .. })));
+    assert_handshake_failed(server).await;
 }
 
 #[tokio::test]
@@ -164,8 +189,7 @@ async fn client_rejects_expired_and_wrong_name_certificates() {
         )
         .await;
         let client = Arc::new(pki.client_config());
-        let r = tls_connect(&client, "localhost", connect(server.addr()).await).await;
-        assert!(r.is_err());
+        assert!(implicit_tls(&client, &server).await.is_err());
         server.finish().await.assert_ok();
     }
 }
@@ -183,9 +207,7 @@ async fn client_certificates_required() {
     .await;
     let client_cert = pki.issue_client_cert("alice");
     let client = Arc::new(pki.client_config_with_cert(&client_cert));
-    let mut s = tls_connect(&client, "localhost", connect(server.addr()).await)
-        .await
-        .unwrap();
+    let mut s = implicit_tls(&client, &server).await.unwrap();
     read_line(&mut s).await;
     drop(s);
     let t = server.finish().await;
@@ -198,48 +220,43 @@ async fn client_certificates_required() {
     // Without one: the server's handshake fails.
     let server = ScriptedServer::start_tls(Script::new().start_tls_expect_failure(), tls).await;
     let client = Arc::new(pki.client_config());
-    if let Ok(mut s) = tls_connect(&client, "localhost", connect(server.addr()).await).await {
+    if let Ok(mut s) = implicit_tls(&client, &server).await {
         // TLS 1.3: the client finishes first, then reads the server's alert.
         let mut b = [0u8; 1];
         let _ = tokio::time::timeout(WAIT, s.read(&mut b)).await;
     }
-    let t = server.finish().await;
-    t.assert_ok();
-    assert!(t.has(|e| matches!(e, Event::TlsFailed { .. })));
+    assert_handshake_failed(server).await;
 }
 
 /// AUTH TLS, login, PROT P, EPSV, RETR over a TLS data connection. Returns
 /// whether the data handshake resumed, or `None` when `require` (resumption
 /// required) made the server fail the step with `NotResumed`.
 async fn tls_download(tls: ServerTls, client: rustls::ClientConfig, require: bool) -> Option<bool> {
-    let script = auth_tls(Script::new())
-        .start_tls()
-        .expect("USER")
-        .reply("230 in\r\n")
-        .expect_line("PBSZ 0")
-        .reply("200 ok\r\n")
-        .expect_line("PROT P")
-        .reply("200 ok\r\n")
-        .expect("EPSV")
-        .reply_epsv()
-        .expect("RETR")
-        .reply("150 here\r\n");
-    let script = if require {
-        script.data_accept_require_resumption()
-    } else {
-        script.data_accept()
-    };
-    let script = script
-        .data_send(b"secret payload")
-        .data_close()
-        .reply("226 done\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start_tls(script, tls).await;
+    let server = explicit_server(tls, |s| {
+        let s = s
+            .expect("USER")
+            .reply("230 in\r\n")
+            .expect_line("PBSZ 0")
+            .reply("200 ok\r\n")
+            .expect_line("PROT P")
+            .reply("200 ok\r\n")
+            .expect("EPSV")
+            .reply_epsv()
+            .expect("RETR")
+            .reply("150 here\r\n");
+        let s = if require {
+            s.data_accept_require_resumption()
+        } else {
+            s.data_accept()
+        };
+        s.data_send(b"secret payload")
+            .data_close()
+            .reply("226 done\r\n")
+            .expect_eof()
+    })
+    .await;
     let client = Arc::new(client);
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
-    cmd(&mut c, "AUTH TLS").await;
-    let mut ctrl = tls_connect(&client, "localhost", c).await.unwrap();
+    let mut ctrl = explicit_client(&client, &server).await;
     cmd(&mut ctrl, "USER a").await;
     cmd(&mut ctrl, "PBSZ 0").await;
     cmd(&mut ctrl, "PROT P").await;
@@ -274,54 +291,38 @@ async fn tls_download(tls: ServerTls, client: rustls::ClientConfig, require: boo
 }
 
 #[tokio::test]
-async fn data_tls_resumes_the_control_session_tls13() {
+async fn data_tls_resumes_the_control_session() {
     let pki = TestPki::new();
-    let resumed = tls_download(ServerTls::new(&pki).tls13_only(), pki.client_config(), true).await;
-    assert_eq!(resumed, Some(true));
-}
-
-#[tokio::test]
-async fn data_tls_resumes_the_control_session_tls12() {
-    let pki = TestPki::new();
-    let resumed = tls_download(ServerTls::new(&pki).tls12_only(), pki.client_config(), true).await;
-    assert_eq!(resumed, Some(true));
-}
-
-#[tokio::test]
-async fn data_tls_resumes_with_stateless_tickets() {
-    let pki = TestPki::new();
-    for tls in [
-        ServerTls::new(&pki).tls12_only(),
-        ServerTls::new(&pki).tls13_only(),
+    for (name, tls) in [
+        ("TLS 1.3, cache", ServerTls::new(&pki).tls13_only()),
+        ("TLS 1.2, cache", ServerTls::new(&pki).tls12_only()),
+        (
+            "TLS 1.2, stateless tickets",
+            ServerTls::new(&pki)
+                .tls12_only()
+                .resumption(Resumption::Tickets),
+        ),
+        (
+            "TLS 1.3, stateless tickets",
+            ServerTls::new(&pki)
+                .tls13_only()
+                .resumption(Resumption::Tickets),
+        ),
     ] {
-        let resumed = tls_download(
-            tls.resumption(Resumption::Tickets),
-            pki.client_config(),
-            true,
-        )
-        .await;
-        assert_eq!(resumed, Some(true));
+        let resumed = tls_download(tls, pki.client_config(), true).await;
+        assert_eq!(resumed, Some(true), "{name}");
     }
 }
 
 #[tokio::test]
 async fn non_resumed_data_handshake_is_recorded_and_can_be_required() {
     let pki = TestPki::new();
+    let fresh = ServerTls::new(&pki).resumption(Resumption::Disabled);
     // Recorded: a fresh (non-resuming) server makes every handshake full.
-    let resumed = tls_download(
-        ServerTls::new(&pki).resumption(Resumption::Disabled),
-        pki.client_config(),
-        false,
-    )
-    .await;
+    let resumed = tls_download(fresh.clone(), pki.client_config(), false).await;
     assert_eq!(resumed, Some(false));
     // Required: the step fails with NotResumed (checked inside).
-    let resumed = tls_download(
-        ServerTls::new(&pki).resumption(Resumption::Disabled),
-        pki.client_config(),
-        true,
-    )
-    .await;
+    let resumed = tls_download(fresh, pki.client_config(), true).await;
     assert_eq!(resumed, None);
 }
 
@@ -359,10 +360,8 @@ async fn tls_without_configuration_is_a_script_error() {
 #[tokio::test]
 async fn active_data_connection_with_tls_server_role() {
     let pki = TestPki::new();
-    let server = ScriptedServer::start_tls(
-        auth_tls(Script::new())
-            .start_tls()
-            .expect_line("PROT P")
+    let server = explicit_server(ServerTls::new(&pki), |s| {
+        s.expect_line("PROT P")
             .reply("200 ok\r\n")
             .expect("EPRT")
             .reply("200 ok\r\n")
@@ -372,15 +371,11 @@ async fn active_data_connection_with_tls_server_role() {
             .data_send("listing\r\n")
             .data_close()
             .reply("226 done\r\n")
-            .expect_eof(),
-        ServerTls::new(&pki),
-    )
+            .expect_eof()
+    })
     .await;
     let client = Arc::new(pki.client_config());
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
-    cmd(&mut c, "AUTH TLS").await;
-    let mut ctrl = tls_connect(&client, "localhost", c).await.unwrap();
+    let mut ctrl = explicit_client(&client, &server).await;
     cmd(&mut ctrl, "PROT P").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
