@@ -246,7 +246,13 @@ impl Command {
             | Host(a)
             | Hash(a)
             | XHash(_, a) => Some(a),
-            _ => None,
+            // Exhaustive on purpose: a new command must say here whether its
+            // argument is a required `Arg`, or validation and encoding would
+            // pass it by.
+            Pass(_) | Acct(_) | Cdup | Rein | Quit | Port(_) | Pasv | Type(_) | Stru(_)
+            | Mode(_) | Stou | Allo(_) | Rest(_) | Abor | Pwd | List(_) | Nlst(_) | Syst
+            | Stat(_) | Help(_) | Noop | Auth(_) | Pbsz(_) | Prot(_) | Ccc | Feat | Opts(..)
+            | Eprt(_) | Epsv(_) | Mlsd(_) | Mlst(_) | Mfmt(..) | Raw(_) => None,
         }
     }
 }
