@@ -69,7 +69,7 @@ pub(crate) struct Global {
     pub(crate) tls: Option<TlsMode>,
     /// Trust the CA certificates of this PEM file instead of the system's
     /// (repeatable)
-    #[arg(long = "ca-file", global = true, value_name = "PEM")]
+    #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_file: Vec<PathBuf>,
     /// Client certificate chain (PEM); the key may be in the same file
     #[arg(long, global = true, value_name = "PEM", conflicts_with_all = ["pkcs12", "cert_store"])]
@@ -87,7 +87,7 @@ pub(crate) struct Global {
     pub(crate) pkcs12: Option<PathBuf>,
     /// Password of --pkcs12 (and of PKCS#12 files in --cert-store)
     #[arg(
-        long = "pkcs12-password",
+        long,
         global = true,
         value_name = "P",
         env = "FTPKIT_PKCS12_PASSWORD",
@@ -96,32 +96,22 @@ pub(crate) struct Global {
     pub(crate) pkcs12_password: Option<String>,
     /// Certificate store (directory or bundle) to pick the client
     /// certificate from, by --cert-name
-    #[arg(
-        long = "cert-store",
-        global = true,
-        value_name = "PATH",
-        requires = "cert_name"
-    )]
+    #[arg(long, global = true, value_name = "PATH", requires = "cert_name")]
     pub(crate) cert_store: Option<PathBuf>,
     /// Name (CN or subject alternative name) of the client certificate in
     /// --cert-store
-    #[arg(
-        long = "cert-name",
-        global = true,
-        value_name = "NAME",
-        requires = "cert_store"
-    )]
+    #[arg(long, global = true, value_name = "NAME", requires = "cert_store")]
     pub(crate) cert_name: Option<String>,
     /// Require the server certificate's SHA-256 fingerprint (as `ftpkit
     /// cert` prints it; colons optional)
-    #[arg(long = "pin-sha256", global = true, value_name = "HEX")]
+    #[arg(long, global = true, value_name = "HEX")]
     pub(crate) pin_sha256: Option<String>,
     /// Do not verify the server's certificate (DANGEROUS; a pin is still
     /// checked)
     #[arg(long, global = true)]
     pub(crate) insecure: bool,
     /// Highest TLS version to offer
-    #[arg(long = "tls-max", global = true, value_enum, value_name = "VERSION")]
+    #[arg(long, global = true, value_enum, value_name = "VERSION")]
     pub(crate) tls_max: Option<TlsMax>,
     /// Active mode; ADDR is the IP address to advertise, optionally with a
     /// port range
@@ -139,7 +129,7 @@ pub(crate) struct Global {
     )]
     pub(crate) active: Option<String>,
     /// Use PASV/PORT only, never EPSV/EPRT
-    #[arg(long = "no-epsv", global = true)]
+    #[arg(long, global = true)]
     pub(crate) no_epsv: bool,
     /// Deadline of each network step, in seconds
     #[arg(long, global = true, value_name = "SECS")]

@@ -26,15 +26,20 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
     };
     let url = FtpUrl::parse(cli.command.url())?;
     // Arguments are checked before asking for a password or connecting.
-    check_args(&cli.command, &url)?;
+    check_args(&cli, &url)?;
     let config = prepare(&cli.global, &url, purpose, ctx)?;
     let mut client = Client::connect(config).await?;
     let result = match &cli.command {
         Cmd::Ls { long, json, .. } => ls(&mut client, &url, *long, *json, ctx).await,
-        Cmd::Get { local, resume, .. } => match cli.global.segments {
-            Some(n) if n > 1 => segmented(&mut client, &url, local.as_deref(), n, ctx).await,
-            _ => get(&mut client, &url, local.as_deref(), *resume, ctx).await,
-        },
+        Cmd::Get { local, resume, .. } => {
+            match (download_target(&url, local.as_deref()), cli.global.segments) {
+                (Ok(Some(file)), Some(n)) if n > 1 => {
+                    segmented(&mut client, url.path(), &file, n, ctx).await
+                }
+                (Ok(target), _) => get(&mut client, &url, target.as_deref(), *resume, ctx).await,
+                (Err(e), _) => Err(e),
+            }
+        }
         Cmd::Put {
             local,
             resume,
@@ -109,7 +114,8 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 /// Checks what can be checked before connecting.
-fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
+fn check_args(cli: &Cli, url: &FtpUrl) -> anyhow::Result<()> {
+    let cmd = &cli.command;
     let needs_path = matches!(
         cmd,
         Cmd::Rm { .. } | Cmd::Mkdir { .. } | Cmd::Rmdir { .. } | Cmd::Mv { .. } | Cmd::Stat { .. }
@@ -137,6 +143,12 @@ fn check_args(cmd: &Cmd, url: &FtpUrl) -> anyhow::Result<()> {
             ..
         } if local.as_deref() == Some(Path::new("-")) => {
             bail!("--resume needs a local file, not stdout");
+        }
+        Cmd::Get { local, .. }
+            if local.as_deref() == Some(Path::new("-"))
+                && cli.global.segments.is_some_and(|n| n > 1) =>
+        {
+            bail!("--segments writes into a file, not to stdout");
         }
         Cmd::Put {
             local,
@@ -260,30 +272,33 @@ async fn ls(
 
 // ----- get --------------------------------------------------------------------
 
+/// Where `get` writes: `None` for stdout (`-`), else LOCAL, the URL's
+/// file name inside LOCAL when that is a directory, or the URL's file name
+/// in the current directory.
+fn download_target(url: &FtpUrl, local: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
+    let name = url.file_name().map(bytes_path);
+    let file = match local {
+        Some(p) if p == Path::new("-") => return Ok(None),
+        Some(p) if p.is_dir() => {
+            p.join(name.ok_or_else(|| {
+                anyhow::anyhow!("the URL names no file to put in {}", p.display())
+            })?)
+        }
+        Some(p) => p.to_path_buf(),
+        None => name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?,
+    };
+    Ok(Some(file))
+}
+
+/// `get` into `target` (`None`: stdout).
 async fn get(
     client: &mut Client,
     url: &FtpUrl,
-    local: Option<&Path>,
+    target: Option<&Path>,
     resume: bool,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
     let path = url.path();
-    if path.is_empty() {
-        bail!("the URL names no file");
-    }
-    let to_stdout = local == Some(Path::new("-"));
-    let name = url.file_name().map(bytes_path);
-    let target =
-        match local {
-            _ if to_stdout => None,
-            Some(p) if p.is_dir() => Some(p.join(name.ok_or_else(|| {
-                anyhow::anyhow!("the URL names no file to put in {}", p.display())
-            })?)),
-            Some(p) => Some(p.to_path_buf()),
-            None => {
-                Some(name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?)
-            }
-        };
     let what = || format!("get {}", shown(path));
     let label = shown(url.file_name().unwrap_or(path));
     // The library's one download routine: a temporary file renamed onto
@@ -293,7 +308,7 @@ async fn get(
         .resume(resume)
         .verify(ftpkit::ops::Verify::SizeWhenKnown)
         .progress(crate::progress::callback(ctx.progress, &label));
-    let report = match &target {
+    let report = match target {
         None => ftpkit::ops::download_to_writer(client, path, Box::new(std::io::stdout()), &opts)
             .await
             .map_err(|e| match output::broken_pipe(&e) {
@@ -355,28 +370,37 @@ async fn put(
     mode: PutMode,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
-    let from_stdin = local == Path::new("-");
+    // `None`: stdin.
+    let file = Some(local).filter(|p| *p != Path::new("-"));
     let mut remote = url.path().to_vec();
     if remote.is_empty() || remote.ends_with(b"/") {
-        let Some(name) = local.file_name().filter(|_| !from_stdin) else {
+        let Some(name) = file.and_then(Path::file_name) else {
             bail!("the URL names no remote file");
         };
         remote.extend_from_slice(&os_bytes(name)?);
     }
-    if !from_stdin && mode != PutMode::Append {
-        return put_file(client, &remote, local, mode, ctx).await;
+    match (file, mode) {
+        (Some(path), PutMode::Replace | PutMode::Resume | PutMode::Atomic) => {
+            put_file(client, &remote, path, mode, ctx).await
+        }
+        (_, PutMode::Append) => put_to(client, &remote, file, true, ctx).await,
+        (None, PutMode::Replace | PutMode::Resume) => {
+            put_to(client, &remote, None, false, ctx).await
+        }
+        (None, PutMode::Atomic) => put_stdin_atomic(client, &remote, ctx).await,
     }
-    if mode != PutMode::Atomic {
-        return put_to(client, &remote, local, mode, ctx).await;
-    }
-    // Stored under a temporary name beside the target, checked, then
-    // renamed onto it: the target never holds a partial file.
-    let temp = ftpkit::ops::atomic_upload_name(&remote);
-    let r = match put_to(client, &temp, local, PutMode::Replace, ctx).await {
+}
+
+/// `put --atomic` from stdin: stored under a temporary name beside the
+/// target, checked, then renamed onto it, so that the target never holds a
+/// partial file.
+async fn put_stdin_atomic(client: &mut Client, remote: &[u8], ctx: &Ctx) -> anyhow::Result<()> {
+    let temp = ftpkit::ops::atomic_upload_name(remote);
+    let r = match put_to(client, &temp, None, false, ctx).await {
         Ok(()) => client
-            .rename(temp.clone(), remote.clone())
+            .rename(temp.clone(), remote.to_vec())
             .await
-            .with_context(|| format!("put {}: renaming the upload into place", shown(&remote))),
+            .with_context(|| format!("put {}: renaming the upload into place", shown(remote))),
         Err(e) => Err(e),
     };
     if r.is_err() {
@@ -430,30 +454,31 @@ async fn put_file(
     Ok(())
 }
 
-/// `put` from stdin, or `--append`: the data as it comes, then the
-/// server's `SIZE` compared with what was meant to be stored.
+/// `put` from stdin (`local` is `None`), or `--append` (APPE): the data
+/// as it comes, then the server's `SIZE` compared with what was meant to
+/// be stored.
 async fn put_to(
     client: &mut Client,
     remote: &[u8],
-    local: &Path,
-    mode: PutMode,
+    local: Option<&Path>,
+    append: bool,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
-    let from_stdin = local == Path::new("-");
-    let append = mode == PutMode::Append;
     let remote = remote.to_vec();
     let (mut source, local_stamp): (
         Box<dyn AsyncRead + Unpin + Send>,
         Option<ftpkit::ops::LocalStamp>,
-    ) = if from_stdin {
-        (Box::new(tokio::io::stdin()), None)
-    } else {
-        // Read ahead on a thread of its own (no blocking-pool hop per read).
-        let stamp = ftpkit::ops::LocalStamp::of(local)?;
-        let f = ftpkit::ops::FileSource::open(local, 0)
-            .with_context(|| format!("opening {}", local.display()))?;
-        (Box::new(f), Some(stamp))
+    ) = match local {
+        None => (Box::new(tokio::io::stdin()), None),
+        Some(path) => {
+            // Read ahead on a thread of its own (no blocking-pool hop per read).
+            let stamp = ftpkit::ops::LocalStamp::of(path)?;
+            let f = ftpkit::ops::FileSource::open(path, 0)
+                .with_context(|| format!("opening {}", path.display()))?;
+            (Box::new(f), Some(stamp))
+        }
     };
+    let source_name = local.map_or_else(|| "stdin".into(), Path::to_string_lossy);
     let local_len = local_stamp.map(|s| s.len());
     let what = || format!("put {}", shown(&remote));
     // What the server's file should hold at the end: for APPE, what it
@@ -471,7 +496,7 @@ async fn put_to(
     .with_context(what)?;
     let label = shown(
         local
-            .file_name()
+            .and_then(Path::file_name)
             .map_or(b"stdin".as_slice(), |n| n.as_encoded_bytes()),
     );
     let progress = Progress::new(ctx.progress, &label, local_len, 0);
@@ -481,7 +506,7 @@ async fn put_to(
         let n = source
             .read(&mut buf)
             .await
-            .with_context(|| format!("reading {}", local.display()))?;
+            .with_context(|| format!("reading {source_name}"))?;
         if n == 0 {
             break;
         }
@@ -494,8 +519,8 @@ async fn put_to(
     }
     up.finish().await.with_context(what)?;
     progress.finish();
-    if let Some(stamp) = &local_stamp {
-        stamp.check_unchanged(local, 0, sent)?;
+    if let (Some(stamp), Some(path)) = (&local_stamp, local) {
+        stamp.check_unchanged(path, 0, sent)?;
     }
     // The server's word (226) is not the only evidence: its SIZE must be
     // what was meant to be stored.
@@ -713,29 +738,18 @@ async fn mirror(
 /// `get --segments N`: one file over N sessions.
 async fn segmented(
     client: &mut Client,
-    url: &FtpUrl,
-    local: Option<&Path>,
+    path: &[u8],
+    target: &Path,
     sessions: u16,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
-    if local == Some(Path::new("-")) {
-        bail!("--segments writes into a file, not to stdout");
-    }
-    let name = url.file_name().map(bytes_path);
-    let target = match local {
-        Some(p) if p.is_dir() => {
-            p.join(name.ok_or_else(|| anyhow::anyhow!("the URL names no file"))?)
-        }
-        Some(p) => p.to_path_buf(),
-        None => name.ok_or_else(|| anyhow::anyhow!("the URL names no file name; give LOCAL"))?,
-    };
     let opts = ftpkit::ops::SegmentOptions {
         sessions: usize::from(sessions),
         ..ftpkit::ops::SegmentOptions::default()
     };
-    let report = ftpkit::ops::segmented_download(client, url.path(), &target, &opts)
+    let report = ftpkit::ops::segmented_download(client, path, target, &opts)
         .await
-        .with_context(|| format!("get {}", shown(url.path())))?;
+        .with_context(|| format!("get {}", shown(path)))?;
     ctx.note(&format!(
         "{} in {} to {}",
         output::count(report.size, "byte", "bytes"),
