@@ -75,6 +75,13 @@ fn assert_one_line_error(o: &Output) -> String {
     err
 }
 
+/// Checks that `text` contains each of `parts`.
+fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
+
 /// The outcome of case `name`: success when `error` is empty, else exit
 /// status 1 and one line on stderr containing each part of `error`.
 fn assert_outcome(name: &str, o: &Output, error: &[&str]) {
@@ -213,6 +220,11 @@ impl Untouched {
 }
 
 // ----- scripts -----------------------------------------------------------------
+
+/// The server's greeting, before any login.
+fn greeting() -> Script {
+    Script::new().send("220 scripted\r\n")
+}
 
 fn login_with_features(features: &str) -> Script {
     Script::logged_in("alice", "s3cret", Script::feat_reply(features))
@@ -475,13 +487,24 @@ const GET_RESUME: &[Resume] = &[
     },
 ];
 
+/// The server of a `--resume` case of `file`, `local` here and `size` bytes
+/// on the server: SIZE, EPSV, REST `offset` answered as the case says, then
+/// the case's steps.
+async fn resume_world(case: &Resume, file: &str, local: &[u8], size: u64, offset: u64) -> World {
+    let s = dialogue(
+        login(),
+        &[(&format!("SIZE {file}"), &format!("213 {size}"))],
+    );
+    let s = dialogue(passive(s), &[(&format!("REST {offset}"), case.rest)]);
+    let w = World::start(quit((case.then)(s))).await;
+    w.write(file, local);
+    w
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn get_resume_continues_or_fetches_it_whole() {
     for case in GET_RESUME {
-        let s = login().expect_line("SIZE f.txt").reply("213 11\r\n");
-        let s = dialogue(passive(s), &[("REST 6", case.rest)]);
-        let w = World::start(quit((case.then)(s))).await;
-        w.write("f.txt", b"hello ");
+        let w = resume_world(case, "f.txt", b"hello ", 11, 6).await;
         let out = w.run(&["get", "--resume", "{url}/f.txt"]).await;
         assert_outcome(case.name, &out, case.error);
         if case.error.is_empty() {
@@ -690,10 +713,7 @@ const PUT_RESUME: &[Resume] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn put_resume_sends_the_rest_or_the_whole_file() {
     for case in PUT_RESUME {
-        let s = login().expect_line("SIZE part.bin").reply("213 4\r\n");
-        let s = dialogue(passive(s), &[("REST 4", case.rest)]);
-        let w = World::start(quit((case.then)(s))).await;
-        w.write("part.bin", b"0123456789");
+        let w = resume_world(case, "part.bin", b"0123456789", 4, 4).await;
         let out = w
             .run(&["put", "--resume", "part.bin", "{url}/part.bin"])
             .await;
@@ -878,11 +898,10 @@ async fn verbose_trace_redacts_the_password() {
     let w = World::start(delete_f()).await;
     let out = w.succeeds(&["-v", "rm", "{url}/f"]).await;
     let err = stderr(&out);
-    eprint!("{err}");
-    assert!(err.contains("> USER alice"), "{err}");
-    assert!(err.contains("PASS ****"), "{err}");
-    assert!(err.contains("> DELE f"), "{err}");
-    assert!(err.contains("< 250 deleted"), "{err}");
+    assert_contains_all(
+        &err,
+        &["> USER alice", "PASS ****", "> DELE f", "< 250 deleted"],
+    );
     assert!(!err.contains("s3cret"), "{err}");
     assert!(!stdout(&out).contains("s3cret"));
     w.finish().await.assert_ok();
@@ -891,7 +910,7 @@ async fn verbose_trace_redacts_the_password() {
 #[tokio::test(flavor = "multi_thread")]
 async fn login_refused_names_the_reply_never_the_password() {
     let s = dialogue(
-        Script::new().send("220 scripted\r\n"),
+        greeting(),
         &[
             ("USER alice", "331 pw"),
             ("PASS s3cret", "530 Login incorrect"),
@@ -946,13 +965,10 @@ async fn credentials_from_netrc() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anonymous_without_user() {
+    let s = Script::logged_in("anonymous", "anonymous@", "211 none\r\n");
     let s = dialogue(
-        Script::new().send("220 scripted\r\n"),
+        s,
         &[
-            ("USER anonymous", "331 pw"),
-            ("PASS anonymous@", "230 in"),
-            ("FEAT", "211 none"),
-            ("TYPE I", "200 binary"),
             ("SIZE pub/x", "213 3"),
             ("MDTM pub/x", "213 20200101000000"),
         ],
@@ -1060,10 +1076,7 @@ fn usage_errors_exit_2() {
 
 /// The greeting, then AUTH TLS accepted.
 fn auth_tls() -> Script {
-    Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
+    dialogue(greeting(), &[("AUTH TLS", "234 go")])
 }
 
 /// What `cert` does: AUTH TLS, the handshake, QUIT.
@@ -1080,19 +1093,17 @@ async fn cert_over_explicit_tls_with_a_ca_file() {
         .succeeds(&["cert", "--ca-file", "ca.pem", "ftp://127.0.0.1:{port}/"])
         .await;
     let text = stdout(&out);
-    eprint!("{text}");
-    assert!(text.contains("certificate 0:"), "{text}");
-    assert!(text.contains("subject:"), "{text}");
-    assert!(text.contains("issuer:"), "{text}");
-    assert!(text.contains("not after:"), "{text}");
+    assert_contains_all(
+        &text,
+        &["certificate 0:", "subject:", "issuer:", "not after:"],
+    );
     let fp = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("sha256:"))
         .unwrap()
         .trim();
     assert_eq!(fp.len(), 32 * 3 - 1, "{fp}");
-    assert!(text.contains("tls version:  TLS 1.3"), "{text}");
-    assert!(text.contains("cipher suite: TLS13_"), "{text}");
+    assert_contains_all(&text, &["tls version:  TLS 1.3", "cipher suite: TLS13_"]);
     let t = w.finish().await;
     t.assert_ok();
     assert_eq!(t.verbs(), ["AUTH", "QUIT"]);
@@ -1183,19 +1194,21 @@ fn client_cert_script() -> Script {
     quit(dialogue(s, &[("NOOP", "200 fine")]))
 }
 
-async fn run_with_client_cert(args: impl FnOnce(&Path) -> Vec<String>) {
+/// `quote NOOP` with the client certificate that `options` choose, after
+/// `prepare` made what they need in the directory (which holds `ca.pem`,
+/// and the client's `client.pem` and `client.key`).
+async fn run_with_client_cert(options: &[&str], prepare: impl FnOnce(&Path)) {
     let pki = TestPki::new();
     let client = pki.issue_client_cert("ftpkit-cli-client");
     let tls = ServerTls::new(&pki).require_client_cert();
     let w = World::start_tls_with(client_cert_script(), &pki, tls).await;
     w.write("client.pem", client.cert_pem());
     w.write("client.key", client.key_pem());
-    let mut argv: Vec<String> = vec!["quote".into(), "--ca-file".into(), "ca.pem".into()];
-    argv.extend(args(w.dir.path()));
-    argv.push("ftpes://alice:s3cret@localhost:{port}/".into());
-    argv.push("NOOP".into());
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let out = w.succeeds(&argv).await;
+    prepare(w.dir.path());
+    let mut args = vec!["quote", "--ca-file", "ca.pem"];
+    args.extend(options);
+    args.extend(["ftpes://alice:s3cret@localhost:{port}/", "NOOP"]);
+    let out = w.succeeds(&args).await;
     assert!(stdout(&out).contains("200 fine"), "{}", stdout(&out));
     let t = w.finish().await;
     t.assert_ok();
@@ -1209,39 +1222,24 @@ async fn run_with_client_cert(args: impl FnOnce(&Path) -> Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_certificate_picked_from_a_store_by_name() {
-    run_with_client_cert(|dir| {
-        // The store holds the client's certificate and key, and the CA.
-        vec![
-            "--cert-store".into(),
-            dir.to_str().unwrap().into(),
-            "--cert-name".into(),
-            "ftpkit-cli-client".into(),
-        ]
-    })
-    .await;
+    // The store, the directory, holds the client's certificate and key, and
+    // the CA.
+    let options = ["--cert-store", ".", "--cert-name", "ftpkit-cli-client"];
+    run_with_client_cert(&options, |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_certificate_from_pkcs12() {
-    run_with_client_cert(|dir| {
-        let p12 = dir.join("client.p12");
+    let options = ["--pkcs12", "client.p12", "--pkcs12-password", "p12-secret"];
+    run_with_client_cert(&options, |dir| {
         let status = Command::new("openssl")
-            .args(["pkcs12", "-export", "-in"])
-            .arg(dir.join("client.pem"))
-            .arg("-inkey")
-            .arg(dir.join("client.key"))
-            .arg("-out")
-            .arg(&p12)
+            .args(["pkcs12", "-export", "-in", "client.pem"])
+            .args(["-inkey", "client.key", "-out", "client.p12"])
             .args(["-passout", "pass:p12-secret"])
+            .current_dir(dir)
             .status()
             .expect("openssl must be installed to build a PKCS#12 bundle");
         assert!(status.success());
-        vec![
-            "--pkcs12".into(),
-            p12.to_str().unwrap().into(),
-            "--pkcs12-password".into(),
-            "p12-secret".into(),
-        ]
     })
     .await;
 }
