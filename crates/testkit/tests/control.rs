@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cmd, connect, read_line, send_cmd, WAIT};
+use common::{assert_fails_with, cmd, connect, greeted, read_line, send_cmd, WAIT};
 use ftpkit_testkit::{CloseKind, Event, PeerClose, Script, ScriptError, ScriptedServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -41,17 +41,17 @@ async fn login_is_served_and_recorded() {
     assert!(matches!(t.events().last(), Some(Event::Finished)));
 }
 
+/// A greeting, then USER answered with `reply`.
+fn user_answered(reply: &str) -> Script {
+    Script::new()
+        .send("220 hello\r\n")
+        .expect("USER")
+        .reply(reply)
+}
+
 #[tokio::test]
 async fn unexpected_command_is_returned_not_panicked() {
-    let server = ScriptedServer::start(
-        Script::new()
-            .send("220 hello\r\n")
-            .expect("USER")
-            .reply("331 pw\r\n"),
-    )
-    .await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
+    let (server, mut c) = greeted(user_answered("331 pw\r\n")).await;
     send_cmd(&mut c, "PASS early").await;
     // The server gives up on the session and drops the connection.
     let mut rest = Vec::new();
@@ -72,28 +72,20 @@ async fn unexpected_command_is_returned_not_panicked() {
 
 #[tokio::test]
 async fn expect_times_out_and_reports() {
-    let server = ScriptedServer::start(
+    let (server, c) = greeted(
         Script::new()
             .timeout(Duration::from_millis(150))
             .send("220 hello\r\n")
             .expect("USER"),
     )
     .await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
-    let t = server.finish().await;
-    assert!(
-        matches!(t.errors()[..], [ScriptError::Timeout { .. }]),
-        "{t}"
-    );
+    assert_fails_with(server, |e| matches!(e, ScriptError::Timeout { .. })).await;
     drop(c);
 }
 
 #[tokio::test]
 async fn early_eof_and_partial_line_are_reported() {
-    let server = ScriptedServer::start(Script::new().send("220 hi\r\n").expect("USER")).await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
+    let (server, mut c) = greeted(Script::new().send("220 hi\r\n").expect("USER")).await;
     c.write_all(b"USE").await.unwrap();
     drop(c);
     let t = server.finish().await;
@@ -172,25 +164,13 @@ async fn stall_is_bounded_by_the_timeout() {
     let server =
         ScriptedServer::start(Script::new().timeout(Duration::from_millis(100)).stall()).await;
     let c = connect(server.addr()).await;
-    let t = server.finish().await;
-    assert!(
-        matches!(t.errors()[..], [ScriptError::Timeout { .. }]),
-        "{t}"
-    );
+    assert_fails_with(server, |e| matches!(e, ScriptError::Timeout { .. })).await;
     drop(c);
 }
 
 #[tokio::test]
 async fn commands_after_the_script_are_errors() {
-    let server = ScriptedServer::start(
-        Script::new()
-            .send("220 hi\r\n")
-            .expect("USER")
-            .reply("530 no\r\n"),
-    )
-    .await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
+    let (server, mut c) = greeted(user_answered("530 no\r\n")).await;
     assert_eq!(cmd(&mut c, "USER bob").await, "530 no\r\n");
     send_cmd(&mut c, "QUIT").await;
     drop(c);
@@ -215,11 +195,10 @@ async fn expect_silence_passes_and_fails() {
     let chatty = ScriptedServer::start(Script::new().expect_silence(Duration::from_secs(5))).await;
     let mut c = connect(chatty.addr()).await;
     send_cmd(&mut c, "NOOP").await;
-    let t = chatty.finish().await;
-    assert!(
-        matches!(t.errors()[..], [ScriptError::UnexpectedCommand { .. }]),
-        "{t}"
-    );
+    assert_fails_with(chatty, |e| {
+        matches!(e, ScriptError::UnexpectedCommand { .. })
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -260,10 +239,7 @@ async fn sequential_sessions_get_their_own_scripts() {
 
 #[tokio::test]
 async fn reset_is_seen_by_the_client() {
-    let server =
-        ScriptedServer::start(Script::new().send("220 hi\r\n").expect("USER").reset()).await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
+    let (server, mut c) = greeted(Script::new().send("220 hi\r\n").expect("USER").reset()).await;
     send_cmd(&mut c, "USER x").await;
     let mut buf = [0u8; 16];
     let r = tokio::time::timeout(WAIT, c.read(&mut buf)).await.unwrap();
@@ -280,11 +256,7 @@ async fn nobody_connecting_is_reported() {
             .send("220\r\n"),
     )
     .await;
-    let t = server.finish().await;
-    assert!(
-        matches!(t.errors()[..], [ScriptError::NoClient { .. }]),
-        "{t}"
-    );
+    assert_fails_with(server, |e| matches!(e, ScriptError::NoClient { .. })).await;
 }
 
 #[tokio::test]

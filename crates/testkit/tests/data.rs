@@ -9,7 +9,10 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{cmd, connect, epsv_port, pasv_addr, read_line, read_to_end, send_cmd, WAIT};
+use common::{
+    assert_fails_with, cmd, connect, epsv_port, greeted, pasv_addr, read_line, read_to_end,
+    send_cmd, WAIT,
+};
 use ftpkit_testkit::{CloseKind, Event, PeerClose, Script, ScriptError, ScriptedServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -21,7 +24,7 @@ fn loopback(port: u16) -> SocketAddr {
 #[tokio::test]
 async fn pasv_download() {
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let server = ScriptedServer::start(
+    let (server, mut c) = greeted(
         Script::new()
             .send("220 hi\r\n")
             .expect("PASV")
@@ -35,8 +38,6 @@ async fn pasv_download() {
             .expect_eof(),
     )
     .await;
-    let mut c = connect(server.addr()).await;
-    read_line(&mut c).await;
     let (host, port) = pasv_addr(&cmd(&mut c, "PASV").await);
     assert_eq!(host, [127, 0, 0, 1]);
     assert_eq!(cmd(&mut c, "RETR file.bin").await, "150 opening\r\n");
@@ -253,7 +254,6 @@ async fn data_reset_and_chunked_send() {
 async fn data_steps_without_a_connection_are_script_errors() {
     let server = ScriptedServer::start(Script::new().data_send("x")).await;
     let c = connect(server.addr()).await;
-    let t = server.finish().await;
-    assert!(matches!(t.errors()[..], [ScriptError::Setup { .. }]), "{t}");
+    assert_fails_with(server, |e| matches!(e, ScriptError::Setup { .. })).await;
     drop(c);
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    client_config_versions, cmd, connect, epsv_port, read_line, read_to_end, tls_connect, WAIT,
+    assert_fails_with, client_config_versions, cmd, connect, epsv_port, read_line, read_to_end,
+    tls_connect, WAIT,
 };
 use ftpkit_testkit::{
     Event, Resumption, Script, ScriptError, ScriptedServer, ServerTls, TestPki, TlsExpect, Validity,
@@ -352,8 +353,7 @@ async fn extra_bytes_after_234_reach_the_client_in_one_write() {
 async fn tls_without_configuration_is_a_script_error() {
     let server = ScriptedServer::start(Script::new().start_tls_with(TlsExpect::Either)).await;
     let c = connect(server.addr()).await;
-    let t = server.finish().await;
-    assert!(matches!(t.errors()[..], [ScriptError::Setup { .. }]), "{t}");
+    assert_fails_with(server, |e| matches!(e, ScriptError::Setup { .. })).await;
     drop(c);
 }
 

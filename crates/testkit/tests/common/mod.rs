@@ -12,6 +12,28 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+/// Finishes `server` and checks that its session failed with exactly one
+/// error, which `is` accepts; returns the transcript.
+pub async fn assert_fails_with(
+    server: ftpkit_testkit::ScriptedServer,
+    is: impl Fn(&ftpkit_testkit::ScriptError) -> bool,
+) -> ftpkit_testkit::Transcript {
+    let t = server.finish().await;
+    assert!(matches!(t.errors()[..], [e] if is(e)), "{t}");
+    t
+}
+
+/// Starts a server running `script` and connects to it, reading the
+/// greeting line the script sends first.
+pub async fn greeted(
+    script: ftpkit_testkit::Script,
+) -> (ftpkit_testkit::ScriptedServer, TcpStream) {
+    let server = ftpkit_testkit::ScriptedServer::start(script).await;
+    let mut c = connect(server.addr()).await;
+    read_line(&mut c).await;
+    (server, c)
+}
+
 /// Upper bound for any client-side wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(5);
 
