@@ -311,8 +311,14 @@ type=file;size=11;modify=20240102030405; hello.txt\r\n\
 type=dir;modify=20231231235959; sub dir\r\n\
 type=OS.unix=slink:/etc;modify=20240102030405; link\r\n";
 
+/// `login`, then `command` answered with `listing` over a passive data
+/// connection, then QUIT.
+fn lists(login: Script, command: &str, listing: &[u8]) -> Script {
+    quit(sends(passive(login), command, listing))
+}
+
 fn mlsd_script() -> Script {
-    quit(sends(passive(login_mlst()), "MLSD pub", MLSD_LISTING))
+    lists(login_mlst(), "MLSD pub", MLSD_LISTING)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -347,15 +353,11 @@ async fn ls_json_one_object_per_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ls_long_falls_back_to_list() {
-    let s = sends(
-        passive(login()),
-        "LIST",
-        b"total 8\r\n\
+    let listing = b"total 8\r\n\
 drwxr-xr-x    2 0        0            4096 Jan 02  2020 docs\r\n\
 -rw-r--r--    1 0        0              11 Mar 04  2021 a.txt\r\n\
-lrwxrwxrwx    1 0        0               5 Mar 04  2021 l -> a.txt\r\n",
-    );
-    let w = World::start(quit(s)).await;
+lrwxrwxrwx    1 0        0               5 Mar 04  2021 l -> a.txt\r\n";
+    let w = World::start(lists(login(), "LIST", listing)).await;
     let out = w.succeeds(&["ls", "--long", "{url}/"]).await;
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -370,12 +372,8 @@ lrwxrwxrwx    1 0        0               5 Mar 04  2021 l -> a.txt\r\n",
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ls_long_shows_unknown_permissions_as_unknown() {
-    let s = sends(
-        passive(login_mlst()),
-        "MLSD",
-        b"type=file;size=3;modify=20240101000000; a\r\n",
-    );
-    let w = World::start(quit(s)).await;
+    let listing = b"type=file;size=3;modify=20240101000000; a\r\n";
+    let w = World::start(lists(login_mlst(), "MLSD", listing)).await;
     let out = w.succeeds(&["ls", "--long", "{url}/"]).await;
     assert!(stdout(&out).starts_with("-?????????"), "{}", stdout(&out));
     w.finish().await.assert_ok();
@@ -385,13 +383,9 @@ async fn ls_long_shows_unknown_permissions_as_unknown() {
 /// printed as a file: it goes to stderr, sanitised, and the exit is 1.
 #[tokio::test(flavor = "multi_thread")]
 async fn ls_never_shows_an_unparsed_row_as_a_file() {
-    let s = sends(
-        passive(login()),
-        "LIST probe",
-        b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt\r\n\
-/bin/ls: cannot access 'probe/c': No such file \x1b]0;owned\x07or directory\r\n",
-    );
-    let w = World::start(quit(s)).await;
+    let listing = b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt\r\n\
+/bin/ls: cannot access 'probe/c': No such file \x1b]0;owned\x07or directory\r\n";
+    let w = World::start(lists(login(), "LIST probe", listing)).await;
     let out = w.run(&["ls", "{url}/probe"]).await;
     assert!(!out.status.success());
     assert_eq!(stdout(&out), "a.txt\n");
@@ -1359,13 +1353,9 @@ async fn terminal_escapes_from_the_server_never_reach_stderr() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mirror_dry_run_prints_the_plan_and_writes_nothing() {
-    let s = sends(
-        passive(login_mlst()),
-        "MLSD pub",
-        b"type=file;size=3;modify=20240101000000; a.iso\r\n\
-type=file;size=5;modify=20240101000000; b.txt\r\n",
-    );
-    let w = World::start(quit(s)).await;
+    let listing = b"type=file;size=3;modify=20240101000000; a.iso\r\n\
+type=file;size=5;modify=20240101000000; b.txt\r\n";
+    let w = World::start(lists(login_mlst(), "MLSD pub", listing)).await;
     let out = w
         .succeeds(&[
             "mirror",
