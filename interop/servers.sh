@@ -49,11 +49,17 @@ INETUTILS_DIR=$PREFIX/inetutils
 INETUTILS_BIN=$INETUTILS_DIR/usr/sbin/ftpd
 INET_SHELL=$PREFIX/ftp-shell
 VENV=$PREFIX/venv
+# SoftHSM2 (a PKCS#11 token in files) and OpenSC's pkcs11-tool: the token of
+# the PKCS#11 client-certificate tests (gen_token).
+PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+TOKEN_LABEL=ftpkit-test
+TOKEN_PIN=123456
+TOKEN_SO_PIN=654321
 VENV_IMPORTS="import pyftpdlib, OpenSSL, twisted.protocols.ftp"
 STAMP=$PREFIX/installed.stamp
 
 # NAME  server  tls  control-port  passive-min  passive-max
-# Control ports 21210-21260, passive ranges 21300-21849 (50 each, disjoint),
+# Control ports 21210-21260, passive ranges 21300-21949 (50 each, disjoint),
 # except the two vsftpd instances the load test runs 32 sessions each on:
 # 200 ports each from 22000 (see docs/server-quirks.md, "vsftpd passive port
 # exhaustion"); all below Linux's ephemeral range (32768-60999).
@@ -63,23 +69,28 @@ STAMP=$PREFIX/installed.stamp
 # PROFTPD_TLS_SHORT is PROFTPD_TLS with a 4 s TLS session lifetime (ticket
 # lifetime hint and server-side validity; interop/conf/proftpd-tls-short.conf.in),
 # for tests of tickets that expire during a session.
+# *CLIENTCERT instances refuse, at the TLS handshake, a client without a
+# certificate signed by the test CA (probe_tls presents $PKI/client.pem).
 INSTANCES="
-VSFTPD            vsftpd    none      21210 22000 22199
-VSFTPD_TLS        vsftpd    explicit  21211 22200 22399
-VSFTPD_IMPLICIT   vsftpd    implicit  21212 21400 21449
-VSFTPD_CLIENTCERT vsftpd    explicit  21213 21450 21499
-PROFTPD           proftpd   none      21220 21500 21549
-PROFTPD_TLS       proftpd   explicit  21221 21550 21599
-PROFTPD_TLS_SHORT proftpd   explicit  21222 21300 21349
-PUREFTPD          pureftpd  none      21230 21600 21649
-PUREFTPD_TLS      pureftpd  explicit  21231 21650 21699
-PYFTPDLIB         pyftpdlib none      21240 21700 21749
-PYFTPDLIB_TLS     pyftpdlib explicit  21241 21750 21799
-INETUTILS         inetutils none      21250 -     -
-TWISTED           twisted   none      21260 21800 21849
+VSFTPD                     vsftpd    none      21210 22000 22199
+VSFTPD_TLS                 vsftpd    explicit  21211 22200 22399
+VSFTPD_IMPLICIT            vsftpd    implicit  21212 21400 21449
+VSFTPD_CLIENTCERT          vsftpd    explicit  21213 21450 21499
+VSFTPD_IMPLICIT_CLIENTCERT vsftpd    implicit  21214 21850 21899
+PROFTPD                    proftpd   none      21220 21500 21549
+PROFTPD_TLS                proftpd   explicit  21221 21550 21599
+PROFTPD_TLS_SHORT          proftpd   explicit  21222 21300 21349
+PROFTPD_CLIENTCERT         proftpd   explicit  21223 21900 21949
+PUREFTPD                   pureftpd  none      21230 21600 21649
+PUREFTPD_TLS               pureftpd  explicit  21231 21650 21699
+PYFTPDLIB                  pyftpdlib none      21240 21700 21749
+PYFTPDLIB_TLS              pyftpdlib explicit  21241 21750 21799
+INETUTILS                  inetutils none      21250 -     -
+TWISTED                    twisted   none      21260 21800 21849
 "
 
 PKI=$RT/pki
+SOFTHSM=$RT/softhsm
 LOGDIR=$RT/logs
 RUNDIR=$RT/run
 GENCONF=$RT/conf
@@ -122,9 +133,14 @@ install_is_complete() {
     [ -x "$VSFTPD_BIN" ] && [ -x "$PROFTPD_BIN" ] && [ -f "$PROFTPD_MODULES/mod_tls.so" ] \
         && [ -x "$PUREFTPD_BIN" ] && [ -x "$PUREPW_BIN" ] && [ -x "$INETUTILS_BIN" ] || return 1
     command -v openssl >/dev/null && command -v ss >/dev/null || return 1
+    pkcs11_installed || return 1
     "$VENV/bin/python" -c "$VENV_IMPORTS" 2>/dev/null || return 1
     libs_resolve || return 1
     return 0
+}
+
+pkcs11_installed() {
+    [ -f "$PKCS11_MODULE" ] && command -v softhsm2-util >/dev/null && command -v pkcs11-tool >/dev/null
 }
 
 libs_resolve() { # every unpacked binary/module finds its shared libraries
@@ -222,8 +238,13 @@ cmd_install() {
     policy_block
     log "apt-get update"
     apt-get update -qq
-    log "apt-get install vsftpd openssl python3-venv iproute2"
-    apt-get install -y -qq --no-install-recommends vsftpd openssl python3 python3-venv iproute2 >/dev/null
+    # softhsm2 + opensc (pkcs11-tool): the PKCS#11 test token (gen_token).
+    # No conflicts there, so plain apt; without recommends opensc does not
+    # pull in pcscd (a service, and no card reader is needed).
+    log "apt-get install vsftpd openssl python3-venv iproute2 softhsm2 opensc"
+    apt-get install -y -qq --no-install-recommends vsftpd openssl python3 python3-venv iproute2 \
+        softhsm2 opensc >/dev/null
+    pkcs11_installed || die "softhsm2/opensc installed, but $PKCS11_MODULE, softhsm2-util or pkcs11-tool is missing"
 
     # ProFTPD (+ mod_tls from proftpd-mod-crypto), Pure-FTPd and GNU
     # inetutils ftpd: downloaded and unpacked privately, because all four
@@ -281,6 +302,8 @@ cmd_install() {
 
     {
         echo "vsftpd=$(dpkg-query -W -f '${Version}' vsftpd)"
+        echo "softhsm2=$(dpkg-query -W -f '${Version}' softhsm2)"
+        echo "opensc=$(dpkg-query -W -f '${Version}' opensc)"
         for deb in "$dl"/*.deb; do
             echo "$(dpkg-deb -f "$deb" Package)=$(dpkg-deb -f "$deb" Version)"
         done
@@ -342,6 +365,124 @@ extendedKeyUsage=clientAuth"
     chmod 600 "$PKI"/*.key
     chmod 644 "$PKI"/*.pem "$PKI/client.key" "$PKI/rogue-client.key"
     chmod 755 "$PKI"
+}
+
+# ----------------------------------------------------------------- token --
+
+# The PKCS#11 token of the client-certificate-on-a-token tests: SoftHSM2 in
+# files under $SOFTHSM, recreated by every start. Each key pair is generated
+# ON the token (pkcs11-tool --keypairgen: sensitive, never extractable);
+# only its public key leaves it, for the test CA to certify; the certificate
+# is written back next to the key, same ID and label.
+# ID  LABEL  KEY-TYPE (pkcs11-tool)  certificate CN  ID whose public key the cert holds
+# 04: secp256k1 has no TLS signature scheme (negative test). 05: a cert that
+# does not match its key (it holds 01's public key; negative test).
+TOKEN_OBJECTS="
+01 client-ec       EC:prime256v1 ftpkit-token-ec       01
+02 client-rsa      rsa:2048      ftpkit-token-rsa      02
+03 client-p384     EC:secp384r1  ftpkit-token-p384     03
+04 client-k1       EC:secp256k1  ftpkit-token-k1       04
+05 client-mismatch EC:prime256v1 ftpkit-token-mismatch 01
+"
+
+# The token's serial number as pkcs11-tool -T (and softhsm2-util) shows it.
+token_serial() {
+    SOFTHSM2_CONF=$SOFTHSM/softhsm2.conf pkcs11-tool --module "$PKCS11_MODULE" --list-token-slots 2>/dev/null | awk -v l="$TOKEN_LABEL" '
+        /token label/ { sub(/^[^:]*: */, ""); sub(/ *$/, ""); mine = ($0 == l) }
+        mine && /serial num/ { sub(/^[^:]*: */, ""); print; exit }'
+}
+
+# The public key of key pair ID as DER SubjectPublicKeyInfo in FILE.
+# pkcs11-tool --read-object --type pubkey does that for RSA, but OpenSC 0.23
+# fails on a P-384 key ("cannot create EVP_PKEY"; P-256 and secp256k1 work):
+# EC public keys are assembled here from the key's CKA_EC_PARAMS (the named
+# curve's OID) and CKA_EC_POINT (DER OCTET STRING of the uncompressed point)
+# as pkcs11-tool --list-objects prints them; openssl pkey then checks them.
+token_pubkey() { # ID FILE
+    local attrs
+    if ! attrs=$(pkcs11-tool --module "$PKCS11_MODULE" --token-label "$TOKEN_LABEL" \
+        --list-objects --type pubkey 2>>"$LOGDIR/token.log" | awk -v id="$1" '
+            /^[A-Z]/ { ec = ($0 ~ /^Public Key Object; EC/); point = params = "" }
+            $1 == "EC_POINT:" { point = $2 }
+            $1 == "EC_PARAMS:" { params = $2 }
+            $1 == "ID:" && $2 == id && !done { print (ec ? params " " point : "rsa"); done = 1 }'); then
+        die "token: cannot list the public keys (log: $LOGDIR/token.log)"
+    fi
+    case "$attrs" in
+        "") die "token: no public key with ID $1" ;;
+        rsa) _p11 --read-object --type pubkey --id "$1" --output-file "$2" ;;
+        *) _tok /usr/bin/python3 -c '
+import sys
+def tlv(tag, body):
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x81, n]) if n < 0x100 else bytes([0x82]) + n.to_bytes(2, "big")
+    return bytes([tag]) + head + body
+params, point = (bytes.fromhex(h) for h in sys.argv[1:3])
+# CKA_EC_POINT: OCTET STRING (tag 4) around the point
+assert point[0] == 4
+point = point[2:] if point[1] < 0x80 else point[2 + (point[1] & 0x7f):]
+ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+spki = tlv(0x30, tlv(0x30, ec_public_key + params) + tlv(0x03, b"\0" + point))
+open(sys.argv[3], "wb").write(spki)' $attrs "$2" ;;
+    esac
+}
+
+gen_token() {
+    local log=$LOGDIR/token.log work=$SOFTHSM/work id label type cn over
+    # Every command's output goes to the log, shown only on failure.
+    _tok() {
+        "$@" </dev/null >>"$log" 2>&1 || {
+            tail -n 20 "$log" >&2
+            die "token: '$*' failed (log: $log)"
+        }
+    }
+    _p11() { _tok pkcs11-tool --module "$PKCS11_MODULE" --token-label "$TOKEN_LABEL" "$@"; }
+    rm -rf "$SOFTHSM"
+    mkdir -p "$SOFTHSM/tokens" "$work"
+    # Our own config (not /etc/softhsm/softhsm2.conf): only this token.
+    cat >"$SOFTHSM/softhsm2.conf" <<CONF
+# ftpkit interop (interop/servers.sh): the PKCS#11 test token. Regenerated by start.
+directories.tokendir = $SOFTHSM/tokens
+objectstore.backend = file
+log.level = ERROR
+CONF
+    local -x SOFTHSM2_CONF=$SOFTHSM/softhsm2.conf # for this function's commands only
+    _tok softhsm2-util --init-token --free --label "$TOKEN_LABEL" --pin "$TOKEN_PIN" --so-pin "$TOKEN_SO_PIN"
+
+    printf '%s\n' "basicConstraints=critical,CA:FALSE
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth" >"$work/client.ext"
+    while read -r id label type cn over; do
+        [ -n "$id" ] || continue
+        _p11 --login --pin "$TOKEN_PIN" --keypairgen --key-type "$type" --id "$id" --label "$label"
+    done <<<"$TOKEN_OBJECTS"
+    while read -r id label type cn over; do
+        [ -n "$id" ] || continue
+        if [ ! -f "$work/$over.pub.pem" ]; then
+            token_pubkey "$over" "$work/$over.pub.der"
+            _tok openssl pkey -pubin -inform DER -in "$work/$over.pub.der" -out "$work/$over.pub.pem"
+        fi
+        # x509 -new (OpenSSL >= 3.0): a certificate from scratch over a
+        # public key we hold no private key for, signed by the test CA.
+        _tok openssl x509 -new -force_pubkey "$work/$over.pub.pem" -subj "/O=ftpkit interop/CN=$cn" \
+            -sha256 -days 30 -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial -CAserial "$PKI/ca.srl" \
+            -extfile "$work/client.ext" -out "$SOFTHSM/$label.pem"
+        _tok openssl x509 -in "$SOFTHSM/$label.pem" -outform DER -out "$work/$label.der"
+        _p11 --login --pin "$TOKEN_PIN" --write-object "$work/$label.der" --type cert --id "$id" --label "$label"
+    done <<<"$TOKEN_OBJECTS"
+    rm -rf "$work"
+    _tok openssl verify -CAfile "$PKI/ca.pem" "$SOFTHSM"/*.pem
+    TOKEN_SERIAL=$(token_serial) # for the env file
+    [ -n "$TOKEN_SERIAL" ] || die "token: no serial number for token $TOKEN_LABEL (log: $log)"
+    # The Rust tests may run as any user, and SoftHSM opens its object and
+    # lock files read-write (and creates files for new objects): token dir
+    # and files readable and writable by everyone. Acceptable for this
+    # throwaway test token, whose PINs are in the env file anyway.
+    chmod 755 "$SOFTHSM"
+    chmod 644 "$SOFTHSM"/*.pem "$SOFTHSM/softhsm2.conf"
+    chmod -R a+rwX "$SOFTHSM/tokens"
 }
 
 # -------------------------------------------------------------- processes --
@@ -497,7 +638,7 @@ probe_tls() { # name
     port=$(instance_field "$name" 4)
     tls=$(instance_field "$name" 3)
     [ "$tls" = explicit ] && args+=(-starttls ftp)
-    [ "$name" = VSFTPD_CLIENTCERT ] && args+=(-cert "$PKI/client.pem" -key "$PKI/client.key")
+    case "$name" in *CLIENTCERT) args+=(-cert "$PKI/client.pem" -key "$PKI/client.key") ;; esac
     # Judge by what the server said after the handshake, not by openssl's
     # exit code: Pure-FTPd closes without close_notify (openssl exits 1).
     local out errf=$LOGDIR/probe-$name.err
@@ -551,9 +692,11 @@ start_vsftpd() {
     if [ "$TLS" != none ]; then
         render "$CONF_SRC/vsftpd-tls.conf.in" "$conf"
     fi
+    if [ "$TLS" = implicit ]; then
+        printf '\n# --- implicit FTPS: TLS from the first byte ---\nimplicit_ssl=YES\n' >>"$conf"
+    fi
     case "$NAME" in
-        VSFTPD_IMPLICIT) printf '\n# --- implicit FTPS: TLS from the first byte ---\nimplicit_ssl=YES\n' >>"$conf" ;;
-        VSFTPD_CLIENTCERT)
+        *CLIENTCERT)
             printf '\n# --- client certificate signed by the test CA required ---\nssl_request_cert=YES\nrequire_cert=YES\nvalidate_cert=YES\nca_certs_file=%s\n' \
                 "$PKI/ca.pem" >>"$conf"
             ;;
@@ -574,9 +717,15 @@ start_proftpd() {
     chmod 600 "$GENCONF/$LNAME.passwd" "$GENCONF/$LNAME.group"
     : >"$conf"
     render "$CONF_SRC/proftpd.conf.in" "$conf"
-    if [ "$TLS" != none ]; then
-        render "$CONF_SRC/proftpd-tls.conf.in" "$conf"
-    fi
+    case "$NAME" in
+        *CLIENTCERT)
+            # proftpd-clientcert.conf.in sets TLSVerifyClient on: drop the
+            # template's "off" rather than have the directive twice.
+            render "$CONF_SRC/proftpd-tls.conf.in" "$conf" -e '/^ *TLSVerifyClient /d'
+            render "$CONF_SRC/proftpd-clientcert.conf.in" "$conf"
+            ;;
+        *) [ "$TLS" = none ] || render "$CONF_SRC/proftpd-tls.conf.in" "$conf" ;;
+    esac
     case "$NAME" in
         PROFTPD_TLS_SHORT) render "$CONF_SRC/proftpd-tls-short.conf.in" "$conf" ;;
     esac
@@ -708,6 +857,7 @@ cmd_start() {
     id "$FTP_USER" >/dev/null 2>&1 || die "user $FTP_USER does not exist: run interop/servers.sh install"
     [ -f /etc/pam.d/$PAM_SERVICE ] || die "/etc/pam.d/$PAM_SERVICE missing: run interop/servers.sh install"
     for n in "${names[@]}"; do check_installed "$(instance_field "$n" 2)"; done
+    pkcs11_installed || die "SoftHSM2/pkcs11-tool are not installed ($PKCS11_MODULE): run interop/servers.sh install"
 
     mkdir -p "$RT"
     chmod 755 "$RT"
@@ -716,6 +866,7 @@ cmd_start() {
     chmod 700 "$GENCONF"
     chmod 755 "$RT/vsftpd-empty"
     gen_certs
+    gen_token
 
     local NAME LNAME SERVER TLS PORT PASV_MIN PASV_MAX ROOT
     local busy=""
@@ -787,6 +938,13 @@ cmd_start() {
         echo "FTPKIT_INTEROP_ROGUE_CA=$PKI/rogue-ca.pem"
         echo "FTPKIT_INTEROP_ROGUE_CLIENT_CERT=$PKI/rogue-client.pem"
         echo "FTPKIT_INTEROP_ROGUE_CLIENT_KEY=$PKI/rogue-client.key"
+        # The PKCS#11 token (gen_token); tests set SOFTHSM2_CONF from _SOFTHSM2_CONF.
+        echo "FTPKIT_INTEROP_PKCS11_MODULE=$PKCS11_MODULE"
+        echo "FTPKIT_INTEROP_SOFTHSM2_CONF=$SOFTHSM/softhsm2.conf"
+        echo "FTPKIT_INTEROP_PKCS11_TOKEN=$TOKEN_LABEL"
+        echo "FTPKIT_INTEROP_PKCS11_SERIAL=$TOKEN_SERIAL"
+        echo "FTPKIT_INTEROP_PKCS11_PIN=$TOKEN_PIN"
+        echo "FTPKIT_INTEROP_PKCS11_SO_PIN=$TOKEN_SO_PIN"
         echo "FTPKIT_INTEROP_INSTANCES=$(IFS=,; echo "${names[*]}")"
         for NAME in "${names[@]}"; do
             echo "FTPKIT_INTEROP_${NAME}_PORT=$(instance_field "$NAME" 4)"
@@ -807,7 +965,7 @@ cmd_start() {
 
 cmd_status() {
     local NAME LNAME port tls pid state rc=0
-    printf '%-18s %-6s %-9s %-8s %s\n' INSTANCE PORT TLS PID STATE
+    printf '%-26s %-6s %-9s %-8s %s\n' INSTANCE PORT TLS PID STATE
     for NAME in $(all_instances); do
         LNAME=$(lower "$NAME")
         port=$(instance_field "$NAME" 4)
@@ -823,7 +981,7 @@ cmd_status() {
             state=down
             rc=1
         fi
-        printf '%-18s %-6s %-9s %-8s %s\n' "$NAME" "$port" "$tls" "$pid" "$state"
+        printf '%-26s %-6s %-9s %-8s %s\n' "$NAME" "$port" "$tls" "$pid" "$state"
     done
     [ -f "$ENV_FILE" ] && echo "env: $ENV_FILE" || echo "env: (none: not started)"
     return $rc

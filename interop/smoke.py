@@ -9,8 +9,8 @@ on disk under the instance's root), REST+STOR resume, APPE, SIZE, MLSD (or
 LIST where the server has no MLSD), DELE, a wrong password. On TLS instances
 also: plain FTP is refused, and whether a data connection that does NOT
 resume the control connection's TLS session is accepted (reported, since
-vsftpd and ProFTPD refuse it by design). On VSFTPD_CLIENTCERT: no client
-certificate and a rogue one are refused, the test CA's is accepted.
+vsftpd and ProFTPD refuse it by design). On the *CLIENTCERT instances: no
+client certificate and a rogue one are refused, the test CA's is accepted.
 
 Exit status 0 when every instance behaves as expected.
 """
@@ -86,7 +86,7 @@ class Instance:
         return ctx
 
     def default_cert(self):
-        if self.name == "VSFTPD_CLIENTCERT":
+        if self.name.endswith("CLIENTCERT"):
             return self.env["FTPKIT_INTEROP_CLIENT_CERT"], self.env["FTPKIT_INTEROP_CLIENT_KEY"]
         return None, None
 
@@ -216,7 +216,7 @@ def check_instance(inst):
         finally:
             ftp.close()
 
-    if inst.name == "VSFTPD_CLIENTCERT":
+    if inst.name.endswith("CLIENTCERT"):
         rogue = (inst.env["FTPKIT_INTEROP_ROGUE_CLIENT_CERT"], inst.env["FTPKIT_INTEROP_ROGUE_CLIENT_KEY"])
         for label, cert in (("no client cert", ("", "")), ("rogue client cert", rogue)):
             try:
