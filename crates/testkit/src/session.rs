@@ -16,7 +16,7 @@ use crate::script::{
 };
 use crate::stream::{accept_tls, acceptor, Conn, ConnExt};
 use crate::transcript::{
-    CloseKind, CommandLine, DataConnection, Event, PeerClose, Recorder, ScriptError,
+    CloseKind, CommandLine, DataConnection, Event, PeerClose, Recorder, ScriptError, TlsInfo,
 };
 use ftpkit_data::MaybeTls;
 
@@ -470,30 +470,33 @@ impl Session {
         if !prefix.is_empty() {
             self.rec.push(Event::PipelinedBeforeTls(prefix.clone()));
         }
-        match timeout(self.timeout, accept_tls(&acceptor(&config), tcp, prefix)).await {
-            Err(_) => Err(self.timed_out(name)),
-            Ok(Ok((conn, info))) => {
+        match self.handshake(name, &config, tcp, prefix).await? {
+            Ok((conn, info)) => {
                 self.rec.push(Event::TlsEstablished(info));
                 self.ctrl = Some(conn);
-                if expect == TlsExpect::Failure {
-                    Err(ScriptError::TlsSucceeded {
-                        step: name.to_owned(),
-                    })
-                } else {
-                    Ok(Flow::Continue)
-                }
+                handshake_succeeded(expect, name)?;
+                Ok(Flow::Continue)
             }
-            Ok(Err(e)) if expect == TlsExpect::Success => Err(ScriptError::Tls {
-                step: name.to_owned(),
-                message: e.to_string(),
-            }),
-            Ok(Err(e)) => {
-                self.rec.push(Event::TlsFailed {
-                    error: e.to_string(),
-                });
+            Err(e) => {
+                let error = handshake_failed(expect, name, &e)?;
+                self.rec.push(Event::TlsFailed { error });
                 Ok(Flow::Stop)
             }
         }
+    }
+
+    /// The server's side of a TLS handshake over `tcp`, replaying `prefix`
+    /// (bytes read before it began), within the step's timeout.
+    async fn handshake(
+        &self,
+        name: &str,
+        config: &Arc<rustls::ServerConfig>,
+        tcp: TcpStream,
+        prefix: Vec<u8>,
+    ) -> Result<io::Result<(Conn, TlsInfo)>, ScriptError> {
+        timeout(self.timeout, accept_tls(&acceptor(config), tcp, prefix))
+            .await
+            .map_err(|_| self.timed_out(name))
     }
 
     /// `close_notify` + FIN, then read until the client closes (bounded).
@@ -577,14 +580,8 @@ impl Session {
             .data_tls
             .clone()
             .ok_or_else(|| setup(name, "data protection is private but no TLS is configured"))?;
-        match timeout(
-            self.timeout,
-            accept_tls(&acceptor(&config), tcp, Vec::new()),
-        )
-        .await
-        {
-            Err(_) => Err(self.timed_out(name)),
-            Ok(Ok((conn, info))) => {
+        match self.handshake(name, &config, tcp, Vec::new()).await? {
+            Ok((conn, info)) => {
                 let kind = info.handshake_kind;
                 let resumed = info.resumed();
                 self.rec.push(Event::DataConnected(DataConnection {
@@ -594,31 +591,46 @@ impl Session {
                     tls: Some(info),
                 }));
                 self.data = Some(conn);
-                if expect == TlsExpect::Failure {
-                    Err(ScriptError::TlsSucceeded {
-                        step: name.to_owned(),
-                    })
-                } else if require_resumed && !resumed {
-                    Err(ScriptError::NotResumed {
+                handshake_succeeded(expect, name)?;
+                if require_resumed && !resumed {
+                    return Err(ScriptError::NotResumed {
                         step: name.to_owned(),
                         kind,
-                    })
-                } else {
-                    Ok(Flow::Continue)
+                    });
                 }
+                Ok(Flow::Continue)
             }
-            Ok(Err(e)) if expect == TlsExpect::Success => Err(ScriptError::Tls {
-                step: name.to_owned(),
-                message: e.to_string(),
-            }),
-            Ok(Err(e)) => {
-                self.rec.push(Event::DataTlsFailed {
-                    error: e.to_string(),
-                });
+            Err(e) => {
+                let error = handshake_failed(expect, name, &e)?;
+                self.rec.push(Event::DataTlsFailed { error });
                 Ok(Flow::Continue)
             }
         }
     }
+}
+
+/// Step `name`'s error when a handshake succeeded that `expect` says must
+/// fail.
+fn handshake_succeeded(expect: TlsExpect, name: &str) -> Result<(), ScriptError> {
+    if expect == TlsExpect::Failure {
+        return Err(ScriptError::TlsSucceeded {
+            step: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Step `name`'s error when a handshake failed with `e` that `expect` says
+/// must succeed; otherwise the failure's message, to record.
+fn handshake_failed(expect: TlsExpect, name: &str, e: &io::Error) -> Result<String, ScriptError> {
+    let message = e.to_string();
+    if expect == TlsExpect::Success {
+        return Err(ScriptError::Tls {
+            step: name.to_owned(),
+            message,
+        });
+    }
+    Ok(message)
 }
 
 fn setup(name: &str, message: &str) -> ScriptError {
