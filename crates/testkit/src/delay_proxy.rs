@@ -31,11 +31,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::fault_proxy::Channel;
-use crate::forward::forward_ports;
+use crate::forward::{forward_ports, Forwarding};
 
 /// Bytes one direction of one connection holds in flight at most.
 pub const MAX_IN_FLIGHT: usize = 4 << 20;
@@ -54,7 +53,7 @@ pub struct DelayStats {
     pub data_bytes: u64,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Counters {
     control: AtomicU64,
     data: AtomicU64,
@@ -63,20 +62,10 @@ struct Counters {
 }
 
 /// A running delay proxy; dropped, it stops.
+#[derive(Debug)]
 pub struct DelayProxy {
-    ip: Ipv4Addr,
-    control_port: u16,
+    forwarding: Forwarding,
     counters: Arc<Counters>,
-    tasks: JoinSet<()>,
-}
-
-impl std::fmt::Debug for DelayProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DelayProxy")
-            .field("ip", &self.ip)
-            .field("control_port", &self.control_port)
-            .finish_non_exhaustive()
-    }
 }
 
 impl DelayProxy {
@@ -106,24 +95,21 @@ impl DelayProxy {
                 move |client, server| relay(client, server, control, one_way, counters)
             }
         };
-        let (control_port, tasks) =
-            forward_ports(ip, control_port, upstream, passive, on_accept).await?;
+        let forwarding = forward_ports(ip, control_port, upstream, passive, on_accept).await?;
         Ok(Self {
-            ip,
-            control_port,
+            forwarding,
             counters,
-            tasks,
         })
     }
 
     /// The address clients connect to.
     pub fn ip(&self) -> IpAddr {
-        IpAddr::V4(self.ip)
+        self.forwarding.ip()
     }
 
     /// The control port clients connect to.
     pub fn control_port(&self) -> u16 {
-        self.control_port
+        self.forwarding.control_port()
     }
 
     /// What was counted so far.
@@ -134,12 +120,6 @@ impl DelayProxy {
             control_round_trips: self.counters.round_trips.load(Ordering::SeqCst),
             data_bytes: self.counters.data_bytes.load(Ordering::SeqCst),
         }
-    }
-}
-
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        self.tasks.abort_all();
     }
 }
 

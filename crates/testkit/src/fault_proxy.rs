@@ -34,9 +34,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::task::JoinSet;
 
-use crate::forward::forward_ports;
+use crate::forward::{forward_ports, Forwarding};
 
 /// Which connections a rule applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +118,7 @@ pub struct ProxyLog {
     pub struck: Vec<String>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Shared {
     control: AtomicUsize,
     data: AtomicUsize,
@@ -127,20 +126,10 @@ struct Shared {
 }
 
 /// The proxy; dropping it closes every listener and connection.
+#[derive(Debug)]
 pub struct FaultProxy {
-    ip: Ipv4Addr,
-    control_port: u16,
+    forwarding: Forwarding,
     shared: Arc<Shared>,
-    tasks: JoinSet<()>,
-}
-
-impl std::fmt::Debug for FaultProxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaultProxy")
-            .field("ip", &self.ip)
-            .field("control_port", &self.control_port)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A fresh loopback address per proxy: 127.77.0.10, 127.77.0.11, ...
@@ -189,23 +178,18 @@ impl FaultProxy {
                 }
             }
         };
-        let (control_port, tasks) = forward_ports(ip, 0, upstream, passive, on_accept).await?;
-        Ok(Self {
-            ip,
-            control_port,
-            shared,
-            tasks,
-        })
+        let forwarding = forward_ports(ip, 0, upstream, passive, on_accept).await?;
+        Ok(Self { forwarding, shared })
     }
 
     /// The address clients connect to (control and data).
     pub fn ip(&self) -> IpAddr {
-        IpAddr::V4(self.ip)
+        self.forwarding.ip()
     }
 
     /// The control port.
     pub fn control_port(&self) -> u16 {
-        self.control_port
+        self.forwarding.control_port()
     }
 
     /// What happened so far.
@@ -224,13 +208,7 @@ impl FaultProxy {
 
     /// Stops everything (also done on drop).
     pub fn shutdown(&mut self) {
-        self.tasks.abort_all();
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.tasks.abort_all();
+        self.forwarding.stop();
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -12,20 +12,44 @@ use tokio::task::JoinSet;
 
 use crate::fault_proxy::Channel;
 
+/// A proxy's listeners and connections: dropped, they all stop.
+#[derive(Debug)]
+pub(crate) struct Forwarding {
+    ip: Ipv4Addr,
+    control_port: u16,
+    tasks: JoinSet<()>,
+}
+
+impl Forwarding {
+    /// The address clients connect to (control and data).
+    pub(crate) fn ip(&self) -> IpAddr {
+        IpAddr::V4(self.ip)
+    }
+
+    /// The control port clients connect to.
+    pub(crate) fn control_port(&self) -> u16 {
+        self.control_port
+    }
+
+    /// Stops the listeners and every connection.
+    pub(crate) fn stop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
 /// Listens on `ip`: on `control_port` (0: any), forwarding to `upstream`,
 /// and on every port of `passive`, forwarding to that port on `upstream`'s
 /// address. For each connection, `on_accept` is called at once, in accept
 /// order (so that connections can be numbered), and the relay it returns
 /// runs with the client and the server connection (`TCP_NODELAY` on both)
-/// once the latter is made. Returns the control port and the tasks;
-/// aborting them stops the listeners and every connection.
+/// once the latter is made.
 pub(crate) async fn forward_ports<A, R, F>(
     ip: Ipv4Addr,
     control_port: u16,
     upstream: SocketAddr,
     passive: RangeInclusive<u16>,
     on_accept: A,
-) -> io::Result<(u16, JoinSet<()>)>
+) -> io::Result<Forwarding>
 where
     A: Fn(Channel) -> R + Clone + Send + Sync + 'static,
     R: FnOnce(TcpStream, TcpStream) -> F + Send + 'static,
@@ -50,7 +74,11 @@ where
             on_accept.clone(),
         ));
     }
-    Ok((control_port, tasks))
+    Ok(Forwarding {
+        ip,
+        control_port,
+        tasks,
+    })
 }
 
 async fn accept_loop<A, R, F>(
