@@ -288,7 +288,7 @@ impl PoolKey {
         });
         let client_cert = client_identity.as_ref().map(|id| ClientCertKey {
             chain: id.chain().iter().map(|c| sha256(c.as_ref())).collect(),
-            key: tag(id.key.secret_der()),
+            key: tag(&id.key.pool_identity()),
         });
         Self {
             host: host.to_ascii_lowercase(),

@@ -187,7 +187,8 @@ impl Env {
             "implicit" => Security::Implicit,
             other => panic!("unknown TLS mode {other}"),
         };
-        let client_cert = (name == "VSFTPD_CLIENTCERT").then(|| {
+        // Instances that require a client certificate: the file one.
+        let client_cert = name.ends_with("CLIENTCERT").then(|| {
             (
                 PathBuf::from(self.get("FTPKIT_INTEROP_CLIENT_CERT")),
                 PathBuf::from(self.get("FTPKIT_INTEROP_CLIENT_KEY")),

@@ -77,26 +77,54 @@ use crate::error::{Error, ErrorKind, Result};
 /// subjects, serials and expiry dates are listed), no key of the store belongs
 /// to the certificate, the certificate has expired or is not valid yet, a file
 /// cannot be read or opened.
+#[derive(Clone)]
 pub struct ClientIdentity {
     pub(crate) chain: Vec<CertificateDer<'static>>,
-    pub(crate) key: PrivateKeyDer<'static>,
+    pub(crate) key: IdentityKey,
 }
 
-impl Clone for ClientIdentity {
+/// Where the private key of a [`ClientIdentity`] is.
+pub(crate) enum IdentityKey {
+    /// In memory, from a file or a store.
+    Der(PrivateKeyDer<'static>),
+    /// On a PKCS#11 token: signing happens there.
+    #[cfg(feature = "pkcs11")]
+    Token(std::sync::Arc<super::token::TokenKey>),
+}
+
+impl Clone for IdentityKey {
     fn clone(&self) -> Self {
-        Self {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
+        match self {
+            Self::Der(k) => Self::Der(k.clone_key()),
+            #[cfg(feature = "pkcs11")]
+            Self::Token(t) => Self::Token(t.clone()),
+        }
+    }
+}
+
+impl IdentityKey {
+    /// What tells keys apart in a pool key, without the secret itself: the
+    /// key's bytes for a key in memory (the pool hashes them with a
+    /// per-process secret), the token and object for a token key.
+    pub(crate) fn pool_identity(&self) -> Vec<u8> {
+        match self {
+            Self::Der(k) => k.secret_der().to_vec(),
+            #[cfg(feature = "pkcs11")]
+            Self::Token(t) => t.pool_identity(),
         }
     }
 }
 
 impl fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientIdentity")
-            .field("certificates", &self.chain.len())
-            .field("key", &"[REDACTED]")
-            .finish()
+        let mut d = f.debug_struct("ClientIdentity");
+        d.field("certificates", &self.chain.len());
+        match &self.key {
+            IdentityKey::Der(_) => d.field("key", &"[REDACTED]"),
+            #[cfg(feature = "pkcs11")]
+            IdentityKey::Token(t) => d.field("token", t),
+        };
+        d.finish()
     }
 }
 
@@ -112,7 +140,10 @@ impl ClientIdentity {
     /// is checked here; rustls checks the pair when the
     /// [`TlsContext`](super::TlsContext) is built.
     pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Self {
-        Self { chain, key }
+        Self {
+            chain,
+            key: IdentityKey::Der(key),
+        }
     }
 
     /// From PEM text: one or more certificates (leaf first) and a PKCS#8
@@ -150,7 +181,7 @@ impl ClientIdentity {
                 )));
             }
         }
-        Ok(Self { chain, key })
+        Ok(Self::new(chain, key))
     }
 
     /// From PEM files: see [`from_pem`](Self::from_pem). The two paths may
@@ -233,7 +264,7 @@ impl ClientIdentity {
             }
         };
         let chain = build_chain(&certs[leaf_index], &certs, unix_seconds(SystemTime::now()));
-        Ok(Self { chain, key })
+        Ok(Self::new(chain, key))
     }
 
     /// Picks a client certificate by name from a certificate store, with the
@@ -323,10 +354,7 @@ impl ClientIdentity {
             return Err(invalid(format!("{ctx}: {}", store.no_key(cert))));
         };
         let chain = build_chain(cert, &store.certs, now);
-        Ok(Self {
-            chain,
-            key: key.key.clone_key(),
-        })
+        Ok(Self::new(chain, key.key.clone_key()))
     }
 
     /// The end-entity certificate.
@@ -341,7 +369,7 @@ impl ClientIdentity {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+pub(super) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
@@ -370,14 +398,14 @@ fn pkcs12_error(e: &p12_keystore::error::Error, password_given: bool) -> String 
 }
 
 /// Seconds since the Unix epoch (negative before it).
-fn unix_seconds(t: SystemTime) -> i64 {
+pub(super) fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     }
 }
 
-fn format_time(secs: i64) -> String {
+pub(super) fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {
@@ -401,21 +429,21 @@ enum NameKind {
 }
 
 /// A certificate of a store, with what selection needs.
-struct StoreCert {
-    der: CertificateDer<'static>,
-    source: String,
-    subject: String,
-    subject_raw: Vec<u8>,
-    issuer_raw: Vec<u8>,
+pub(super) struct StoreCert {
+    pub(super) der: CertificateDer<'static>,
+    pub(super) source: String,
+    pub(super) subject: String,
+    pub(super) subject_raw: Vec<u8>,
+    pub(super) issuer_raw: Vec<u8>,
     names: Vec<(NameKind, String)>,
-    spki: Vec<u8>,
-    serial: String,
-    not_before: i64,
-    not_after: i64,
+    pub(super) spki: Vec<u8>,
+    pub(super) serial: String,
+    pub(super) not_before: i64,
+    pub(super) not_after: i64,
 }
 
 impl StoreCert {
-    fn parse(der: CertificateDer<'static>, source: &str) -> Result<Self> {
+    pub(super) fn parse(der: CertificateDer<'static>, source: &str) -> Result<Self> {
         let mut cert = {
             let (_, x509) = X509Certificate::from_der(&der)
                 .map_err(|e| invalid(format!("{source}: not a readable X.509 certificate: {e}")))?;
@@ -454,7 +482,7 @@ impl StoreCert {
         Ok(cert)
     }
 
-    fn has_name(&self, name: &str) -> bool {
+    pub(super) fn has_name(&self, name: &str) -> bool {
         self.names.iter().any(|(kind, n)| match kind {
             NameKind::Dns => n.eq_ignore_ascii_case(name),
             NameKind::CommonName | NameKind::Email | NameKind::Uri => n == name,
@@ -466,7 +494,7 @@ impl StoreCert {
     }
 
     /// `Ok` when valid at `now`, else why not ("expired on ...").
-    fn validity_at(&self, now: i64) -> std::result::Result<(), String> {
+    pub(super) fn validity_at(&self, now: i64) -> std::result::Result<(), String> {
         if now < self.not_before {
             Err(format!(
                 "is not valid yet (valid from {})",
@@ -479,7 +507,7 @@ impl StoreCert {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         format!(
             "\"{}\" (serial {}, from {})",
             self.subject, self.serial, self.source
@@ -504,7 +532,11 @@ fn signed_by(child: &StoreCert, issuer: &StoreCert) -> bool {
 
 /// `leaf`, then the certificates of `pool` that issued it, up to
 /// [`MAX_INTERMEDIATES`] levels, stopping before a self-signed root.
-fn build_chain(leaf: &StoreCert, pool: &[StoreCert], now: i64) -> Vec<CertificateDer<'static>> {
+pub(super) fn build_chain(
+    leaf: &StoreCert,
+    pool: &[StoreCert],
+    now: i64,
+) -> Vec<CertificateDer<'static>> {
     let mut chain = vec![leaf.der.clone()];
     let mut current = leaf;
     for _ in 0..MAX_INTERMEDIATES {
@@ -772,30 +804,7 @@ impl Store {
 
     /// The names of the store's certificates, for "no match" errors.
     fn names_seen(&self) -> String {
-        let mut seen: Vec<&str> = Vec::new();
-        for (_, name) in self.certs.iter().flat_map(|c| c.names.iter()) {
-            if !seen.contains(&name.as_str()) {
-                seen.push(name);
-            }
-        }
-        if seen.is_empty() {
-            return if self.certs.is_empty() {
-                "the store holds no certificate".into()
-            } else {
-                "its certificates have no names".into()
-            };
-        }
-        let listed: Vec<String> = seen
-            .iter()
-            .take(MAX_NAMES_LISTED)
-            .map(|n| format!("{n:?}"))
-            .collect();
-        let more = seen.len().saturating_sub(MAX_NAMES_LISTED);
-        if more > 0 {
-            format!("names seen: {} and {more} more", listed.join(", "))
-        } else {
-            format!("names seen: {}", listed.join(", "))
-        }
+        names_seen(&self.certs, "the store")
     }
 
     /// One candidate of an ambiguous name: subject, serial, expiry, state.
@@ -817,6 +826,35 @@ impl Store {
             format_time(cert.not_after),
             cert.source
         )
+    }
+}
+
+/// The names of `certs` (`holder`: "the store", "the token"), at most
+/// [`MAX_NAMES_LISTED`], for "no certificate has this name" errors.
+pub(super) fn names_seen(certs: &[StoreCert], holder: &str) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for (_, name) in certs.iter().flat_map(|c| c.names.iter()) {
+        if !seen.contains(&name.as_str()) {
+            seen.push(name);
+        }
+    }
+    if seen.is_empty() {
+        return if certs.is_empty() {
+            format!("{holder} holds no certificate")
+        } else {
+            format!("the certificates of {holder} have no names")
+        };
+    }
+    let listed: Vec<String> = seen
+        .iter()
+        .take(MAX_NAMES_LISTED)
+        .map(|n| format!("{n:?}"))
+        .collect();
+    let more = seen.len().saturating_sub(MAX_NAMES_LISTED);
+    if more > 0 {
+        format!("names seen: {} and {more} more", listed.join(", "))
+    } else {
+        format!("names seen: {}", listed.join(", "))
     }
 }
 

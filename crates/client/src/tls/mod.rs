@@ -17,11 +17,16 @@
 
 mod identity;
 mod info;
+#[cfg(feature = "pkcs11")]
+mod token;
 mod verify;
 
 pub use ftpkit_data::SessionStats;
 pub(crate) use ftpkit_data::SessionTls;
 pub use identity::ClientIdentity;
+use identity::IdentityKey;
+#[cfg(feature = "pkcs11")]
+pub use token::{TokenCertificate, TokenInfo, TokenOptions, TokenPin, TokenSelector};
 pub use info::{CertificateInfo, ConnectionTls};
 pub use verify::Pin;
 
@@ -155,14 +160,25 @@ impl TlsContext {
             .with_custom_certificate_verifier(verifier);
         let config = match &opts.client_identity {
             None => builder.with_no_client_auth(),
-            Some(id) => builder
-                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!("client certificate: {e}"),
-                    )
-                })?,
+            Some(id) => match &id.key {
+                IdentityKey::Der(key) => builder
+                    .with_client_auth_cert(id.chain.clone(), key.clone_key())
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!("client certificate: {e}"),
+                        )
+                    })?,
+                #[cfg(feature = "pkcs11")]
+                // The key was matched to the certificate when the
+                // identity was made (a signature checked against it).
+                IdentityKey::Token(key) => builder.with_client_cert_resolver(Arc::new(
+                    rustls::sign::SingleCertAndKey::from(rustls::sign::CertifiedKey::new(
+                        id.chain.clone(),
+                        key.signing_key(),
+                    )),
+                )),
+            },
         };
         Ok(Self {
             base: Arc::new(config),

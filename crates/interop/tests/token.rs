@@ -1,0 +1,245 @@
+//! Client certificates whose keys stay on a PKCS#11 token (issue #16), on
+//! the SoftHSM2 token `interop/servers.sh start` makes (keys generated on
+//! the token, certificates from the test CA; see interop/README.md), against
+//! servers that require a client certificate signed by the test CA: vsftpd
+//! explicit and implicit (`require_cert`, `validate_cert`) and ProFTPD
+//! (`TLSVerifyClient on`). Run with `just interop`; without the servers and
+//! the token every test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Once;
+
+use ftpkit::tls::{
+    ClientIdentity, TlsVersion, TokenCertificate, TokenOptions, TokenPin, TokenSelector,
+};
+use ftpkit::{Client, ErrorKind};
+use ftpkit_interop::data::Pattern;
+use ftpkit_interop::{download_bytes, report, server, upload_bytes, Env, Mode};
+
+/// The token's options for `certificate`, from the env file; points
+/// SoftHSM2 at the token directory of this run.
+fn options(certificate: TokenCertificate) -> TokenOptions {
+    let env = Env::load();
+    static CONF: Once = Once::new();
+    CONF.call_once(|| {
+        // Every test sets the same value, once, before any token is opened.
+        std::env::set_var("SOFTHSM2_CONF", env.get("FTPKIT_INTEROP_SOFTHSM2_CONF"));
+    });
+    TokenOptions::new(
+        env.get("FTPKIT_INTEROP_PKCS11_MODULE"),
+        TokenSelector::Label(env.get("FTPKIT_INTEROP_PKCS11_TOKEN")),
+        certificate,
+        TokenPin::new(env.get("FTPKIT_INTEROP_PKCS11_PIN")),
+    )
+}
+
+fn named(name: &str) -> TokenOptions {
+    options(TokenCertificate::Name(name.to_owned()))
+}
+
+/// Logs in to `instance` with the token certificate `name` (TLS up to
+/// `max`), makes 50 transfers on the one session (25 uploads, each
+/// downloaded back and compared), and checks the token's signatures: one
+/// for the key check, then one per control connection's full handshake;
+/// data connections resume and sign nothing.
+async fn fifty_transfers(instance: &str, name: &str, max: TlsVersion) {
+    let identity = ClientIdentity::from_token(&named(name)).unwrap();
+    assert_eq!(
+        identity.token_info().unwrap().signatures,
+        1,
+        "the key check"
+    );
+    let mut config = server(instance).config(Mode::Passive);
+    config.tls.client_identity = Some(identity.clone());
+    config.tls.max_version = Some(max);
+    let mut c = Client::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("{instance} with {name}: {e:?}"));
+    let dir = ftpkit_interop::unique_dir("token");
+    c.mkdir(dir.as_str()).await.unwrap();
+    c.cwd(dir.as_str()).await.unwrap();
+    for i in 0..25u64 {
+        let data = Pattern::bytes(i, 20_000 + i as usize);
+        let path = format!("t{i}.bin");
+        let up = upload_bytes(&mut c, &path, &data).await;
+        let (got, down) = download_bytes(&mut c, &path).await;
+        assert!(got == data, "{instance} {path}: the bytes differ");
+        for info in [up, down] {
+            assert!(!info.full_handshake(), "{instance} {path}: {info:?}");
+        }
+    }
+    let stats = c.tls_session_stats().unwrap();
+    let token = identity.token_info().unwrap();
+    // The first control connection, each renewal of the control session
+    // (ProFTPD gives no TLS 1.3 ticket per upload), and nothing else.
+    let control_handshakes = 1 + stats.refreshes + stats.retries;
+    report(&format!(
+        "{instance} with token key {:?} ({}, {:?}): 50 transfers, {} token signatures = 1 key check + {control_handshakes} control handshakes ({} renewals); data connections: {} resumed, {} full handshakes",
+        token.key_label,
+        token.key_type,
+        c.tls_info().and_then(|t| t.version),
+        token.signatures,
+        stats.refreshes,
+        stats.resumed,
+        stats.full_handshakes
+    ));
+    assert_eq!(stats.full_handshakes, 0, "{instance}: {stats:?}");
+    assert_eq!(
+        token.signatures,
+        1 + control_handshakes,
+        "{instance}: {stats:?}"
+    );
+    c.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn vsftpd_explicit_with_an_ec_p256_token_key() {
+    fifty_transfers("VSFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13).await;
+}
+
+#[tokio::test]
+async fn vsftpd_explicit_tls12_with_an_rsa_token_key() {
+    fifty_transfers("VSFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12).await;
+}
+
+#[tokio::test]
+async fn vsftpd_implicit_with_an_rsa_token_key() {
+    fifty_transfers(
+        "VSFTPD_IMPLICIT_CLIENTCERT",
+        "ftpkit-token-rsa",
+        TlsVersion::Tls13,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn vsftpd_implicit_with_an_ec_p384_token_key() {
+    fifty_transfers(
+        "VSFTPD_IMPLICIT_CLIENTCERT",
+        "ftpkit-token-p384",
+        TlsVersion::Tls13,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn proftpd_verifying_clients_with_an_ec_p256_token_key() {
+    fifty_transfers("PROFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13).await;
+}
+
+#[tokio::test]
+async fn proftpd_verifying_clients_tls12_with_an_rsa_token_key() {
+    fifty_transfers("PROFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12).await;
+}
+
+#[tokio::test]
+async fn the_key_is_found_by_its_label_and_by_its_id() {
+    let by_label =
+        ClientIdentity::from_token(&options(TokenCertificate::KeyLabel("client-rsa".into())))
+            .unwrap();
+    let by_id = ClientIdentity::from_token(&options(TokenCertificate::KeyId(vec![0x02]))).unwrap();
+    for id in [&by_label, &by_id] {
+        let info = id.token_info().unwrap();
+        assert_eq!(
+            (info.key_label.as_str(), info.key_id.as_slice()),
+            ("client-rsa", &[2u8][..])
+        );
+        assert!(info.key_type.starts_with("RSA"), "{info:?}");
+    }
+    assert_eq!(by_label.certificate(), by_id.certificate());
+}
+
+/// A token identity that must not be made: the error's kind and words; the
+/// client never gets to connect (there is no identity to connect with).
+fn refused(opts: &TokenOptions, kind: ErrorKind, words: &[&str]) {
+    let e = ClientIdentity::from_token(opts).expect_err("the identity must be refused");
+    let text = e.to_string();
+    assert_eq!(e.kind(), kind, "{text}");
+    for w in words {
+        assert!(text.contains(w), "{text:?} lacks {w:?}");
+    }
+    assert!(
+        !text.contains(&Env::load().get("FTPKIT_INTEROP_PKCS11_PIN")),
+        "the PIN printed: {text}"
+    );
+    report(&format!("token refusal: {text}"));
+}
+
+#[test]
+fn no_such_module() {
+    let mut o = named("ftpkit-token-ec");
+    o.module = "/nonexistent/libnothing-pkcs11.so".into();
+    refused(
+        &o,
+        ErrorKind::InvalidArgument,
+        &["cannot load the PKCS#11 module", "libnothing"],
+    );
+}
+
+#[test]
+fn no_such_token_lists_the_tokens_seen() {
+    let mut o = named("ftpkit-token-ec");
+    o.token = TokenSelector::Label("no-such-token".into());
+    refused(
+        &o,
+        ErrorKind::InvalidArgument,
+        &["no token with label \"no-such-token\"", "\"ftpkit-test\""],
+    );
+    let mut o = named("ftpkit-token-ec");
+    o.token = TokenSelector::Serial("0000".into());
+    refused(
+        &o,
+        ErrorKind::InvalidArgument,
+        &["no token with serial", "ftpkit-test"],
+    );
+}
+
+#[test]
+fn no_such_certificate_lists_the_names_seen() {
+    refused(
+        &named("nobody@example.com"),
+        ErrorKind::InvalidArgument,
+        &[
+            "no certificate has the name",
+            "ftpkit-token-ec",
+            "ftpkit-token-rsa",
+        ],
+    );
+    refused(
+        &options(TokenCertificate::KeyLabel("no-such-key".into())),
+        ErrorKind::InvalidArgument,
+        &["0 private keys have the label", "client-ec"],
+    );
+}
+
+#[test]
+fn a_key_no_tls_scheme_can_use_is_refused() {
+    // secp256k1: no TLS signature scheme uses that curve.
+    refused(
+        &named("ftpkit-token-k1"),
+        ErrorKind::InvalidArgument,
+        &["no TLS signature scheme uses"],
+    );
+}
+
+#[test]
+fn a_certificate_that_is_not_its_keys_is_refused() {
+    // id 05: the certificate was issued over the public key of id 01.
+    refused(
+        &named("ftpkit-token-mismatch"),
+        ErrorKind::InvalidArgument,
+        &["does not belong to the certificate", "client-mismatch"],
+    );
+}
+
+#[tokio::test]
+async fn without_the_token_certificate_the_servers_refuse() {
+    // The control test for the suite: these servers do refuse a client
+    // without a certificate, so the successes above are the token's.
+    for instance in ["VSFTPD_IMPLICIT_CLIENTCERT", "PROFTPD_CLIENTCERT"] {
+        let mut config = server(instance).config(Mode::Passive);
+        config.tls.client_identity = None;
+        let e = Client::connect(config).await.expect_err(instance);
+        report(&format!("{instance} without a client certificate: {e}"));
+    }
+}
