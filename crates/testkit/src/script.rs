@@ -248,14 +248,8 @@ impl Script {
     pub fn logged_in(user: &str, password: &str, feat_reply: impl AsRef<[u8]>) -> Self {
         Self::new()
             .send("220 scripted\r\n")
-            .expect_line(format!("USER {user}"))
-            .reply("331 pw\r\n")
-            .expect_line(format!("PASS {password}"))
-            .reply("230 in\r\n")
-            .expect("FEAT")
-            .reply(feat_reply)
-            .expect_line("TYPE I")
-            .reply("200 binary\r\n")
+            .login(user, password)
+            .features_then_binary(feat_reply)
     }
 
     /// As [`Script::logged_in`] over explicit TLS: `AUTH TLS` (234) and the
@@ -266,15 +260,26 @@ impl Script {
             .expect_line("AUTH TLS")
             .reply("234 go\r\n")
             .start_tls()
-            .expect_line(format!("USER {user}"))
-            .reply("331 pw\r\n")
-            .expect_line(format!("PASS {password}"))
-            .reply("230 in\r\n")
+            .login(user, password)
             .expect_line("PBSZ 0")
             .reply("200 ok\r\n")
             .expect_line("PROT P")
             .reply("200 ok\r\n")
-            .expect("FEAT")
+            .features_then_binary(feat_reply)
+    }
+
+    /// `USER user` answered 331, then `PASS password` answered 230.
+    pub fn login(self, user: &str, password: &str) -> Self {
+        self.expect_line(format!("USER {user}"))
+            .reply("331 pw\r\n")
+            .expect_line(format!("PASS {password}"))
+            .reply("230 in\r\n")
+    }
+
+    /// `FEAT` answered with `feat_reply`, then `TYPE I` answered 200: what
+    /// a client does right after its login.
+    fn features_then_binary(self, feat_reply: impl AsRef<[u8]>) -> Self {
+        self.expect("FEAT")
             .reply(feat_reply)
             .expect_line("TYPE I")
             .reply("200 binary\r\n")
