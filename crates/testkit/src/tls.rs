@@ -80,24 +80,26 @@ impl ServerTls {
         Self {
             cert: Some(pki.server_cert().clone()),
             client_ca: Some(pki.ca_cert_der()),
-            versions: TlsVersions::Both,
-            client_auth: ClientAuth::None,
-            resumption: Resumption::Cache,
-            alpn: Vec::new(),
-            custom: None,
+            ..Self::from_parts(None)
         }
     }
 
     /// Uses a ready-made rustls configuration as is (all other settings are ignored).
     pub fn from_config(config: Arc<ServerConfig>) -> Self {
+        Self::from_parts(Some(config))
+    }
+
+    /// No certificates yet, the `custom` configuration if any, and the
+    /// default versions, client-certificate policy and resumption; no ALPN.
+    fn from_parts(custom: Option<Arc<ServerConfig>>) -> Self {
         Self {
             cert: None,
             client_ca: None,
-            versions: TlsVersions::Both,
-            client_auth: ClientAuth::None,
-            resumption: Resumption::Cache,
+            versions: TlsVersions::default(),
+            client_auth: ClientAuth::default(),
+            resumption: Resumption::default(),
             alpn: Vec::new(),
-            custom: Some(config),
+            custom,
         }
     }
 
