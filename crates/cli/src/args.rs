@@ -72,7 +72,7 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_file: Vec<PathBuf>,
     /// Client certificate chain (PEM); the key may be in the same file
-    #[arg(long, global = true, value_name = "PEM", conflicts_with_all = ["pkcs12", "cert_store"])]
+    #[arg(long, global = true, value_name = "PEM", conflicts_with_all = ["pkcs12", "cert_store", "pkcs11_module"])]
     pub(crate) cert: Option<PathBuf>,
     /// Private key of --cert (PEM), when it is in another file
     #[arg(long, global = true, value_name = "PEM", requires = "cert")]
@@ -82,7 +82,7 @@ pub(crate) struct Global {
         long,
         global = true,
         value_name = "FILE",
-        conflicts_with = "cert_store"
+        conflicts_with_all = ["cert_store", "pkcs11_module"]
     )]
     pub(crate) pkcs12: Option<PathBuf>,
     /// Password of --pkcs12 (and of PKCS#12 files in --cert-store)
@@ -96,12 +96,40 @@ pub(crate) struct Global {
     pub(crate) pkcs12_password: Option<String>,
     /// Certificate store (directory or bundle) to pick the client
     /// certificate from, by --cert-name
-    #[arg(long, global = true, value_name = "PATH", requires = "cert_name")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        requires = "cert_name",
+        conflicts_with = "pkcs11_module"
+    )]
     pub(crate) cert_store: Option<PathBuf>,
     /// Name (CN or subject alternative name) of the client certificate in
-    /// --cert-store
-    #[arg(long, global = true, value_name = "NAME", requires = "cert_store")]
+    /// --cert-store or on the --token
+    #[arg(long, global = true, value_name = "NAME")]
     pub(crate) cert_name: Option<String>,
+    /// PKCS#11 module (shared library) of the token holding the client key;
+    /// with --token and --cert-name (or --key-label). The key never leaves
+    /// the token
+    #[arg(long, global = true, value_name = "PATH", requires = "token")]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// Label of the token in --pkcs11-module
+    #[arg(long, global = true, value_name = "LABEL", requires = "pkcs11_module")]
+    pub(crate) token: Option<String>,
+    /// The client certificate on the token is the one of the private key
+    /// with this label (instead of --cert-name)
+    #[arg(
+        long,
+        global = true,
+        value_name = "LABEL",
+        requires = "pkcs11_module",
+        conflicts_with = "cert_name"
+    )]
+    pub(crate) key_label: Option<String>,
+    /// Environment variable holding the token's user PIN (else it is asked
+    /// for on the terminal); tried once
+    #[arg(long, global = true, value_name = "VAR", requires = "pkcs11_module")]
+    pub(crate) pin_env: Option<String>,
     /// Require the server certificate's SHA-256 fingerprint (as `ftpkit
     /// cert` prints it; colons optional)
     #[arg(long, global = true, value_name = "HEX")]

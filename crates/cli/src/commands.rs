@@ -591,6 +591,44 @@ async fn stat(client: &mut Client, path: &[u8]) -> anyhow::Result<()> {
 
 // ----- cert -------------------------------------------------------------------
 
+/// The client certificate presented, and the token that holds its key.
+fn client_certificate(out: &mut Out, id: &ftpkit::tls::ClientIdentity) -> anyhow::Result<()> {
+    if let Some(c) = id
+        .certificate()
+        .and_then(|c| ftpkit::tls::CertificateInfo::parse(c.as_ref()).ok())
+    {
+        out.line("client certificate:")?;
+        out.line(&format!(
+            "  subject:     {}",
+            output::terminal_safe(&c.subject)
+        ))?;
+        out.line(&format!(
+            "  issuer:      {}",
+            output::terminal_safe(&c.issuer)
+        ))?;
+        out.line(&format!("  sha256:      {}", c.fingerprint()))?;
+    }
+    if let Some(t) = id.token_info() {
+        out.line(&format!(
+            "  token:       {} (serial {}, module {})",
+            output::terminal_safe(&t.token_label),
+            output::terminal_safe(&t.token_serial),
+            t.module.display()
+        ))?;
+        out.line(&format!(
+            "  key:         {} {} (id {}), signatures made: {}",
+            t.key_type,
+            output::terminal_safe(&format!("{:?}", t.key_label)),
+            t.key_id
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            t.signatures
+        ))?;
+    }
+    Ok(())
+}
+
 fn cert(client: &Client) -> anyhow::Result<()> {
     let Some(tls) = client.tls_info() else {
         bail!("the connection is not secured");
@@ -631,6 +669,9 @@ fn cert(client: &Client) -> anyhow::Result<()> {
         .cipher_suite
         .map_or_else(|| "unknown".to_owned(), |s| format!("{s:?}"));
     out.line(&format!("cipher suite: {suite}"))?;
+    if let Some(id) = &client.config().tls.client_identity {
+        client_certificate(&mut out, id)?;
+    }
     out.flush()
 }
 

@@ -3,11 +3,15 @@
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use ftpkit::config::ActiveConfig;
-use ftpkit::tls::{ClientIdentity, Pin, SystemRoots, TlsVersion, Verification};
+use ftpkit::tls::{
+    ClientIdentity, Pin, SystemRoots, TlsVersion, TokenCertificate, TokenOptions, TokenPin,
+    TokenSelector, Verification,
+};
 use ftpkit::{
     resolve_login, Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Login, Netrc, Security,
     Timeouts,
@@ -250,11 +254,33 @@ fn missing_password(user: &[u8], host: &str) -> anyhow::Result<Vec<u8>> {
     Ok(Vec::new())
 }
 
+/// The client identity on the PKCS#11 token of --pkcs11-module/--token,
+/// with the PIN from --pin-env or the terminal (asked once).
+fn token_identity(g: &Global, module: &Path) -> anyhow::Result<ClientIdentity> {
+    let label = g.token.clone().context("--pkcs11-module needs --token")?;
+    let certificate = match (&g.cert_name, &g.key_label) {
+        (Some(name), _) => TokenCertificate::Name(name.clone()),
+        (None, Some(key)) => TokenCertificate::KeyLabel(key.clone()),
+        (None, None) => bail!("--pkcs11-module needs --cert-name or --key-label"),
+    };
+    let pin = match &g.pin_env {
+        Some(var) => TokenPin::from_env(var)?,
+        None if std::io::stdin().is_terminal() => TokenPin::new(
+            rpassword::prompt_password(format!("PIN for token {}: ", label.escape_debug()))
+                .context("reading the token PIN")?,
+        ),
+        None => bail!("the token PIN: use --pin-env VAR (no terminal to ask on)"),
+    };
+    let options = TokenOptions::new(module, TokenSelector::Label(label), certificate, pin);
+    Ok(ClientIdentity::from_token(&options)?)
+}
+
 fn tls_options(g: &Global, config: &mut Config, ctx: &mut Ctx) -> anyhow::Result<()> {
     let any_tls_option = !g.ca_file.is_empty()
         || g.cert.is_some()
         || g.pkcs12.is_some()
         || g.cert_store.is_some()
+        || g.pkcs11_module.is_some()
         || g.pin_sha256.is_some()
         || g.insecure
         || g.tls_max.is_some();
@@ -280,6 +306,10 @@ fn tls_options(g: &Global, config: &mut Config, ctx: &mut Ctx) -> anyhow::Result
     } else if let Some(p12) = &g.pkcs12 {
         let pw = g.pkcs12_password.as_deref().unwrap_or("");
         tls.client_identity = Some(ClientIdentity::from_pkcs12_file(p12, pw)?);
+    } else if g.cert_name.is_some() && g.cert_store.is_none() && g.pkcs11_module.is_none() {
+        bail!("--cert-name needs --cert-store or --pkcs11-module");
+    } else if let Some(module) = &g.pkcs11_module {
+        tls.client_identity = Some(token_identity(g, module)?);
     } else if let (Some(store), Some(name)) = (&g.cert_store, &g.cert_name) {
         tls.client_identity = Some(ClientIdentity::from_store(
             store,

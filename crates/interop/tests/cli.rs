@@ -665,6 +665,64 @@ fn vsftpd_clientcert() {
     t.remove(&with_cert, &trip);
 }
 
+/// The client key on a PKCS#11 token (issue #16): `--pkcs11-module --token
+/// --cert-name --pin-env` gets through ProFTPD's `TLSVerifyClient on`,
+/// `ftpkit cert` names the token and key, and a wrong PIN is said so.
+#[test]
+fn proftpd_clientcert_with_a_token_key() {
+    let t = target("PROFTPD_CLIENTCERT");
+    let env = Env::load();
+    // Inherited by the ftpkit processes; only this test reads them.
+    std::env::set_var("SOFTHSM2_CONF", env.get("FTPKIT_INTEROP_SOFTHSM2_CONF"));
+    std::env::set_var(
+        "FTPKIT_TEST_TOKEN_PIN",
+        env.get("FTPKIT_INTEROP_PKCS11_PIN"),
+    );
+    std::env::set_var("FTPKIT_TEST_WRONG_PIN", "000000");
+    let (module, token) = (
+        env.get("FTPKIT_INTEROP_PKCS11_MODULE"),
+        env.get("FTPKIT_INTEROP_PKCS11_TOKEN"),
+    );
+    let token_opts = |pin_var: &str| {
+        t.with_opts(&[
+            "--pkcs11-module",
+            &module,
+            "--token",
+            &token,
+            "--cert-name",
+            "ftpkit-token-ec",
+            "--pin-env",
+            pin_var,
+        ])
+    };
+    let with_token = token_opts("FTPKIT_TEST_TOKEN_PIN");
+    let data = Pattern::bytes(0x70C, 50_000);
+    let trip = t.round_trip(&with_token, "token", "tk.bin", &data);
+    let cert = t.run_with(&with_token, &["cert", &t.url(&trip.dir)]).ok();
+    let text = cert.stdout_text();
+    for want in [
+        "client certificate:",
+        "CN=ftpkit-token-ec",
+        &format!("token:       {token} (serial"),
+        "EC P-256 \"client-ec\" (id 01)",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    let wrong = t
+        .run_with(
+            &token_opts("FTPKIT_TEST_WRONG_PIN"),
+            &["ls", &t.url(&trip.dir)],
+        )
+        .fails();
+    assert!(
+        wrong.stderr.contains("rejected the PIN"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.stderr.contains("000000"), "{}", wrong.stderr);
+    t.remove(&with_token, &trip);
+}
+
 /// Issue #11: 200 files up to ProFTPD over TLS 1.3 on one session
 /// (`--parallel 1`), where the two tickets of each login run out every two
 /// uploads and the client renews its session, then the tree back down.
