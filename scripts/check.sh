@@ -6,6 +6,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The real-server suites (interop, faults, load) are behind a feature.
 cargo clippy -p ftpkit-interop --all-targets --features interop -- -D warnings
+# ftpkit without its default features (pkcs11: tokens through cryptoki).
+cargo clippy -p ftpkit --lib --no-default-features -- -D warnings
 # The fuzz targets and the benchmark runner are workspaces of their own.
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 cargo clippy --manifest-path crates/bench/Cargo.toml --all-targets -- -D warnings

@@ -7,7 +7,15 @@
 //! the token every test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
+
+use ftpkit::tls::{CertificateDer, SystemRoots};
+use ftpkit::{Config, Credentials, Security};
+use ftpkit_testkit::{provider, Script, ScriptedServer, ServerTls, TestPki};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::UnixTime;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use ftpkit::tls::{
     ClientIdentity, TlsVersion, TokenCertificate, TokenOptions, TokenPin, TokenSelector,
@@ -230,6 +238,89 @@ fn a_certificate_that_is_not_its_keys_is_refused() {
         ErrorKind::InvalidArgument,
         &["does not belong to the certificate", "client-mismatch"],
     );
+}
+
+/// A server that wants client certificates signed with Ed25519 only:
+/// rustls's verifier with the schemes cut down (the signature checks are
+/// not reached).
+#[derive(Debug)]
+struct Ed25519Only;
+
+impl ClientCertVerifier for Ed25519Only {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("Ed25519 only".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("Ed25519 only".into()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+}
+
+#[tokio::test]
+async fn a_server_accepting_none_of_the_keys_schemes_is_said_so() {
+    let pki = TestPki::new();
+    let server_config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(Arc::new(Ed25519Only))
+        .with_single_cert(pki.server_cert().chain(), pki.server_cert().key_der())
+        .unwrap();
+    let script = Script::new()
+        .send("220 scripted\r\n")
+        .expect_line("AUTH TLS")
+        .reply("234 go\r\n")
+        .start_tls_expect_failure();
+    let server =
+        ScriptedServer::start_tls(script, ServerTls::from_config(Arc::new(server_config))).await;
+    let mut config = Config::new("localhost");
+    config.port = server.port();
+    config.security = Security::Explicit;
+    config.credentials = Some(Credentials::new("alice", "s3cret"));
+    config.tls.system_roots = SystemRoots::Exclude;
+    config.tls.ca_certificates = vec![pki.ca_cert_der()];
+    config.tls.client_identity =
+        Some(ClientIdentity::from_token(&named("ftpkit-token-ec")).unwrap());
+    let e = Client::connect(config)
+        .await
+        .expect_err("no scheme in common");
+    let text = e.to_string();
+    report(&format!("token key against an Ed25519-only server: {text}"));
+    assert_eq!(e.kind(), ErrorKind::Tls, "{text}");
+    for want in [
+        "no client certificate could be sent",
+        "ED25519",
+        "ECDSA_NISTP256_SHA256",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from {text:?}");
+    }
+    server.finish().await.assert_ok();
 }
 
 #[tokio::test]

@@ -193,7 +193,9 @@ impl Client {
             None
         };
         let session_cfg = config.session_config();
-        let (control, peer, local) = open_control(&config, tls_ctx.as_ref(), session_cfg).await?;
+        let (control, peer, local) = open_control(&config, tls_ctx.as_ref(), session_cfg)
+            .await
+            .map_err(|e| client_auth_explained(&config, e))?;
         let mut client = Self {
             control,
             tls_ctx,
@@ -209,7 +211,9 @@ impl Client {
             cwd: Cwd::Home,
             detour: None,
         };
-        run_operation(&mut client.control).await?;
+        run_operation(&mut client.control)
+            .await
+            .map_err(|e| client_auth_explained(&client.config, e))?;
         Ok(client)
     }
 
@@ -483,4 +487,16 @@ impl Client {
     pub fn builder(host: impl Into<String>) -> crate::builder::ClientBuilder {
         crate::builder::ClientBuilder::new(host)
     }
+}
+
+/// `e`, explained when the client certificate's key could not sign for this
+/// server (see [`ClientIdentity::explain_refusal`](crate::tls::ClientIdentity)).
+pub(crate) fn client_auth_explained(config: &Config, e: Error) -> Error {
+    #[cfg(feature = "pkcs11")]
+    if let Some(id) = &config.tls.client_identity {
+        return id.explain_refusal(e);
+    }
+    #[cfg(not(feature = "pkcs11"))]
+    let _ = config;
+    e
 }

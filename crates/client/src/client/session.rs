@@ -65,7 +65,8 @@ impl Client {
         let ctx = TlsContext::new(&tls)?;
         Arc::make_mut(&mut self.config).tls = tls;
         self.start_tls_with(ctx)?;
-        self.finish_secure().await
+        let r = self.finish_secure().await;
+        r.map_err(|e| super::client_auth_explained(&self.config, e))
     }
 
     /// Prepares the control connection's TLS session from `ctx`.

@@ -170,6 +170,24 @@ impl ClientIdentity {
         })
     }
 
+    /// `e`, explained when a handshake just failed because the server
+    /// accepts none of the signature schemes the token key can make (the
+    /// server then refuses the session without a certificate, and its alert
+    /// alone does not say why).
+    pub(crate) fn explain_refusal(&self, e: Error) -> Error {
+        match &self.key {
+            IdentityKey::Token(t) => match t.take_refusal() {
+                Some(why) => Error::new(
+                    ErrorKind::Tls,
+                    format!("no client certificate could be sent: {why}"),
+                )
+                .with_source(e),
+                None => e,
+            },
+            IdentityKey::Der(_) => e,
+        }
+    }
+
     /// The token and key in use, with the signatures made so far, when the
     /// key is on a token.
     pub fn token_info(&self) -> Option<TokenInfo> {
@@ -197,6 +215,9 @@ pub(crate) struct TokenKey {
     algorithm: SignatureAlgorithm,
     recipes: Vec<Recipe>,
     signatures: AtomicU64,
+    /// Why the last handshake got no client certificate: the server's
+    /// schemes and the key's, when none of them matched.
+    refusal: Mutex<Option<String>>,
     info: TokenInfo,
 }
 
@@ -284,6 +305,7 @@ impl TokenKey {
             },
             recipes,
             signatures: AtomicU64::new(0),
+            refusal: Mutex::new(None),
         };
         token.check_pair(cert, &ctx)?;
         Ok((chain, token))
@@ -355,6 +377,14 @@ impl TokenKey {
         }
     }
 
+    /// Why the last handshake got no client certificate, once.
+    pub(crate) fn take_refusal(&self) -> Option<String> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
     /// What tells this key apart from others in a pool key.
     pub(crate) fn pool_identity(&self) -> Vec<u8> {
         let mut id = self.info.module.as_os_str().as_encoded_bytes().to_vec();
@@ -388,13 +418,16 @@ impl SigningKey for TokenSigningKey {
                 recipe,
             })),
             None => {
-                tracing::warn!(
-                    token = %self.0.info.token_label,
-                    key = %self.0.info.key_label,
-                    offered = ?offered,
-                    can = ?self.0.info.schemes,
-                    "the server accepts none of the signature schemes the token key can make: no client certificate sent"
+                let why = format!(
+                    "the server accepts {offered:?}, the token's {} key {:?} can make {:?}",
+                    self.0.info.key_type, self.0.info.key_label, self.0.info.schemes
                 );
+                tracing::warn!(%why, "no signature scheme in common: no client certificate sent");
+                *self
+                    .0
+                    .refusal
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
                 None
             }
         }
