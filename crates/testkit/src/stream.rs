@@ -1,81 +1,41 @@
-//! Byte streams: [`Conn`] (plain TCP or server-side TLS) and [`Rewind`], which
-//! replays bytes already read before a TLS handshake started.
+//! Byte streams: [`Conn`] (plain TCP or server-side TLS over a
+//! [`Rewound`] stream, which replays bytes already read before the
+//! handshake started).
 
-use std::io;
-use std::pin::Pin;
+use std::io::{self, Cursor};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ftpkit_data::MaybeTls;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Chain, Join, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::transcript::{CloseKind, TlsInfo};
 
-/// A stream that first yields `prefix`, then reads from `inner`.
-pub(crate) struct Rewind<S> {
-    prefix: Vec<u8>,
-    pos: usize,
-    inner: S,
-}
+/// The TCP stream under a server-side TLS connection: reading first
+/// yields the bytes read before the handshake began, then the socket's.
+/// Its halves hold the one `TcpStream`, so that dropping them is dropping
+/// the stream (no shutdown first).
+pub(crate) type Rewound = Join<Chain<Cursor<Vec<u8>>, ReadHalf<TcpStream>>, WriteHalf<TcpStream>>;
 
-impl<S> Rewind<S> {
-    pub(crate) fn new(prefix: Vec<u8>, inner: S) -> Self {
-        Self {
-            prefix,
-            pos: 0,
-            inner,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.pos < this.prefix.len() {
-            let n = (this.prefix.len() - this.pos).min(buf.remaining());
-            buf.put_slice(&this.prefix[this.pos..this.pos + n]);
-            this.pos += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
+/// `tcp`, with `prefix` to be read again first.
+fn rewind(prefix: Vec<u8>, tcp: TcpStream) -> Rewound {
+    let (read, write) = tokio::io::split(tcp);
+    tokio::io::join(Cursor::new(prefix).chain(read), write)
 }
 
 /// A control or data connection, plain or TLS: the same stream type as
 /// the client's ([`ftpkit_data::MaybeTls`]).
-pub(crate) type Conn = MaybeTls<TcpStream, Box<TlsStream<Rewind<TcpStream>>>>;
+pub(crate) type Conn = MaybeTls<TcpStream, Box<TlsStream<Rewound>>>;
 
 /// What the scripted server does with a connection beyond reading and
 /// writing.
 pub(crate) trait ConnExt: Sized {
-    /// The TCP socket under the connection.
-    fn tcp(&self) -> &TcpStream;
+    /// The TCP socket under the connection, its TLS layer (if any) dropped
+    /// without a word.
+    fn into_tcp(self) -> TcpStream;
 
     /// Closes the connection the given way. Graceful closes linger in a
     /// background task that drains the peer's remaining bytes (so that
@@ -85,10 +45,13 @@ pub(crate) trait ConnExt: Sized {
 }
 
 impl ConnExt for Conn {
-    fn tcp(&self) -> &TcpStream {
+    fn into_tcp(self) -> TcpStream {
         match self {
-            MaybeTls::Plain(s) => s,
-            MaybeTls::Tls(s) => &s.get_ref().0.inner,
+            MaybeTls::Plain(tcp) => tcp,
+            MaybeTls::Tls(s) => {
+                let (read, write) = s.into_inner().0.into_inner();
+                read.into_inner().1.unsplit(write)
+            }
         }
     }
 
@@ -101,23 +64,17 @@ impl ConnExt for Conn {
                     let _ = tokio::time::timeout(linger, drain(&mut s)).await;
                 });
             }
-            CloseKind::Abrupt => {
-                let tcp = match self {
-                    MaybeTls::Plain(s) => s,
-                    MaybeTls::Tls(s) => s.into_inner().0.inner,
-                };
-                drop(tcp);
-            }
+            CloseKind::Abrupt => drop(self.into_tcp()),
             CloseKind::Reset => {
-                let _ = self.tcp().set_zero_linger();
-                drop(self);
+                let tcp = self.into_tcp();
+                let _ = tcp.set_zero_linger();
+                drop(tcp);
             }
         }
     }
 }
 
 async fn drain(s: &mut Conn) {
-    use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 4096];
     while let Ok(n) = s.read(&mut buf).await {
         if n == 0 {
@@ -132,7 +89,7 @@ pub(crate) async fn accept_tls(
     tcp: TcpStream,
     prefix: Vec<u8>,
 ) -> io::Result<(Conn, TlsInfo)> {
-    let tls = acceptor.accept(Rewind::new(prefix, tcp)).await?;
+    let tls = acceptor.accept(rewind(prefix, tcp)).await?;
     let info = TlsInfo::from_connection(tls.get_ref().1);
     Ok((MaybeTls::Tls(Box::new(tls)), info))
 }

@@ -397,3 +397,47 @@ async fn active_data_connection_with_tls_server_role() {
     assert!(d[0].active);
     assert!(d[0].tls.as_ref().is_some_and(|i| i.resumed()));
 }
+
+/// A client that sends its ClientHello in the same write as `AUTH TLS`:
+/// the bytes read past the command are recorded and fed into the handshake,
+/// which completes.
+#[tokio::test]
+async fn bytes_pipelined_after_auth_tls_start_the_handshake() {
+    use std::io::{Read, Write};
+
+    let pki = TestPki::new();
+    let server = ScriptedServer::start_tls(
+        Script::new()
+            .expect_line("AUTH TLS")
+            .start_tls()
+            .expect("NOOP")
+            .reply("200 ok\r\n"),
+        ServerTls::new(&pki),
+    )
+    .await;
+    let addr = server.addr();
+    let config = Arc::new(pki.client_config());
+    tokio::task::spawn_blocking(move || {
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut first = b"AUTH TLS\r\n".to_vec();
+        conn.write_tls(&mut first).unwrap();
+        tcp.write_all(&first).unwrap();
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        tls.write_all(b"NOOP\r\n").unwrap();
+        let mut reply = [0u8; 8];
+        tls.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"200 ok\r\n");
+    })
+    .await
+    .unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    assert!(
+        t.has(|e| matches!(e, Event::PipelinedBeforeTls(p) if !p.is_empty())),
+        "{t}"
+    );
+    assert_eq!(t.control_tls().len(), 1);
+}
