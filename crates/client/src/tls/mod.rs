@@ -13,6 +13,7 @@
 //! | `mod.rs` | [`TlsOptions`], versions, trust settings, [`TlsContext`], which makes each control connection's [`ftpkit_data::SessionTls`] |
 //! | `verify.rs` | the certificate verifier: chain + host name, pin, or the loud opt-out |
 //! | `identity.rs` | [`ClientIdentity`]: client certificates from PEM, PKCS#12, or a store by name |
+//! | `token.rs` | client keys on PKCS#11 tokens ([`ClientIdentity::from_token`], feature `pkcs11`): the token's session and a rustls `SigningKey` that signs there |
 //! | `info.rs` | [`CertificateInfo`], [`ConnectionTls`]: what the server presented |
 
 mod identity;
