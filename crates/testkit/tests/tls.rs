@@ -20,11 +20,19 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+/// The greeting, then `AUTH TLS` (not answered yet).
+fn until_auth_tls(script: Script) -> Script {
+    script.send("220 hello\r\n").expect_line("AUTH TLS")
+}
+
 fn auth_tls(script: Script) -> Script {
-    script
-        .send("220 hello\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go ahead\r\n")
+    until_auth_tls(script).reply("234 go ahead\r\n")
+}
+
+/// A server running `script`, with the PKI's certificate and the default
+/// TLS settings.
+async fn start_with_pki_cert(pki: &TestPki, script: Script) -> ScriptedServer {
+    ScriptedServer::start_tls(script, ServerTls::new(pki)).await
 }
 
 /// A server running [`auth_tls`], the handshake with `tls`, then `rest`.
@@ -105,13 +113,13 @@ async fn explicit_tls_handshake_trusting_the_test_ca() {
 #[tokio::test]
 async fn implicit_tls_from_the_first_byte() {
     let pki = TestPki::new();
-    let server = ScriptedServer::start_tls(
+    let server = start_with_pki_cert(
+        &pki,
         Script::implicit_tls()
             .send("220 secure\r\n")
             .expect("QUIT")
             .reply("221 bye\r\n")
             .expect_eof(),
-        ServerTls::new(&pki),
     )
     .await;
     let client = Arc::new(pki.client_config());
@@ -330,14 +338,8 @@ async fn non_resumed_data_handshake_is_recorded_and_can_be_required() {
 #[tokio::test]
 async fn extra_bytes_after_234_reach_the_client_in_one_write() {
     let pki = TestPki::new();
-    let server = ScriptedServer::start_tls(
-        Script::new()
-            .send("220 hello\r\n")
-            .expect("AUTH")
-            .send_then_tls("234 go\r\n", "220 injected\r\n"),
-        ServerTls::new(&pki),
-    )
-    .await;
+    let script = until_auth_tls(Script::new()).send_then_tls("234 go\r\n", "220 injected\r\n");
+    let server = start_with_pki_cert(&pki, script).await;
     let mut c = connect(server.addr()).await;
     read_line(&mut c).await;
     assert_eq!(cmd(&mut c, "AUTH TLS").await, "234 go\r\n");
@@ -406,20 +408,16 @@ async fn bytes_pipelined_after_auth_tls_start_the_handshake() {
     use std::io::{Read, Write};
 
     let pki = TestPki::new();
-    let server = ScriptedServer::start_tls(
-        Script::new()
-            .expect_line("AUTH TLS")
-            .start_tls()
-            .expect("NOOP")
-            .reply("200 ok\r\n"),
-        ServerTls::new(&pki),
-    )
-    .await;
+    let script = until_auth_tls(Script::new()).start_tls();
+    let server = start_with_pki_cert(&pki, script.expect("NOOP").reply("200 ok\r\n")).await;
     let addr = server.addr();
     let config = Arc::new(pki.client_config());
     tokio::task::spawn_blocking(move || {
         let mut tcp = std::net::TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let mut greeting = [0u8; 11];
+        tcp.read_exact(&mut greeting).unwrap();
+        assert_eq!(&greeting, b"220 hello\r\n");
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let mut conn = rustls::ClientConnection::new(config, name).unwrap();
         let mut first = b"AUTH TLS\r\n".to_vec();
