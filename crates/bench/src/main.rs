@@ -158,6 +158,17 @@ struct Moved {
     extra: String,
 }
 
+impl Moved {
+    /// One file of `bytes`.
+    fn one_file(bytes: u64) -> Self {
+        Self {
+            bytes,
+            files: 1,
+            ..Self::default()
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -201,11 +212,7 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             let mut c = t.ftpkit().await?;
             let (bytes, _) = c.download_to(*remote, 0, &mut tokio::io::sink()).await?;
             c.quit().await?;
-            Ok(Moved {
-                bytes,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(bytes))
         }
         ("ftpkit", "put", [local, remote]) => {
             let mut c = t.ftpkit().await?;
@@ -213,22 +220,14 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             let f = ftpkit::ops::FileSource::open(Path::new(local), 0)?;
             let (bytes, _) = c.upload_from(*remote, 0, f).await?;
             c.quit().await?;
-            Ok(Moved {
-                bytes,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(bytes))
         }
         ("ftpkit", "get-file", [remote, local]) => {
             let mut c = t.ftpkit().await?;
             let opts = FileOptions::new().verify(Verify::None);
             let r = download_file(&mut c, *remote, Path::new(local), &opts).await?;
             c.quit().await?;
-            Ok(Moved {
-                bytes: r.transferred,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(r.transferred))
         }
         ("ftpkit", "segmented", [remote, local, n]) => {
             let mut c = t.ftpkit().await?;
@@ -239,11 +238,7 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             };
             let r = segmented_download(&mut c, *remote, Path::new(local), &opts).await?;
             c.quit().await?;
-            Ok(Moved {
-                bytes: r.size,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(r.size))
         }
         ("ftpkit", "small-up" | "small-down", [from, to, how, p]) => {
             let p: usize = p.parse()?;
@@ -263,32 +258,21 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             let bytes = tokio::io::copy(&mut s, &mut tokio::io::sink()).await?;
             s.finish().await?;
             ftp.quit().await?;
-            Ok(Moved {
-                bytes,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(bytes))
         }
         ("suppaftp", "put", [local, remote]) => {
             let mut ftp = t.suppaftp().await?;
             let mut f = tokio::fs::File::open(local).await?;
             let bytes = ftp.put_file(*remote, &mut f).await?;
             ftp.quit().await?;
-            Ok(Moved {
-                bytes,
-                files: 1,
-                ..Moved::default()
-            })
+            Ok(Moved::one_file(bytes))
         }
         ("suppaftp", "small-up", [local_dir, remote_dir]) => {
             let mut ftp = t.suppaftp().await?;
             ftp.mkdir(*remote_dir).await?;
             let mut moved = Moved::default();
             for path in sorted_files(Path::new(local_dir))? {
-                let name = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .ok_or("non-UTF-8 file name")?;
+                let name = file_name(&path)?;
                 let mut f = tokio::fs::File::open(&path).await?;
                 moved.bytes += ftp.put_file(format!("{remote_dir}/{name}"), &mut f).await?;
                 moved.files += 1;
@@ -317,6 +301,14 @@ async fn run(argv: &[&str]) -> Result<Moved> {
     }
 }
 
+/// The last component of `path`, which must be UTF-8.
+fn file_name(path: &Path) -> Result<&str> {
+    Ok(path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("non-UTF-8 file name")?)
+}
+
 fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir)? {
@@ -340,10 +332,7 @@ async fn ftpkit_upload_loop(t: &Target, local_dir: &str, remote_dir: &str) -> Re
     let opts = FileOptions::new().verify(Verify::None);
     let mut moved = Moved::default();
     for path in sorted_files(Path::new(local_dir))? {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or("non-UTF-8 file name")?;
+        let name = file_name(&path)?;
         let r = upload_file(&mut c, &path, format!("{remote_dir}/{name}"), &opts).await?;
         moved.bytes += r.transferred;
         moved.files += 1;
