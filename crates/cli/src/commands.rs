@@ -591,6 +591,33 @@ async fn stat(client: &mut Client, path: &[u8]) -> anyhow::Result<()> {
 
 // ----- cert -------------------------------------------------------------------
 
+/// A certificate's subject, issuer, validity, names and fingerprint, one
+/// indented line each.
+fn certificate_lines(out: &mut Out, c: &ftpkit::tls::CertificateInfo) -> anyhow::Result<()> {
+    out.line(&format!(
+        "  subject:     {}",
+        output::terminal_safe(&c.subject)
+    ))?;
+    out.line(&format!(
+        "  issuer:      {}",
+        output::terminal_safe(&c.issuer)
+    ))?;
+    out.line(&format!(
+        "  not before:  {}",
+        output::system_time(c.not_before)
+    ))?;
+    out.line(&format!(
+        "  not after:   {}",
+        output::system_time(c.not_after)
+    ))?;
+    if !c.subject_alt_names.is_empty() {
+        let names = c.subject_alt_names.join(", ");
+        out.line(&format!("  names:       {}", output::terminal_safe(&names)))?;
+    }
+    out.line(&format!("  sha256:      {}", c.fingerprint()))?;
+    Ok(())
+}
+
 /// The client certificate presented, and the token that holds its key.
 fn client_certificate(out: &mut Out, id: &ftpkit::tls::ClientIdentity) -> anyhow::Result<()> {
     if let Some(c) = id
@@ -598,15 +625,7 @@ fn client_certificate(out: &mut Out, id: &ftpkit::tls::ClientIdentity) -> anyhow
         .and_then(|c| ftpkit::tls::CertificateInfo::parse(c.as_ref()).ok())
     {
         out.line("client certificate:")?;
-        out.line(&format!(
-            "  subject:     {}",
-            output::terminal_safe(&c.subject)
-        ))?;
-        out.line(&format!(
-            "  issuer:      {}",
-            output::terminal_safe(&c.issuer)
-        ))?;
-        out.line(&format!("  sha256:      {}", c.fingerprint()))?;
+        certificate_lines(out, &c)?;
     }
     if let Some(t) = id.token_info() {
         out.line(&format!(
@@ -636,27 +655,7 @@ fn cert(client: &Client) -> anyhow::Result<()> {
     let mut out = Out::new();
     for (i, c) in tls.peer_certificates.iter().enumerate() {
         out.line(&format!("certificate {i}:"))?;
-        out.line(&format!(
-            "  subject:     {}",
-            output::terminal_safe(&c.subject)
-        ))?;
-        out.line(&format!(
-            "  issuer:      {}",
-            output::terminal_safe(&c.issuer)
-        ))?;
-        out.line(&format!(
-            "  not before:  {}",
-            output::system_time(c.not_before)
-        ))?;
-        out.line(&format!(
-            "  not after:   {}",
-            output::system_time(c.not_after)
-        ))?;
-        if !c.subject_alt_names.is_empty() {
-            let names = c.subject_alt_names.join(", ");
-            out.line(&format!("  names:       {}", output::terminal_safe(&names)))?;
-        }
-        out.line(&format!("  sha256:      {}", c.fingerprint()))?;
+        certificate_lines(&mut out, c)?;
     }
     let version = match tls.version {
         Some(ftpkit::tls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),

@@ -100,44 +100,28 @@ async fn fifty_transfers(instance: &str, name: &str, max: TlsVersion) {
     c.quit().await.unwrap();
 }
 
+/// Each server requiring a client certificate, with each kind of token key
+/// and TLS 1.2 and 1.3: the 50 transfers of [`fifty_transfers`].
 #[tokio::test]
-async fn vsftpd_explicit_with_an_ec_p256_token_key() {
-    fifty_transfers("VSFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13).await;
-}
-
-#[tokio::test]
-async fn vsftpd_explicit_tls12_with_an_rsa_token_key() {
-    fifty_transfers("VSFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12).await;
-}
-
-#[tokio::test]
-async fn vsftpd_implicit_with_an_rsa_token_key() {
-    fifty_transfers(
-        "VSFTPD_IMPLICIT_CLIENTCERT",
-        "ftpkit-token-rsa",
-        TlsVersion::Tls13,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn vsftpd_implicit_with_an_ec_p384_token_key() {
-    fifty_transfers(
-        "VSFTPD_IMPLICIT_CLIENTCERT",
-        "ftpkit-token-p384",
-        TlsVersion::Tls13,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn proftpd_verifying_clients_with_an_ec_p256_token_key() {
-    fifty_transfers("PROFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13).await;
-}
-
-#[tokio::test]
-async fn proftpd_verifying_clients_tls12_with_an_rsa_token_key() {
-    fifty_transfers("PROFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12).await;
+async fn fifty_transfers_on_each_server_with_each_key_type() {
+    for (instance, name, max) in [
+        ("VSFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13),
+        ("VSFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12),
+        (
+            "VSFTPD_IMPLICIT_CLIENTCERT",
+            "ftpkit-token-rsa",
+            TlsVersion::Tls13,
+        ),
+        (
+            "VSFTPD_IMPLICIT_CLIENTCERT",
+            "ftpkit-token-p384",
+            TlsVersion::Tls13,
+        ),
+        ("PROFTPD_CLIENTCERT", "ftpkit-token-ec", TlsVersion::Tls13),
+        ("PROFTPD_CLIENTCERT", "ftpkit-token-rsa", TlsVersion::Tls12),
+    ] {
+        fifty_transfers(instance, name, max).await;
+    }
 }
 
 #[tokio::test]
