@@ -764,10 +764,12 @@ async fn mirror(
         )
     };
     ctx.note(&format!(
-        "{done}, {} unchanged, {} refused, {}",
+        "{done}, {} unchanged, {} refused, {}; {}, {}",
         report.skipped_unchanged,
         report.refused.len(),
-        output::count(report.errors.len(), "error", "errors")
+        output::count(report.errors.len(), "error", "errors"),
+        output::count(report.parallelism, "session", "sessions"),
+        output::count(report.round_trips, "round trip", "round trips")
     ));
     if !report.errors.is_empty() {
         bail!("{}", output::count(report.errors.len(), "error", "errors"));

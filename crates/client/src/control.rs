@@ -60,6 +60,9 @@ pub(crate) struct Control {
     /// The shortest time from a command's write to the first byte after
     /// it: the round-trip time, plus the server's quickest answer.
     pub(crate) round_trip: Option<Duration>,
+    /// Round trips so far: writes of commands answered before the next
+    /// write (what latency multiplies).
+    pub(crate) round_trips: u64,
 }
 
 /// Control connections opened so far in the process.
@@ -85,6 +88,7 @@ impl Control {
             id: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
             sent_at: None,
             round_trip: None,
+            round_trips: 0,
         }
     }
 
@@ -175,6 +179,7 @@ impl Control {
             Ok(Ok(n)) => n,
         };
         if let (Some(at), true) = (self.sent_at.take(), n > 0) {
+            self.round_trips += 1;
             let sample = at.elapsed();
             self.round_trip = Some(self.round_trip.map_or(sample, |r| r.min(sample)));
         }

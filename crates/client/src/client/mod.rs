@@ -52,6 +52,8 @@ pub struct Client {
     /// TLS counters of the control connections this client has replaced,
     /// and the renewals and retries.
     tls_history: SessionStats,
+    /// Round trips of the control connections this client replaced.
+    pub(crate) round_trips_before: u64,
     /// A data connection was refused for want of TLS session reuse after
     /// its command had started: renew before the next one.
     renew_before_next_data: bool,
@@ -206,6 +208,7 @@ impl Client {
             span,
             transfer_span: None,
             tls_history: SessionStats::default(),
+            round_trips_before: 0,
             renew_before_next_data: false,
             data_handshake: None,
             cwd: Cwd::Home,
@@ -258,6 +261,7 @@ impl Client {
         };
         let started = std::time::Instant::now();
         close_quietly(&mut self.control).await;
+        self.round_trips_before += self.control.round_trips;
         if let Some(t) = &self.control.tls {
             self.tls_history.absorb(&t.store().stats());
         }

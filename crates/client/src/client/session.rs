@@ -159,6 +159,14 @@ impl Client {
         self.control.round_trip
     }
 
+    /// Round trips on the control connection so far, renewals included: each
+    /// write of commands whose answer was awaited before the next write.
+    /// On a link with latency, each costs one round-trip time; data
+    /// connections (TCP and TLS handshakes) come on top.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips_before + self.control.round_trips
+    }
+
     /// Whether the session is idle: no operation is under way or owed.
     pub(crate) fn is_idle(&self) -> bool {
         self.control.session.is_idle()

@@ -164,7 +164,9 @@ async fn reconnect_if_broken(wc: &mut WorkerClient<'_>, shared: &Shared) -> bool
     }
     match Client::connect(wc.get().config().clone()).await {
         Ok(c) => {
+            let carried = wc.get().round_trips();
             *wc.get() = c;
+            wc.get().round_trips_before += carried;
             true
         }
         Err(e) => {
@@ -231,6 +233,7 @@ pub(crate) async fn worker(
         more.await;
     }
     if let WorkerClient::Owned(c) = wc {
+        shared.report().round_trips += c.round_trips();
         let _ = (*c).quit().await;
     }
 }

@@ -155,6 +155,10 @@ pub struct MirrorReport {
     pub parallelism: usize,
     /// Files transferred (and verified as asked).
     pub files_transferred: u64,
+    /// Control-connection round trips of the whole mirror, every session
+    /// counted (logins, listings, `SIZE`/`MDTM`, transfers; see
+    /// [`Client::round_trips`]): per file, what latency multiplies.
+    pub round_trips: u64,
     /// Bytes transferred.
     pub bytes: u64,
     /// Files left alone because they were unchanged.
@@ -228,13 +232,14 @@ pub async fn mirror_down(
             .await
             .map_err(|e| Error::from_io(&format!("creating {}", local_dir.display()), e))?;
     }
+    let base = client.round_trips();
     let shared = Shared::new();
     let mut crew = Crew::new(client, opts, Direction::Down, &shared);
     let walked = {
         let mut w = Walk::new(&shared, opts, &filter, &mut crew);
         walk_down(client, &mut w, remote_dir.as_bytes(), local_dir).await
     };
-    finish(client, shared, crew, opts, Direction::Down, walked).await
+    finish(client, base, shared, crew, opts, Direction::Down, walked).await
 }
 
 /// Mirrors the local directory `local_dir` into `remote_dir` (created if
@@ -256,6 +261,7 @@ pub async fn mirror_up(
             format!("{} is not a directory", local_dir.display()),
         ));
     }
+    let base = client.round_trips();
     let shared = Shared::new();
     // The top directory: created unless it exists (then it is listed).
     let created = !opts.dry_run && client.mkdir(remote_dir).await.is_ok();
@@ -267,13 +273,16 @@ pub async fn mirror_up(
         let mut w = Walk::new(&shared, opts, &filter, &mut crew);
         walk_up(client, &mut w, local_dir, remote_dir.as_bytes(), !created).await;
     }
-    finish(client, shared, crew, opts, Direction::Up, Ok(())).await
+    finish(client, base, shared, crew, opts, Direction::Up, Ok(())).await
 }
 
 /// After the walk: the caller's session joins the workers until the queue
 /// is empty; then the report.
+///
+/// `base`: the round trips `client` had made before the mirror.
 async fn finish(
     client: &mut Client,
+    base: u64,
     shared: std::sync::Arc<Shared>,
     crew: Crew,
     opts: &MirrorOptions,
@@ -288,6 +297,7 @@ async fn finish(
     }
     worker(WorkerClient::Borrowed(client), shared.clone(), opts, dir).await;
     crew.join().await;
-    let report = std::mem::take(&mut *shared.report());
+    let mut report = std::mem::take(&mut *shared.report());
+    report.round_trips += client.round_trips().saturating_sub(base);
     Ok(report)
 }
