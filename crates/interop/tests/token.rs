@@ -9,20 +9,18 @@
 
 use std::sync::{Arc, Once};
 
-use ftpkit::tls::{CertificateDer, SystemRoots};
-use ftpkit::{Config, Credentials, Security};
-use ftpkit_testkit::{provider, Script, ScriptedServer, ServerTls, TestPki};
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::pki_types::UnixTime;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
-
 use ftpkit::tls::{
-    ClientIdentity, TlsVersion, TokenCertificate, TokenOptions, TokenPin, TokenSelector,
+    ClientIdentity, SystemRoots, TlsVersion, TokenCertificate, TokenOptions, TokenPin,
+    TokenSelector,
 };
-use ftpkit::{Client, ErrorKind};
+use ftpkit::{Client, Config, Credentials, ErrorKind, Security};
 use ftpkit_interop::data::Pattern;
 use ftpkit_interop::{download_bytes, report, server, upload_bytes, Env, Mode};
+use ftpkit_testkit::{provider, Script, ScriptedServer, ServerTls, TestPki};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, SignatureScheme};
 
 /// The token's options for `certificate`, from the env file; points
 /// SoftHSM2 at the token directory of this run.
@@ -224,47 +222,25 @@ fn a_certificate_that_is_not_its_keys_is_refused() {
     );
 }
 
-/// A server that wants client certificates signed with Ed25519 only:
-/// rustls's verifier with the schemes cut down (the signature checks are
-/// not reached).
-#[derive(Debug)]
-struct Ed25519Only;
-
-impl ClientCertVerifier for Ed25519Only {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("Ed25519 only".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("Ed25519 only".into()))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
+/// rustls's client-certificate verifier on a provider that verifies
+/// Ed25519 signatures only: a server that asks for Ed25519 certificates.
+fn ed25519_only_verifier(pki: &TestPki) -> Arc<dyn ClientCertVerifier> {
+    let mut provider = (*provider()).clone();
+    let algorithms = provider.signature_verification_algorithms;
+    let ed25519 = *algorithms
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == SignatureScheme::ED25519)
+        .expect("ring verifies Ed25519");
+    provider.signature_verification_algorithms = WebPkiSupportedAlgorithms {
+        all: ed25519.1,
+        mapping: Box::leak(Box::new([ed25519])),
+    };
+    let mut roots = RootCertStore::empty();
+    roots.add(pki.ca_cert_der()).unwrap();
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider))
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -273,7 +249,7 @@ async fn a_server_accepting_none_of_the_keys_schemes_is_said_so() {
     let server_config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_client_cert_verifier(Arc::new(Ed25519Only))
+        .with_client_cert_verifier(ed25519_only_verifier(&pki))
         .with_single_cert(pki.server_cert().chain(), pki.server_cert().key_der())
         .unwrap();
     let script = Script::new()
