@@ -81,29 +81,14 @@ impl Connector for Socks5Connector {
             &[VERSION, 1, METHOD_NONE]
         };
         s.write_all(greeting).await?;
-        let mut chosen = [0u8; 2];
-        read_exact_or_proxy_error(&mut s, &mut chosen, "method selection").await?;
-        if chosen[0] != VERSION {
-            return Err(ProxyError::Protocol(format!(
-                "not a SOCKS5 proxy (version byte {:#04x})",
-                chosen[0]
-            ))
-            .into());
-        }
+        let chosen: [u8; 2] = read_reply(&mut s, "method selection", &[VERSION]).await?;
         match (chosen[1], &auth) {
             (METHOD_NONE, _) => {}
             (METHOD_USERPASS, Some(auth)) => {
                 s.write_all(auth).await?;
-                let mut status = [0u8; 2];
-                read_exact_or_proxy_error(&mut s, &mut status, "authentication").await?;
                 // RFC 1929 says version 1; some proxies echo 5. Accept both.
-                if status[0] != USERPASS_VERSION && status[0] != VERSION {
-                    return Err(ProxyError::Protocol(format!(
-                        "bad authentication reply version {:#04x}",
-                        status[0]
-                    ))
-                    .into());
-                }
+                let status: [u8; 2] =
+                    read_reply(&mut s, "authentication", &[USERPASS_VERSION, VERSION]).await?;
                 if status[1] != 0 {
                     return Err(ProxyError::AuthFailed(format!(
                         "SOCKS5 username/password status {:#04x}",
@@ -135,15 +120,7 @@ impl Connector for Socks5Connector {
 
         // CONNECT.
         s.write_all(&request).await?;
-        let mut head = [0u8; 4];
-        read_exact_or_proxy_error(&mut s, &mut head, "the CONNECT reply").await?;
-        if head[0] != VERSION {
-            return Err(ProxyError::Protocol(format!(
-                "bad CONNECT reply version {:#04x}",
-                head[0]
-            ))
-            .into());
-        }
+        let head: [u8; 4] = read_reply(&mut s, "the CONNECT reply", &[VERSION]).await?;
         if head[1] != 0 {
             return Err(ProxyError::Refused {
                 target: authority(host, port),
@@ -174,6 +151,25 @@ impl Connector for Socks5Connector {
 }
 
 /// The CONNECT request for `host:port`.
+/// Reads the `N`-byte reply `what`, whose first byte (the version) must be
+/// one of `versions`.
+async fn read_reply<const N: usize>(
+    s: &mut TcpStream,
+    what: &str,
+    versions: &[u8],
+) -> io::Result<[u8; N]> {
+    let mut reply = [0u8; N];
+    read_exact_or_proxy_error(s, &mut reply, what).await?;
+    match reply.first() {
+        Some(v) if versions.contains(v) => Ok(reply),
+        v => Err(ProxyError::Protocol(format!(
+            "not a SOCKS5 reply to {what} (version byte {:#04x})",
+            v.copied().unwrap_or_default()
+        ))
+        .into()),
+    }
+}
+
 fn connect_request(host: &str, port: u16) -> io::Result<Vec<u8>> {
     let mut req = vec![VERSION, CMD_CONNECT, 0x00];
     match host.parse::<IpAddr>() {
