@@ -1,11 +1,13 @@
 //! Helpers the client tests share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ftpkit::ops::{self, MirrorOptions};
 use ftpkit::tls::SystemRoots;
-use ftpkit::{Client, Config, Credentials, Security, Timeouts, Upload};
+use ftpkit::{Client, Config, Credentials, ListLine, Security, Timeouts, Upload};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript};
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The user the scripts expect.
@@ -127,6 +129,44 @@ pub(crate) async fn errors_for_argument(
     ]
 }
 
+/// The rows of a listing of `path` by `ops::list_stream`, every one read
+/// without error.
+pub(crate) async fn list_rows(c: &mut Client, path: Option<&str>) -> Vec<ListLine> {
+    ops::list_stream(c, path)
+        .map(|r| r.unwrap())
+        .collect()
+        .await
+}
+
+/// The names of the entries among `rows`.
+pub(crate) fn entry_names(rows: &[ListLine]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| match r {
+            ListLine::Entry(e) => Some(e.name.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Mirror options with one session (the caller's own).
+pub(crate) fn one_session() -> MirrorOptions {
+    MirrorOptions {
+        parallelism: 1,
+        ..MirrorOptions::default()
+    }
+}
+
+/// The modification time of the local file `path`, in seconds since 1970.
+pub(crate) fn mtime_secs(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 /// A new, empty directory under the system's temporary directory.
 pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -144,8 +184,8 @@ pub(crate) trait ScriptExt {
     fn epsv(self) -> Self;
     /// `PASV`, answered with the address of a new passive listener.
     fn pasv(self) -> Self;
-    /// `line`, answered `150`, then `data` on a data connection accepted on
-    /// the open listener, closed, and `226`.
+    /// `line`, answered `150`, then `data` (nothing when it is empty) on a
+    /// data connection accepted on the open listener, closed, and `226`.
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
     /// `line`, answered `150`, then a data connection accepted on the open
     /// listener and read to its end, and `226`.
@@ -154,6 +194,10 @@ pub(crate) trait ScriptExt {
     fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
     /// [`receive_data`](Self::receive_data) after [`epsv`](Self::epsv).
     fn epsv_receive(self, line: impl AsRef<[u8]>) -> Self;
+    /// `SIZE path`, answered `213 size`.
+    fn sized(self, path: &str, size: u64) -> Self;
+    /// `REST offset`, accepted with `350`.
+    fn rest(self, offset: u64) -> Self;
 }
 
 impl ScriptExt for Script {
@@ -166,12 +210,13 @@ impl ScriptExt for Script {
     }
 
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
-        self.expect_line(line)
-            .reply("150 go\r\n")
-            .data_accept()
-            .data_send(data)
-            .data_close()
-            .reply("226 done\r\n")
+        let s = self.expect_line(line).reply("150 go\r\n").data_accept();
+        let s = if data.as_ref().is_empty() {
+            s
+        } else {
+            s.data_send(data)
+        };
+        s.data_close().reply("226 done\r\n")
     }
 
     fn receive_data(self, line: impl AsRef<[u8]>) -> Self {
@@ -188,6 +233,16 @@ impl ScriptExt for Script {
 
     fn epsv_receive(self, line: impl AsRef<[u8]>) -> Self {
         self.epsv().receive_data(line)
+    }
+
+    fn sized(self, path: &str, size: u64) -> Self {
+        self.expect_line(format!("SIZE {path}"))
+            .reply(format!("213 {size}\r\n"))
+    }
+
+    fn rest(self, offset: u64) -> Self {
+        self.expect_line(format!("REST {offset}"))
+            .reply("350 restarting\r\n")
     }
 }
 

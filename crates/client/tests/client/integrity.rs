@@ -350,8 +350,7 @@ async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
     std::fs::write(&part, b"HELLO").unwrap();
     // REST refused outright, then the whole file from 0.
     let s = login()
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n")
+        .sized("f.bin", 11)
         .epsv()
         .expect_line("REST 5")
         .reply("502 Command 'REST' not implemented\r\n");
@@ -380,8 +379,7 @@ async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
     std::fs::write(&part, b"HELLO").unwrap();
     let s = login()
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n")
+        .sized("f.bin", 11)
         .epsv()
         // Nothing is read before the data connection is there.
         .data_accept()

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::common::{self, finish, ScriptExt};
-use ftpkit::ops::{self, MirrorOptions};
+use crate::common::{self, entry_names, finish, list_rows, one_session, temp_dir, ScriptExt};
+use ftpkit::ops;
 use ftpkit::{Client, Config, ListLine, Security, Support};
 use ftpkit_testkit::{Script, ScriptedServer};
 use futures::StreamExt;
@@ -24,25 +24,9 @@ fn with_feat(lines: &str) -> Script {
     Script::logged_in("alice", "s3cret", Script::feat_reply(lines))
 }
 
-/// `verb` over a passive data connection, answered with `rows`.
-fn listing(s: Script, line: &str, rows: &[u8]) -> Script {
-    s.epsv_send(line, rows)
-}
-
-async fn rows(c: &mut Client, path: Option<&str>) -> Vec<ListLine> {
-    ops::list_stream(c, path)
-        .map(|r| r.unwrap())
-        .collect()
-        .await
-}
-
-fn names(rows: &[ListLine]) -> Vec<String> {
-    rows.iter()
-        .filter_map(|r| match r {
-            ListLine::Entry(e) => Some(e.name.to_string()),
-            _ => None,
-        })
-        .collect()
+/// The names in a listing of `path` by `ops::list_stream`.
+async fn listed(c: &mut Client, path: &str) -> Vec<String> {
+    entry_names(&list_rows(c, Some(path)).await)
 }
 
 const LS: &[u8] = b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt\r\n";
@@ -53,29 +37,28 @@ async fn without_feat_mlsd_is_tried_once_then_list_is_remembered() {
         .epsv()
         .expect_line("MLSD /d")
         .reply("500 MLSD not understood\r\n");
-    let s = listing(s, "LIST /d", LS);
-    let s = listing(s, "LIST /e", LS);
-    let server = ScriptedServer::start(s).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
+    let s = s.epsv_send("LIST /d", LS).epsv_send("LIST /e", LS);
+    let (server, mut c) = common::start(s, config).await;
     assert_eq!(c.support("MLSD"), Support::Unknown);
-    assert_eq!(names(&rows(&mut c, Some("/d")).await), ["a.txt"]);
+    assert_eq!(listed(&mut c, "/d").await, ["a.txt"]);
     assert_eq!(c.support("MLSD"), Support::No);
     // The second listing goes straight to LIST (here through the
     // collecting form).
-    assert_eq!(names(&c.list_dir(Some("/e")).await.unwrap()), ["a.txt"]);
+    assert_eq!(
+        entry_names(&c.list_dir(Some("/e")).await.unwrap()),
+        ["a.txt"]
+    );
     finish(server, c).await;
 }
 
 #[tokio::test]
 async fn without_feat_a_working_mlsd_is_used() {
-    let s = listing(
-        no_feat(),
+    let s = no_feat().epsv_send(
         "MLSD /d",
         b"type=file;size=5;modify=20240102030405; a.txt\r\n",
     );
-    let server = ScriptedServer::start(s).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    assert_eq!(names(&rows(&mut c, Some("/d")).await), ["a.txt"]);
+    let (server, mut c) = common::start(s, config).await;
+    assert_eq!(listed(&mut c, "/d").await, ["a.txt"]);
     assert_eq!(c.support("MLSD"), Support::Yes);
     finish(server, c).await;
 }
@@ -89,14 +72,13 @@ async fn a_path_with_a_space_is_listed_from_inside_and_left_after() {
         .reply("257 \"/home/alice\" is the current directory\r\n")
         .expect_line("CWD dir/c d")
         .reply("250 ok\r\n");
-    let s = listing(s, "LIST", LS)
+    let s = s
+        .epsv_send("LIST", LS)
         .expect_line("CWD /home/alice")
         .reply("250 ok\r\n")
-        .expect_line("SIZE a.txt")
-        .reply("213 5\r\n");
-    let server = ScriptedServer::start(s).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    assert_eq!(names(&rows(&mut c, Some("dir/c d")).await), ["a.txt"]);
+        .sized("a.txt", 5);
+    let (server, mut c) = common::start(s, config).await;
+    assert_eq!(listed(&mut c, "dir/c d").await, ["a.txt"]);
     // Relative paths mean what they meant before the listing.
     assert_eq!(c.size("a.txt").await.unwrap(), 5);
     finish(server, c).await;
@@ -122,8 +104,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         .reply("250 ok\r\n")
         .expect("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(s).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (server, mut c) = common::start(s, config).await;
     {
         let mut st = Box::pin(ops::list_stream(&mut c, Some("-odd")));
         assert!(matches!(st.next().await, Some(Ok(ListLine::Entry(_)))));
@@ -135,15 +116,13 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
 
 #[tokio::test]
 async fn an_ls_error_message_is_unparsed_never_an_entry() {
-    let s = listing(
-        with_feat(" EPSV\r\n"),
+    let s = with_feat(" EPSV\r\n").epsv_send(
         "LIST probe",
         b"/bin/ls: cannot access 'probe/c': No such file or directory\r\n",
     );
-    let server = ScriptedServer::start(s).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    let got = rows(&mut c, Some("probe")).await;
-    assert!(names(&got).is_empty(), "{got:?}");
+    let (server, mut c) = common::start(s, config).await;
+    let got = list_rows(&mut c, Some("probe")).await;
+    assert!(entry_names(&got).is_empty(), "{got:?}");
     assert!(matches!(got.as_slice(), [ListLine::Unparsed(_)]), "{got:?}");
     finish(server, c).await;
 }
@@ -156,8 +135,7 @@ async fn mirror_without_feat_probes_mdtm_and_keeps_times() {
         .epsv()
         .expect_line("MLSD /")
         .reply("502 not implemented\r\n");
-    let s = listing(
-        s,
+    let s = s.epsv_send(
         "LIST /",
         b"-rw-r--r--    1 0        0              5 Jan 02 10:00 a.txt\r\n\
 -rw-r--r--    1 0        0              3 Jan 02 10:00 b.txt\r\n",
@@ -169,32 +147,16 @@ async fn mirror_without_feat_probes_mdtm_and_keeps_times() {
     };
     let s = file(s, "a.txt", b"hello");
     let s = file(s, "b.txt", b"abc");
-    let server = ScriptedServer::start(s).await;
-    let dir = std::env::temp_dir().join(format!(
-        "ftpkit-listing-mdtm-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    let opts = MirrorOptions {
-        parallelism: 1,
-        ..MirrorOptions::default()
-    };
-    let report = ops::mirror_down(&mut c, "/", &dir, &opts).await.unwrap();
+    let (server, mut c) = common::start(s, config).await;
+    let dir = temp_dir("listing-mdtm");
+    let report = ops::mirror_down(&mut c, "/", &dir, &one_session())
+        .await
+        .unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.files_transferred, 2);
     assert_eq!(c.support("MDTM"), Support::Yes);
-    let t = std::fs::metadata(dir.join("a.txt"))
-        .unwrap()
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert_eq!(t, 1_704_164_645); // 2024-01-02T03:04:05Z
+    let secs = common::mtime_secs(&dir.join("a.txt"));
+    assert_eq!(secs, 1_704_164_645); // 2024-01-02T03:04:05Z
     finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -10,33 +10,45 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{self, finish, temp_dir, ScriptExt};
+use crate::common::{self, finish, one_session, temp_dir, ScriptExt};
 use ftpkit::ops::{self, MirrorOptions, Progress, ProgressEvent};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
 use libunftp::ServerBuilder;
 use unftp_sbe_fs::Filesystem;
 
-fn one_session() -> MirrorOptions {
-    MirrorOptions {
-        parallelism: 1,
-        ..MirrorOptions::default()
-    }
-}
-
 // ----- trees that never end (scripted) ---------------------------------------
 
 fn scripted_config(server: &ScriptedServer) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::None;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(5));
-    c
+    common::config(server, Security::None, Duration::from_secs(5))
 }
 
 fn mlsd(s: Script, path: &str, rows: &[u8]) -> Script {
     s.epsv_send(format!("MLSD {path}"), rows)
+}
+
+/// Mirrors `/` with `opts` from a server playing `sessions` (one a
+/// connection) into a new local directory, which must end within 20 s, and
+/// checks that the server's scripts ran as written: the report, and the
+/// round trip the client measured at login.
+async fn mirror_scripted(
+    sessions: impl IntoIterator<Item = Script>,
+    opts: &MirrorOptions,
+) -> (ops::MirrorReport, Option<Duration>) {
+    let server = ScriptedServer::builder().sessions(sessions).start().await;
+    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
+    let dir = temp_dir("mirror-scripted");
+    let report = tokio::time::timeout(
+        Duration::from_secs(20),
+        ops::mirror_down(&mut c, "/", &dir, opts),
+    )
+    .await
+    .expect("the mirror ends")
+    .unwrap();
+    let rtt = c.round_trip_time();
+    finish(server, c).await;
+    std::fs::remove_dir_all(dir).unwrap();
+    (report, rtt)
 }
 
 fn login() -> Script {
@@ -64,26 +76,14 @@ type=dir;unique=801g2;modify=20240101000000; self\r\n",
         b"type=cdir;unique=801g2;modify=20240101000000; .\r\n\
 type=dir;unique=801g2;modify=20240101000000; self\r\n",
     )
-    .epsv()
-    .expect_line("RETR /f")
-    .reply("150 go\r\n")
-    .data_accept()
-    .data_close()
-    .reply("226 done\r\n");
-    let server = ScriptedServer::start(s).await;
-    let dir = temp_dir("self");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
-    let r = ops::mirror_down(&mut c, "/", &dir, &one_session())
-        .await
-        .unwrap();
+    .epsv_send("RETR /f", b"");
+    let (r, _) = mirror_scripted([s], &one_session()).await;
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
     assert!(
         r.errors[0].error.to_string().contains("loop"),
         "{:?}",
         r.errors
     );
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -94,19 +94,12 @@ async fn an_endless_tree_without_unique_facts_stops_at_the_first_repeat() {
     // The walk takes the last pushed first.
     let s = mlsd(s, "/b", rows);
     let s = mlsd(s, "/a", rows);
-    let server = ScriptedServer::start(s).await;
-    let dir = temp_dir("endless");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
-    let r = ops::mirror_down(&mut c, "/", &dir, &one_session())
-        .await
-        .unwrap();
+    let (r, _) = mirror_scripted([s], &one_session()).await;
     assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
     assert!(r
         .errors
         .iter()
         .all(|e| e.error.to_string().contains("loop")));
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -114,19 +107,14 @@ async fn max_depth_stops_the_walk_with_an_error() {
     let s = mlsd(login(), "/", b"type=dir;unique=1; d1\r\n");
     let s = mlsd(s, "/d1", b"type=dir;unique=2; d2\r\n");
     let s = mlsd(s, "/d1/d2", b"type=dir;unique=3; d3\r\n");
-    let server = ScriptedServer::start(s).await;
-    let dir = temp_dir("depth");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
     let opts = MirrorOptions {
         max_depth: 2,
         ..one_session()
     };
-    let r = ops::mirror_down(&mut c, "/", &dir, &opts).await.unwrap();
+    let (r, _) = mirror_scripted([s], &opts).await;
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
     assert!(r.errors[0].error.to_string().contains("--max-depth 2"));
     assert_eq!(r.errors[0].path, "/d1/d2/d3");
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 // ----- on libunftp ---------------------------------------------------------------
@@ -429,27 +417,16 @@ async fn a_server_at_its_connection_limit_refuses_a_session_and_the_mirror_goes_
         s = s.epsv_send(format!("RETR /{n}"), b"x");
     }
     let refusal = Script::new().send("421 Too many connections (1) from this IP\r\n");
-    let server = ScriptedServer::builder()
-        .sessions([s, refusal])
-        .start()
-        .await;
-    let dir = temp_dir("limit");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
-    assert!(
-        c.round_trip_time().is_some(),
-        "login measured the round trip"
-    );
     let opts = MirrorOptions {
         parallelism: 2,
         queue_cap: 1,
         ..MirrorOptions::default()
     };
-    let r = ops::mirror_down(&mut c, "/", &dir, &opts).await.unwrap();
+    let (r, rtt) = mirror_scripted([s, refusal], &opts).await;
+    assert!(rtt.is_some(), "login measured the round trip");
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(r.files_transferred, 5);
     assert_eq!(r.parallelism, 2);
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -460,39 +437,16 @@ async fn the_default_chooses_the_sessions_from_the_round_trip() {
         b"type=file;size=1;modify=20240101000000; only\r\n",
     )
     .epsv_send("RETR /only", b"x");
-    let server = ScriptedServer::start(s).await;
-    let dir = temp_dir("auto");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
-    let r = ops::mirror_down(&mut c, "/", &dir, &MirrorOptions::default())
-        .await
-        .unwrap();
+    let (r, rtt) = mirror_scripted([s], &MirrorOptions::default()).await;
     // Loopback: the floor of the choice.
-    assert_eq!(r.parallelism, ops::auto_parallelism(c.round_trip_time()));
+    assert_eq!(r.parallelism, ops::auto_parallelism(rtt));
     assert_eq!(r.parallelism, 4);
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn an_empty_directory_mirrors_to_nothing() {
-    let s = login()
-        .epsv()
-        .expect_line("MLSD /")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_close()
-        .reply("226 done\r\n");
-    let server = ScriptedServer::start(s).await;
-    let dir = temp_dir("empty");
-    let mut c = Client::connect(scripted_config(&server)).await.unwrap();
-    let r = tokio::time::timeout(
-        Duration::from_secs(20),
-        ops::mirror_down(&mut c, "/", &dir, &MirrorOptions::default()),
-    )
-    .await
-    .expect("the mirror of an empty directory ends")
-    .unwrap();
+    let s = mlsd(login(), "/", b"");
+    // The mirror of an empty directory ends.
+    let (r, _) = mirror_scripted([s], &MirrorOptions::default()).await;
     assert_eq!(r.files_transferred, 0);
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }

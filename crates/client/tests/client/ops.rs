@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{self, finish, temp_dir, ScriptExt};
+use crate::common::{self, finish, one_session, temp_dir, ScriptExt};
 use ftpkit::ops::{
     self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
 };
-use ftpkit::{Client, Config, ErrorKind, ListLine, Security};
+use ftpkit::{Client, Config, ErrorKind, Security};
 use ftpkit_testkit::{Script, ScriptedServer};
 use futures::StreamExt;
 
@@ -49,11 +49,9 @@ fn hex(b: &[u8]) -> String {
 async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     let sha = hex(&sha256(b"hello world"));
     let script = login(" EPSV\r\n REST STREAM\r\n XSHA256\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 11\r\n")
+        .sized("f.bin", 11)
         .epsv()
-        .expect_line("REST 6")
-        .reply("350 restarting\r\n")
+        .rest(6)
         .expect_line("RETR f.bin")
         .reply("150 go\r\n")
         .data_accept()
@@ -62,13 +60,12 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
         .reply("226 done\r\n")
         .expect_line("XSHA256 f.bin")
         .reply(format!("250 {sha}\r\n"));
-    let server = ScriptedServer::start(script).await;
     let dir = temp_dir("resume");
     let local = dir.join("f.bin");
     let part = ops::part_path(&local);
     std::fs::create_dir_all(part.parent().unwrap()).unwrap();
     std::fs::write(&part, b"hello ").unwrap();
-    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (server, mut c) = common::start(script, config).await;
     let (cb, events) = recorder();
     let opts = FileOptions::new()
         .resume(true)
@@ -98,15 +95,14 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
 #[tokio::test]
 async fn download_with_wrong_hash_leaves_no_file() {
     let script = login(" EPSV\r\n XMD5\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 5\r\n")
+        .sized("f.bin", 5)
         .epsv_send("RETR f.bin", b"hello")
         .expect_line("XMD5 f.bin")
         .reply("250 00000000000000000000000000000000\r\n");
-    let server = ScriptedServer::start(script).await;
+    let (server, mut c) = common::start(script, config).await;
     let dir = temp_dir("badhash");
     let local = dir.join("f.bin");
-    let mut c = Client::connect(config(&server)).await.unwrap();
+
     let opts = FileOptions::new().verify(Verify::SizeAndHash);
     let e = ops::download_file(&mut c, "f.bin", &local, &opts)
         .await
@@ -122,13 +118,12 @@ async fn download_with_wrong_hash_leaves_no_file() {
 #[tokio::test]
 async fn short_download_keeps_only_the_part_file() {
     let script = login(" EPSV\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 10\r\n")
+        .sized("f.bin", 10)
         .epsv_send("RETR f.bin", b"hello");
-    let server = ScriptedServer::start(script).await;
+    let (server, mut c) = common::start(script, config).await;
     let dir = temp_dir("short");
     let local = dir.join("f.bin");
-    let mut c = Client::connect(config(&server)).await.unwrap();
+
     let e = ops::download_file(&mut c, "f.bin", &local, &FileOptions::default())
         .await
         .unwrap_err();
@@ -145,23 +140,19 @@ async fn short_download_keeps_only_the_part_file() {
 #[tokio::test]
 async fn upload_resumes_after_remote_size_and_verifies() {
     let script = login(" EPSV\r\n REST STREAM\r\n")
-        .expect_line("SIZE up.bin")
-        .reply("213 6\r\n")
+        .sized("up.bin", 6)
         .epsv()
-        .expect_line("REST 6")
-        .reply("350 restarting\r\n")
+        .rest(6)
         .expect_line("STOR up.bin")
         .reply("150 go\r\n")
         .data_accept()
         .data_recv_to_end()
         .reply("226 stored\r\n")
-        .expect_line("SIZE up.bin")
-        .reply("213 11\r\n");
-    let server = ScriptedServer::start(script).await;
+        .sized("up.bin", 11);
     let dir = temp_dir("upresume");
     let local = dir.join("up.bin");
     std::fs::write(&local, b"hello world").unwrap();
-    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (server, mut c) = common::start(script, config).await;
     let (cb, events) = recorder();
     let opts = FileOptions::new()
         .resume(true)
@@ -190,20 +181,10 @@ async fn list_stream_uses_mlsd_when_offered() {
             b"type=cdir; /d\r\ntype=file;size=3; a\r\ntype=dir; b\r\n",
         )
         .epsv_send("NLST /d", b"a\r\nb\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    let rows: Vec<ListLine> = ops::list_stream(&mut c, Some("/d"))
-        .map(|r| r.unwrap())
-        .collect()
-        .await;
-    let names: Vec<String> = rows
-        .iter()
-        .filter_map(|r| match r {
-            ListLine::Entry(e) => Some(e.name.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(names, ["/d", "a", "b"]);
+    let (server, mut c) = common::start(script, config).await;
+
+    let rows = common::list_rows(&mut c, Some("/d")).await;
+    assert_eq!(common::entry_names(&rows), ["/d", "a", "b"]);
     let names: Vec<String> = ops::nlst_stream(&mut c, Some("/d"))
         .map(|r| r.unwrap().to_string())
         .collect()
@@ -238,15 +219,13 @@ type=dir;modify=20240101000000; ..\r\n";
         .epsv_send("MLSD /sub", sub);
     let script = retr(script, "/good.txt", b"good");
     let script = retr(script, "/sub/inner.txt", b"inner");
-    let server = ScriptedServer::start(script).await;
+    let (server, mut c) = common::start(script, config).await;
     let outer = temp_dir("hostile");
     let target = outer.join("target");
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    let opts = MirrorOptions {
-        parallelism: 1,
-        ..MirrorOptions::default()
-    };
-    let report = ops::mirror_down(&mut c, "/", &target, &opts).await.unwrap();
+
+    let report = ops::mirror_down(&mut c, "/", &target, &one_session())
+        .await
+        .unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.files_transferred, 2);
     assert_eq!(report.bytes, 9);
@@ -288,11 +267,7 @@ type=dir;modify=20240101000000; ..\r\n";
     inside.sort();
     assert_eq!(inside, ["good.txt", "sub"]);
     // The listing's UTC time was kept.
-    let m = std::fs::metadata(target.join("sub/inner.txt"))
-        .unwrap()
-        .modified()
-        .unwrap();
-    let secs = m.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let secs = common::mtime_secs(&target.join("sub/inner.txt"));
     assert_eq!(secs, 1_704_164_645); // 2024-01-02T03:04:05Z
     finish(server, c).await;
     std::fs::remove_dir_all(outer).unwrap();
@@ -305,19 +280,16 @@ async fn mirror_does_not_write_through_a_local_symlink() {
 type=file;size=2;modify=20240101000000; ok.txt\r\n";
     let script = login(" EPSV\r\n MLST type*;size*;modify*;\r\n").epsv_send("MLSD /", listing);
     let script = retr(script, "/ok.txt", b"ok");
-    let server = ScriptedServer::start(script).await;
     let outer = temp_dir("symlink");
     let target = outer.join("target");
     std::fs::create_dir_all(&target).unwrap();
     let victim = outer.join("victim.txt");
     std::fs::write(&victim, b"untouched").unwrap();
     std::os::unix::fs::symlink(&victim, target.join("link.txt")).unwrap();
-    let mut c = Client::connect(config(&server)).await.unwrap();
-    let opts = MirrorOptions {
-        parallelism: 1,
-        ..MirrorOptions::default()
-    };
-    let report = ops::mirror_down(&mut c, "/", &target, &opts).await.unwrap();
+    let (server, mut c) = common::start(script, config).await;
+    let report = ops::mirror_down(&mut c, "/", &target, &one_session())
+        .await
+        .unwrap();
     assert_eq!(report.files_transferred, 1);
     assert_eq!(report.skipped_other.len(), 1, "{report:?}");
     assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
@@ -334,15 +306,13 @@ async fn mirror_up_refuses_unsafe_local_names_and_skips_symlinks() {
         .reply("257 \"/up\" created\r\n")
         // Just created: nothing to list.
         .epsv_receive("STOR /up/good.txt")
-        .expect_line("SIZE /up/good.txt")
-        .reply("213 4\r\n");
-    let server = ScriptedServer::start(script).await;
+        .sized("/up/good.txt", 4);
     let src = temp_dir("up-hostile");
     std::fs::write(src.join("good.txt"), b"good").unwrap();
     std::fs::write(src.join("back\\slash"), b"x").unwrap();
     std::fs::write(src.join("ctl\x01name"), b"x").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", src.join("link")).unwrap();
-    let mut c = Client::connect(config(&server)).await.unwrap();
+    let (server, mut c) = common::start(script, config).await;
     let opts = MirrorOptions {
         parallelism: 2,
         ..MirrorOptions::default()

@@ -58,13 +58,6 @@ async fn serve(sessions: impl IntoIterator<Item = Script>) -> (ScriptedServer, C
     (server, cfg)
 }
 
-/// [`alice`]'s login, then `SIZE f.bin` answered `size`.
-fn sized(size: u64) -> Script {
-    alice()
-        .expect_line("SIZE f.bin")
-        .reply(format!("213 {size}\r\n"))
-}
-
 /// `RETR f.bin` answered on a data connection that sends `data` and
 /// closes, and then the whole session is cut off before `226`.
 fn cut_off(s: Script, data: &[u8]) -> Script {
@@ -299,8 +292,8 @@ async fn retries_need_binary_type() {
 #[tokio::test]
 async fn already_complete_download_is_not_fetched_again() {
     // The data arrived in full but the connection dropped before 226.
-    let first = cut_off(sized(8).epsv(), b"complete");
-    let (server, cfg) = serve([first, sized(8)]).await;
+    let first = cut_off(alice().sized("f.bin", 8).epsv(), b"complete");
+    let (server, cfg) = serve([first, alice().sized("f.bin", 8)]).await;
     let pool = pool(|_| {});
     assert_retried(&pool, &cfg, temp_path("complete"), 1, b"complete").await;
     server.finish().await.assert_ok();
@@ -417,11 +410,11 @@ async fn keepalive_pings_idle_connections() {
 
 #[tokio::test]
 async fn retry_download_resumes_after_a_dropped_connection() {
-    let first = cut_off(sized(11).epsv(), b"hello ");
-    let second = sized(11)
+    let first = cut_off(alice().sized("f.bin", 11).epsv(), b"hello ");
+    let second = alice()
+        .sized("f.bin", 11)
         .epsv()
-        .expect_line("REST 6")
-        .reply("350 ok\r\n")
+        .rest(6)
         .send_data("RETR f.bin", b"world");
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
@@ -433,8 +426,8 @@ async fn retry_download_resumes_after_a_dropped_connection() {
 
 #[tokio::test]
 async fn retry_download_gives_up_after_retries() {
-    let first = cut_off(sized(9).epsv(), b"x");
-    let resumed = sized(9).epsv().expect_line("REST 1").reply("350 ok\r\n");
+    let first = cut_off(alice().sized("f.bin", 9).epsv(), b"x");
+    let resumed = alice().sized("f.bin", 9).epsv().rest(1);
     let second = cut_off(resumed, b"x");
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
@@ -483,18 +476,15 @@ async fn retry_upload_resumes_at_the_servers_size() {
         .data_recv_to_end()
         .disconnect();
     let second = alice()
-        .expect_line("SIZE up.bin")
-        .reply("213 6\r\n")
+        .sized("up.bin", 6)
         .epsv()
-        .expect_line("REST 6")
-        .reply("350 ok\r\n")
+        .rest(6)
         .expect_line("STOR up.bin")
         .reply("150 go\r\n")
         .data_accept()
         .data_recv_to_end()
         .reply("226 done\r\n")
-        .expect_line("SIZE up.bin")
-        .reply("213 11\r\n");
+        .sized("up.bin", 11);
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
     let local = temp_path("upload");
@@ -510,15 +500,14 @@ async fn retry_upload_resumes_at_the_servers_size() {
 #[tokio::test]
 async fn incomplete_result_is_retried() {
     // The transfer "succeeds" but SIZE said the server has more: resume.
-    let script = sized(5)
+    let script = alice()
+        .sized("f.bin", 5)
         .epsv_send("RETR f.bin", b"abc")
         .expect("NOOP")
         .reply("200 ok\r\n")
-        .expect_line("SIZE f.bin")
-        .reply("213 5\r\n")
+        .sized("f.bin", 5)
         .epsv()
-        .expect_line("REST 3")
-        .reply("350 ok\r\n")
+        .rest(3)
         .send_data("RETR f.bin", b"de");
     let (server, cfg) = serve([script]).await;
     let pool = pool(|_| {});

@@ -448,8 +448,7 @@ async fn upload_resume_uses_appe_without_rest_stream() {
 async fn upload_resume_uses_rest_stor_with_rest_stream() {
     let script = plain_login()
         .epsv()
-        .expect_line("REST 1000")
-        .reply("350 restarting\r\n")
+        .rest(1000)
         .receive_data("STOR part.bin");
     let (server, mut c) = start(script).await;
     let mut up = c.stor_from("part.bin", 1000).await.unwrap();
