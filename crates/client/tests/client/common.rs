@@ -167,6 +167,17 @@ pub(crate) fn mtime_secs(path: &Path) -> u64 {
         .as_secs()
 }
 
+/// A new directory holding the partial download of its file `f.bin`, with
+/// `partial` in it: the directory, and the path of `f.bin`.
+pub(crate) fn partial_target(tag: &str, partial: &[u8]) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(tag);
+    let target = dir.join("f.bin");
+    let part = ops::part_path(&target);
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, partial).unwrap();
+    (dir, target)
+}
+
 /// A new, empty directory under the system's temporary directory.
 pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()

@@ -6,10 +6,13 @@
 
 use std::time::Duration;
 
-use crate::common::{self, finish, temp_dir, ScriptExt};
+use std::path::Path;
+
+use crate::common::{self, finish, partial_target, temp_dir, ScriptExt};
+use ftpkit::ops::{self, FileOptions, FileReport, Verify};
 use ftpkit::{Client, Config, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Script, ScriptedServer};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn plain(server: &ScriptedServer) -> Config {
     common::config(server, Security::None, Duration::from_secs(10))
@@ -27,7 +30,7 @@ fn retr(rest: Option<(u64, &str)>, mark: &str, data: &[u8]) -> Script {
 
 /// [`retr`] after the script `s`.
 fn retr_on(s: Script, rest: Option<(u64, &str)>, mark: &str, data: &[u8]) -> Script {
-    let mut s = s.expect("EPSV").passive_listen().reply_epsv();
+    let mut s = s.epsv();
     if let Some((offset, reply)) = rest {
         s = s.expect_line(format!("REST {offset}")).reply(reply);
     }
@@ -39,14 +42,28 @@ fn retr_on(s: Script, rest: Option<(u64, &str)>, mark: &str, data: &[u8]) -> Scr
         .reply("226 Transfer complete\r\n")
 }
 
+/// A server playing `script` and a client connected to it.
+async fn start(script: Script) -> (ScriptedServer, Client) {
+    common::start(script, plain).await
+}
+
 async fn download(server: &ScriptedServer, offset: u64) -> Result<Vec<u8>, ftpkit::Error> {
     let mut c = Client::connect(plain(server)).await.unwrap();
     let mut dl = c.retr_from("f.bin", offset).await?;
-    let mut got = Vec::new();
-    dl.read_to_end(&mut got)
-        .await
-        .map_err(ftpkit::Error::from_io_error)?;
-    Ok(got)
+    common::read_all(&mut dl).await
+}
+
+/// `ops::download_file` of `f.bin` to `target` with `opts`, from a server
+/// playing `script`, which must run as written.
+async fn download_file(
+    script: Script,
+    target: &Path,
+    opts: &FileOptions,
+) -> ftpkit::Result<FileReport> {
+    let (server, mut c) = start(script).await;
+    let r = ops::download_file(&mut c, "f.bin", target, opts).await;
+    finish(server, c).await;
+    r
 }
 
 #[tokio::test]
@@ -107,8 +124,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
         .reply("350 Restarting at 0\r\n")
         .expect("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let e = c.retr_from("f.bin", 500_000).await.err().expect("refused");
     assert_eq!(e.kind(), ErrorKind::RestartRefused, "{e:?}");
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(350));
@@ -149,9 +165,7 @@ fn assert_reset(t: &ftpkit_testkit::Transcript) {
 
 #[tokio::test]
 async fn a_dropped_upload_is_reset_and_aborted_never_completed() {
-    use tokio::io::AsyncWriteExt;
-    let server = ScriptedServer::start(abandoned_upload()).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(abandoned_upload()).await;
     let mut up = c.stor("up.bin").await.unwrap();
     up.write_all(&vec![5u8; 256 * 1024]).await.unwrap();
     drop(up);
@@ -163,9 +177,7 @@ async fn a_dropped_upload_is_reset_and_aborted_never_completed() {
 
 #[tokio::test]
 async fn upload_abort_resets_and_waits_for_the_abort() {
-    use tokio::io::AsyncWriteExt;
-    let server = ScriptedServer::start(abandoned_upload()).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(abandoned_upload()).await;
     let mut up = c.stor("up.bin").await.unwrap();
     up.write_all(b"half a file").await.unwrap();
     up.abort().await.unwrap();
@@ -176,10 +188,8 @@ async fn upload_abort_resets_and_waits_for_the_abort() {
 
 #[tokio::test]
 async fn upload_finish_returns_the_completion() {
-    use tokio::io::AsyncWriteExt;
     let script = login().epsv_receive("STOR up.bin");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut up = c.stor("up.bin").await.unwrap();
     up.write_all(b"all of it").await.unwrap();
     let info = up.finish().await.unwrap();
@@ -203,8 +213,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
         .data_close()
         .expect_line("NOOP")
         .reply("200 ok\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     let mut dl = c.retr("f.bin").await.unwrap();
     let mut first = [0u8; 10];
     dl.read_exact(&mut first).await.unwrap();
@@ -227,13 +236,10 @@ async fn type_a_downloads_are_not_held_to_the_announced_size() {
         .data_send(b"a\r\nb\r\n")
         .data_close()
         .reply("226 Transfer complete\r\n");
-    let server = ScriptedServer::start(script).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(script).await;
     c.set_type(ftpkit::TransferType::Ascii).await.unwrap();
-    let mut dl = c.retr("t.txt").await.unwrap();
-    let mut got = Vec::new();
-    dl.read_to_end(&mut got).await.unwrap();
-    assert_eq!(got, b"a\nb\n");
+    assert_eq!(common::download(&mut c, "t.txt").await, b"a\nb\n");
+    finish(server, c).await;
 }
 
 // ----- the one download routine (`ops::download_file`, `download_to_writer`)
@@ -254,14 +260,11 @@ async fn the_callers_expected_size_catches_a_short_file_and_keeps_the_old_one() 
     let target = dir.join("f.bin");
     std::fs::write(&target, b"the old, complete file").unwrap();
     // No SIZE is asked (the caller knows the size), no size in the 150.
-    let server = ScriptedServer::start(retr(None, "150 go\r\n", &[3u8; 1500])).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let opts = ftpkit::ops::FileOptions::new()
-        .verify(ftpkit::ops::Verify::Size)
+    let script = retr(None, "150 go\r\n", &[3u8; 1500]);
+    let opts = FileOptions::new()
+        .verify(Verify::Size)
         .expected_size(Some(3000));
-    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
-        .await
-        .unwrap_err();
+    let e = download_file(script, &target, &opts).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
     assert!(
         e.to_string()
@@ -270,37 +273,33 @@ async fn the_callers_expected_size_catches_a_short_file_and_keeps_the_old_one() 
     );
     assert_eq!(std::fs::read(&target).unwrap(), b"the old, complete file");
     // What arrived waits in the partial file, for a resume.
-    let part = ftpkit::ops::part_path(&target);
+    let part = ops::part_path(&target);
     assert_eq!(std::fs::metadata(&part).unwrap().len(), 1500);
-    server.finish().await.assert_ok();
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn a_stream_shorter_than_size_is_an_error() {
-    let server = ScriptedServer::start(size_then_retr("213 3000\r\n", None, &[1u8; 1000])).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let opts = ftpkit::ops::FileOptions::new();
-    let e = ftpkit::ops::download_to_writer(&mut c, "f.bin", Box::new(std::io::sink()), &opts)
+    let (server, mut c) = start(size_then_retr("213 3000\r\n", None, &[1u8; 1000])).await;
+    let opts = FileOptions::new();
+    let e = ops::download_to_writer(&mut c, "f.bin", Box::new(std::io::sink()), &opts)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
     assert!(e.to_string().contains("the server's SIZE is 3000"), "{e}");
-    server.finish().await.assert_ok();
+    finish(server, c).await;
 }
 
 #[tokio::test]
 async fn a_file_longer_than_size_is_an_error() {
     let dir = temp_dir("long");
     let target = dir.join("f.bin");
-    let server = ScriptedServer::start(size_then_retr("213 10\r\n", None, &[1u8; 15])).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &ftpkit::ops::FileOptions::new())
+    let script = size_then_retr("213 10\r\n", None, &[1u8; 15]);
+    let e = download_file(script, &target, &FileOptions::new())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
     assert!(!target.exists());
-    server.finish().await.assert_ok();
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -308,63 +307,41 @@ async fn a_file_longer_than_size_is_an_error() {
 async fn without_any_size_the_report_says_unverified() {
     let dir = temp_dir("unknown");
     let target = dir.join("f.bin");
-    let server = ScriptedServer::start(size_then_retr(
-        "502 SIZE not implemented\r\n",
-        None,
-        b"hello",
-    ))
-    .await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let opts = ftpkit::ops::FileOptions::new().verify(ftpkit::ops::Verify::SizeWhenKnown);
-    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
-        .await
-        .unwrap();
+    let script = size_then_retr("502 SIZE not implemented\r\n", None, b"hello");
+    let opts = FileOptions::new().verify(Verify::SizeWhenKnown);
+    let r = download_file(script, &target, &opts).await.unwrap();
     assert_eq!(r.expected_size, None);
     assert!(!r.size_verified);
     assert_eq!(r.transferred, 5);
     assert_eq!(std::fs::read(&target).unwrap(), b"hello");
-    server.finish().await.assert_ok();
     // `Verify::Size` refuses to start without a size.
-    let server = ScriptedServer::start(
-        login()
-            .expect_line("SIZE f.bin")
-            .reply("502 SIZE not implemented\r\n"),
-    )
-    .await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let e = ftpkit::ops::download_file(&mut c, "f.bin", &target, &ftpkit::ops::FileOptions::new())
+    let script = login()
+        .expect_line("SIZE f.bin")
+        .reply("502 SIZE not implemented\r\n");
+    let e = download_file(script, &target, &FileOptions::new())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e:?}");
     assert_eq!(std::fs::read(&target).unwrap(), b"hello");
-    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
-    let dir = temp_dir("norest");
-    let target = dir.join("f.bin");
-    let part = ftpkit::ops::part_path(&target);
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::write(&part, b"HELLO").unwrap();
+    let (dir, target) = partial_target("norest", b"HELLO");
     // REST refused outright, then the whole file from 0.
     let s = login()
         .sized("f.bin", 11)
         .epsv()
         .expect_line("REST 5")
         .reply("502 Command 'REST' not implemented\r\n");
-    let server = ScriptedServer::start(retr_on(s, None, "150 go\r\n", b"hello world")).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let opts = ftpkit::ops::FileOptions::new().resume(true);
-    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
-        .await
-        .unwrap();
+    let script = retr_on(s, None, "150 go\r\n", b"hello world");
+    let opts = FileOptions::new().resume(true);
+    let r = download_file(script, &target, &opts).await.unwrap();
     assert_eq!(r.resumed_from, 0);
     assert_eq!(r.expected_size, Some(11));
     assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
-    assert!(!part.exists());
-    server.finish().await.assert_ok();
+    assert!(!ops::part_path(&target).exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -373,11 +350,7 @@ async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
 /// fetches the whole file, instead of stalling until a deadline.
 #[tokio::test]
 async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
-    let dir = temp_dir("twisted");
-    let target = dir.join("f.bin");
-    let part = ftpkit::ops::part_path(&target);
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::write(&part, b"HELLO").unwrap();
+    let (dir, target) = partial_target("twisted", b"HELLO");
     let s = login()
         .sized("f.bin", 11)
         .epsv()
@@ -392,17 +365,19 @@ async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
         .data_send(b"hello world")
         .data_close()
         .reply("226 done\r\n");
-    let server = ScriptedServer::start(s).await;
-    let mut cfg = plain(&server);
-    // A stall would hit this deadline (and fail the download).
-    cfg.timeouts = Timeouts::all(Duration::from_secs(3));
-    let mut c = Client::connect(cfg).await.unwrap();
-    let opts = ftpkit::ops::FileOptions::new().resume(true);
-    let r = ftpkit::ops::download_file(&mut c, "f.bin", &target, &opts)
+    let (server, mut c) = common::start(s, |server| {
+        let mut cfg = plain(server);
+        // A stall would hit this deadline (and fail the download).
+        cfg.timeouts = Timeouts::all(Duration::from_secs(3));
+        cfg
+    })
+    .await;
+    let opts = FileOptions::new().resume(true);
+    let r = ops::download_file(&mut c, "f.bin", &target, &opts)
         .await
         .unwrap();
     assert_eq!(r.resumed_from, 0);
     assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
-    server.finish().await.assert_ok();
+    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }

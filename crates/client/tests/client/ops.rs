@@ -60,11 +60,7 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
         .reply("226 done\r\n")
         .expect_line("XSHA256 f.bin")
         .reply(format!("250 {sha}\r\n"));
-    let dir = temp_dir("resume");
-    let local = dir.join("f.bin");
-    let part = ops::part_path(&local);
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::write(&part, b"hello ").unwrap();
+    let (dir, local) = common::partial_target("resume", b"hello ");
     let (server, mut c) = common::start(script, config).await;
     let (cb, events) = recorder();
     let opts = FileOptions::new()
