@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ftpkit::ops::{self, MirrorOptions};
+use ftpkit::ops::{self, FileOptions, FileReport, MirrorOptions};
 use ftpkit::tls::SystemRoots;
 use ftpkit::{Client, Config, Credentials, ListLine, Security, Timeouts, Upload};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript};
@@ -276,6 +276,21 @@ pub(crate) async fn finish<C>(server: ScriptedServer, client: C) -> Transcript {
     let t = server.finish().await;
     t.assert_ok();
     t
+}
+
+/// `ops::download_file` of `f.bin` to `target` with `opts`, from a server
+/// playing `script` connected with the configuration `config` makes; the
+/// script must run as written.
+pub(crate) async fn download_file(
+    script: Script,
+    config: impl FnOnce(&ScriptedServer) -> Config,
+    target: &Path,
+    opts: &FileOptions,
+) -> ftpkit::Result<FileReport> {
+    let (server, mut c) = start(script, config).await;
+    let r = ops::download_file(&mut c, "f.bin", target, opts).await;
+    finish(server, c).await;
+    r
 }
 
 /// Reads a download to its end, returning the bytes or the ftpkit error.

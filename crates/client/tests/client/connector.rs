@@ -289,12 +289,7 @@ async fn http_connect_pasv_download_with_auth() {
         .expect("PASV")
         .passive_listen()
         .reply_pasv_with_host([127, 0, 0, 2])
-        .expect_line("RETR file.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
-        .data_send(b"through http")
-        .data_close()
-        .reply("226 done\r\n")
+        .send_data("RETR file.bin", b"through http")
         .expect("QUIT")
         .reply("221 bye\r\n");
     let server = ScriptedServer::start(script).await;

@@ -143,12 +143,7 @@ async fn pasv_with_text_around_the_numbers_works() {
             )
             .into_bytes()
         })
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"payload")
-        .data_close()
-        .reply("226 done\r\n")
+        .send_data("RETR f", b"payload")
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
@@ -166,12 +161,7 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         .expect("PASV")
         .passive_listen()
         .reply_pasv_with_host(FOREIGN.octets())
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"from the control peer")
-        .data_close()
-        .reply("226 done\r\n")
+        .send_data("RETR f", b"from the control peer")
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
@@ -277,12 +267,7 @@ async fn epsv_address_field_pointing_elsewhere_is_ignored() {
             )
             .into_bytes()
         })
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
-        .data_send(b"x")
-        .data_close()
-        .reply("226 done\r\n")
+        .send_data("RETR f", b"x")
         .expect_eof();
     let (server, mut c) = start_with(script, |cfg| {
         // Even when 227 addresses are trusted, 229 carries only a port.

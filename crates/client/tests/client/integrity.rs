@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::common::{self, finish, partial_target, temp_dir, ScriptExt};
 use ftpkit::ops::{self, FileOptions, FileReport, Verify};
 use ftpkit::{Client, Config, ErrorKind, Security, Timeouts};
-use ftpkit_testkit::{Script, ScriptedServer};
+use ftpkit_testkit::{Script, ScriptedServer, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn plain(server: &ScriptedServer) -> Config {
@@ -47,10 +47,21 @@ async fn start(script: Script) -> (ScriptedServer, Client) {
     common::start(script, plain).await
 }
 
-async fn download(server: &ScriptedServer, offset: u64) -> Result<Vec<u8>, ftpkit::Error> {
-    let mut c = Client::connect(plain(server)).await.unwrap();
-    let mut dl = c.retr_from("f.bin", offset).await?;
-    common::read_all(&mut dl).await
+/// The mark of a server that announces `bytes` bytes.
+fn announcing(bytes: u64) -> String {
+    format!("150 Opening BINARY mode data connection for f.bin ({bytes} bytes).\r\n")
+}
+
+/// Downloads `f.bin` from `offset` from a server playing `script`: the
+/// bytes or the error, and what the server saw once the client was gone.
+async fn download(script: Script, offset: u64) -> (ftpkit::Result<Vec<u8>>, Transcript) {
+    let (server, mut c) = start(script).await;
+    let got = match c.retr_from("f.bin", offset).await {
+        Ok(mut dl) => common::read_all(&mut dl).await,
+        Err(e) => Err(e),
+    };
+    drop(c);
+    (got, server.finish().await)
 }
 
 /// `ops::download_file` of `f.bin` to `target` with `opts`, from a server
@@ -60,21 +71,13 @@ async fn download_file(
     target: &Path,
     opts: &FileOptions,
 ) -> ftpkit::Result<FileReport> {
-    let (server, mut c) = start(script).await;
-    let r = ops::download_file(&mut c, "f.bin", target, opts).await;
-    finish(server, c).await;
-    r
+    common::download_file(script, plain, target, opts).await
 }
 
 #[tokio::test]
 async fn fewer_bytes_than_announced_is_truncation_despite_226() {
-    let server = ScriptedServer::start(retr(
-        None,
-        "150 Opening BINARY mode data connection for f.bin (3000 bytes).\r\n",
-        &[7u8; 1500],
-    ))
-    .await;
-    let e = download(&server, 0).await.unwrap_err();
+    let (got, _) = download(retr(None, &announcing(3000), &[7u8; 1500]), 0).await;
+    let e = got.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
     assert!(e.to_string().contains("announced 3000 bytes"), "{e}");
     assert!(e.to_string().contains("sent 1500"), "{e}");
@@ -82,36 +85,26 @@ async fn fewer_bytes_than_announced_is_truncation_despite_226() {
 
 #[tokio::test]
 async fn more_bytes_than_announced_is_an_error() {
-    let server = ScriptedServer::start(retr(
-        None,
-        "150 Opening BINARY mode data connection for f.bin (1000 bytes).\r\n",
-        &[7u8; 1500],
-    ))
-    .await;
-    let e = download(&server, 0).await.unwrap_err();
+    let (got, _) = download(retr(None, &announcing(1000), &[7u8; 1500]), 0).await;
+    let e = got.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
 }
 
 #[tokio::test]
 async fn the_announced_size_matches_whole_or_remaining_after_rest() {
     for announced in [3000, 2500] {
-        let server = ScriptedServer::start(retr(
-            Some((500, "350 Restarting at 500. Send STORE or RETRIEVE\r\n")),
-            &format!("150 Opening BINARY mode data connection for f.bin ({announced} bytes)\r\n"),
-            &[1u8; 2500],
-        ))
-        .await;
-        let got = download(&server, 500).await.unwrap();
-        assert_eq!(got.len(), 2500);
-        server.finish().await.assert_ok();
+        let rest = Some((500, "350 Restarting at 500. Send STORE or RETRIEVE\r\n"));
+        let script = retr(rest, &announcing(announced), &[1u8; 2500]);
+        let (got, t) = download(script, 500).await;
+        assert_eq!(got.unwrap().len(), 2500, "{announced} announced");
+        t.assert_ok();
     }
 }
 
 #[tokio::test]
 async fn a_mark_without_a_size_is_not_checked() {
-    let server =
-        ScriptedServer::start(retr(None, "150 Accepted data connection\r\n", b"hello")).await;
-    assert_eq!(download(&server, 0).await.unwrap(), b"hello");
+    let script = retr(None, "150 Accepted data connection\r\n", b"hello");
+    assert_eq!(download(script, 0).await.0.unwrap(), b"hello");
 }
 
 #[tokio::test]
@@ -151,7 +144,7 @@ fn abandoned_upload() -> Script {
         .reply("200 ok\r\n")
 }
 
-fn assert_reset(t: &ftpkit_testkit::Transcript) {
+fn assert_reset(t: &Transcript) {
     let closes: Vec<_> = t
         .events()
         .filter_map(|e| match e {

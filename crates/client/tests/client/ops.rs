@@ -26,11 +26,18 @@ fn login(feat: &str) -> Script {
     Script::logged_in("alice", "s3cret", Script::feat_reply(feat))
 }
 
-fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
+/// Options that resume, verify size and hash, report progress and make
+/// the file durable; and the progress events, as they come.
+fn resume_and_verify() -> (FileOptions, Arc<Mutex<Vec<ProgressEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
     let cb = Progress::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
-    (cb, events)
+    let opts = FileOptions::new()
+        .resume(true)
+        .verify(Verify::SizeAndHash)
+        .progress(Some(cb))
+        .durable(true);
+    (opts, events)
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {
@@ -52,23 +59,12 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
         .sized("f.bin", 11)
         .epsv()
         .rest(6)
-        .expect_line("RETR f.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"world")
-        .data_close()
-        .reply("226 done\r\n")
+        .send_data("RETR f.bin", b"world")
         .expect_line("XSHA256 f.bin")
         .reply(format!("250 {sha}\r\n"));
     let (dir, local) = common::partial_target("resume", b"hello ");
-    let (server, mut c) = common::start(script, config).await;
-    let (cb, events) = recorder();
-    let opts = FileOptions::new()
-        .resume(true)
-        .verify(Verify::SizeAndHash)
-        .progress(Some(cb))
-        .durable(true);
-    let r = ops::download_file(&mut c, "f.bin", &local, &opts)
+    let (opts, events) = resume_and_verify();
+    let r = common::download_file(script, config, &local, &opts)
         .await
         .unwrap();
     assert_eq!(r.resumed_from, 6);
@@ -84,7 +80,6 @@ async fn download_resumes_part_file_verifies_hash_and_reports_progress() {
     let last = events.lock().unwrap().last().unwrap().clone();
     assert!(last.finished);
     assert_eq!((last.bytes_done, last.total), (11, Some(11)));
-    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -95,19 +90,16 @@ async fn download_with_wrong_hash_leaves_no_file() {
         .epsv_send("RETR f.bin", b"hello")
         .expect_line("XMD5 f.bin")
         .reply("250 00000000000000000000000000000000\r\n");
-    let (server, mut c) = common::start(script, config).await;
     let dir = temp_dir("badhash");
     let local = dir.join("f.bin");
-
     let opts = FileOptions::new().verify(Verify::SizeAndHash);
-    let e = ops::download_file(&mut c, "f.bin", &local, &opts)
+    let e = common::download_file(script, config, &local, &opts)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e:?}");
     assert!(e.to_string().contains("MD5 mismatch"), "{e}");
     assert!(!local.exists());
     assert!(!ops::part_path(&local).exists());
-    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -116,11 +108,9 @@ async fn short_download_keeps_only_the_part_file() {
     let script = login(" EPSV\r\n")
         .sized("f.bin", 10)
         .epsv_send("RETR f.bin", b"hello");
-    let (server, mut c) = common::start(script, config).await;
     let dir = temp_dir("short");
     let local = dir.join("f.bin");
-
-    let e = ops::download_file(&mut c, "f.bin", &local, &FileOptions::default())
+    let e = common::download_file(script, config, &local, &FileOptions::default())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
@@ -129,7 +119,6 @@ async fn short_download_keeps_only_the_part_file() {
         "no file may claim success with partial content"
     );
     assert_eq!(std::fs::read(ops::part_path(&local)).unwrap(), b"hello");
-    finish(server, c).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -139,22 +128,13 @@ async fn upload_resumes_after_remote_size_and_verifies() {
         .sized("up.bin", 6)
         .epsv()
         .rest(6)
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 stored\r\n")
+        .receive_data("STOR up.bin")
         .sized("up.bin", 11);
     let dir = temp_dir("upresume");
     let local = dir.join("up.bin");
     std::fs::write(&local, b"hello world").unwrap();
     let (server, mut c) = common::start(script, config).await;
-    let (cb, events) = recorder();
-    let opts = FileOptions::new()
-        .resume(true)
-        .verify(Verify::SizeAndHash)
-        .progress(Some(cb))
-        .durable(true);
+    let (opts, events) = resume_and_verify();
     let r = ops::upload_file(&mut c, &local, "up.bin", &opts)
         .await
         .unwrap();

@@ -479,11 +479,7 @@ async fn retry_upload_resumes_at_the_servers_size() {
         .sized("up.bin", 6)
         .epsv()
         .rest(6)
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_recv_to_end()
-        .reply("226 done\r\n")
+        .receive_data("STOR up.bin")
         .sized("up.bin", 11);
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
