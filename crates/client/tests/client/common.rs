@@ -209,6 +209,9 @@ pub(crate) trait ScriptExt {
     fn sized(self, path: &str, size: u64) -> Self;
     /// `REST offset`, accepted with `350`.
     fn rest(self, offset: u64) -> Self;
+    /// The `PWD` with which the client checks the session after an abort
+    /// (answered `/`), then a `NOOP`.
+    fn after_abort_noop(self) -> Self;
 }
 
 impl ScriptExt for Script {
@@ -254,6 +257,13 @@ impl ScriptExt for Script {
     fn rest(self, offset: u64) -> Self {
         self.expect_line(format!("REST {offset}"))
             .reply("350 restarting\r\n")
+    }
+
+    fn after_abort_noop(self) -> Self {
+        self.expect_line("PWD")
+            .reply("257 \"/\"\r\n")
+            .expect_line("NOOP")
+            .reply("200 ok\r\n")
     }
 }
 

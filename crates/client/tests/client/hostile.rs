@@ -69,6 +69,31 @@ fn verbs_after_login(t: &Transcript) -> Vec<String> {
     v[LOGIN_VERBS.len()..].to_vec()
 }
 
+/// [`finish`], then checks that the verbs after the login were `verbs` and
+/// that every command line is clean.
+async fn finish_sent(server: ScriptedServer, c: Client, verbs: &[&str]) -> Transcript {
+    let t = finish(server, c).await;
+    assert_eq!(verbs_after_login(&t), verbs, "{t}");
+    assert_lines_clean(&t);
+    t
+}
+
+/// Checks that `c` is broken for good, then [`finish_sent`]: a broken
+/// client sends nothing more.
+async fn finish_broken(server: ScriptedServer, mut c: Client, verbs: &[&str]) -> Transcript {
+    assert!(c.is_broken());
+    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
+    finish_sent(server, c, verbs).await
+}
+
+/// After a download that failed: the next call (a `NOOP`) aborts it and
+/// works, and the session goes on.
+async fn finish_recovered(server: ScriptedServer, mut c: Client) {
+    c.noop().await.unwrap();
+    assert!(!c.is_broken());
+    finish_sent(server, c, &["EPSV", "RETR", "ABOR", "PWD", "NOOP"]).await;
+}
+
 /// Every command line ends in CRLF and carries no other CR, LF or NUL.
 #[track_caller]
 fn assert_lines_clean(t: &Transcript) {
@@ -110,10 +135,8 @@ async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
     assert_error(&e, ErrorKind::Protocol, None);
     // The reply was well framed: the session is still usable.
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "PASV", "NOOP"]);
+    let t = finish_sent(server, c, &["EPSV", "PASV", "NOOP"]).await;
     assert!(t.data_connections().is_empty());
-    assert_lines_clean(&t);
 }
 
 #[tokio::test]
@@ -122,9 +145,7 @@ async fn pasv_port_zero_is_a_protocol_error_and_retr_is_never_sent() {
     let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "PASV"]);
-    assert_lines_clean(&t);
+    finish_sent(server, c, &["EPSV", "PASV"]).await;
 }
 
 #[tokio::test]
@@ -199,10 +220,9 @@ async fn pasv_to_a_foreign_host_with_trust_reply_goes_there_and_fails_fast() {
         "{e:?}"
     );
     assert!(e.reply().is_none(), "{e:?}");
-    let t = finish(server, c).await;
+    let t = finish_sent(server, c, &["EPSV", "PASV", "RETR"]).await;
     assert!(t.data_connections().is_empty());
     assert!(t.has(|e| matches!(e, Event::NoDataConnection)));
-    assert_eq!(verbs_after_login(&t), ["EPSV", "PASV", "RETR"]);
 }
 
 // ----- 229 ---------------------------------------------------------------
@@ -219,10 +239,8 @@ async fn epsv_port_above_65535_is_a_protocol_error() {
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
     // No fallback to PASV, no RETR.
-    assert_eq!(verbs_after_login(&t), ["EPSV", "NOOP"]);
-    assert_lines_clean(&t);
+    finish_sent(server, c, &["EPSV", "NOOP"]).await;
 }
 
 const EPSV_GARBAGE: [&str; 7] = [
@@ -248,10 +266,9 @@ async fn epsv_garbage_is_a_protocol_error() {
         assert_eq!(e.kind(), ErrorKind::Protocol, "{reply:?}: {e:?}");
     }
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
     let mut want = vec!["EPSV"; EPSV_GARBAGE.len()];
     want.push("NOOP");
-    assert_eq!(verbs_after_login(&t), want);
+    let t = finish_sent(server, c, &want).await;
     assert!(t.data_connections().is_empty());
 }
 
@@ -289,11 +306,8 @@ async fn fatal_pwd_reply(reply: Vec<u8>) -> ftpkit::Error {
     let script = plain_login().expect("PWD").send(reply).expect_eof();
     let (server, mut c) = start(script).await;
     let e = c.pwd().await.unwrap_err();
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["PWD"], "nothing after the error");
-    assert_lines_clean(&t);
+    // Nothing after the error.
+    finish_broken(server, c, &["PWD"]).await;
     e
 }
 
@@ -338,10 +352,7 @@ async fn an_extra_unsolicited_reply_is_a_protocol_error() {
     let (server, mut c) = start(script).await;
     let e = c.noop().await.unwrap_err();
     assert_error(&e, ErrorKind::Protocol, None);
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["NOOP"]);
+    finish_broken(server, c, &["NOOP"]).await;
 }
 
 #[tokio::test]
@@ -417,8 +428,7 @@ async fn several_replies_in_one_packet_work() {
     assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
     drop(dl);
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "NOOP"]);
+    finish_sent(server, c, &["EPSV", "RETR", "NOOP"]).await;
 }
 
 // ----- TLS downgrades ----------------------------------------------------
@@ -492,8 +502,7 @@ async fn pwd_reply(reply: &'static [u8]) -> ftpkit::Result<Vec<u8>> {
     let r = c.pwd_raw().await;
     // The reply itself was well framed: the session goes on.
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["PWD", "NOOP"]);
+    finish_sent(server, c, &["PWD", "NOOP"]).await;
     r
 }
 
@@ -537,10 +546,8 @@ async fn reply_421_mid_session_is_closed() {
     let e = c.cwd("dir").await.unwrap_err();
     assert_error(&e, ErrorKind::Closed, Some(421));
     assert!(e.is_transient());
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["CWD"], "nothing after the 421");
+    // Nothing after the 421.
+    finish_broken(server, c, &["CWD"]).await;
 }
 
 #[tokio::test]
@@ -565,10 +572,8 @@ async fn reply_421_mid_download_is_closed() {
         Err(e) => e,
     };
     assert_error(&e, ErrorKind::Closed, Some(421));
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "RETR"], "no ABOR after 421");
+    // No ABOR after 421.
+    finish_broken(server, c, &["EPSV", "RETR"]).await;
 }
 
 #[tokio::test]
@@ -598,10 +603,7 @@ async fn reply_421_while_the_data_connection_stalls() {
     // client unusable.
     let e = c.noop().await.unwrap_err();
     assert_error(&e, ErrorKind::Broken, None);
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "ABOR"], "{t}");
+    finish_broken(server, c, &["EPSV", "RETR", "ABOR"]).await;
 }
 
 // ----- active mode -------------------------------------------------------
@@ -627,8 +629,7 @@ async fn active_server_that_never_connects_hits_the_accept_deadline() {
     let (server, mut c) = common::start(script, active).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Timeout, None);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPRT", "RETR"]);
+    let t = finish_sent(server, c, &["EPRT", "RETR"]).await;
     assert!(t.data_connections().is_empty());
 }
 
@@ -711,8 +712,7 @@ async fn active_connection_only_from_a_foreign_address_hits_the_accept_deadline(
     let (server, mut c) = common::start(script, active).await;
     let e = c.stor("up.bin").await.err().unwrap();
     assert_error(&e, ErrorKind::Timeout, None);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPRT", "STOR"]);
+    finish_sent(server, c, &["EPRT", "STOR"]).await;
     let (foreign_got, ended) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(foreign_got.is_empty());
     assert!(ended, "the foreign connection was not closed");
@@ -728,10 +728,8 @@ async fn stall_mid_reply_hits_the_reply_deadline() {
     let (server, mut c) = start_with(script, |cfg| cfg.timeouts.reply = SHORT).await;
     let e = c.pwd().await.unwrap_err();
     assert_error(&e, ErrorKind::Timeout, None);
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["PWD"], "nothing after the time-out");
+    // Nothing after the time-out.
+    finish_broken(server, c, &["PWD"]).await;
 }
 
 #[tokio::test]
@@ -746,10 +744,7 @@ async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
         .expect_line("ABOR")
         .data_close()
         .reply("426 aborted\r\n226 ABOR ok\r\n")
-        .expect_line("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .after_abort_noop()
         .expect_eof();
     let (server, mut c) = start_with(script, |cfg| cfg.timeouts.data_idle = SHORT).await;
     let mut dl = c.retr("f").await.unwrap();
@@ -759,14 +754,7 @@ async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
     let e = ftpkit::Error::from_io_error(e);
     assert_error(&e, ErrorKind::Timeout, None);
     drop(dl);
-    c.noop().await.unwrap();
-    assert!(!c.is_broken());
-    let t = finish(server, c).await;
-    assert_eq!(
-        verbs_after_login(&t),
-        ["EPSV", "RETR", "ABOR", "PWD", "NOOP"]
-    );
-    assert_lines_clean(&t);
+    finish_recovered(server, c).await;
 }
 
 // ----- hostile listings --------------------------------------------------
@@ -890,9 +878,8 @@ async fn cr_lf_nul_in_every_argument_are_refused_and_nothing_is_sent() {
         assert!(!c.is_broken());
     }
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["NOOP"], "nothing but NOOP:\n{t}");
-    assert_lines_clean(&t);
+    // Nothing but NOOP.
+    finish_sent(server, c, &["NOOP"]).await;
 }
 
 #[tokio::test]
@@ -942,8 +929,7 @@ async fn data_after_the_226_is_harmless() {
     assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
     drop(dl);
     c.noop().await.unwrap();
-    let t = finish(server, c).await;
-    assert_eq!(verbs_after_login(&t), ["EPSV", "RETR", "NOOP"]);
+    finish_sent(server, c, &["EPSV", "RETR", "NOOP"]).await;
 }
 
 #[tokio::test]
@@ -962,26 +948,14 @@ async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recove
         .reply("426 Connection reset; transfer aborted\r\n")
         .expect_line("ABOR")
         .reply("226 ABOR ok\r\n")
-        .expect_line("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .after_abort_noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
-    let mut got = Vec::new();
-    let e = dl.read_to_end(&mut got).await.unwrap_err();
-    let e = ftpkit::Error::from_io_error(e);
+    let e = read_all(&mut dl).await.unwrap_err();
     assert_error(&e, ErrorKind::Io, None);
     drop(dl);
-    c.noop().await.unwrap();
-    assert!(!c.is_broken());
-    let t = finish(server, c).await;
-    assert_eq!(
-        verbs_after_login(&t),
-        ["EPSV", "RETR", "ABOR", "PWD", "NOOP"]
-    );
-    assert_lines_clean(&t);
+    finish_recovered(server, c).await;
 }
 
 /// A server that skips the 1yz mark and answers 226 once the data is sent.

@@ -138,10 +138,7 @@ fn abandoned_upload() -> Script {
         .data_recv_to_end()
         .expect_line("ABOR")
         .reply("426 Transfer aborted\r\n226 ABOR ok\r\n")
-        .expect_line("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .after_abort_noop()
 }
 
 fn assert_reset(t: &Transcript) {

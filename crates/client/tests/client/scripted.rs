@@ -162,10 +162,7 @@ async fn dropped_download_is_aborted_before_the_next_command() {
         .expect_line("ABOR")
         .data_close()
         .reply("426 aborted\r\n226 ABOR ok\r\n")
-        .expect_line("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n");
+        .after_abort_noop();
     let (server, mut c) = start(script).await;
     {
         let mut dl = c.retr("big").await.unwrap();
