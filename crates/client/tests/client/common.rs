@@ -201,6 +201,9 @@ pub(crate) trait ScriptExt {
     /// `line`, answered `150`, then a data connection accepted on the open
     /// listener and read to its end, and `226`.
     fn receive_data(self, line: impl AsRef<[u8]>) -> Self;
+    /// `line` after [`epsv`](Self::epsv), answered `mark`, and its data
+    /// connection accepted: a transfer the script goes on with.
+    fn epsv_open(self, line: impl AsRef<[u8]>, mark: &str) -> Self;
     /// [`send_data`](Self::send_data) after [`epsv`](Self::epsv).
     fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
     /// [`receive_data`](Self::receive_data) after [`epsv`](Self::epsv).
@@ -239,6 +242,10 @@ impl ScriptExt for Script {
             .data_accept()
             .data_recv_to_end()
             .reply("226 stored\r\n")
+    }
+
+    fn epsv_open(self, line: impl AsRef<[u8]>, mark: &str) -> Self {
+        self.epsv().expect_line(line).reply(mark).data_accept()
     }
 
     fn epsv_send(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {

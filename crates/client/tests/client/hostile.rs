@@ -553,10 +553,7 @@ async fn reply_421_mid_session_is_closed() {
 #[tokio::test]
 async fn reply_421_mid_download_is_closed() {
     let script = plain_login()
-        .epsv()
-        .expect_line("RETR big")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR big", "150 here\r\n")
         .data_send(vec![1u8; 64 * 1024])
         .delay(Duration::from_millis(100))
         // The control connection says 421 while data still flows.
@@ -579,10 +576,7 @@ async fn reply_421_mid_download_is_closed() {
 #[tokio::test]
 async fn reply_421_while_the_data_connection_stalls() {
     let script = plain_login()
-        .epsv()
-        .expect_line("RETR big")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR big", "150 here\r\n")
         .data_send(b"some")
         .delay(Duration::from_millis(100))
         // 421 on the control connection; the data connection stays open
@@ -735,10 +729,7 @@ async fn stall_mid_reply_hits_the_reply_deadline() {
 #[tokio::test]
 async fn stall_mid_data_hits_the_idle_deadline_and_the_client_recovers() {
     let script = plain_login()
-        .epsv()
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR f", "150 here\r\n")
         .data_send(b"first part")
         // ... and nothing more on either connection until ABOR.
         .expect_line("ABOR")
@@ -909,10 +900,7 @@ async fn cr_lf_in_configured_credentials_or_host_refuse_before_connecting() {
 #[tokio::test]
 async fn data_after_the_226_is_harmless() {
     let script = plain_login()
-        .epsv()
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR f", "150 here\r\n")
         .data_send(b"before")
         .reply("226 done\r\n")
         .delay(Duration::from_millis(50))
@@ -935,10 +923,7 @@ async fn data_after_the_226_is_harmless() {
 #[tokio::test]
 async fn data_connection_reset_mid_transfer_is_an_io_error_and_the_client_recovers() {
     let script = plain_login()
-        .epsv()
-        .expect_line("RETR f")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR f", "150 here\r\n")
         .data_send(vec![3u8; 100_000])
         .data_reset()
         // The reply comes once the client has seen the reset (as from a

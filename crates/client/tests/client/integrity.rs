@@ -131,10 +131,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
 /// the server must see a reset, not an end of file, then `ABOR`.
 fn abandoned_upload() -> Script {
     login()
-        .epsv()
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .data_accept()
+        .epsv_open("STOR up.bin", "150 go\r\n")
         .data_recv_to_end()
         .expect_line("ABOR")
         .reply("426 Transfer aborted\r\n226 ABOR ok\r\n")
@@ -195,10 +192,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
     // before the data is read. Dropping the download then must not leave
     // that reply for the next command.
     let script = login()
-        .epsv()
-        .expect_line("RETR f.bin")
-        .reply("150 Opening\r\n226 Transfer complete\r\n")
-        .data_accept()
+        .epsv_open("RETR f.bin", "150 Opening\r\n226 Transfer complete\r\n")
         .data_send([3u8; 100_000])
         .data_close()
         .expect_line("NOOP")
@@ -219,10 +213,10 @@ async fn type_a_downloads_are_not_held_to_the_announced_size() {
     let script = login()
         .expect_line("TYPE A")
         .reply("200 ascii\r\n")
-        .epsv()
-        .expect_line("RETR t.txt")
-        .reply("150 Opening ASCII mode data connection for t.txt (4 bytes)\r\n")
-        .data_accept()
+        .epsv_open(
+            "RETR t.txt",
+            "150 Opening ASCII mode data connection for t.txt (4 bytes)\r\n",
+        )
         .data_send(b"a\r\nb\r\n")
         .data_close()
         .reply("226 Transfer complete\r\n");

@@ -254,10 +254,7 @@ async fn broken_connection_is_not_returned() {
 #[tokio::test]
 async fn connection_dropped_mid_transfer_is_not_returned() {
     let first = alice()
-        .epsv()
-        .expect_line("RETR big.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
+        .epsv_open("RETR big.bin", "150 opening\r\n")
         .data_send(b"first bytes")
         .expect_eof();
     let (server, cfg) = serve([first]).await;
@@ -469,10 +466,7 @@ async fn retry_download_does_not_retry_permanent_errors() {
 #[tokio::test]
 async fn retry_upload_resumes_at_the_servers_size() {
     let first = alice()
-        .epsv()
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .data_accept()
+        .epsv_open("STOR up.bin", "150 go\r\n")
         .data_recv_to_end()
         .disconnect();
     let second = alice()

@@ -119,10 +119,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
     // connection resumes there, every data handshake is full. The first
     // session refuses that as ProFTPD does; the renewed one accepts it.
     let s1 = first()
-        .epsv()
-        .expect_line("RETR a.bin")
-        .reply("150 opening\r\n")
-        .data_accept()
+        .epsv_open("RETR a.bin", "150 opening\r\n")
         .reply("425 Unable to build data connection: Operation not permitted\r\n")
         .expect("QUIT")
         .reply("221 bye\r\n");
@@ -155,10 +152,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
 async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     let pki = TestPki::new();
     let refuse = |s: Script| {
-        s.epsv()
-            .expect_line("RETR a.bin")
-            .reply("150 opening\r\n")
-            .data_accept()
+        s.epsv_open("RETR a.bin", "150 opening\r\n")
             .reply("425 Unable to build data connection: Operation not permitted\r\n")
     };
     let s1 = refuse(first()).expect("QUIT").reply("221 bye\r\n");
@@ -192,10 +186,7 @@ async fn a_server_without_tickets_is_never_renewed() {
     let mut script = login();
     for i in 0..3 {
         script = script
-            .epsv()
-            .expect_line(format!("STOR f{i}"))
-            .reply("150 go\r\n")
-            .data_accept()
+            .epsv_open(format!("STOR f{i}"), "150 go\r\n")
             .data_recv_to_end()
             .data_close()
             .reply("226 stored\r\n");

@@ -457,10 +457,7 @@ async fn upload_resume_uses_rest_stor_with_rest_stream() {
 #[tokio::test]
 async fn stou_reports_the_unique_name() {
     let script = plain_login()
-        .epsv()
-        .expect_line("STOU")
-        .reply("150 FILE: ftp4711.tmp\r\n")
-        .data_accept()
+        .epsv_open("STOU", "150 FILE: ftp4711.tmp\r\n")
         .data_recv_to_end()
         .reply("226 Transfer complete\r\n");
     let (server, mut c) = start(script).await;
