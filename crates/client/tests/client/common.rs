@@ -212,6 +212,8 @@ pub(crate) trait ScriptExt {
     fn sized(self, path: &str, size: u64) -> Self;
     /// `REST offset`, accepted with `350`.
     fn rest(self, offset: u64) -> Self;
+    /// `QUIT`, answered `221`.
+    fn quit(self) -> Self;
     /// The `PWD` with which the client checks the session after an abort
     /// (answered `/`), then a `NOOP`.
     fn after_abort_noop(self) -> Self;
@@ -264,6 +266,10 @@ impl ScriptExt for Script {
     fn rest(self, offset: u64) -> Self {
         self.expect_line(format!("REST {offset}"))
             .reply("350 restarting\r\n")
+    }
+
+    fn quit(self) -> Self {
+        self.expect("QUIT").reply("221 bye\r\n")
     }
 
     fn after_abort_noop(self) -> Self {

@@ -78,6 +78,16 @@ impl Proxy {
     fn tunnels(&self) -> Vec<Tunnel> {
         self.tunnels.lock().unwrap().clone()
     }
+
+    /// A SOCKS5 connector through this proxy.
+    fn socks5(&self) -> Socks5Connector {
+        Socks5Connector::new("127.0.0.1", self.addr.port())
+    }
+
+    /// An HTTP CONNECT connector through this proxy.
+    fn http(&self) -> HttpConnectConnector {
+        HttpConnectConnector::new("127.0.0.1", self.addr.port())
+    }
 }
 
 type Auth = Option<(String, String)>;
@@ -219,6 +229,14 @@ fn config(server: &ScriptedServer, connector: impl Connector + 'static) -> Confi
     c
 }
 
+/// [`config`] with explicit TLS, trusting `pki`'s CA.
+fn explicit(server: &ScriptedServer, connector: impl Connector + 'static, pki: &TestPki) -> Config {
+    let mut c = config(server, connector);
+    c.security = Security::Explicit;
+    c.tls.ca_certificates = vec![pki.ca_cert_der()];
+    c
+}
+
 fn plain_login() -> Script {
     common::logged_in(" EPSV\r\n")
 }
@@ -249,11 +267,25 @@ fn assert_tunnelled(proxy: &Proxy, t: &ftpkit_testkit::Transcript, control_port:
     assert_eq!(data[0].peer, tunnels[1].outbound);
 }
 
-async fn download(c: &mut Client, path: &str) -> Vec<u8> {
-    let mut dl = c.retr(path).await.unwrap();
-    let mut got = Vec::new();
-    dl.read_to_end(&mut got).await.unwrap();
-    got
+/// Connects to `server` with `cfg`, which goes through `proxy`, downloads
+/// `path` (which must be `want`) and quits; then checks that both
+/// connections went through the proxy. What the server saw.
+async fn download_through(
+    proxy: &Proxy,
+    server: ScriptedServer,
+    cfg: Config,
+    path: &str,
+    want: &[u8],
+) -> ftpkit_testkit::Transcript {
+    let mut c = Client::connect(cfg).await.unwrap();
+    assert_eq!(c.peer_addr(), proxy.addr, "the control peer is the proxy");
+    assert_eq!(common::download(&mut c, path).await, want);
+    c.quit().await.unwrap();
+    let port = server.port();
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_tunnelled(proxy, &t, port);
+    t
 }
 
 #[tokio::test]
@@ -261,21 +293,10 @@ async fn socks5_passive_download() {
     let proxy = Proxy::start(Kind::Socks5, None).await;
     let script = plain_login()
         .epsv_send("RETR file.bin", b"through socks")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+        .quit();
     let server = ScriptedServer::start(script).await;
-    let cfg = config(
-        &server,
-        Socks5Connector::new("127.0.0.1", proxy.addr.port()),
-    );
-    let mut c = Client::connect(cfg).await.unwrap();
-    assert_eq!(c.peer_addr(), proxy.addr, "the control peer is the proxy");
-    assert_eq!(download(&mut c, "file.bin").await, b"through socks");
-    c.quit().await.unwrap();
-    let port = server.port();
-    let t = server.finish().await;
-    t.assert_ok();
-    assert_tunnelled(&proxy, &t, port);
+    let cfg = config(&server, proxy.socks5());
+    download_through(&proxy, server, cfg, "file.bin", b"through socks").await;
 }
 
 /// HTTP CONNECT with Basic auth; EPSV refused, so PASV: the 227 address is
@@ -290,21 +311,15 @@ async fn http_connect_pasv_download_with_auth() {
         .passive_listen()
         .reply_pasv_with_host([127, 0, 0, 2])
         .send_data("RETR file.bin", b"through http")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+        .quit();
     let server = ScriptedServer::start(script).await;
-    let connector = HttpConnectConnector::new("127.0.0.1", proxy.addr.port())
+    let connector = proxy
+        .http()
         .credentials(ProxyCredentials::new("proxyuser", "pr0xy:pw"));
     let cfg = config(&server, connector);
     let debug = format!("{cfg:?}");
     assert!(!debug.contains("pr0xy"), "proxy password in Debug: {debug}");
-    let mut c = Client::connect(cfg).await.unwrap();
-    assert_eq!(download(&mut c, "file.bin").await, b"through http");
-    c.quit().await.unwrap();
-    let port = server.port();
-    let t = server.finish().await;
-    t.assert_ok();
-    assert_tunnelled(&proxy, &t, port);
+    download_through(&proxy, server, cfg, "file.bin", b"through http").await;
 }
 
 /// Explicit TLS through an authenticating SOCKS5 proxy: the certificate
@@ -318,21 +333,13 @@ async fn explicit_tls_through_socks5_with_auth() {
     let cert = pki.issue_server_cert(&["localhost"]);
     let script = Script::logged_in_tls("alice", "s3cret", "211 none\r\n")
         .epsv_send("RETR secret.bin", b"tls via socks")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+        .quit();
     let server = ScriptedServer::start_tls(script, ServerTls::new(&pki).server_cert(cert)).await;
-    let connector = Socks5Connector::new("127.0.0.1", proxy.addr.port())
+    let connector = proxy
+        .socks5()
         .credentials(ProxyCredentials::new("proxyuser", "pw"));
-    let mut cfg = config(&server, connector);
-    cfg.security = Security::Explicit;
-    cfg.tls.ca_certificates = vec![pki.ca_cert_der()];
-    let mut c = Client::connect(cfg).await.unwrap();
-    assert_eq!(download(&mut c, "secret.bin").await, b"tls via socks");
-    c.quit().await.unwrap();
-    let port = server.port();
-    let t = server.finish().await;
-    t.assert_ok();
-    assert_tunnelled(&proxy, &t, port);
+    let cfg = explicit(&server, connector, &pki);
+    let t = download_through(&proxy, server, cfg, "secret.bin", b"tls via socks").await;
     assert_eq!(t.control_tls()[0].sni.as_deref(), Some("localhost"));
     let data = t.data_connections();
     let data_tls = data[0].tls.as_ref().expect("TLS data connection");
@@ -349,18 +356,9 @@ async fn tls_through_proxy_still_checks_the_host_name() {
     let proxy = Proxy::start(Kind::Socks5, None).await;
     let pki = TestPki::new();
     let cert = pki.issue_server_cert(&["ftp.other.example"]);
-    let script = Script::new()
-        .send("220 hi\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls_expect_failure();
-    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki).server_cert(cert)).await;
-    let mut cfg = config(
-        &server,
-        Socks5Connector::new("127.0.0.1", proxy.addr.port()),
-    );
-    cfg.security = Security::Explicit;
-    cfg.tls.ca_certificates = vec![pki.ca_cert_der()];
+    let server_tls = ServerTls::new(&pki).server_cert(cert);
+    let server = ScriptedServer::start_tls(common::failed_handshake(), server_tls).await;
+    let cfg = explicit(&server, proxy.socks5(), &pki);
     let e = Client::connect(cfg).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
     let t = server.finish().await;
@@ -383,24 +381,18 @@ async fn proxy_auth_failures_are_typed() {
 
     type Case = (Arc<dyn Connector>, fn(&ProxyError) -> bool);
     let cases: Vec<Case> = vec![
-        (
-            Arc::new(
-                Socks5Connector::new("127.0.0.1", socks.addr.port()).credentials(wrong.clone()),
-            ),
-            |p| matches!(p, ProxyError::AuthFailed(_)),
-        ),
-        (
-            Arc::new(Socks5Connector::new("127.0.0.1", socks.addr.port())),
-            |p| matches!(p, ProxyError::AuthRequired(_)),
-        ),
-        (
-            Arc::new(HttpConnectConnector::new("127.0.0.1", http.addr.port()).credentials(wrong)),
-            |p| matches!(p, ProxyError::AuthFailed(_)),
-        ),
-        (
-            Arc::new(HttpConnectConnector::new("127.0.0.1", http.addr.port())),
-            |p| matches!(p, ProxyError::AuthRequired(_)),
-        ),
+        (Arc::new(socks.socks5().credentials(wrong.clone())), |p| {
+            matches!(p, ProxyError::AuthFailed(_))
+        }),
+        (Arc::new(socks.socks5()), |p| {
+            matches!(p, ProxyError::AuthRequired(_))
+        }),
+        (Arc::new(http.http().credentials(wrong)), |p| {
+            matches!(p, ProxyError::AuthFailed(_))
+        }),
+        (Arc::new(http.http()), |p| {
+            matches!(p, ProxyError::AuthRequired(_))
+        }),
     ];
     for (connector, expected) in cases {
         let mut cfg = Config::new("localhost");
@@ -447,12 +439,9 @@ async fn unreachable_target_is_an_io_error() {
 #[tokio::test]
 async fn active_mode_is_refused_through_a_connector() {
     let proxy = Proxy::start(Kind::Socks5, None).await;
-    let script = plain_login().expect("QUIT").reply("221 bye\r\n");
+    let script = plain_login().quit();
     let server = ScriptedServer::start(script).await;
-    let mut cfg = config(
-        &server,
-        Socks5Connector::new("127.0.0.1", proxy.addr.port()),
-    );
+    let mut cfg = config(&server, proxy.socks5());
     cfg.data_mode = DataMode::Active(ActiveConfig::default());
     let mut c = Client::connect(cfg).await.unwrap();
     let e = c.retr("file.bin").await.map(|_| ()).unwrap_err();

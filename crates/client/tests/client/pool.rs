@@ -330,7 +330,7 @@ async fn no_health_check_hands_out_without_noop() {
 #[tokio::test]
 async fn idle_timeout_closes_old_connections() {
     // The expired connection is closed with QUIT, and a new one made.
-    let first = alice().expect("QUIT").reply("221 bye\r\n");
+    let first = alice().quit();
     let second = alice();
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|c| c.idle_timeout = Duration::from_millis(50));

@@ -36,7 +36,7 @@ fn upload(script: Script, name: &str) -> Script {
 
 /// The end of a session the client leaves for a renewed one: `QUIT`.
 fn renewed_away(script: Script) -> Script {
-    script.expect("QUIT").reply("221 bye\r\n")
+    script.quit()
 }
 
 /// A renewed session: the same login, then back into the directory the
@@ -75,7 +75,7 @@ async fn uploads_renew_the_session_when_the_tickets_run_out() {
     // client renews twice, each time before it has no ticket left.
     let s1 = renewed_away(upload(upload(first(), "f0"), "f1"));
     let s2 = renewed_away(upload(upload(renewed(), "f2"), "f3"));
-    let s3 = upload(renewed(), "f4").expect("QUIT").reply("221 bye\r\n");
+    let s3 = upload(renewed(), "f4").quit();
     let server = ScriptedServer::builder()
         .tls(control)
         .data_tls(data)
@@ -121,12 +121,8 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
     let s1 = first()
         .epsv_open("RETR a.bin", "150 opening\r\n")
         .reply("425 Unable to build data connection: Operation not permitted\r\n")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
-    let s2 = renewed()
-        .epsv_send("RETR a.bin", "the bytes")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+        .quit();
+    let s2 = renewed().epsv_send("RETR a.bin", "the bytes").quit();
     let server = ScriptedServer::builder()
         .tls(ServerTls::new(&pki).tls13_only())
         .data_tls(ServerTls::new(&pki).tls13_only())
@@ -155,7 +151,7 @@ async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
         s.epsv_open("RETR a.bin", "150 opening\r\n")
             .reply("425 Unable to build data connection: Operation not permitted\r\n")
     };
-    let s1 = refuse(first()).expect("QUIT").reply("221 bye\r\n");
+    let s1 = refuse(first()).quit();
     let s2 = refuse(renewed()).expect("NOOP").reply("200 ok\r\n");
     let server = ScriptedServer::builder()
         .tls(ServerTls::new(&pki).tls13_only())
@@ -197,7 +193,7 @@ async fn a_server_without_tickets_is_never_renewed() {
                 .tls13_only()
                 .resumption(ftpkit_testkit::Resumption::Disabled),
         )
-        .session(script.expect("QUIT").reply("221 bye\r\n"))
+        .session(script.quit())
         .start()
         .await;
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
@@ -249,9 +245,7 @@ async fn expired_tickets_are_dropped_and_the_session_renewed() {
         )
     };
     let s1 = renewed_away(first());
-    let s2 = upload(renewed(), "late")
-        .expect("QUIT")
-        .reply("221 bye\r\n");
+    let s2 = upload(renewed(), "late").quit();
     let server = ScriptedServer::builder()
         .tls(control)
         .data_tls(data)
