@@ -10,7 +10,6 @@ use std::time::Duration;
 use crate::common::{self, finish, ScriptExt};
 use ftpkit::{Client, Config, ErrorKind};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -58,13 +57,44 @@ fn first() -> Script {
 /// connection, none on data connections, and reuse required. The data side
 /// shares the control side's session cache, so control tickets resume.
 fn proftpd_like(pki: &TestPki) -> (ServerTls, ServerTls) {
-    let control = ServerTls::new(pki).tls13_only().build().unwrap();
+    sharing_tickets(ServerTls::new(pki).tls13_only().build().unwrap())
+}
+
+/// The control side `control`, and a data side that shares its session
+/// cache and ticketer but sends no tickets of its own.
+fn sharing_tickets(control: Arc<rustls::ServerConfig>) -> (ServerTls, ServerTls) {
     let mut data = (*control).clone();
     data.send_tls13_tickets = 0;
     (
         ServerTls::from_config(control),
         ServerTls::from_config(Arc::new(data)),
     )
+}
+
+/// A server with `control` and `data` TLS playing `sessions`, and a client
+/// logged in to it and moved to `in`.
+async fn start_in(
+    pki: &TestPki,
+    control: ServerTls,
+    data: ServerTls,
+    sessions: impl IntoIterator<Item = Script>,
+) -> (ScriptedServer, Client) {
+    let server = ScriptedServer::builder()
+        .tls(control)
+        .data_tls(data)
+        .sessions(sessions)
+        .start()
+        .await;
+    let mut c = Client::connect(explicit(&server, pki)).await.unwrap();
+    c.cwd("in").await.unwrap();
+    (server, c)
+}
+
+/// `RETR a.bin` whose data connection, without a resumed session, the
+/// server refuses as ProFTPD does.
+fn refused_reuse(s: Script) -> Script {
+    s.epsv_open("RETR a.bin", "150 opening\r\n")
+        .reply("425 Unable to build data connection: Operation not permitted\r\n")
 }
 
 #[tokio::test]
@@ -76,18 +106,10 @@ async fn uploads_renew_the_session_when_the_tickets_run_out() {
     let s1 = renewed_away(upload(upload(first(), "f0"), "f1"));
     let s2 = renewed_away(upload(upload(renewed(), "f2"), "f3"));
     let s3 = upload(renewed(), "f4").quit();
-    let server = ScriptedServer::builder()
-        .tls(control)
-        .data_tls(data)
-        .sessions([s1, s2, s3])
-        .start()
-        .await;
-    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
-    c.cwd("in").await.unwrap();
+    let (server, mut c) = start_in(&pki, control, data, [s1, s2, s3]).await;
     for i in 0..5 {
         let mut up = c.stor(format!("f{i}").as_str()).await.unwrap();
-        up.write_all(format!("file {i}").as_bytes()).await.unwrap();
-        up.shutdown().await.unwrap();
+        common::write_and_close(&mut up, format!("file {i}").as_bytes()).await;
         assert!(!up.info().full_handshake(), "upload {i} did not resume");
     }
     let stats = c.tls_session_stats().unwrap();
@@ -118,24 +140,11 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
     // The data side has a cache of its own: no ticket of the control
     // connection resumes there, every data handshake is full. The first
     // session refuses that as ProFTPD does; the renewed one accepts it.
-    let s1 = first()
-        .epsv_open("RETR a.bin", "150 opening\r\n")
-        .reply("425 Unable to build data connection: Operation not permitted\r\n")
-        .quit();
+    let s1 = refused_reuse(first()).quit();
     let s2 = renewed().epsv_send("RETR a.bin", "the bytes").quit();
-    let server = ScriptedServer::builder()
-        .tls(ServerTls::new(&pki).tls13_only())
-        .data_tls(ServerTls::new(&pki).tls13_only())
-        .sessions([s1, s2])
-        .start()
-        .await;
-    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
-    c.cwd("in").await.unwrap();
-    let mut dl = c.retr("a.bin").await.unwrap();
-    let mut got = Vec::new();
-    dl.read_to_end(&mut got).await.unwrap();
-    assert_eq!(got, b"the bytes");
-    drop(dl);
+    let tls = ServerTls::new(&pki).tls13_only();
+    let (server, mut c) = start_in(&pki, tls.clone(), tls, [s1, s2]).await;
+    assert_eq!(common::download(&mut c, "a.bin").await, b"the bytes");
     let stats = c.tls_session_stats().unwrap();
     assert_eq!(stats.refreshes, 1, "{stats:?}");
     assert_eq!(stats.retries, 1, "{stats:?}");
@@ -147,20 +156,10 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
 #[tokio::test]
 async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     let pki = TestPki::new();
-    let refuse = |s: Script| {
-        s.epsv_open("RETR a.bin", "150 opening\r\n")
-            .reply("425 Unable to build data connection: Operation not permitted\r\n")
-    };
-    let s1 = refuse(first()).quit();
-    let s2 = refuse(renewed()).expect("NOOP").reply("200 ok\r\n");
-    let server = ScriptedServer::builder()
-        .tls(ServerTls::new(&pki).tls13_only())
-        .data_tls(ServerTls::new(&pki).tls13_only())
-        .sessions([s1, s2])
-        .start()
-        .await;
-    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
-    c.cwd("in").await.unwrap();
+    let s1 = refused_reuse(first()).quit();
+    let s2 = refused_reuse(renewed()).expect("NOOP").reply("200 ok\r\n");
+    let tls = ServerTls::new(&pki).tls13_only();
+    let (server, mut c) = start_in(&pki, tls.clone(), tls, [s1, s2]).await;
     let e = c.retr("a.bin").await.err().expect("refused twice");
     assert_eq!(e.kind(), ErrorKind::TlsResumption, "{e:?}");
     assert!(e.is_transient());
@@ -199,8 +198,7 @@ async fn a_server_without_tickets_is_never_renewed() {
     let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
     for i in 0..3 {
         let mut up = c.stor(format!("f{i}").as_str()).await.unwrap();
-        up.write_all(b"x").await.unwrap();
-        up.shutdown().await.unwrap();
+        common::write_and_close(&mut up, b"x").await;
         assert!(up.info().full_handshake());
     }
     let stats = c.tls_session_stats().unwrap();
@@ -235,33 +233,17 @@ async fn expired_tickets_are_dropped_and_the_session_renewed() {
     let pki = TestPki::new();
     let mut config = (*ServerTls::new(&pki).tls13_only().build().unwrap()).clone();
     config.ticketer = Arc::new(ShortLived(rustls::crypto::ring::Ticketer::new().unwrap()));
-    let (control, data) = {
-        let control = Arc::new(config);
-        let mut data = (*control).clone();
-        data.send_tls13_tickets = 0;
-        (
-            ServerTls::from_config(control),
-            ServerTls::from_config(Arc::new(data)),
-        )
-    };
+    let (control, data) = sharing_tickets(Arc::new(config));
     let s1 = renewed_away(first());
     let s2 = upload(renewed(), "late").quit();
-    let server = ScriptedServer::builder()
-        .tls(control)
-        .data_tls(data)
-        .sessions([s1, s2])
-        .start()
-        .await;
-    let mut c = Client::connect(explicit(&server, &pki)).await.unwrap();
-    c.cwd("in").await.unwrap();
+    let (server, mut c) = start_in(&pki, control, data, [s1, s2]).await;
     let fresh = c.tls_session_stats().unwrap();
     assert_eq!(fresh.control_tickets_held, 2, "{fresh:?}");
     // The server gave the tickets 3 s; the client stops offering them a
     // second before that (ticket_lifetime reads rustls's record of it).
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let mut up = c.stor("late").await.unwrap();
-    up.write_all(b"after the idle gap").await.unwrap();
-    up.shutdown().await.unwrap();
+    common::write_and_close(&mut up, b"after the idle gap").await;
     assert!(!up.info().full_handshake());
     drop(up);
     let stats = c.tls_session_stats().unwrap();
