@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::common;
+use crate::common::{self, ScriptExt};
 use ftpkit::tls::{ClientIdentity, SystemRoots};
-use ftpkit::{Client, Config, Credentials, ErrorKind, Security, Timeouts};
+use ftpkit::{Client, Config, ErrorKind, Security};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript, Validity};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -255,19 +255,13 @@ fn assert_invalid(e: &ftpkit::Error, needles: &[&str]) {
 // ----- helpers: the scripted FTPS server -----
 
 fn ftps_config(server: &ScriptedServer, pki: &TestPki, identity: Option<ClientIdentity>) -> Config {
-    let mut c = Config::new("localhost");
-    c.port = server.port();
-    c.security = Security::Explicit;
-    c.credentials = Some(Credentials::new("alice", "s3cret"));
-    c.timeouts = Timeouts::all(Duration::from_secs(5));
-    c.tls.system_roots = SystemRoots::Exclude;
-    c.tls.ca_certificates = vec![pki.ca_cert_der()];
+    let mut c = common::explicit(server, pki, Duration::from_secs(5));
     c.tls.client_identity = identity;
     c
 }
 
 fn tls_login() -> Script {
-    common::tls_login().expect("QUIT").reply("221 bye\r\n")
+    common::tls_login().quit()
 }
 
 /// Logs in to a server requiring a client certificate; returns the chain
@@ -284,7 +278,19 @@ async fn login_presenting(
     c.quit().await.unwrap();
     let t = server.finish().await;
     t.assert_ok();
+    assert!(t.verbs().contains(&"USER".to_owned()), "{t}");
     t.control_tls()[0].client_certificates.clone()
+}
+
+/// Logs in presenting `leaf` with the PEM key `key_pem` to a server that
+/// requires client certificates from `ca`: the server must see `leaf`.
+async fn assert_pem_handshake(ca: &Ca, leaf: &Leaf, key_pem: &str) {
+    let pki = TestPki::new();
+    let id = ClientIdentity::from_pem(leaf.pem.as_bytes(), key_pem.as_bytes()).unwrap();
+    assert_eq!(
+        login_presenting(id, requiring(&pki, ca.der()), &pki).await,
+        vec![leaf.der.clone()]
+    );
 }
 
 /// Connects to a server requiring a client certificate and expects refusal.
@@ -293,12 +299,7 @@ async fn refused(
     server_tls: ServerTls,
     pki: &TestPki,
 ) -> (ftpkit::Error, Transcript) {
-    let script = Script::new()
-        .send("220 scripted\r\n")
-        .expect_line("AUTH TLS")
-        .reply("234 go\r\n")
-        .start_tls_expect_failure();
-    let server = ScriptedServer::start_tls(script, server_tls).await;
+    let server = ScriptedServer::start_tls(common::failed_handshake(), server_tls).await;
     let e = Client::connect(ftps_config(&server, pki, identity))
         .await
         .unwrap_err();
@@ -319,41 +320,26 @@ fn requiring(pki: &TestPki, client_ca: CertificateDer<'static>) -> ServerTls {
 
 #[tokio::test]
 async fn pem_pkcs8_ec_key_completes_a_handshake() {
-    let pki = TestPki::new();
     let ca = Ca::root("pem CA");
     let leaf = ca.issue_ec("pkcs8-ec");
     assert!(leaf.key_pem.contains("BEGIN PRIVATE KEY"));
-    let id = ClientIdentity::from_pem(leaf.pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    assert_eq!(
-        login_presenting(id, requiring(&pki, ca.der()), &pki).await,
-        vec![leaf.der.clone()]
-    );
+    assert_pem_handshake(&ca, &leaf, &leaf.key_pem).await;
 }
 
 #[tokio::test]
 async fn pem_pkcs8_rsa_key_completes_a_handshake() {
-    let pki = TestPki::new();
     let ca = Ca::root("pem CA");
     let leaf = ca.issue(client_params("pkcs8-rsa", &[]), &rsa_key_pem());
-    let id = ClientIdentity::from_pem(leaf.pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
-    assert_eq!(
-        login_presenting(id, requiring(&pki, ca.der()), &pki).await,
-        vec![leaf.der.clone()]
-    );
+    assert_pem_handshake(&ca, &leaf, &leaf.key_pem).await;
 }
 
 #[tokio::test]
 async fn pem_pkcs1_rsa_key_completes_a_handshake() {
-    let pki = TestPki::new();
     let ca = Ca::root("pem CA");
     let leaf = ca.issue(client_params("pkcs1", &[]), &rsa_key_pem());
     let pkcs1 = traditional_pem(&leaf.key_pem);
     assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY"), "{pkcs1}");
-    let id = ClientIdentity::from_pem(leaf.pem.as_bytes(), pkcs1.as_bytes()).unwrap();
-    assert_eq!(
-        login_presenting(id, requiring(&pki, ca.der()), &pki).await,
-        vec![leaf.der.clone()]
-    );
+    assert_pem_handshake(&ca, &leaf, &pkcs1).await;
 }
 
 #[tokio::test]
@@ -879,16 +865,9 @@ async fn server_requiring_a_client_certificate_sees_the_one_picked_by_name() {
     }
     dir.write("ca.pem", pki.ca_cert_pem());
     let id = ClientIdentity::from_store(dir.path(), "bob", None).unwrap();
-    let server =
-        ScriptedServer::start_tls(tls_login(), ServerTls::new(&pki).require_client_cert()).await;
-    let c = Client::connect(ftps_config(&server, &pki, Some(id)))
-        .await
-        .unwrap();
-    c.quit().await.unwrap();
-    let t = server.finish().await;
-    t.assert_ok();
-    assert_eq!(t.control_tls()[0].client_certificates, vec![bob.cert_der()]);
-    assert!(t.verbs().contains(&"USER".to_owned()));
+    let server_tls = ServerTls::new(&pki).require_client_cert();
+    let got = login_presenting(id, server_tls, &pki).await;
+    assert_eq!(got, vec![bob.cert_der()]);
 }
 
 #[tokio::test]
