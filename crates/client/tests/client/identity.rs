@@ -143,12 +143,14 @@ impl Ca {
         }
     }
 
+    /// A certificate from `params` with a new P-256 key.
+    fn issue_new(&self, params: CertificateParams) -> Leaf {
+        self.issue(params, &KeyPair::generate().unwrap().serialize_pem())
+    }
+
     /// A client certificate `CN=cn` with a new P-256 key.
     fn issue_ec(&self, cn: &str) -> Leaf {
-        self.issue(
-            client_params(cn, &[]),
-            &KeyPair::generate().unwrap().serialize_pem(),
-        )
+        self.issue_new(client_params(cn, &[]))
     }
 }
 
@@ -490,17 +492,14 @@ fn three_identities() -> ThreeIdentities {
     let root = Ca::root("store root");
     let inter = root.intermediate("store intermediate");
     let alice = inter.issue_ec("alice");
-    let bob = inter.issue(
-        client_params(
-            "Bob Builder",
-            &[
-                dns("bob.example.com"),
-                email("bob@example.com"),
-                uri("urn:example:bob"),
-            ],
-        ),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
+    let bob = inter.issue_new(client_params(
+        "Bob Builder",
+        &[
+            dns("bob.example.com"),
+            email("bob@example.com"),
+            uri("urn:example:bob"),
+        ],
+    ));
     let carol = inter.issue_ec("carol");
     let dir = TempDir::new();
     dir.write("alice.crt", &alice.pem);
@@ -646,10 +645,7 @@ fn no_match_lists_the_names_seen() {
 fn several_matches_are_listed() {
     let ca = Ca::root("dup CA");
     let one = ca.issue_ec("dup");
-    let two = ca.issue(
-        client_params("other", &[dns("dup")]),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
+    let two = ca.issue_new(client_params("other", &[dns("dup")]));
     let dir = TempDir::new();
     dir.write("one.pem", format!("{}{}", one.pem, one.key_pem));
     dir.write("two.pem", format!("{}{}", two.pem, two.key_pem));
@@ -673,22 +669,10 @@ fn several_matches_are_listed() {
 #[test]
 fn several_matches_with_one_usable_pick_it() {
     let ca = Ca::root("dup CA");
-    let current = ca.issue(
-        years(client_params("frank", &[]), 2020, 2030),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
-    let old = ca.issue(
-        years(client_params("frank", &[]), 2010, 2020),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
-    let future = ca.issue(
-        years(client_params("frank", &[]), 2030, 2040),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
-    let keyless = ca.issue(
-        years(client_params("frank", &[]), 2020, 2030),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
+    let current = ca.issue_new(years(client_params("frank", &[]), 2020, 2030));
+    let old = ca.issue_new(years(client_params("frank", &[]), 2010, 2020));
+    let future = ca.issue_new(years(client_params("frank", &[]), 2030, 2040));
+    let keyless = ca.issue_new(years(client_params("frank", &[]), 2020, 2030));
     let dir = TempDir::new();
     for (file, leaf) in [("current", &current), ("old", &old), ("future", &future)] {
         dir.write(
@@ -773,10 +757,7 @@ fn key_mismatch_is_reported() {
 #[test]
 fn expired_and_not_yet_valid_certificates_are_refused() {
     let ca = Ca::root("dates CA");
-    let leaf = ca.issue(
-        years(client_params("gina", &[]), 2020, 2030),
-        &KeyPair::generate().unwrap().serialize_pem(),
-    );
+    let leaf = ca.issue_new(years(client_params("gina", &[]), 2020, 2030));
     let dir = TempDir::new();
     dir.write("gina.pem", format!("{}{}", leaf.pem, leaf.key_pem));
     let store = dir.path().display().to_string();
