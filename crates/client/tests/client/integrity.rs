@@ -310,23 +310,38 @@ async fn without_any_size_the_report_says_unverified() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[tokio::test]
-async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
+/// `REST 5`, which the server does not implement.
+fn rest_refused(s: Script) -> Script {
+    s.expect_line("REST 5")
+        .reply("502 Command 'REST' not implemented\r\n")
+}
+
+/// Resumes `f.bin` from a partial `HELLO`, connected with the configuration
+/// `config` makes to a server playing `script`, which cannot serve the
+/// resume: the whole `hello world` must come again.
+async fn assert_fetched_again(
+    script: Script,
+    config: impl FnOnce(&ScriptedServer) -> Config,
+) -> FileReport {
     let (dir, target) = partial_target("norest", b"HELLO");
-    // REST refused outright, then the whole file from 0.
-    let s = login()
-        .sized("f.bin", 11)
-        .epsv()
-        .expect_line("REST 5")
-        .reply("502 Command 'REST' not implemented\r\n");
-    let script = retr_on(s, None, "150 go\r\n", b"hello world");
     let opts = FileOptions::new().resume(true);
-    let r = download_file(script, &target, &opts).await.unwrap();
+    let r = common::download_file(script, config, &target, &opts)
+        .await
+        .unwrap();
     assert_eq!(r.resumed_from, 0);
-    assert_eq!(r.expected_size, Some(11));
     assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
     assert!(!ops::part_path(&target).exists());
     std::fs::remove_dir_all(dir).unwrap();
+    r
+}
+
+#[tokio::test]
+async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
+    // REST refused outright, then the whole file from 0.
+    let s = rest_refused(login().sized("f.bin", 11).epsv());
+    let script = retr_on(s, None, "150 go\r\n", b"hello world");
+    let r = assert_fetched_again(script, plain).await;
+    assert_eq!(r.expected_size, Some(11));
 }
 
 /// A server that reads no command after EPSV until the data connection is
@@ -334,14 +349,8 @@ async fn a_resume_that_rest_cannot_serve_fetches_the_whole_file_again() {
 /// fetches the whole file, instead of stalling until a deadline.
 #[tokio::test]
 async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
-    let (dir, target) = partial_target("twisted", b"HELLO");
-    let s = login()
-        .sized("f.bin", 11)
-        .epsv()
-        // Nothing is read before the data connection is there.
-        .data_accept()
-        .expect_line("REST 5")
-        .reply("502 Command 'REST' not implemented\r\n")
+    // Nothing is read before the data connection is there.
+    let s = rest_refused(login().sized("f.bin", 11).epsv().data_accept())
         .epsv()
         .data_accept()
         .expect_line("RETR f.bin")
@@ -349,19 +358,11 @@ async fn rest_on_a_server_that_waits_for_the_data_connection_does_not_stall() {
         .data_send(b"hello world")
         .data_close()
         .reply("226 done\r\n");
-    let (server, mut c) = common::start(s, |server| {
+    assert_fetched_again(s, |server| {
         let mut cfg = plain(server);
         // A stall would hit this deadline (and fail the download).
         cfg.timeouts = Timeouts::all(Duration::from_secs(3));
         cfg
     })
     .await;
-    let opts = FileOptions::new().resume(true);
-    let r = ops::download_file(&mut c, "f.bin", &target, &opts)
-        .await
-        .unwrap();
-    assert_eq!(r.resumed_from, 0);
-    assert_eq!(std::fs::read(&target).unwrap(), b"hello world");
-    finish(server, c).await;
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -154,8 +154,8 @@ fn write(root: &Path, rel: &str, data: &[u8]) {
     std::fs::write(p, data).unwrap();
 }
 
-/// Relative paths of the files under `root`, sorted.
-fn files(root: &Path) -> Vec<String> {
+/// The paths of the regular files under `root`, relative to it, sorted.
+fn walk(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -164,10 +164,20 @@ fn files(root: &Path) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                out.push(p.strip_prefix(root).unwrap().to_path_buf());
             }
         }
     }
+    out.sort();
+    out
+}
+
+/// Relative paths of the files under `root`, sorted.
+fn files(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(root)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     out.sort();
     out
 }
@@ -323,21 +333,13 @@ async fn progress_names_files_and_transfers_start_before_the_walk_ends() {
 
 /// Every regular file under `root`, relative, with its bytes, sorted.
 fn tree_bytes(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_path_buf();
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    walk(root)
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(root.join(&rel)).unwrap();
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// Pairs `fN.bin` / `fN.bin.part` of different contents and sizes, at the
