@@ -294,3 +294,64 @@ async fn without_the_token_certificate_the_servers_refuse() {
         report(&format!("{instance} without a client certificate: {e}"));
     }
 }
+
+/// `examples/token_identity.rs`, the scenario, run against ProFTPD
+/// requiring client certificates: connect in plain FTP, secure the live
+/// session with the token's identity, log in, list; two signatures.
+#[test]
+fn the_token_example_secures_a_plain_session() {
+    let env = Env::load();
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "-q", "-p", "ftpkit", "--example", "token_identity"])
+        .arg("--manifest-path")
+        .arg(&manifest);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    assert!(build.status().unwrap().success(), "building the example");
+    // target/<profile>/deps/token-HASH -> target/<profile>/examples/token_identity
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(format!("token_identity{}", std::env::consts::EXE_SUFFIX));
+    let s = server("PROFTPD_CLIENTCERT");
+    let out = std::process::Command::new(&example)
+        .args([
+            "localhost",
+            &s.port.to_string(),
+            &s.user,
+            &env.get("FTPKIT_INTEROP_PKCS11_MODULE"),
+            &env.get("FTPKIT_INTEROP_PKCS11_TOKEN"),
+            "ftpkit-token-p384",
+        ])
+        .arg(&s.ca)
+        .env("FTPKIT_PASSWORD", &s.password)
+        .env("FTPKIT_TOKEN_PIN", env.get("FTPKIT_INTEROP_PKCS11_PIN"))
+        .env("SOFTHSM2_CONF", env.get("FTPKIT_INTEROP_SOFTHSM2_CONF"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    report(&format!(
+        "examples/token_identity on PROFTPD_CLIENTCERT: {}",
+        stdout.trim().replace('\n', "; ")
+    ));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "in plain FTP",
+        "EC P-384 key \"client-p384\"",
+        "secured: TLS version",
+        "logged in as",
+        "the token made 2 signatures",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing from:\n{stdout}");
+    }
+}
