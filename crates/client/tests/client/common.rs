@@ -212,6 +212,8 @@ pub(crate) trait ScriptExt {
     fn sized(self, path: &str, size: u64) -> Self;
     /// `REST offset`, accepted with `350`.
     fn rest(self, offset: u64) -> Self;
+    /// `NOOP`, answered `200`.
+    fn noop(self) -> Self;
     /// `QUIT`, answered `221`.
     fn quit(self) -> Self;
     /// The `PWD` with which the client checks the session after an abort
@@ -268,15 +270,16 @@ impl ScriptExt for Script {
             .reply("350 restarting\r\n")
     }
 
+    fn noop(self) -> Self {
+        self.expect_line("NOOP").reply("200 ok\r\n")
+    }
+
     fn quit(self) -> Self {
         self.expect("QUIT").reply("221 bye\r\n")
     }
 
     fn after_abort_noop(self) -> Self {
-        self.expect_line("PWD")
-            .reply("257 \"/\"\r\n")
-            .expect_line("NOOP")
-            .reply("200 ok\r\n")
+        self.expect_line("PWD").reply("257 \"/\"\r\n").noop()
     }
 }
 

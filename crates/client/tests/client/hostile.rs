@@ -127,8 +127,7 @@ fn pasv_script(pasv: &str) -> Script {
 #[tokio::test]
 async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
     let script = pasv_script("227 Entering Passive Mode (256,0,0,1,4,1).\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
@@ -232,8 +231,7 @@ async fn epsv_port_above_65535_is_a_protocol_error() {
     let script = plain_login()
         .expect("EPSV")
         .reply("229 Entering Extended Passive Mode (|||65536|)\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let e = c.retr("f").await.err().unwrap();
@@ -259,7 +257,7 @@ async fn epsv_garbage_is_a_protocol_error() {
     for reply in EPSV_GARBAGE {
         script = script.expect("EPSV").reply(reply);
     }
-    let script = script.expect_line("NOOP").reply("200 ok\r\n").expect_eof();
+    let script = script.noop().expect_eof();
     let (server, mut c) = start(script).await;
     for reply in EPSV_GARBAGE {
         let e = c.list(None).await.err().unwrap();
@@ -418,8 +416,7 @@ async fn several_replies_in_one_packet_work() {
         .data_close()
         // The mark and the completion in one write.
         .reply("150 here\r\n226 done\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
@@ -492,12 +489,7 @@ async fn prot_p_refused_is_a_downgrade() {
 
 /// `PWD` answered with `reply`, then a `NOOP` that must still work.
 async fn pwd_reply(reply: &'static [u8]) -> ftpkit::Result<Vec<u8>> {
-    let script = plain_login()
-        .expect("PWD")
-        .send(reply)
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
-        .expect_eof();
+    let script = plain_login().expect("PWD").send(reply).noop().expect_eof();
     let (server, mut c) = start(script).await;
     let r = c.pwd_raw().await;
     // The reply itself was well framed: the session goes on.
@@ -852,10 +844,7 @@ const BAD_ARGS: [&str; 6] = ["a\r\nDELE x", "a\nb", "a\rb", "a\0b", "\r\n", "x\r
 
 #[tokio::test]
 async fn cr_lf_nul_in_every_argument_are_refused_and_nothing_is_sent() {
-    let script = plain_login()
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
-        .expect_eof();
+    let script = plain_login().noop().expect_eof();
     let (server, mut c) = start(script).await;
     for bad in BAD_ARGS {
         for (what, e) in common::errors_for_argument(&mut c, bad).await {
@@ -906,8 +895,7 @@ async fn data_after_the_226_is_harmless() {
         .delay(Duration::from_millis(50))
         .data_send(b" and after")
         .data_close()
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();
@@ -954,8 +942,7 @@ async fn completion_without_a_mark_after_data() {
         .data_close()
         // No 1yz mark, straight to 226.
         .reply("226 done\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect_eof();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f").await.unwrap();

@@ -115,8 +115,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
         .reply("350 Restarting at 0\r\n")
         .expect_line("REST 0")
         .reply("350 Restarting at 0\r\n")
-        .expect("NOOP")
-        .reply("200 ok\r\n");
+        .noop();
     let (server, mut c) = start(script).await;
     let e = c.retr_from("f.bin", 500_000).await.err().expect("refused");
     assert_eq!(e.kind(), ErrorKind::RestartRefused, "{e:?}");
@@ -195,8 +194,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
         .epsv_open("RETR f.bin", "150 Opening\r\n226 Transfer complete\r\n")
         .data_send([3u8; 100_000])
         .data_close()
-        .expect_line("NOOP")
-        .reply("200 ok\r\n");
+        .noop();
     let (server, mut c) = start(script).await;
     let mut dl = c.retr("f.bin").await.unwrap();
     let mut first = [0u8; 10];

@@ -99,8 +99,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         .reply("257 \"/\"\r\n")
         .expect_line("CWD /")
         .reply("250 ok\r\n")
-        .expect("NOOP")
-        .reply("200 ok\r\n");
+        .noop();
     let (server, mut c) = common::start(s, config).await;
     {
         let mut st = Box::pin(ops::list_stream(&mut c, Some("-odd")));

@@ -86,8 +86,7 @@ async fn identical_config_reuses_the_connection() {
     let script = alice()
         .expect("PWD")
         .reply("257 \"/\"\r\n")
-        .expect("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .expect("PWD")
         .reply("257 \"/\"\r\n");
     let (server, cfg) = serve([script]).await;
@@ -374,11 +373,7 @@ async fn max_per_key_bounds_checkouts() {
 
 #[tokio::test]
 async fn keepalive_pings_idle_connections() {
-    let script = alice()
-        .expect("NOOP")
-        .reply("200 ok\r\n")
-        .expect("NOOP")
-        .reply("200 ok\r\n");
+    let script = alice().noop().noop();
     let (server, cfg) = serve([script]).await;
     let pool = pool(|c| {
         c.keepalive = Some(Duration::from_millis(100));
@@ -493,8 +488,7 @@ async fn incomplete_result_is_retried() {
     let script = alice()
         .sized("f.bin", 5)
         .epsv_send("RETR f.bin", b"abc")
-        .expect("NOOP")
-        .reply("200 ok\r\n")
+        .noop()
         .sized("f.bin", 5)
         .epsv()
         .rest(3)

@@ -164,7 +164,7 @@ async fn a_refused_reuse_is_retried_once_on_a_renewed_session() {
 async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     let pki = TestPki::new();
     let s1 = refused_reuse(first()).quit();
-    let s2 = refused_reuse(renewed()).expect("NOOP").reply("200 ok\r\n");
+    let s2 = refused_reuse(renewed()).noop();
     let tls = ServerTls::new(&pki).tls13_only();
     let (server, mut c) = start_in(&pki, tls.clone(), tls, [s1, s2]).await;
     let e = c.retr("a.bin").await.err().expect("refused twice");

@@ -111,8 +111,7 @@ async fn missing_file_is_a_prompt_typed_550() {
         .epsv()
         .expect("RETR")
         .reply("550 No such file\r\n")
-        .expect_line("NOOP")
-        .reply("200 ok\r\n");
+        .noop();
     let (server, mut c) = start(script).await;
     let e = c.retr("missing").await.err().unwrap();
     assert_eq!(e.kind(), ErrorKind::ServerReply);
@@ -175,10 +174,7 @@ async fn dropped_download_is_aborted_before_the_next_command() {
 
 #[tokio::test]
 async fn control_characters_in_arguments_send_nothing() {
-    let script = plain_login()
-        .expect_line("NOOP")
-        .reply("200 ok\r\n")
-        .expect_eof();
+    let script = plain_login().noop().expect_eof();
     let (server, mut c) = start(script).await;
     for bad in ["a\r\nDELE x", "a\nb", "a\0b", "\r"] {
         for (what, e) in common::errors_for_argument(&mut c, bad).await {
@@ -293,38 +289,46 @@ async fn tls_failure(server_tls: ServerTls, tweak: impl FnOnce(&mut Config)) -> 
     e
 }
 
+/// Certificates the client must refuse: from a CA it does not trust, for
+/// another host name, and not matching its pin.
 #[tokio::test]
-async fn unknown_ca_is_refused() {
+async fn untrusted_certificates_are_refused() {
     let pki = TestPki::new();
     let other = TestPki::with_ca_name("other CA");
-    let e = tls_failure(ServerTls::new(&pki), |c| {
-        c.tls.ca_certificates = vec![other.ca_cert_der()];
-    })
-    .await;
-    assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
+    let wrong_name = pki.issue_server_cert(&["ftp.other.example"]);
+    let cases = [
+        (
+            "unknown CA",
+            ServerTls::new(&pki),
+            other.ca_cert_der(),
+            None,
+        ),
+        (
+            "wrong host name",
+            ServerTls::new(&pki).server_cert(wrong_name),
+            pki.ca_cert_der(),
+            None,
+        ),
+        (
+            "pin mismatch",
+            ServerTls::new(&pki),
+            pki.ca_cert_der(),
+            Some(Pin::Certificate([0u8; 32])),
+        ),
+    ];
+    for (name, server_tls, ca, pin) in cases {
+        let e = tls_failure(server_tls, |c| {
+            c.tls.ca_certificates = vec![ca];
+            c.tls.pin = pin;
+        })
+        .await;
+        assert_eq!(e.kind(), ErrorKind::Certificate, "{name}: {e:?}");
+    }
 }
 
 #[tokio::test]
-async fn wrong_host_name_is_refused() {
+async fn a_matching_pin_works() {
     let pki = TestPki::new();
-    let cert = pki.issue_server_cert(&["ftp.other.example"]);
-    let e = tls_failure(ServerTls::new(&pki).server_cert(cert), |c| {
-        c.tls.ca_certificates = vec![pki.ca_cert_der()];
-    })
-    .await;
-    assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
-}
-
-#[tokio::test]
-async fn pin_mismatch_is_refused_and_a_matching_pin_works() {
-    let pki = TestPki::new();
-    let e = tls_failure(ServerTls::new(&pki), |c| {
-        c.tls.ca_certificates = vec![pki.ca_cert_der()];
-        c.tls.pin = Some(Pin::Certificate([0u8; 32]));
-    })
-    .await;
-    assert_eq!(e.kind(), ErrorKind::Certificate, "{e:?}");
-
     let fingerprint = ftpkit::tls::CertificateInfo::parse(&pki.server_cert().cert_der())
         .unwrap()
         .sha256;
