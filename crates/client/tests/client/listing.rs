@@ -29,6 +29,20 @@ async fn listed(c: &mut Client, path: &str) -> Vec<String> {
     entry_names(&list_rows(c, Some(path)).await)
 }
 
+/// `PWD` answered `home`, then `CWD dir`: the client enters a directory
+/// to list it from inside.
+fn enters(s: Script, home: &str, dir: &str) -> Script {
+    s.expect("PWD")
+        .reply(format!("257 \"{home}\" is the current directory\r\n"))
+        .expect_line(format!("CWD {dir}"))
+        .reply("250 ok\r\n")
+}
+
+/// `CWD home`: the client goes back where it was before the listing.
+fn leaves(s: Script, home: &str) -> Script {
+    s.expect_line(format!("CWD {home}")).reply("250 ok\r\n")
+}
+
 const LS: &[u8] = b"-rw-r--r--    1 0        0              5 Jan 02  2024 a.txt\r\n";
 
 #[tokio::test]
@@ -67,16 +81,8 @@ async fn without_feat_a_working_mlsd_is_used() {
 /// is listed from inside, and the next call comes back.
 #[tokio::test]
 async fn a_path_with_a_space_is_listed_from_inside_and_left_after() {
-    let s = with_feat(" EPSV\r\n SIZE\r\n")
-        .expect("PWD")
-        .reply("257 \"/home/alice\" is the current directory\r\n")
-        .expect_line("CWD dir/c d")
-        .reply("250 ok\r\n");
-    let s = s
-        .epsv_send("LIST", LS)
-        .expect_line("CWD /home/alice")
-        .reply("250 ok\r\n")
-        .sized("a.txt", 5);
+    let s = enters(with_feat(" EPSV\r\n SIZE\r\n"), "/home/alice", "dir/c d");
+    let s = leaves(s.epsv_send("LIST", LS), "/home/alice").sized("a.txt", 5);
     let (server, mut c) = common::start(s, config).await;
     assert_eq!(listed(&mut c, "dir/c d").await, ["a.txt"]);
     // Relative paths mean what they meant before the listing.
@@ -86,20 +92,15 @@ async fn a_path_with_a_space_is_listed_from_inside_and_left_after() {
 
 #[tokio::test]
 async fn a_listing_dropped_inside_its_directory_still_comes_back() {
-    let s = with_feat(" EPSV\r\n")
-        .expect("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("CWD -odd")
-        .reply("250 ok\r\n")
+    let s = enters(with_feat(" EPSV\r\n"), "/", "-odd")
         .epsv_open("LIST", "150 listing\r\n")
         .data_send(LS)
         .expect("ABOR")
         .reply("426 aborted\r\n226 ABOR ok\r\n")
+        // The PWD that checks the session after the abort.
         .expect("PWD")
-        .reply("257 \"/\"\r\n")
-        .expect_line("CWD /")
-        .reply("250 ok\r\n")
-        .noop();
+        .reply("257 \"/\"\r\n");
+    let s = leaves(s, "/").noop();
     let (server, mut c) = common::start(s, config).await;
     {
         let mut st = Box::pin(ops::list_stream(&mut c, Some("-odd")));
