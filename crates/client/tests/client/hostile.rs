@@ -94,6 +94,21 @@ async fn finish_recovered(server: ScriptedServer, mut c: Client) {
     finish_sent(server, c, &["EPSV", "RETR", "ABOR", "PWD", "NOOP"]).await;
 }
 
+/// Downloads `f` from a server playing `script`: it must bring `want` and
+/// end in `226`, after which a `NOOP` works and nothing else is sent. What
+/// is known about the download.
+async fn download_then_noop(script: Script, want: &[u8]) -> ftpkit::TransferInfo {
+    let (server, mut c) = start(script).await;
+    let mut dl = c.retr("f").await.unwrap();
+    assert_eq!(read_all(&mut dl).await.unwrap(), want);
+    let info = dl.info().clone();
+    assert_eq!(info.completion.as_ref().unwrap().code().as_u16(), 226);
+    drop(dl);
+    c.noop().await.unwrap();
+    finish_sent(server, c, &["EPSV", "RETR", "NOOP"]).await;
+    info
+}
+
 /// Every command line ends in CRLF and carries no other CR, LF or NUL.
 #[track_caller]
 fn assert_lines_clean(t: &Transcript) {
@@ -418,14 +433,8 @@ async fn several_replies_in_one_packet_work() {
         .reply("150 here\r\n226 done\r\n")
         .noop()
         .expect_eof();
-    let (server, mut c) = start(script).await;
-    let mut dl = c.retr("f").await.unwrap();
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"data");
-    assert_eq!(dl.info().mark.as_ref().unwrap().code().as_u16(), 150);
-    assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
-    drop(dl);
-    c.noop().await.unwrap();
-    finish_sent(server, c, &["EPSV", "RETR", "NOOP"]).await;
+    let info = download_then_noop(script, b"data").await;
+    assert_eq!(info.mark.as_ref().unwrap().code().as_u16(), 150);
 }
 
 // ----- TLS downgrades ----------------------------------------------------
@@ -897,15 +906,9 @@ async fn data_after_the_226_is_harmless() {
         .data_close()
         .noop()
         .expect_eof();
-    let (server, mut c) = start(script).await;
-    let mut dl = c.retr("f").await.unwrap();
     // The client reads the data connection to its end: nothing is lost,
     // nothing is mistaken for a reply.
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"before and after");
-    assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
-    drop(dl);
-    c.noop().await.unwrap();
-    finish_sent(server, c, &["EPSV", "RETR", "NOOP"]).await;
+    download_then_noop(script, b"before and after").await;
 }
 
 #[tokio::test]
@@ -944,13 +947,7 @@ async fn completion_without_a_mark_after_data() {
         .reply("226 done\r\n")
         .noop()
         .expect_eof();
-    let (server, mut c) = start(script).await;
-    let mut dl = c.retr("f").await.unwrap();
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"no mark");
-    assert_eq!(dl.info().completion.as_ref().unwrap().code().as_u16(), 226);
-    drop(dl);
-    c.noop().await.unwrap();
-    finish(server, c).await;
+    download_then_noop(script, b"no mark").await;
 }
 
 // ----- slow servers ------------------------------------------------------
