@@ -16,7 +16,7 @@ use crate::common::{self, finish, read_all, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode, PassiveAddress};
 use ftpkit::{Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, TlsExpect, Transcript};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 /// The default deadline of these tests; specific ones are shorter.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -661,56 +661,66 @@ async fn foreign_connect(target: SocketAddr) -> ForeignOutcome {
     (got, r.is_ok())
 }
 
-#[tokio::test]
-async fn active_connection_from_a_foreign_address_is_refused_and_the_real_one_used() {
+/// The login, an `EPRT` answered after a foreign peer connected to the
+/// client's listener, and `STOR up.bin` answered `150`; and where what that
+/// peer saw arrives. `None` where `127.0.0.2` cannot be bound (then
+/// ActiveListener's own unit test covers the check with a fake control
+/// peer).
+fn foreign_stor() -> Option<(Script, mpsc::Receiver<ForeignOutcome>)> {
     if std::net::TcpListener::bind((FOREIGN, 0)).is_err() {
-        // 127.0.0.2 not usable here; ActiveListener's own unit test covers
-        // the check with a fake control peer.
         eprintln!("skipped: cannot bind 127.0.0.2");
-        return;
+        return None;
     }
     let (tx, rx) = mpsc::channel();
     let script = eprt_then_foreign_connect(plain_login(), tx)
         .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
-        .delay(Duration::from_millis(100))
-        .active_connect()
-        .data_recv_to_end()
-        .reply("226 stored\r\n")
-        .expect_eof();
-    let server = ScriptedServer::start(script).await;
-    let mut cfg = active(&server);
-    cfg.timeouts.accept = DEADLINE;
-    let mut c = Client::connect(cfg).await.unwrap();
-    let mut up = c.stor("up.bin").await.unwrap();
-    up.write_all(b"for the server only").await.unwrap();
-    up.shutdown().await.unwrap();
-    drop(up);
-    let t = finish(server, c).await;
-    assert_eq!(t.data_received(), [&b"for the server only"[..]]);
+        .reply("150 go\r\n");
+    Some((script, rx))
+}
+
+/// The foreign peer of [`foreign_stor`] got nothing and was shut out.
+fn assert_foreign_shut_out(rx: &mpsc::Receiver<ForeignOutcome>) {
     let (foreign_got, ended) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(foreign_got.is_empty(), "upload leaked to a foreign peer");
     assert!(ended, "the foreign connection was not closed");
 }
 
 #[tokio::test]
-async fn active_connection_only_from_a_foreign_address_hits_the_accept_deadline() {
-    if std::net::TcpListener::bind((FOREIGN, 0)).is_err() {
-        eprintln!("skipped: cannot bind 127.0.0.2");
+async fn active_connection_from_a_foreign_address_is_refused_and_the_real_one_used() {
+    let Some((script, rx)) = foreign_stor() else {
         return;
-    }
-    let (tx, rx) = mpsc::channel();
-    let script = eprt_then_foreign_connect(plain_login(), tx)
-        .expect_line("STOR up.bin")
-        .reply("150 go\r\n")
+    };
+    let script = script
+        .delay(Duration::from_millis(100))
+        .active_connect()
+        .data_recv_to_end()
+        .reply("226 stored\r\n")
         .expect_eof();
+    let (server, mut c) = common::start(script, |server| {
+        let mut cfg = active(server);
+        cfg.timeouts.accept = DEADLINE;
+        cfg
+    })
+    .await;
+    let mut up = c.stor("up.bin").await.unwrap();
+    common::write_and_close(&mut up, b"for the server only").await;
+    drop(up);
+    let t = finish(server, c).await;
+    assert_eq!(t.data_received(), [&b"for the server only"[..]]);
+    assert_foreign_shut_out(&rx);
+}
+
+#[tokio::test]
+async fn active_connection_only_from_a_foreign_address_hits_the_accept_deadline() {
+    let Some((script, rx)) = foreign_stor() else {
+        return;
+    };
+    let script = script.expect_eof();
     let (server, mut c) = common::start(script, active).await;
     let e = c.stor("up.bin").await.err().unwrap();
     assert_error(&e, ErrorKind::Timeout, None);
     finish_sent(server, c, &["EPRT", "STOR"]).await;
-    let (foreign_got, ended) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert!(foreign_got.is_empty());
-    assert!(ended, "the foreign connection was not closed");
+    assert_foreign_shut_out(&rx);
 }
 
 // ----- stalls ------------------------------------------------------------
