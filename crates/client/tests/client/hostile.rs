@@ -439,45 +439,44 @@ async fn several_replies_in_one_packet_work() {
 
 // ----- TLS downgrades ----------------------------------------------------
 
+/// Connects with explicit TLS to a server playing `script` to its end,
+/// which must fail with `kind`: what the server saw.
+async fn refused_with(script: Script, kind: ErrorKind) -> Transcript {
+    let (e, t) = common::refused_explicit(script.expect_eof(), &TestPki::new()).await;
+    assert_error(&e, kind, None);
+    t
+}
+
 #[tokio::test]
 async fn replies_sent_before_the_tls_handshake_are_refused() {
     let script = common::auth_tls()
         // Injected plaintext replies riding behind the 234 (CVE-2021-22947).
-        .send_then_tls("234 go\r\n", "331 pw\r\n230 logged in\r\n")
-        .expect_eof();
-    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
-    assert_error(&e, ErrorKind::Protocol, None);
+        .send_then_tls("234 go\r\n", "331 pw\r\n230 logged in\r\n");
+    let t = refused_with(script, ErrorKind::Protocol).await;
     assert_eq!(t.verbs(), ["AUTH"], "no USER/PASS:\n{t}");
     assert!(t.control_tls().is_empty(), "no handshake either:\n{t}");
 }
 
 #[tokio::test]
 async fn greeting_230_while_tls_is_required_is_a_downgrade() {
-    let script = Script::new()
-        .send("230 welcome, no password needed\r\n")
-        .expect_eof();
-    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
-    assert_error(&e, ErrorKind::Downgrade, None);
+    let script = Script::new().send("230 welcome, no password needed\r\n");
+    let t = refused_with(script, ErrorKind::Downgrade).await;
     t.assert_ok();
     assert!(t.verbs().is_empty(), "nothing at all:\n{t}");
 }
 
 #[tokio::test]
 async fn auth_answered_500_is_a_downgrade() {
-    let script = common::auth_tls()
-        .reply("500 AUTH not understood\r\n")
-        .expect_eof();
-    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
-    assert_error(&e, ErrorKind::Downgrade, None);
+    let script = common::auth_tls().reply("500 AUTH not understood\r\n");
+    let t = refused_with(script, ErrorKind::Downgrade).await;
     t.assert_ok();
     assert_eq!(t.verbs(), ["AUTH"], "no USER/PASS in the clear:\n{t}");
 }
 
 #[tokio::test]
 async fn prot_p_refused_is_a_downgrade() {
-    let script = common::tls_login_to_prot("534 PROT P refused by policy\r\n").expect_eof();
-    let (e, t) = common::refused_explicit(script, &TestPki::new()).await;
-    assert_error(&e, ErrorKind::Downgrade, None);
+    let script = common::tls_login_to_prot("534 PROT P refused by policy\r\n");
+    let t = refused_with(script, ErrorKind::Downgrade).await;
     t.assert_ok();
     assert_eq!(t.verbs(), ["AUTH", "USER", "PASS", "PBSZ", "PROT"]);
     // USER and PASS only travelled after the handshake.
