@@ -313,47 +313,33 @@ async fn epsv_address_field_pointing_elsewhere_is_ignored() {
 
 // ----- reply framing ----------------------------------------------------
 
-/// After login, `PWD` is answered with `reply`; the client must fail with a
-/// protocol error and send nothing more.
-async fn fatal_pwd_reply(reply: Vec<u8>) -> ftpkit::Error {
-    let script = plain_login().expect("PWD").send(reply).expect_eof();
-    let (server, mut c) = start(script).await;
-    let e = c.pwd().await.unwrap_err();
-    // Nothing after the error.
-    finish_broken(server, c, &["PWD"]).await;
-    e
-}
-
+/// Replies that break the framing: after login, `PWD` answered with any of
+/// them fails with a protocol error, and the client sends nothing more.
 #[tokio::test]
-async fn reply_line_of_17_kb_is_a_protocol_error() {
-    let mut reply = b"257 \"/".to_vec();
-    reply.extend(std::iter::repeat_n(b'a', 17 * 1024));
-    reply.extend_from_slice(b"\"\r\n");
-    let e = fatal_pwd_reply(reply).await;
-    assert_error(&e, ErrorKind::Protocol, None);
-}
-
-#[tokio::test]
-async fn ten_thousand_continuation_lines_are_a_protocol_error() {
-    let mut reply = b"257-\"/\" is it\r\n".to_vec();
+async fn malformed_replies_are_fatal_protocol_errors() {
+    let mut line_of_17_kb = b"257 \"/".to_vec();
+    line_of_17_kb.extend(std::iter::repeat_n(b'a', 17 * 1024));
+    line_of_17_kb.extend_from_slice(b"\"\r\n");
+    let mut ten_thousand_lines = b"257-\"/\" is it\r\n".to_vec();
     for _ in 0..10_000 {
-        reply.extend_from_slice(b" more\r\n");
+        ten_thousand_lines.extend_from_slice(b" more\r\n");
     }
-    reply.extend_from_slice(b"257 end\r\n");
-    let e = fatal_pwd_reply(reply).await;
-    assert_error(&e, ErrorKind::Protocol, None);
-}
-
-#[tokio::test]
-async fn nul_in_a_reply_is_a_protocol_error() {
-    let e = fatal_pwd_reply(b"257 \"/a\0b\" is current\r\n".to_vec()).await;
-    assert_error(&e, ErrorKind::Protocol, None);
-}
-
-#[tokio::test]
-async fn malformed_reply_code_is_a_protocol_error() {
-    let e = fatal_pwd_reply(b"25x \"/\"\r\n".to_vec()).await;
-    assert_error(&e, ErrorKind::Protocol, None);
+    ten_thousand_lines.extend_from_slice(b"257 end\r\n");
+    let cases = [
+        ("a line of 17 KB", line_of_17_kb),
+        ("10000 continuation lines", ten_thousand_lines),
+        ("NUL", b"257 \"/a\0b\" is current\r\n".to_vec()),
+        ("malformed code", b"25x \"/\"\r\n".to_vec()),
+    ];
+    for (name, reply) in cases {
+        let script = plain_login().expect("PWD").send(reply).expect_eof();
+        let (server, mut c) = start(script).await;
+        let e = c.pwd().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{name}: {e:?}");
+        assert!(e.reply().is_none(), "{name}: {e:?}");
+        // Nothing after the error.
+        finish_broken(server, c, &["PWD"]).await;
+    }
 }
 
 #[tokio::test]
