@@ -130,13 +130,25 @@ fn assert_error(e: &ftpkit::Error, kind: ErrorKind, code: Option<u16>) {
 
 // ----- 227 ---------------------------------------------------------------
 
-/// EPSV refused so that PASV is used, then the 227 reply `pasv`.
-fn pasv_script(pasv: &str) -> Script {
+/// EPSV refused so that PASV is used, for the test to answer.
+fn pasv_after_refused_epsv() -> Script {
     plain_login()
         .expect("EPSV")
         .reply("502 no EPSV\r\n")
         .expect("PASV")
-        .reply(pasv)
+}
+
+/// [`pasv_after_refused_epsv`], then the 227 reply `pasv`.
+fn pasv_script(pasv: &str) -> Script {
+    pasv_after_refused_epsv().reply(pasv)
+}
+
+/// [`pasv_after_refused_epsv`] answered with the foreign host and the port
+/// of a listener on 127.0.0.1.
+fn foreign_pasv() -> Script {
+    pasv_after_refused_epsv()
+        .passive_listen()
+        .reply_pasv_with_host(FOREIGN.octets())
 }
 
 #[tokio::test]
@@ -164,10 +176,7 @@ async fn pasv_port_zero_is_a_protocol_error_and_retr_is_never_sent() {
 
 #[tokio::test]
 async fn pasv_with_text_around_the_numbers_works() {
-    let script = plain_login()
-        .expect("EPSV")
-        .reply("502 no EPSV\r\n")
-        .expect("PASV")
+    let script = pasv_after_refused_epsv()
         .passive_listen()
         .send_with(|ctx| {
             let port = ctx.data_addr.unwrap().port();
@@ -181,27 +190,21 @@ async fn pasv_with_text_around_the_numbers_works() {
         .send_data("RETR f", b"payload")
         .expect_eof();
     let (server, mut c) = start(script).await;
-    let mut dl = c.retr("f").await.unwrap();
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"payload");
-    drop(dl);
+    assert_eq!(common::download(&mut c, "f").await, b"payload");
     let t = finish(server, c).await;
     assert_lines_clean(&t);
 }
 
 #[tokio::test]
 async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
-    let script = plain_login()
-        .expect("EPSV")
-        .reply("502 no EPSV\r\n")
-        .expect("PASV")
-        .passive_listen()
-        .reply_pasv_with_host(FOREIGN.octets())
+    let script = foreign_pasv()
         .send_data("RETR f", b"from the control peer")
         .expect_eof();
     let (server, mut c) = start(script).await;
-    let mut dl = c.retr("f").await.unwrap();
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"from the control peer");
-    drop(dl);
+    assert_eq!(
+        common::download(&mut c, "f").await,
+        b"from the control peer"
+    );
     let t = finish(server, c).await;
     let d = t.data_connections();
     assert_eq!(d.len(), 1);
@@ -211,12 +214,7 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
 
 #[tokio::test]
 async fn pasv_to_a_foreign_host_with_trust_reply_goes_there_and_fails_fast() {
-    let script = plain_login()
-        .expect("EPSV")
-        .reply("502 no EPSV\r\n")
-        .expect("PASV")
-        .passive_listen()
-        .reply_pasv_with_host(FOREIGN.octets())
+    let script = foreign_pasv()
         .expect_line("RETR f")
         // Nobody connects to the real listener (127.0.0.1), and the server
         // says nothing: the client's failure is its own.
