@@ -441,20 +441,27 @@ async fn replies_sent_before_the_tls_handshake_are_refused() {
     assert!(t.control_tls().is_empty(), "no handshake either:\n{t}");
 }
 
+/// A server that skips TLS while it is required: logged in by the greeting
+/// (nothing is sent at all), or refusing `AUTH` (no USER/PASS in the clear).
 #[tokio::test]
-async fn greeting_230_while_tls_is_required_is_a_downgrade() {
-    let script = Script::new().send("230 welcome, no password needed\r\n");
-    let t = refused_with(script, ErrorKind::Downgrade).await;
-    t.assert_ok();
-    assert!(t.verbs().is_empty(), "nothing at all:\n{t}");
-}
-
-#[tokio::test]
-async fn auth_answered_500_is_a_downgrade() {
-    let script = common::auth_tls().reply("500 AUTH not understood\r\n");
-    let t = refused_with(script, ErrorKind::Downgrade).await;
-    t.assert_ok();
-    assert_eq!(t.verbs(), ["AUTH"], "no USER/PASS in the clear:\n{t}");
+async fn a_server_without_tls_is_a_downgrade() {
+    let cases = [
+        (
+            "greeting 230",
+            Script::new().send("230 welcome, no password needed\r\n"),
+            &[][..],
+        ),
+        (
+            "AUTH answered 500",
+            common::auth_tls().reply("500 AUTH not understood\r\n"),
+            &["AUTH"],
+        ),
+    ];
+    for (name, script, verbs) in cases {
+        let t = refused_with(script, ErrorKind::Downgrade).await;
+        t.assert_ok();
+        assert_eq!(t.verbs(), verbs, "{name}:\n{t}");
+    }
 }
 
 #[tokio::test]
