@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use crate::common::{self, finish, read_all, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode, PassiveAddress};
-use ftpkit::{Client, Config, Credentials, EntryKind, ErrorKind, ListLine, RawName, Security};
+use ftpkit::{
+    Client, Config, Credentials, Entry, EntryKind, ErrorKind, ListLine, RawName, Security,
+};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki, TlsExpect, Transcript};
 use tokio::io::AsyncReadExt;
 
@@ -793,6 +795,15 @@ fn assert_names(names: &[RawName]) {
     assert!(names[HOSTILE_NAMES.len()].is_safe_component());
 }
 
+/// [`assert_names`] of `entries`, and `..` among them a parent directory.
+#[track_caller]
+fn assert_entries<'a>(entries: impl IntoIterator<Item = &'a Entry>) {
+    let entries: Vec<&Entry> = entries.into_iter().collect();
+    let names: Vec<RawName> = entries.iter().map(|e| e.name.clone()).collect();
+    assert_names(&names);
+    assert_eq!(entries[1].kind, EntryKind::ParentDir);
+}
+
 #[tokio::test]
 async fn list_returns_hostile_names_as_unsafe_entries() {
     let data = listing(&HOSTILE_NAMES, |n| {
@@ -801,8 +812,7 @@ async fn list_returns_hostile_names_as_unsafe_entries() {
         row.extend_from_slice(n);
         row
     });
-    let server = ScriptedServer::start(listing_script("LIST", data)).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(listing_script("LIST", data)).await;
     let list = c.list(None).await.unwrap();
     let entries: Vec<_> = list
         .iter()
@@ -811,9 +821,7 @@ async fn list_returns_hostile_names_as_unsafe_entries() {
             other => panic!("not parsed: {other:?}"),
         })
         .collect();
-    let names: Vec<RawName> = entries.iter().map(|e| e.name.clone()).collect();
-    assert_names(&names);
-    assert_eq!(entries[1].kind, EntryKind::ParentDir);
+    assert_entries(entries);
     finish(server, c).await;
 }
 
@@ -828,20 +836,15 @@ async fn mlsd_returns_hostile_names_as_unsafe_entries() {
         row.extend_from_slice(n);
         row
     });
-    let server = ScriptedServer::start(listing_script("MLSD", data)).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
-    let entries = c.mlsd(None).await.unwrap();
-    let names: Vec<RawName> = entries.iter().map(|e| e.name.clone()).collect();
-    assert_names(&names);
-    assert_eq!(entries[1].kind, EntryKind::ParentDir);
+    let (server, mut c) = start(listing_script("MLSD", data)).await;
+    assert_entries(&c.mlsd(None).await.unwrap());
     finish(server, c).await;
 }
 
 #[tokio::test]
 async fn nlst_returns_hostile_names_as_unsafe() {
     let data = listing(&HOSTILE_NAMES, <[u8]>::to_vec);
-    let server = ScriptedServer::start(listing_script("NLST", data)).await;
-    let mut c = Client::connect(plain(&server)).await.unwrap();
+    let (server, mut c) = start(listing_script("NLST", data)).await;
     let names = c.nlst(None).await.unwrap();
     assert_names(&names);
     finish(server, c).await;
