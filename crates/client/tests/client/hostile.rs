@@ -153,27 +153,29 @@ fn foreign_pasv() -> Script {
         .reply_pasv_with_host(FOREIGN.octets())
 }
 
-#[tokio::test]
-async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
-    let script = pasv_script("227 Entering Passive Mode (256,0,0,1,4,1).\r\n")
-        .noop()
-        .expect_eof();
-    let (server, mut c) = start(script).await;
+/// A download from a server playing `script`, whose passive reply is
+/// refused as a protocol error; then a `NOOP`. The client must send `sent`
+/// after the login, and make no data connection.
+async fn refused_passive_reply(script: Script, sent: &[&str]) {
+    let (server, mut c) = start(script.noop().expect_eof()).await;
     let e = c.retr("f").await.err().unwrap();
     assert_error(&e, ErrorKind::Protocol, None);
     // The reply was well framed: the session is still usable.
     c.noop().await.unwrap();
-    let t = finish_sent(server, c, &["EPSV", "PASV", "NOOP"]).await;
+    let t = finish_sent(server, c, sent).await;
     assert!(t.data_connections().is_empty());
 }
 
 #[tokio::test]
+async fn pasv_number_above_255_is_a_protocol_error_and_retr_is_never_sent() {
+    let script = pasv_script("227 Entering Passive Mode (256,0,0,1,4,1).\r\n");
+    refused_passive_reply(script, &["EPSV", "PASV", "NOOP"]).await;
+}
+
+#[tokio::test]
 async fn pasv_port_zero_is_a_protocol_error_and_retr_is_never_sent() {
-    let script = pasv_script("227 Entering Passive Mode (127,0,0,1,0,0).\r\n").expect_eof();
-    let (server, mut c) = start(script).await;
-    let e = c.retr("f").await.err().unwrap();
-    assert_error(&e, ErrorKind::Protocol, None);
-    finish_sent(server, c, &["EPSV", "PASV"]).await;
+    let script = pasv_script("227 Entering Passive Mode (127,0,0,1,0,0).\r\n");
+    refused_passive_reply(script, &["EPSV", "PASV", "NOOP"]).await;
 }
 
 #[tokio::test]
@@ -245,15 +247,9 @@ async fn pasv_to_a_foreign_host_with_trust_reply_goes_there_and_fails_fast() {
 async fn epsv_port_above_65535_is_a_protocol_error() {
     let script = plain_login()
         .expect("EPSV")
-        .reply("229 Entering Extended Passive Mode (|||65536|)\r\n")
-        .noop()
-        .expect_eof();
-    let (server, mut c) = start(script).await;
-    let e = c.retr("f").await.err().unwrap();
-    assert_error(&e, ErrorKind::Protocol, None);
-    c.noop().await.unwrap();
+        .reply("229 Entering Extended Passive Mode (|||65536|)\r\n");
     // No fallback to PASV, no RETR.
-    finish_sent(server, c, &["EPSV", "NOOP"]).await;
+    refused_passive_reply(script, &["EPSV", "NOOP"]).await;
 }
 
 const EPSV_GARBAGE: [&str; 7] = [
