@@ -34,11 +34,12 @@ async fn start(script: Script) -> (ScriptedServer, Client) {
     common::start(script, |server| config(server, Security::None)).await
 }
 
-/// A server playing `script` with `pki`'s certificate and a client trusting
-/// it connected with explicit TLS.
-async fn start_tls(script: Script, pki: &TestPki) -> (ScriptedServer, Client) {
-    let server = ScriptedServer::start_tls(script, ServerTls::new(pki)).await;
-    let c = Client::connect(trusting(config(&server, Security::Explicit), pki))
+/// A server playing `script` with the certificate of a new PKI, and a
+/// client trusting that PKI connected with explicit TLS.
+async fn start_tls(script: Script) -> (ScriptedServer, Client) {
+    let pki = TestPki::new();
+    let server = ScriptedServer::start_tls(script, ServerTls::new(&pki)).await;
+    let c = Client::connect(trusting(config(&server, Security::Explicit), &pki))
         .await
         .unwrap();
     (server, c)
@@ -218,7 +219,6 @@ async fn stalled_reply_hits_the_deadline() {
 
 #[tokio::test]
 async fn explicit_tls_download_resumes_the_control_session() {
-    let pki = TestPki::new();
     let script = tls_login()
         .epsv()
         .expect("RETR")
@@ -227,7 +227,7 @@ async fn explicit_tls_download_resumes_the_control_session() {
         .data_send(b"secret data")
         .data_close()
         .reply("226 done\r\n");
-    let (server, mut c) = start_tls(script, &pki).await;
+    let (server, mut c) = start_tls(script).await;
     let info = c.tls_info().unwrap();
     assert!(info.peer_certificates[0]
         .subject_alt_names
@@ -473,16 +473,12 @@ async fn stou_reports_the_unique_name() {
 
 #[tokio::test]
 async fn tls_download_without_close_notify_is_reported_as_truncated() {
-    let pki = TestPki::new();
     let script = tls_login()
-        .epsv()
-        .expect("RETR")
-        .reply("150 here\r\n")
-        .data_accept()
+        .epsv_open("RETR f", "150 here\r\n")
         .data_send(vec![1u8; 100_000])
         .data_abort()
         .reply("226 done\r\n");
-    let (server, mut c) = start_tls(script, &pki).await;
+    let (server, mut c) = start_tls(script).await;
     let mut dl = c.retr("f").await.unwrap();
     let e = common::read_all(&mut dl).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated, "{e:?}");
@@ -493,9 +489,8 @@ async fn tls_download_without_close_notify_is_reported_as_truncated() {
 
 #[tokio::test]
 async fn upload_sends_close_notify_before_reading_the_reply() {
-    let pki = TestPki::new();
     let script = tls_login().epsv_receive("STOR f");
-    let (server, mut c) = start_tls(script, &pki).await;
+    let (server, mut c) = start_tls(script).await;
     let mut up = c.stor("f").await.unwrap();
     common::write_and_close(&mut up, &vec![9u8; 300_000]).await;
     drop(up);
@@ -517,13 +512,12 @@ async fn upload_sends_close_notify_before_reading_the_reply() {
 /// quotes it instead of rustls's "InvalidContentType".
 #[tokio::test]
 async fn plaintext_instead_of_a_handshake_is_quoted() {
-    let pki = TestPki::new();
     let script = common::auth_tls()
         .reply("234 go\r\n")
         // After the ClientHello has gone out.
         .delay(Duration::from_millis(200))
         .send("500 OOPS: SSL: cannot load RSA certificate\r\n");
-    let (e, _) = common::refused_explicit(script, &pki).await;
+    let (e, _) = common::refused_explicit(script, &TestPki::new()).await;
     assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
     let text = e.to_string();
     assert!(
