@@ -8,7 +8,7 @@ use crate::common::{self, finish, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::tls::Pin;
 use ftpkit::{Client, Config, ErrorKind, Security};
-use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
+use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki, Transcript};
 use tokio::io::AsyncReadExt;
 
 fn config(server: &ScriptedServer, security: Security) -> Config {
@@ -433,28 +433,31 @@ async fn eprt_refused_falls_back_to_port() {
     assert_eq!(t.data_received(), [&b"payload"[..]]);
 }
 
-#[tokio::test]
-async fn upload_resume_uses_appe_without_rest_stream() {
-    let script = plain_login_no_rest().epsv_receive("APPE part.bin");
+/// Resumes the upload of `part.bin` at byte 1000 to a server playing
+/// `script`, which must run as written: what the server saw.
+async fn resume_upload(script: Script) -> Transcript {
     let (server, mut c) = start(script).await;
     let mut up = c.stor_from("part.bin", 1000).await.unwrap();
     common::write_and_close(&mut up, b"the rest").await;
     drop(up);
-    let t = finish(server, c).await;
+    finish(server, c).await
+}
+
+#[tokio::test]
+async fn upload_resume_uses_appe_without_rest_stream() {
+    let t = resume_upload(plain_login_no_rest().epsv_receive("APPE part.bin")).await;
     assert!(!t.verbs().contains(&"REST".to_owned()));
 }
 
 #[tokio::test]
 async fn upload_resume_uses_rest_stor_with_rest_stream() {
-    let script = plain_login()
-        .epsv()
-        .rest(1000)
-        .receive_data("STOR part.bin");
-    let (server, mut c) = start(script).await;
-    let mut up = c.stor_from("part.bin", 1000).await.unwrap();
-    common::write_and_close(&mut up, b"the rest").await;
-    drop(up);
-    finish(server, c).await;
+    resume_upload(
+        plain_login()
+            .epsv()
+            .rest(1000)
+            .receive_data("STOR part.bin"),
+    )
+    .await;
 }
 
 #[tokio::test]
