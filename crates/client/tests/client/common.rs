@@ -212,6 +212,9 @@ pub(crate) trait ScriptExt {
     fn sized(self, path: &str, size: u64) -> Self;
     /// `REST offset`, accepted with `350`.
     fn rest(self, offset: u64) -> Self;
+    /// A `PORT` or `EPRT` command starting with `prefix` (the address the
+    /// client listens on; the port is its own), accepted with `200`.
+    fn active_address(self, prefix: &'static str) -> Self;
     /// `NOOP`, answered `200`.
     fn noop(self) -> Self;
     /// `QUIT`, answered `221`.
@@ -268,6 +271,13 @@ impl ScriptExt for Script {
     fn rest(self, offset: u64) -> Self {
         self.expect_line(format!("REST {offset}"))
             .reply("350 restarting\r\n")
+    }
+
+    fn active_address(self, prefix: &'static str) -> Self {
+        self.expect_matching(&format!("{prefix}<port>"), move |l| {
+            l.text().starts_with(prefix)
+        })
+        .reply("200 ok\r\n")
     }
 
     fn noop(self) -> Self {

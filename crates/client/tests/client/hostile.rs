@@ -602,10 +602,7 @@ fn active(server: &ScriptedServer) -> Config {
 #[tokio::test]
 async fn active_server_that_never_connects_hits_the_accept_deadline() {
     let script = plain_login()
-        .expect_matching("EPRT |1|127.0.0.1|port|", |l| {
-            l.text().starts_with("EPRT |1|127.0.0.1|")
-        })
-        .reply("200 ok\r\n")
+        .active_address("EPRT |1|127.0.0.1|")
         .expect_line("RETR f")
         .reply("150 connecting\r\n")
         .expect_eof();

@@ -381,10 +381,7 @@ async fn ipv6_passive_and_active() {
     assert_eq!(download_v6(script, DataMode::Passive).await, b"over v6");
 
     let script = plain_login()
-        .expect_matching("EPRT |2|::1|port|", |l| {
-            l.text().starts_with("EPRT |2|::1|")
-        })
-        .reply("200 ok\r\n")
+        .active_address("EPRT |2|::1|")
         .expect("RETR")
         .reply("150 connecting\r\n")
         .active_connect()
@@ -400,10 +397,7 @@ async fn eprt_refused_falls_back_to_port() {
     let script = plain_login()
         .expect("EPRT")
         .reply("500 EPRT not understood\r\n")
-        .expect_matching("PORT 127,0,0,1,p1,p2", |l| {
-            l.text().starts_with("PORT 127,0,0,1,")
-        })
-        .reply("200 ok\r\n")
+        .active_address("PORT 127,0,0,1,")
         .expect("STOR")
         .reply("150 go\r\n")
         .active_connect()
