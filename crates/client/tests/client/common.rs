@@ -80,6 +80,15 @@ pub(crate) async fn refused_explicit(script: Script, pki: &TestPki) -> (ftpkit::
     (e, server.finish().await)
 }
 
+/// `c` is broken for good: a `NOOP` fails without being sent.
+pub(crate) async fn assert_broken(c: &mut Client) {
+    assert!(c.is_broken());
+    assert_eq!(
+        c.noop().await.unwrap_err().kind(),
+        ftpkit::ErrorKind::Broken
+    );
+}
+
 /// Reads the whole of `path`, which must download without error.
 pub(crate) async fn download(c: &mut Client, path: &str) -> Vec<u8> {
     let mut dl = c.retr(path).await.unwrap();

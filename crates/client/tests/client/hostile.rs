@@ -83,8 +83,7 @@ async fn finish_sent(server: ScriptedServer, c: Client, verbs: &[&str]) -> Trans
 /// Checks that `c` is broken for good, then [`finish_sent`]: a broken
 /// client sends nothing more.
 async fn finish_broken(server: ScriptedServer, mut c: Client, verbs: &[&str]) -> Transcript {
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
+    common::assert_broken(&mut c).await;
     finish_sent(server, c, verbs).await
 }
 

@@ -187,34 +187,42 @@ async fn control_characters_in_arguments_send_nothing() {
     assert!(t.command_lines().iter().all(|l| l.is_crlf_terminated()));
 }
 
+/// A `PWD` that a 421 or a stalled reply fails leaves the client broken
+/// for good.
 #[tokio::test]
-async fn reply_421_mid_session_is_closed() {
-    let script = plain_login()
-        .expect("PWD")
-        .reply("421 Timeout, closing\r\n")
-        .close();
-    let (_server, mut c) = start(script).await;
-    let e = c.pwd().await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Closed);
-    assert_eq!(e.reply().unwrap().code().as_u16(), 421);
-    assert!(c.is_broken());
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
-}
-
-#[tokio::test]
-async fn stalled_reply_hits_the_deadline() {
-    let script = plain_login()
-        .expect("PWD")
-        .send_partial("257 \"/part")
-        .stall();
-    let (_server, mut c) = common::start(script, |server| {
-        let mut cfg = config(server, Security::None);
-        cfg.timeouts.reply = Duration::from_millis(300);
-        cfg
-    })
-    .await;
-    assert_eq!(c.pwd().await.unwrap_err().kind(), ErrorKind::Timeout);
-    assert_eq!(c.noop().await.unwrap_err().kind(), ErrorKind::Broken);
+async fn reply_421_or_a_stall_breaks_the_session() {
+    let cases = [
+        (
+            "421",
+            plain_login()
+                .expect("PWD")
+                .reply("421 Timeout, closing\r\n")
+                .close(),
+            ErrorKind::Closed,
+            Some(421),
+        ),
+        (
+            "stalled reply",
+            plain_login()
+                .expect("PWD")
+                .send_partial("257 \"/part")
+                .stall(),
+            ErrorKind::Timeout,
+            None,
+        ),
+    ];
+    for (name, script, kind, code) in cases {
+        let (_server, mut c) = common::start(script, |server| {
+            let mut cfg = config(server, Security::None);
+            cfg.timeouts.reply = Duration::from_millis(300);
+            cfg
+        })
+        .await;
+        let e = c.pwd().await.unwrap_err();
+        assert_eq!(e.kind(), kind, "{name}: {e:?}");
+        assert_eq!(e.reply().map(|r| r.code().as_u16()), code, "{name}: {e:?}");
+        common::assert_broken(&mut c).await;
+    }
 }
 
 #[tokio::test]
