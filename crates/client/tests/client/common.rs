@@ -338,6 +338,18 @@ pub(crate) async fn download_file(
     r
 }
 
+/// Downloads `f` from a server playing `script`, connected with the
+/// configuration `config` makes; the script must run as written. The
+/// bytes, and what the server saw.
+pub(crate) async fn download_from(
+    script: Script,
+    config: impl FnOnce(&ScriptedServer) -> Config,
+) -> (Vec<u8>, Transcript) {
+    let (server, mut c) = start(script, config).await;
+    let got = download(&mut c, "f").await;
+    (got, finish(server, c).await)
+}
+
 /// Reads a download to its end, returning the bytes or the ftpkit error.
 pub(crate) async fn read_all(dl: &mut ftpkit::Download<'_>) -> Result<Vec<u8>, ftpkit::Error> {
     let mut v = Vec::new();

@@ -192,9 +192,8 @@ async fn pasv_with_text_around_the_numbers_works() {
         })
         .send_data("RETR f", b"payload")
         .expect_eof();
-    let (server, mut c) = start(script).await;
-    assert_eq!(common::download(&mut c, "f").await, b"payload");
-    let t = finish(server, c).await;
+    let (got, t) = common::download_from(script, plain).await;
+    assert_eq!(got, b"payload");
     assert_lines_clean(&t);
 }
 
@@ -203,12 +202,8 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
     let script = foreign_pasv()
         .send_data("RETR f", b"from the control peer")
         .expect_eof();
-    let (server, mut c) = start(script).await;
-    assert_eq!(
-        common::download(&mut c, "f").await,
-        b"from the control peer"
-    );
-    let t = finish(server, c).await;
+    let (got, t) = common::download_from(script, plain).await;
+    assert_eq!(got, b"from the control peer");
     let d = t.data_connections();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].local.ip(), IpAddr::from(Ipv4Addr::LOCALHOST));
@@ -294,15 +289,14 @@ async fn epsv_address_field_pointing_elsewhere_is_ignored() {
         })
         .send_data("RETR f", b"x")
         .expect_eof();
-    let (server, mut c) = start_with(script, |cfg| {
+    let (got, t) = common::download_from(script, |server| {
+        let mut cfg = plain(server);
         // Even when 227 addresses are trusted, 229 carries only a port.
         cfg.passive_address = PassiveAddress::TrustReply;
+        cfg
     })
     .await;
-    let mut dl = c.retr("f").await.unwrap();
-    assert_eq!(read_all(&mut dl).await.unwrap(), b"x");
-    drop(dl);
-    let t = finish(server, c).await;
+    assert_eq!(got, b"x");
     assert_eq!(t.data_connections().len(), 1);
 }
 

@@ -97,9 +97,8 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
         // must connect to the control peer, 127.0.0.1, instead.
         .reply_pasv_with_host([127, 0, 0, 2])
         .send_data("RETR f", b"x");
-    let (server, mut c) = start(script).await;
-    assert_eq!(common::download(&mut c, "f").await, b"x");
-    let t = finish(server, c).await;
+    let (got, t) = common::download_from(script, |server| config(server, Security::None)).await;
+    assert_eq!(got, b"x");
     assert_eq!(
         t.data_connections()[0].local.ip(),
         std::net::IpAddr::from([127, 0, 0, 1])
