@@ -224,6 +224,8 @@ pub(crate) trait ScriptExt {
     /// A `PORT` or `EPRT` command starting with `prefix` (the address the
     /// client listens on; the port is its own), accepted with `200`.
     fn active_address(self, prefix: &'static str) -> Self;
+    /// `PWD`, answered with `path`.
+    fn pwd(self, path: &str) -> Self;
     /// `NOOP`, answered `200`.
     fn noop(self) -> Self;
     /// `QUIT`, answered `221`.
@@ -289,6 +291,10 @@ impl ScriptExt for Script {
         .reply("200 ok\r\n")
     }
 
+    fn pwd(self, path: &str) -> Self {
+        self.expect_line("PWD").reply(format!("257 \"{path}\"\r\n"))
+    }
+
     fn noop(self) -> Self {
         self.expect_line("NOOP").reply("200 ok\r\n")
     }
@@ -298,7 +304,7 @@ impl ScriptExt for Script {
     }
 
     fn after_abort_noop(self) -> Self {
-        self.expect_line("PWD").reply("257 \"/\"\r\n").noop()
+        self.pwd("/").noop()
     }
 }
 

@@ -98,8 +98,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         .expect("ABOR")
         .reply("426 aborted\r\n226 ABOR ok\r\n")
         // The PWD that checks the session after the abort.
-        .expect("PWD")
-        .reply("257 \"/\"\r\n");
+        .pwd("/");
     let s = leaves(s, "/").noop();
     let (server, mut c) = common::start(s, config).await;
     {

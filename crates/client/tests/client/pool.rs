@@ -83,12 +83,7 @@ async fn assert_retried(pool: &Pool, cfg: &Config, local: PathBuf, retries: u32,
 
 #[tokio::test]
 async fn identical_config_reuses_the_connection() {
-    let script = alice()
-        .expect("PWD")
-        .reply("257 \"/\"\r\n")
-        .noop()
-        .expect("PWD")
-        .reply("257 \"/\"\r\n");
+    let script = alice().pwd("/").noop().pwd("/");
     let (server, cfg) = serve([script]).await;
     let pool = pool(|_| {});
     {
@@ -232,7 +227,7 @@ async fn each_differing_key_field_gets_its_own_connection() {
 #[tokio::test]
 async fn broken_connection_is_not_returned() {
     let first = alice().expect("PWD").disconnect();
-    let second = alice().expect("PWD").reply("257 \"/\"\r\n");
+    let second = alice().pwd("/");
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
     {
@@ -299,7 +294,7 @@ async fn already_complete_download_is_not_fetched_again() {
 async fn failed_health_check_reconnects() {
     // The server closes the idle session: NOOP gets 421.
     let first = alice().expect("NOOP").reply("421 timeout\r\n").disconnect();
-    let second = alice().expect("PWD").reply("257 \"/home\"\r\n");
+    let second = alice().pwd("/home");
     let (server, cfg) = serve([first, second]).await;
     let pool = pool(|_| {});
     drop(pool.get(&cfg).await.unwrap());
@@ -316,7 +311,7 @@ async fn failed_health_check_reconnects() {
 
 #[tokio::test]
 async fn no_health_check_hands_out_without_noop() {
-    let script = alice().expect("PWD").reply("257 \"/\"\r\n");
+    let script = alice().pwd("/");
     let (server, cfg) = serve([script]).await;
     let pool = pool(|c| c.health_check = HealthCheck::None);
     drop(pool.get(&cfg).await.unwrap());
