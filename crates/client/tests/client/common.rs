@@ -356,6 +356,12 @@ pub(crate) async fn download_from(
     (got, finish(server, c).await)
 }
 
+/// The session goes on: a `NOOP` works; then [`finish`].
+pub(crate) async fn finish_after_noop(server: ScriptedServer, mut client: Client) -> Transcript {
+    client.noop().await.unwrap();
+    finish(server, client).await
+}
+
 /// Reads a download to its end, returning the bytes or the ftpkit error.
 pub(crate) async fn read_all(dl: &mut ftpkit::Download<'_>) -> Result<Vec<u8>, ftpkit::Error> {
     let mut v = Vec::new();

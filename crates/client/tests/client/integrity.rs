@@ -121,8 +121,7 @@ async fn rest_answered_with_another_offset_is_refused_before_any_byte() {
     assert_eq!(e.kind(), ErrorKind::RestartRefused, "{e:?}");
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(350));
     // No RETR was sent, the marker was cleared, and the session goes on.
-    c.noop().await.unwrap();
-    let t = finish(server, c).await;
+    let t = common::finish_after_noop(server, c).await;
     assert!(!t.verbs().iter().any(|v| v == "RETR"), "{t}");
 }
 
@@ -156,8 +155,7 @@ async fn a_dropped_upload_is_reset_and_aborted_never_completed() {
     up.write_all(&vec![5u8; 256 * 1024]).await.unwrap();
     drop(up);
     // The next call aborts first, and is itself a plain success.
-    c.noop().await.unwrap();
-    let t = finish(server, c).await;
+    let t = common::finish_after_noop(server, c).await;
     assert_reset(&t);
 }
 
@@ -167,8 +165,7 @@ async fn upload_abort_resets_and_waits_for_the_abort() {
     let mut up = c.stor("up.bin").await.unwrap();
     up.write_all(b"half a file").await.unwrap();
     up.abort().await.unwrap();
-    c.noop().await.unwrap();
-    let t = finish(server, c).await;
+    let t = common::finish_after_noop(server, c).await;
     assert_reset(&t);
 }
 
@@ -200,8 +197,7 @@ async fn a_download_dropped_after_its_226_leaves_the_session_in_step() {
     let mut first = [0u8; 10];
     dl.read_exact(&mut first).await.unwrap();
     drop(dl);
-    c.noop().await.unwrap();
-    finish(server, c).await;
+    common::finish_after_noop(server, c).await;
 }
 
 #[tokio::test]

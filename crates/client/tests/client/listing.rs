@@ -106,8 +106,7 @@ async fn a_listing_dropped_inside_its_directory_still_comes_back() {
         assert!(matches!(st.next().await, Some(Ok(ListLine::Entry(_)))));
         // Dropped before its end.
     }
-    c.noop().await.unwrap();
-    finish(server, c).await;
+    common::finish_after_noop(server, c).await;
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{self, finish, ScriptExt};
+use crate::common::{self, ScriptExt};
 use ftpkit::{Client, Config, ErrorKind};
 use ftpkit_testkit::{Script, ScriptedServer, ServerTls, TestPki};
 
@@ -176,8 +176,7 @@ async fn a_second_refusal_is_a_typed_error_naming_the_cause() {
     assert!(source.contains("425"), "{source}");
     assert!(!e.to_string().contains("425"), "{e}");
     // The session is still usable.
-    c.noop().await.unwrap();
-    finish(server, c).await;
+    common::finish_after_noop(server, c).await;
 }
 
 #[tokio::test]

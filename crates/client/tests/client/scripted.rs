@@ -116,8 +116,7 @@ async fn missing_file_is_a_prompt_typed_550() {
     let e = c.retr("missing").await.err().unwrap();
     assert_eq!(e.kind(), ErrorKind::ServerReply);
     assert_eq!(e.reply().unwrap().code().as_u16(), 550);
-    c.noop().await.unwrap();
-    finish(server, c).await;
+    common::finish_after_noop(server, c).await;
 }
 
 #[tokio::test]
@@ -181,8 +180,7 @@ async fn control_characters_in_arguments_send_nothing() {
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{what}({bad:?})");
         }
     }
-    c.noop().await.unwrap();
-    let t = finish(server, c).await;
+    let t = common::finish_after_noop(server, c).await;
     assert!(t.command_lines().iter().all(|l| l.is_crlf_terminated()));
 }
 
