@@ -81,6 +81,25 @@ async fn assert_retried(pool: &Pool, cfg: &Config, local: PathBuf, retries: u32,
     std::fs::remove_file(&local).unwrap();
 }
 
+/// `retry_download` of `f.bin` with `retries` from a server playing
+/// `sessions`, which must fail after the scripts ran as written: the error,
+/// and the local path it was for.
+async fn failed_retry(
+    sessions: impl IntoIterator<Item = Script>,
+    tag: &str,
+    retries: u32,
+) -> (ftpkit::Error, PathBuf) {
+    let (server, cfg) = serve(sessions).await;
+    let pool = pool(|_| {});
+    let local = temp_path(tag);
+    let e = pool
+        .retry_download(&cfg, "f.bin", &local, retries)
+        .await
+        .unwrap_err();
+    server.finish().await.assert_ok();
+    (e, local)
+}
+
 #[tokio::test]
 async fn identical_config_reuses_the_connection() {
     let script = alice().pwd("/").noop().pwd("/");
@@ -416,13 +435,7 @@ async fn retry_download_gives_up_after_retries() {
     let first = cut_off(alice().sized("f.bin", 9).epsv(), b"x");
     let resumed = alice().sized("f.bin", 9).epsv().rest(1);
     let second = cut_off(resumed, b"x");
-    let (server, cfg) = serve([first, second]).await;
-    let pool = pool(|_| {});
-    let local = temp_path("giveup");
-    let e = pool
-        .retry_download(&cfg, "f.bin", &local, 1)
-        .await
-        .unwrap_err();
+    let (e, local) = failed_retry([first, second], "giveup", 1).await;
     assert!(e.is_transient(), "{e}");
     // Nothing at `local` claims to be the file: the partial data is only in
     // the `.part` file, which a later call starts over.
@@ -430,7 +443,6 @@ async fn retry_download_gives_up_after_retries() {
     let part = ftpkit::ops::part_path(&local);
     assert_eq!(std::fs::read(&part).unwrap(), b"xx");
     std::fs::remove_file(&part).unwrap();
-    server.finish().await.assert_ok();
 }
 
 #[tokio::test]
@@ -441,16 +453,9 @@ async fn retry_download_does_not_retry_permanent_errors() {
         .epsv()
         .expect("RETR")
         .reply("550 no such file\r\n");
-    let (server, cfg) = serve([script]).await;
-    let pool = pool(|_| {});
-    let local = temp_path("missing");
-    let e = pool
-        .retry_download(&cfg, "f.bin", &local, 3)
-        .await
-        .unwrap_err();
+    let (e, local) = failed_retry([script], "missing", 3).await;
     assert_eq!(e.reply().map(|r| r.code().as_u16()), Some(550));
     let _ = std::fs::remove_file(&local);
-    server.finish().await.assert_ok();
 }
 
 #[tokio::test]
