@@ -204,6 +204,12 @@ pub(crate) trait ScriptExt {
     fn epsv(self) -> Self;
     /// `PASV`, answered with the address of a new passive listener.
     fn pasv(self) -> Self;
+    /// `EPSV` refused, so that `PASV` comes, for the test to answer.
+    fn epsv_refused(self) -> Self;
+    /// [`epsv_refused`](Self::epsv_refused), and `PASV` answered with the
+    /// port of a listener on 127.0.0.1 but the host 127.0.0.2 (loopback,
+    /// nothing listens there).
+    fn foreign_pasv(self) -> Self;
     /// `line`, answered `150`, then `data` (nothing when it is empty) on a
     /// data connection accepted on the open listener, closed, and `226`.
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
@@ -242,6 +248,16 @@ impl ScriptExt for Script {
 
     fn pasv(self) -> Self {
         self.expect("PASV").passive_listen().reply_pasv()
+    }
+
+    fn epsv_refused(self) -> Self {
+        self.expect("EPSV").reply("502 no EPSV\r\n").expect("PASV")
+    }
+
+    fn foreign_pasv(self) -> Self {
+        self.epsv_refused()
+            .passive_listen()
+            .reply_pasv_with_host([127, 0, 0, 2])
     }
 
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {

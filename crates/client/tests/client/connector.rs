@@ -305,11 +305,7 @@ async fn socks5_passive_download() {
 async fn http_connect_pasv_download_with_auth() {
     let proxy = Proxy::start(Kind::Http, Some(("proxyuser", "pr0xy:pw"))).await;
     let script = plain_login()
-        .expect("EPSV")
-        .reply("502 no EPSV\r\n")
-        .expect("PASV")
-        .passive_listen()
-        .reply_pasv_with_host([127, 0, 0, 2])
+        .foreign_pasv()
         .send_data("RETR file.bin", b"through http")
         .quit();
     let server = ScriptedServer::start(script).await;

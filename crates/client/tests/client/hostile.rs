@@ -131,25 +131,9 @@ fn assert_error(e: &ftpkit::Error, kind: ErrorKind, code: Option<u16>) {
 
 // ----- 227 ---------------------------------------------------------------
 
-/// EPSV refused so that PASV is used, for the test to answer.
-fn pasv_after_refused_epsv() -> Script {
-    plain_login()
-        .expect("EPSV")
-        .reply("502 no EPSV\r\n")
-        .expect("PASV")
-}
-
-/// [`pasv_after_refused_epsv`], then the 227 reply `pasv`.
+/// EPSV refused so that PASV is used, then the 227 reply `pasv`.
 fn pasv_script(pasv: &str) -> Script {
-    pasv_after_refused_epsv().reply(pasv)
-}
-
-/// [`pasv_after_refused_epsv`] answered with the foreign host and the port
-/// of a listener on 127.0.0.1.
-fn foreign_pasv() -> Script {
-    pasv_after_refused_epsv()
-        .passive_listen()
-        .reply_pasv_with_host(FOREIGN.octets())
+    plain_login().epsv_refused().reply(pasv)
 }
 
 /// A download from a server playing `script`, whose passive reply is
@@ -179,7 +163,8 @@ async fn pasv_port_zero_is_a_protocol_error_and_retr_is_never_sent() {
 
 #[tokio::test]
 async fn pasv_with_text_around_the_numbers_works() {
-    let script = pasv_after_refused_epsv()
+    let script = plain_login()
+        .epsv_refused()
         .passive_listen()
         .send_with(|ctx| {
             let port = ctx.data_addr.unwrap().port();
@@ -199,7 +184,8 @@ async fn pasv_with_text_around_the_numbers_works() {
 
 #[tokio::test]
 async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
-    let script = foreign_pasv()
+    let script = plain_login()
+        .foreign_pasv()
         .send_data("RETR f", b"from the control peer")
         .expect_eof();
     let (got, t) = common::download_from(script, plain).await;
@@ -212,7 +198,8 @@ async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
 
 #[tokio::test]
 async fn pasv_to_a_foreign_host_with_trust_reply_goes_there_and_fails_fast() {
-    let script = foreign_pasv()
+    let script = plain_login()
+        .foreign_pasv()
         .expect_line("RETR f")
         // Nobody connects to the real listener (127.0.0.1), and the server
         // says nothing: the client's failure is its own.

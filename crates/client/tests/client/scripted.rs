@@ -88,15 +88,9 @@ async fn epsv_refused_falls_back_to_pasv_and_remembers() {
 
 #[tokio::test]
 async fn pasv_to_a_foreign_host_connects_to_the_control_peer() {
-    let script = plain_login()
-        .expect("EPSV")
-        .reply("502 no\r\n")
-        .expect("PASV")
-        .passive_listen()
-        // Advertise 127.0.0.2 (loopback, nothing listens there): the client
-        // must connect to the control peer, 127.0.0.1, instead.
-        .reply_pasv_with_host([127, 0, 0, 2])
-        .send_data("RETR f", b"x");
+    // Advertise 127.0.0.2 (loopback, nothing listens there): the client
+    // must connect to the control peer, 127.0.0.1, instead.
+    let script = plain_login().foreign_pasv().send_data("RETR f", b"x");
     let (got, t) = common::download_from(script, |server| config(server, Security::None)).await;
     assert_eq!(got, b"x");
     assert_eq!(
