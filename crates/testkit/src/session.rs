@@ -275,10 +275,13 @@ impl Session {
                     .ok_or_else(|| setup(name, "no data connection"))?;
                 let send = async {
                     match chunk {
+                        // No bytes: nothing to write (the loop below
+                        // would never advance).
+                        None if bytes.is_empty() => {}
                         None => {
                             // Larger writes than one row at a time.
-                            let block = bytes.repeat((65_536 / bytes.len().max(1)).max(1));
-                            let per_block = block.len() / bytes.len().max(1);
+                            let block = bytes.repeat((65_536 / bytes.len()).max(1));
+                            let per_block = block.len() / bytes.len();
                             let mut left = *repeat;
                             while left > 0 {
                                 let n = left.min(per_block);
