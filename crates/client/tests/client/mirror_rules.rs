@@ -452,3 +452,22 @@ async fn an_empty_directory_mirrors_to_nothing() {
     let (r, _) = mirror_scripted([s], &MirrorOptions::default()).await;
     assert_eq!(r.files_transferred, 0);
 }
+
+/// Issue #15: the report counts the mirror's control round trips. With the
+/// listing's exact size and time, each file costs two (`EPSV`, then `RETR`
+/// answered by its mark; the `226` comes without a new command), the
+/// listing two (`EPSV`, `MLSD`).
+#[tokio::test]
+async fn the_report_counts_round_trips() {
+    let s = mlsd(
+        login(),
+        "/",
+        b"type=file;size=3;modify=20240101000000; a\r\n\
+type=file;size=3;modify=20240101000000; b\r\n",
+    )
+    .epsv_send("RETR /a", b"aaa")
+    .epsv_send("RETR /b", b"bbb");
+    let (r, _) = mirror_scripted([s], &one_session()).await;
+    assert_eq!((r.files_transferred, r.errors.len()), (2, 0), "{r:?}");
+    assert_eq!(r.round_trips, 2 + 2 * 2, "{r:?}");
+}
