@@ -71,7 +71,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    resumes the TLS session: the token signs nothing for it).
     client.login(user.as_str(), password.as_str()).await?;
     let names = client.nlst(None).await?;
-    println!("logged in as {user}; {} names in the directory", names.len());
+    println!(
+        "logged in as {user}; {} names in the directory",
+        names.len()
+    );
     if let Some(t) = identity.token_info() {
         println!("the token made {} signatures", t.signatures);
     }

@@ -26,9 +26,9 @@ pub use ftpkit_data::SessionStats;
 pub(crate) use ftpkit_data::SessionTls;
 pub use identity::ClientIdentity;
 use identity::IdentityKey;
+pub use info::{CertificateInfo, ConnectionTls};
 #[cfg(feature = "pkcs11")]
 pub use token::{TokenCertificate, TokenInfo, TokenOptions, TokenPin, TokenSelector};
-pub use info::{CertificateInfo, ConnectionTls};
 pub use verify::Pin;
 
 use std::path::PathBuf;

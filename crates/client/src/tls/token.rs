@@ -150,8 +150,15 @@ pub struct TokenInfo {
 }
 
 impl ClientIdentity {
-    /// A client certificate whose private key stays on a PKCS#11 token: see
-    /// the [module](self) docs. Validity is judged at the current time.
+    /// A client certificate whose private key stays on a PKCS#11 token
+    /// (smart card, HSM, SoftHSM): the module is loaded (once per process),
+    /// the token chosen by label or serial, the user logged in with the PIN
+    /// (once), the certificate picked by name or by its key's label or id.
+    /// The token signs during each full TLS handshake: once per control
+    /// connection, since data connections resume its session
+    /// ([`TokenInfo::signatures`] counts them). Keys: ECDSA P-256/P-384 and
+    /// RSA (PSS, PKCS#1), as far as the token has the mechanisms. Validity
+    /// is judged at the current time.
     ///
     /// Errors, each naming the module and token: the module cannot be
     /// loaded ([`ErrorKind::InvalidArgument`]); no token has the label or
