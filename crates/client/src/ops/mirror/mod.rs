@@ -192,13 +192,15 @@ pub const AUTO_PARALLELISM_CAP: usize = 16;
 
 /// The sessions a mirror opens when the caller leaves it to the library
 /// ([`MirrorOptions::parallelism`] 0), from the round-trip time a session
-/// measured ([`Client::round_trip_time`]). A small file costs about two
-/// round trips and a data connection whatever the link, while the server's
-/// and the client's own work per file stays the same, so sessions pay in
-/// proportion to the RTT: 4 up to 15 ms (where the server's work
-/// dominates), one more per 4 ms beyond, at most
-/// [`AUTO_PARALLELISM_CAP`]. The sessions still start only as the queue
-/// fills, and a server that refuses one is not asked for more.
+/// measured ([`Client::round_trip_time`]). A small file costs two to four
+/// round trips (more under TLS, whose data connections resume with one)
+/// whatever the link, while the server's own work per file, a few
+/// milliseconds, stays the same; so sessions pay in proportion to the RTT:
+/// 4 on a LAN, one more per 2 ms of RTT, at most [`AUTO_PARALLELISM_CAP`]
+/// (from 24 ms). With one more per 4 ms, 10 ms got 4 sessions, and TLS
+/// uploads there reached only 1.24x `lftp mirror -P4` (docs/performance.md).
+/// The sessions still start only as the queue fills, and a server that
+/// refuses one is not asked for more.
 ///
 /// ```
 /// use std::time::Duration;
@@ -206,12 +208,12 @@ pub const AUTO_PARALLELISM_CAP: usize = 16;
 ///
 /// assert_eq!(auto_parallelism(None), 4);
 /// assert_eq!(auto_parallelism(Some(Duration::from_micros(80))), 4);
-/// assert_eq!(auto_parallelism(Some(Duration::from_millis(50))), 13);
-/// assert_eq!(auto_parallelism(Some(Duration::from_millis(300))), 16);
+/// assert_eq!(auto_parallelism(Some(Duration::from_millis(10))), 9);
+/// assert_eq!(auto_parallelism(Some(Duration::from_millis(50))), 16);
 /// ```
 pub fn auto_parallelism(rtt: Option<std::time::Duration>) -> usize {
     let ms = rtt.map_or(0, |d| d.as_millis());
-    usize::try_from(ms / 4 + 1)
+    usize::try_from(ms / 2 + 4)
         .unwrap_or(AUTO_PARALLELISM_CAP)
         .clamp(4, AUTO_PARALLELISM_CAP)
 }
