@@ -293,6 +293,16 @@ def publish(src: Path, dst: Path) -> None:
     os.chmod(dst, 0o644)
 
 
+def publish_tree(src: Path, dst: Path) -> None:
+    """Puts a directory of test files into a server root, readable by the
+    server's user."""
+    rm(dst)
+    shutil.copytree(src, dst)
+    os.chmod(dst, 0o755)
+    for f in dst.iterdir():
+        os.chmod(f, 0o644)
+
+
 def make_random(path: Path, size: int) -> None:
     if path.exists() and path.stat().st_size == size:
         return
@@ -375,11 +385,7 @@ def case_small(small: Path) -> None:
     for sec in SMALL_SEC:
         _, root = SERVERS[sec]
         src = f"{PFX}small-src"
-        rm(root / src)
-        shutil.copytree(small, root / src)
-        os.chmod(root / src, 0o755)
-        for f in (root / src).iterdir():
-            os.chmod(f, 0o644)
+        publish_tree(small, root / src)
         tools = [
             ("ftpkit mirror", "mirror", P),
             ("ftpkit mirror", "mirror", 1),
@@ -455,11 +461,7 @@ def case_latency() -> None:
         for sec in LAT_SEC:
             _, root = SERVERS[sec]
             src = f"{PFX}lat-src"
-            rm(root / src)
-            shutil.copytree(small, root / src)
-            os.chmod(root / src, 0o755)
-            for f in (root / src).iterdir():
-                os.chmod(f, 0o644)
+            publish_tree(small, root / src)
             publish(big, root / f"{PFX}lat-big.bin")
             for rtt in LAT_RTTS:
                 latency_at(sec, rtt, small, src, root)
