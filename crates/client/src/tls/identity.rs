@@ -313,39 +313,25 @@ impl ClientIdentity {
         let store = Store::load(path, password, &ctx)?;
         let now = unix_seconds(now);
 
-        // Distinct certificates with the name.
-        let mut matches: Vec<&StoreCert> = Vec::new();
-        for cert in store.certs.iter().filter(|c| c.has_name(name)) {
-            if !matches.iter().any(|m| m.der == cert.der) {
-                matches.push(cert);
-            }
-        }
-        let cert = match matches.as_slice() {
-            [] => {
+        let has_key = |i: usize| store.key_for(&store.certs[i]).is_some();
+        let cert = match pick_named(&store.certs, name, now, has_key) {
+            Pick::One(i) => &store.certs[i],
+            Pick::NoneNamed => {
                 return Err(invalid(format!(
                     "{ctx}: no certificate has this name ({})",
                     store.names_seen()
                 )))
             }
-            [one] => *one,
-            many => {
-                let usable: Vec<&StoreCert> = many
+            Pick::Ambiguous(many) => {
+                let listed: Vec<String> = many
                     .iter()
-                    .copied()
-                    .filter(|c| c.validity_at(now).is_ok() && store.key_for(c).is_some())
+                    .map(|&i| candidate(&store.certs[i], now, has_key(i)))
                     .collect();
-                match usable.as_slice() {
-                    [one] => *one,
-                    _ => {
-                        let listed: Vec<String> =
-                            many.iter().map(|c| store.candidate(c, now)).collect();
-                        return Err(invalid(format!(
-                            "{ctx}: {} certificates have this name: {}",
-                            many.len(),
-                            listed.join("; ")
-                        )));
-                    }
-                }
+                return Err(invalid(format!(
+                    "{ctx}: {} certificates have this name: {}",
+                    many.len(),
+                    listed.join("; ")
+                )));
             }
         };
         cert.validity_at(now)
@@ -405,7 +391,7 @@ pub(super) fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-pub(super) fn format_time(secs: i64) -> String {
+fn format_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {
@@ -806,27 +792,66 @@ impl Store {
     fn names_seen(&self) -> String {
         names_seen(&self.certs, "the store")
     }
+}
 
-    /// One candidate of an ambiguous name: subject, serial, expiry, state.
-    fn candidate(&self, cert: &StoreCert, now: i64) -> String {
-        let validity = match cert.validity_at(now) {
-            Ok(()) => "valid",
-            Err(_) if now < cert.not_before => "not valid yet",
-            Err(_) => "expired",
-        };
-        let key = if self.key_for(cert).is_some() {
-            "key found"
-        } else {
-            "no key"
-        };
-        format!(
-            "\"{}\" serial {} expires {} ({validity}, {key}; in {})",
-            cert.subject,
-            cert.serial,
-            format_time(cert.not_after),
-            cert.source
-        )
+/// Which certificate of `certs` a name picks ([`pick_named`]).
+pub(super) enum Pick {
+    /// This one.
+    One(usize),
+    /// None has the name.
+    NoneNamed,
+    /// Several distinct ones have it, and not exactly one of them is valid
+    /// now with its key at hand.
+    Ambiguous(Vec<usize>),
+}
+
+/// The certificate of `certs` whose names include `name`: the only one, or
+/// among several distinct ones the only one valid at `now` whose key
+/// `has_key` (by index).
+pub(super) fn pick_named(
+    certs: &[StoreCert],
+    name: &str,
+    now: i64,
+    has_key: impl Fn(usize) -> bool,
+) -> Pick {
+    let mut matches: Vec<usize> = Vec::new();
+    for (i, cert) in certs.iter().enumerate().filter(|(_, c)| c.has_name(name)) {
+        if !matches.iter().any(|&m| certs[m].der == cert.der) {
+            matches.push(i);
+        }
     }
+    match matches.as_slice() {
+        [] => Pick::NoneNamed,
+        [one] => Pick::One(*one),
+        many => {
+            let usable: Vec<usize> = many
+                .iter()
+                .copied()
+                .filter(|&i| certs[i].validity_at(now).is_ok() && has_key(i))
+                .collect();
+            match usable.as_slice() {
+                [one] => Pick::One(*one),
+                _ => Pick::Ambiguous(matches),
+            }
+        }
+    }
+}
+
+/// One candidate of an ambiguous name: subject, serial, expiry, state.
+pub(super) fn candidate(cert: &StoreCert, now: i64, has_key: bool) -> String {
+    let validity = match cert.validity_at(now) {
+        Ok(()) => "valid",
+        Err(_) if now < cert.not_before => "not valid yet",
+        Err(_) => "expired",
+    };
+    let key = if has_key { "key found" } else { "no key" };
+    format!(
+        "\"{}\" serial {} expires {} ({validity}, {key}; in {})",
+        cert.subject,
+        cert.serial,
+        format_time(cert.not_after),
+        cert.source
+    )
 }
 
 /// The names of `certs` (`holder`: "the store", "the token"), at most

@@ -40,7 +40,8 @@ use rustls::sign::{Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
 
 use super::identity::{
-    build_chain, format_time, invalid, names_seen, unix_seconds, IdentityKey, StoreCert,
+    build_chain, candidate, invalid, names_seen, pick_named, unix_seconds, IdentityKey, Pick,
+    StoreCert,
 };
 use super::ClientIdentity;
 use crate::error::{Error, ErrorKind, Result};
@@ -225,15 +226,27 @@ pub(crate) struct TokenKey {
     /// Why the last handshake got no client certificate: the server's
     /// schemes and the key's, when none of them matched.
     refusal: Mutex<Option<String>>,
-    info: TokenInfo,
+    about: About,
+}
+
+/// Which module, token and key: the fixed part of [`TokenInfo`] (its
+/// schemes come from the recipes, its signatures from the counter).
+#[derive(Debug)]
+struct About {
+    module: PathBuf,
+    token_label: String,
+    token_serial: String,
+    key_label: String,
+    key_id: Vec<u8>,
+    key_type: String,
 }
 
 impl fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenKey")
-            .field("token", &self.info.token_label)
-            .field("key_label", &self.info.key_label)
-            .field("key_type", &self.info.key_type)
+            .field("token", &self.about.token_label)
+            .field("key_label", &self.about.key_label)
+            .field("key_type", &self.about.key_type)
             .finish_non_exhaustive()
     }
 }
@@ -300,15 +313,13 @@ impl TokenKey {
             session: Mutex::new(session),
             key,
             algorithm,
-            info: TokenInfo {
+            about: About {
                 module: opts.module.clone(),
                 token_label: label,
                 token_serial: serial,
                 key_label,
                 key_id: id.clone(),
                 key_type,
-                schemes: recipes.iter().map(|r| r.scheme).collect(),
-                signatures: 0,
             },
             recipes,
             signatures: AtomicU64::new(0),
@@ -339,7 +350,7 @@ impl TokenKey {
             .map_err(|_| {
                 invalid(format!(
                     "{ctx}: the private key {:?} does not belong to the certificate {} (a test signature did not verify with the certificate's public key)",
-                    self.info.key_label,
+                    self.about.key_label,
                     cert.describe()
                 ))
             })
@@ -378,10 +389,22 @@ impl TokenKey {
     }
 
     fn info(&self) -> TokenInfo {
+        let a = &self.about;
         TokenInfo {
+            module: a.module.clone(),
+            token_label: a.token_label.clone(),
+            token_serial: a.token_serial.clone(),
+            key_label: a.key_label.clone(),
+            key_id: a.key_id.clone(),
+            key_type: a.key_type.clone(),
+            schemes: self.schemes(),
             signatures: self.signatures.load(Ordering::Relaxed),
-            ..self.info.clone()
         }
+    }
+
+    /// The schemes the token can make with the key, most preferred first.
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.recipes.iter().map(|r| r.scheme).collect()
     }
 
     /// Why the last handshake got no client certificate, once.
@@ -394,11 +417,11 @@ impl TokenKey {
 
     /// What tells this key apart from others in a pool key.
     pub(crate) fn pool_identity(&self) -> Vec<u8> {
-        let mut id = self.info.module.as_os_str().as_encoded_bytes().to_vec();
+        let mut id = self.about.module.as_os_str().as_encoded_bytes().to_vec();
         for part in [
-            self.info.token_serial.as_bytes(),
-            self.info.token_label.as_bytes(),
-            &self.info.key_id,
+            self.about.token_serial.as_bytes(),
+            self.about.token_label.as_bytes(),
+            &self.about.key_id,
         ] {
             id.push(0);
             id.extend_from_slice(part);
@@ -427,7 +450,9 @@ impl SigningKey for TokenSigningKey {
             None => {
                 let why = format!(
                     "the server accepts {offered:?}, the token's {} key {:?} can make {:?}",
-                    self.0.info.key_type, self.0.info.key_label, self.0.info.schemes
+                    self.0.about.key_type,
+                    self.0.about.key_label,
+                    self.0.schemes()
                 );
                 tracing::warn!(%why, "no signature scheme in common: no client certificate sent");
                 *self
@@ -589,43 +614,26 @@ fn pick_certificate(
 ) -> Result<usize> {
     let id = match wanted {
         TokenCertificate::Name(name) => {
-            let matches: Vec<usize> = (0..found.certs.len())
-                .filter(|&i| found.certs[i].has_name(name))
-                .collect();
-            return match matches.as_slice() {
-                [] => Err(invalid(format!(
+            let has_key = |i: usize| {
+                matches!(
+                    private_key_with_id(session, &found.ids[i], ctx),
+                    Ok(Some(_))
+                )
+            };
+            return match pick_named(&found.certs, name, now, has_key) {
+                Pick::One(i) => Ok(i),
+                Pick::NoneNamed => Err(invalid(format!(
                     "{ctx}: no certificate has the name {name:?} ({})",
                     names_seen(&found.certs, "the token")
                 ))),
-                [one] => Ok(*one),
-                many => {
-                    let usable: Vec<usize> = many
-                        .iter()
-                        .copied()
-                        .filter(|&i| {
-                            found.certs[i].validity_at(now).is_ok()
-                                && matches!(
-                                    private_key_with_id(session, &found.ids[i], ctx),
-                                    Ok(Some(_))
-                                )
-                        })
-                        .collect();
-                    match usable.as_slice() {
-                        [one] => Ok(*one),
-                        _ => Err(invalid(format!(
-                            "{ctx}: {} certificates have the name {name:?}: {}",
-                            many.len(),
-                            many.iter()
-                                .map(|&i| format!(
-                                    "{} expires {}",
-                                    found.certs[i].describe(),
-                                    format_time(found.certs[i].not_after)
-                                ))
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        ))),
-                    }
-                }
+                Pick::Ambiguous(many) => Err(invalid(format!(
+                    "{ctx}: {} certificates have the name {name:?}: {}",
+                    many.len(),
+                    many.iter()
+                        .map(|&i| candidate(&found.certs[i], now, has_key(i)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))),
             };
         }
         TokenCertificate::KeyLabel(label) => {
