@@ -210,7 +210,7 @@ pub(crate) trait ScriptExt {
     /// port of a listener on 127.0.0.1 but the host 127.0.0.2 (loopback,
     /// nothing listens there).
     fn foreign_pasv(self) -> Self;
-    /// `line`, answered `150`, then `data` (nothing when it is empty) on a
+    /// `line`, answered `150`, then `data` on a
     /// data connection accepted on the open listener, closed, and `226`.
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self;
     /// `line`, answered `150`, then a data connection accepted on the open
@@ -261,13 +261,12 @@ impl ScriptExt for Script {
     }
 
     fn send_data(self, line: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Self {
-        let s = self.expect_line(line).reply("150 go\r\n").data_accept();
-        let s = if data.as_ref().is_empty() {
-            s
-        } else {
-            s.data_send(data)
-        };
-        s.data_close().reply("226 done\r\n")
+        self.expect_line(line)
+            .reply("150 go\r\n")
+            .data_accept()
+            .data_send(data)
+            .data_close()
+            .reply("226 done\r\n")
     }
 
     fn receive_data(self, line: impl AsRef<[u8]>) -> Self {
