@@ -155,25 +155,16 @@ fn proxy_connector(
         ctx.secret(pass.as_bytes());
         ftpkit::ProxyCredentials::new(decode(url.username()), pass)
     });
-    Ok(match url.scheme() {
-        "socks5" | "socks5h" => {
-            let port = url.port().unwrap_or(1080);
-            let mut c = ftpkit::Socks5Connector::new(host, port);
-            if let Some(cr) = creds {
-                c = c.credentials(cr);
-            }
-            std::sync::Arc::new(c)
-        }
-        "http" => {
-            let port = url.port().unwrap_or(8080);
-            let mut c = ftpkit::HttpConnectConnector::new(host, port);
-            if let Some(cr) = creds {
-                c = c.credentials(cr);
-            }
-            std::sync::Arc::new(c)
-        }
+    let (protocol, default_port) = match url.scheme() {
+        "socks5" | "socks5h" => (ftpkit::ProxyProtocol::Socks5, 1080),
+        "http" => (ftpkit::ProxyProtocol::HttpConnect, 8080),
         other => bail!("--proxy: unsupported scheme {other} (socks5 or http)"),
-    })
+    };
+    let mut c = ftpkit::ProxyConnector::new(protocol, host, url.port().unwrap_or(default_port));
+    if let Some(cr) = creds {
+        c = c.credentials(cr);
+    }
+    Ok(std::sync::Arc::new(c))
 }
 
 /// `--user` > the URL's user > `.netrc` > anonymous; a missing password

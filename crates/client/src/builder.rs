@@ -509,7 +509,7 @@ mod tests {
             ))
             .config();
         assert!(c.tls.client_identity.is_some());
-        let conn: Arc<dyn Connector> = Arc::new(crate::Socks5Connector::new("127.0.0.1", 1080));
+        let conn: Arc<dyn Connector> = Arc::new(crate::ProxyConnector::socks5("127.0.0.1", 1080));
         let c = Client::builder("h").connector(conn).config();
         assert!(c.connector.is_some());
     }

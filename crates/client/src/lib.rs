@@ -11,9 +11,10 @@
 //! | [`client`](Client) (`client/`) | [`Client`]: connect, login, secure, commands, transfers (the driver of the sans-IO data-connection machine) |
 //! | `builder.rs` | [`ClientBuilder`]: fluent settings, `.netrc`, URLs, then connect |
 //! | `control.rs` | the control stream (plain/TLS) and the loop driving [`ftpkit_control::Session`] |
+//! | `sniff.rs`, `observe.rs` | the TCP stream under TLS that keeps its last read (plaintext where TLS was expected), and the one routine that shows a wrapper the bytes read |
 //! | [`tls`] | trust, pins, client certificates, the TLS context each session's [`ftpkit_data::SessionTls`] comes from, certificate info |
 //! | [`config`] | [`Config`], [`Timeouts`], data modes |
-//! | [`connector`] | [`Connector`]: the pluggable transport; SOCKS5 and HTTP `CONNECT` proxies |
+//! | [`connector`] | [`Connector`]: the pluggable transport; [`ProxyConnector`] for SOCKS5 and HTTP `CONNECT` proxies |
 //! | `url.rs` | [`FtpUrl`]: `ftp://`, `ftpes://`, `ftps://` URLs into a [`Config`] |
 //! | [`login`] | [`resolve_login`]: the one login rule of every URL entry point (URL, `.netrc`, anonymous) |
 //! | [`proto`] | the sans-IO core, re-exported |
@@ -34,6 +35,7 @@ mod control;
 pub mod error;
 pub mod login;
 pub mod netrc;
+mod observe;
 pub mod ops;
 pub mod pool;
 mod sniff;
@@ -45,9 +47,7 @@ pub use builder::ClientBuilder;
 pub use client::Client;
 pub use client::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
 pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
-pub use connector::{
-    Connector, HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector,
-};
+pub use connector::{Connector, ProxyConnector, ProxyCredentials, ProxyError, ProxyProtocol};
 pub use error::{Error, ErrorKind, Result};
 /// The sans-IO protocol core (the `ftpkit-control` crate): the control
 /// session, the data-connection sub-machine, commands, replies, parsers and

@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::observe::poll_read_observed;
+
 /// Bytes kept of the last read.
 const KEPT: usize = 256;
 
@@ -70,18 +72,13 @@ impl AsyncRead for Sniffed {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.tcp).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r {
-            let got = buf.filled().get(before..).unwrap_or_default();
+        let Self { tcp, last } = self.get_mut();
+        poll_read_observed(tcp, cx, buf, |got| {
             if !got.is_empty() {
-                this.last.clear();
-                this.last
-                    .extend_from_slice(got.get(..KEPT.min(got.len())).unwrap_or_default());
+                last.clear();
+                last.extend_from_slice(got.get(..KEPT.min(got.len())).unwrap_or_default());
             }
-        }
-        r
+        })
     }
 }
 

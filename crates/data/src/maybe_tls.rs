@@ -44,11 +44,7 @@ macro_rules! either {
     };
 }
 
-impl<P, T> AsyncRead for MaybeTls<P, T>
-where
-    P: AsyncRead + Unpin,
-    T: AsyncRead + Unpin,
-{
+impl<P: AsyncRead + Unpin, T: AsyncRead + Unpin> AsyncRead for MaybeTls<P, T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -58,11 +54,7 @@ where
     }
 }
 
-impl<P, T> AsyncWrite for MaybeTls<P, T>
-where
-    P: AsyncWrite + Unpin,
-    T: AsyncWrite + Unpin,
-{
+impl<P: AsyncWrite + Unpin, T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<P, T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

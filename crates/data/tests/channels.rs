@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_data::{connect_passive, DataError, DataStream, Protection, SessionTls};
-use ftpkit_testkit::{Resumption, ServerTls, TestPki};
+use ftpkit_testkit::{Resumption, ServerTls, TestPki, TlsVersions};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -147,48 +147,47 @@ fn protection_comes_from_the_session_never_a_silent_downgrade() {
     assert!(!p.is_private());
 }
 
+/// Data connections resume the control connection's TLS session: with its
+/// tickets on TLS 1.3, from the server's session cache on TLS 1.2.
 #[tokio::test]
-async fn tls13_data_connections_resume_the_control_session_with_its_tickets() {
-    let pki = TestPki::new();
-    let server = ServerTls::new(&pki)
-        .tls13_only()
-        .resumption(Resumption::Tickets)
-        .build()
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::clone(&server));
-    let tls = session(&pki);
-    control_handshake(&tls, acceptor.clone()).await;
-    assert!(
-        tls.store().usable() > 0,
-        "the control handshake left tickets"
-    );
-    assert!(tls.store().control_tickets_received() > 0);
-    for i in 0..3 {
-        let payload = vec![b'x'; 100_000 + i];
-        assert!(
-            tls_data_connection(&tls, acceptor.clone(), &payload).await,
-            "data connection {i} resumed"
-        );
-    }
-    let stats = tls.store().stats();
-    assert_eq!(stats.resumed, 3);
-    assert_eq!(stats.full_handshakes, 0);
-    assert!(stats.tickets_offered >= 3, "{stats:?}");
-}
-
-#[tokio::test]
-async fn tls12_data_connections_resume_the_control_session() {
-    let pki = TestPki::new();
-    let server = ServerTls::new(&pki)
-        .tls12_only()
-        .resumption(Resumption::Cache)
-        .build()
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::clone(&server));
-    let tls = session(&pki);
-    control_handshake(&tls, acceptor.clone()).await;
-    for _ in 0..3 {
-        assert!(tls_data_connection(&tls, acceptor.clone(), b"twelve").await);
+async fn data_connections_resume_the_control_session() {
+    for (versions, resumption) in [
+        (TlsVersions::Tls13Only, Resumption::Tickets),
+        (TlsVersions::Tls12Only, Resumption::Cache),
+    ] {
+        let case = format!("{versions:?} with {resumption:?}");
+        let pki = TestPki::new();
+        let server = ServerTls::new(&pki)
+            .versions(versions)
+            .resumption(resumption)
+            .build()
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::clone(&server));
+        let tls = session(&pki);
+        control_handshake(&tls, acceptor.clone()).await;
+        if versions == TlsVersions::Tls13Only {
+            assert!(
+                tls.store().usable() > 0,
+                "{case}: the control handshake left tickets"
+            );
+            assert!(tls.store().control_tickets_received() > 0, "{case}");
+        }
+        for i in 0..3 {
+            let payload = vec![b'x'; 100_000 + i];
+            assert!(
+                tls_data_connection(&tls, acceptor.clone(), &payload).await,
+                "{case}: data connection {i} resumed"
+            );
+        }
+        if versions == TlsVersions::Tls13Only {
+            let stats = tls.store().stats();
+            assert_eq!(
+                (stats.resumed, stats.full_handshakes),
+                (3, 0),
+                "{case}: {stats:?}"
+            );
+            assert!(stats.tickets_offered >= 3, "{case}: {stats:?}");
+        }
     }
 }
 

@@ -168,20 +168,20 @@ fn no_such_module() {
 
 #[test]
 fn no_such_token_lists_the_tokens_seen() {
-    let mut o = named("ftpkit-token-ec");
-    o.token = TokenSelector::Label("no-such-token".into());
-    refused(
-        &o,
-        ErrorKind::InvalidArgument,
-        &["no token with label \"no-such-token\"", "\"ftpkit-test\""],
-    );
-    let mut o = named("ftpkit-token-ec");
-    o.token = TokenSelector::Serial("0000".into());
-    refused(
-        &o,
-        ErrorKind::InvalidArgument,
-        &["no token with serial", "ftpkit-test"],
-    );
+    for (token, said) in [
+        (
+            TokenSelector::Label("no-such-token".into()),
+            &["no token with label \"no-such-token\"", "\"ftpkit-test\""],
+        ),
+        (
+            TokenSelector::Serial("0000".into()),
+            &["no token with serial", "ftpkit-test"],
+        ),
+    ] {
+        let mut o = named("ftpkit-token-ec");
+        o.token = token;
+        refused(&o, ErrorKind::InvalidArgument, said);
+    }
 }
 
 #[test]

@@ -1,112 +1,69 @@
 //! HTTP `CONNECT` tunnels (RFC 9110 §9.3.6) with optional `Basic` proxy
 //! authentication (RFC 7617).
 
-use std::fmt;
 use std::io;
 
-use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::{
-    authority, read_exact_or_proxy_error, Connector, Proxy, ProxyCredentials, ProxyError, Purpose,
-};
+use super::{authority, read_exact_or_proxy_error, ProxyConnector, ProxyError};
 
 /// Longest response header accepted from the proxy.
 const MAX_HEADER: usize = 16 * 1024;
 
-/// Connects through an HTTP proxy with `CONNECT`.
-///
-/// ```
-/// use std::sync::Arc;
-/// use ftpkit::connector::{HttpConnectConnector, ProxyCredentials};
-///
-/// let mut config = ftpkit::Config::new("ftp.example.com");
-/// config.connector = Some(Arc::new(
-///     HttpConnectConnector::new("127.0.0.1", 3128)
-///         .credentials(ProxyCredentials::new("user", "secret")),
-/// ));
-/// ```
-#[derive(Clone)]
-pub struct HttpConnectConnector {
-    proxy: Proxy,
-}
-
-impl HttpConnectConnector {
-    /// A proxy at `host:port`, without authentication.
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self {
-            proxy: Proxy::new(host, port),
-        }
+/// Opens a tunnel to `host:port` through `proxy`.
+pub(super) async fn connect(
+    proxy: &ProxyConnector,
+    host: &str,
+    port: u16,
+) -> io::Result<TcpStream> {
+    let target = authority(host, port);
+    if target
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || b == b'/' || b == b'@')
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the target host is not a valid host name",
+        ));
     }
-
-    /// Sends `Proxy-Authorization: Basic` with these credentials.
-    pub fn credentials(mut self, credentials: ProxyCredentials) -> Self {
-        self.proxy.credentials = Some(credentials);
-        self
+    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(c) = &proxy.credentials {
+        let token = base64(format!("{}:{}", c.username(), c.password()).as_bytes());
+        request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
     }
-}
+    request.push_str("\r\n");
 
-impl fmt::Debug for HttpConnectConnector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.proxy.debug_as("HttpConnectConnector", f)
+    let mut s = proxy.open().await?;
+    s.write_all(request.as_bytes()).await?;
+
+    // Read the header a byte at a time: what follows it is the FTP
+    // server's greeting, which must stay in the socket.
+    let mut header = Vec::with_capacity(256);
+    while !header.ends_with(b"\r\n\r\n") && !header.ends_with(b"\n\n") {
+        if header.len() >= MAX_HEADER {
+            return Err(ProxyError::Protocol("response header too long".into()).into());
+        }
+        let mut b = [0u8; 1];
+        read_exact_or_proxy_error(&mut s, &mut b, "the CONNECT response").await?;
+        header.push(b[0]);
     }
-}
-
-#[async_trait]
-impl Connector for HttpConnectConnector {
-    async fn connect(&self, host: &str, port: u16, _purpose: Purpose) -> io::Result<TcpStream> {
-        let target = authority(host, port);
-        if target
-            .bytes()
-            .any(|b| b.is_ascii_control() || b == b' ' || b == b'/' || b == b'@')
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the target host is not a valid host name",
-            ));
+    let status_line = header
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
+        .unwrap_or_default();
+    let status = parse_status(&status_line)
+        .ok_or_else(|| ProxyError::Protocol(format!("bad status line {status_line:?}")))?;
+    match status {
+        200..=299 => Ok(s),
+        407 if proxy.credentials.is_some() => Err(ProxyError::AuthFailed(status_line).into()),
+        407 => Err(ProxyError::AuthRequired(status_line).into()),
+        _ => Err(ProxyError::Refused {
+            target,
+            reason: status_line,
         }
-        let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-        if let Some(c) = &self.proxy.credentials {
-            let token = base64(format!("{}:{}", c.username(), c.password()).as_bytes());
-            request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
-        }
-        request.push_str("\r\n");
-
-        let mut s = TcpStream::connect((self.proxy.host.as_str(), self.proxy.port)).await?;
-        s.set_nodelay(true)?;
-        s.write_all(request.as_bytes()).await?;
-
-        // Read the header a byte at a time: what follows it is the FTP
-        // server's greeting, which must stay in the socket.
-        let mut header = Vec::with_capacity(256);
-        while !header.ends_with(b"\r\n\r\n") && !header.ends_with(b"\n\n") {
-            if header.len() >= MAX_HEADER {
-                return Err(ProxyError::Protocol("response header too long".into()).into());
-            }
-            let mut b = [0u8; 1];
-            read_exact_or_proxy_error(&mut s, &mut b, "the CONNECT response").await?;
-            header.push(b[0]);
-        }
-        let status_line = header
-            .split(|&b| b == b'\n')
-            .next()
-            .map(|l| String::from_utf8_lossy(l).trim_end().to_owned())
-            .unwrap_or_default();
-        let status = parse_status(&status_line)
-            .ok_or_else(|| ProxyError::Protocol(format!("bad status line {status_line:?}")))?;
-        match status {
-            200..=299 => Ok(s),
-            407 if self.proxy.credentials.is_some() => {
-                Err(ProxyError::AuthFailed(status_line).into())
-            }
-            407 => Err(ProxyError::AuthRequired(status_line).into()),
-            _ => Err(ProxyError::Refused {
-                target,
-                reason: status_line,
-            }
-            .into()),
-        }
+        .into()),
     }
 }
 
@@ -177,13 +134,5 @@ mod tests {
         assert_eq!(parse_status("HTTP/1.0 407"), Some(407));
         assert_eq!(parse_status("HTTP/1.1 2000 x"), None);
         assert_eq!(parse_status("SSH-2.0-OpenSSH"), None);
-    }
-
-    #[test]
-    fn debug_hides_credentials() {
-        let c = HttpConnectConnector::new("127.0.0.1", 3128)
-            .credentials(ProxyCredentials::new("bob", "hunter2"));
-        let d = format!("{c:?}");
-        assert!(!d.contains("hunter2") && !d.contains("bob"), "{d}");
     }
 }

@@ -3,13 +3,12 @@
 //! By default ([`Config::connector`](crate::Config::connector) is `None`)
 //! the client connects directly over TCP. A [`Connector`] replaces that: the
 //! control connection and every passive data connection are opened through
-//! it, for instance through a proxy. ftpkit ships two:
+//! it, for instance through a proxy. ftpkit ships [`ProxyConnector`], for
+//! two proxy protocols ([`ProxyProtocol`]):
 //!
-//! - [`Socks5Connector`]: SOCKS5 (RFC 1928), no authentication or
-//!   username/password (RFC 1929); the target is sent as a domain name, so
-//!   the proxy resolves it.
-//! - [`HttpConnectConnector`]: an HTTP `CONNECT` tunnel, with optional
-//!   `Basic` proxy authentication.
+//! - SOCKS5 (RFC 1928), no authentication or username/password (RFC 1929);
+//!   the target is sent as a domain name, so the proxy resolves it;
+//! - an HTTP `CONNECT` tunnel, with optional `Basic` proxy authentication.
 //!
 //! Through a connector:
 //!
@@ -49,9 +48,6 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod http_connect;
 mod socks5;
-
-pub use http_connect::HttpConnectConnector;
-pub use socks5::Socks5Connector;
 
 /// Which connection a [`Connector`] is asked to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -171,35 +167,105 @@ impl From<ProxyError> for io::Error {
     }
 }
 
-/// Formats `host:port`, bracketing IPv6 literals.
-/// Where a proxy is and how to log in to it: what the SOCKS5 and HTTP
-/// CONNECT connectors share.
-#[derive(Clone)]
-pub(crate) struct Proxy {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) credentials: Option<ProxyCredentials>,
+/// The protocol a [`ProxyConnector`] speaks to its proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProxyProtocol {
+    /// SOCKS5 (RFC 1928), with username/password (RFC 1929) when
+    /// credentials are set. Only `CONNECT`; the target is sent by name (or
+    /// as the IP literal it already is), so the proxy does the resolving.
+    Socks5,
+    /// HTTP `CONNECT` (RFC 9110 §9.3.6), with `Proxy-Authorization: Basic`
+    /// (RFC 7617) when credentials are set.
+    HttpConnect,
 }
 
-impl Proxy {
-    pub(crate) fn new(host: impl Into<String>, port: u16) -> Self {
+/// Connects through a proxy: SOCKS5 or HTTP `CONNECT`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ftpkit::connector::{ProxyConnector, ProxyCredentials};
+///
+/// let mut config = ftpkit::Config::new("ftp.example.com");
+/// config.connector = Some(Arc::new(
+///     ProxyConnector::socks5("127.0.0.1", 1080)
+///         .credentials(ProxyCredentials::new("user", "secret")),
+/// ));
+/// ```
+///
+/// `Debug` shows the protocol, the proxy's address and whether credentials
+/// are set, never the credentials.
+#[derive(Clone)]
+pub struct ProxyConnector {
+    protocol: ProxyProtocol,
+    host: String,
+    port: u16,
+    credentials: Option<ProxyCredentials>,
+}
+
+impl ProxyConnector {
+    /// A proxy speaking `protocol` at `host:port`, without authentication.
+    pub fn new(protocol: ProxyProtocol, host: impl Into<String>, port: u16) -> Self {
         Self {
+            protocol,
             host: host.into(),
             port,
             credentials: None,
         }
     }
 
-    /// `Debug` for the connector `name`: the proxy's address, and whether
-    /// it has credentials (never the credentials).
-    pub(crate) fn debug_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(name)
+    /// A SOCKS5 proxy at `host:port`.
+    pub fn socks5(host: impl Into<String>, port: u16) -> Self {
+        Self::new(ProxyProtocol::Socks5, host, port)
+    }
+
+    /// An HTTP proxy at `host:port`, used with `CONNECT`.
+    pub fn http_connect(host: impl Into<String>, port: u16) -> Self {
+        Self::new(ProxyProtocol::HttpConnect, host, port)
+    }
+
+    /// Authenticates with these credentials: SOCKS5 offers
+    /// username/password besides none, HTTP sends
+    /// `Proxy-Authorization: Basic`.
+    pub fn credentials(mut self, credentials: ProxyCredentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The protocol spoken to the proxy.
+    pub fn protocol(&self) -> ProxyProtocol {
+        self.protocol
+    }
+
+    /// The TCP connection to the proxy itself.
+    async fn open(&self) -> io::Result<TcpStream> {
+        let s = TcpStream::connect((self.host.as_str(), self.port)).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+impl fmt::Debug for ProxyConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProxyConnector")
+            .field("protocol", &self.protocol)
             .field("proxy", &authority(&self.host, self.port))
             .field("credentials", &self.credentials.is_some())
             .finish()
     }
 }
 
+#[async_trait]
+impl Connector for ProxyConnector {
+    async fn connect(&self, host: &str, port: u16, _purpose: Purpose) -> io::Result<TcpStream> {
+        match self.protocol {
+            ProxyProtocol::Socks5 => socks5::connect(self, host, port).await,
+            ProxyProtocol::HttpConnect => http_connect::connect(self, host, port).await,
+        }
+    }
+}
+
+/// Formats `host:port`, bracketing IPv6 literals.
 pub(crate) fn authority(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
@@ -293,8 +359,16 @@ mod tests {
     #[test]
     fn credentials_are_not_in_debug() {
         let c = ProxyCredentials::new("bob", "hunter2");
-        let d = format!("{c:?}");
-        assert!(!d.contains("hunter2") && !d.contains("bob"), "{d}");
+        let socks = ProxyConnector::socks5("127.0.0.1", 1080).credentials(c.clone());
+        let http = ProxyConnector::http_connect("::1", 3128).credentials(c.clone());
+        for (d, proxy) in [
+            (format!("{c:?}"), ""),
+            (format!("{socks:?}"), "127.0.0.1:1080"),
+            (format!("{http:?}"), "[::1]:3128"),
+        ] {
+            assert!(!d.contains("hunter2") && !d.contains("bob"), "{d}");
+            assert!(d.contains(proxy), "{d}");
+        }
     }
 
     #[test]

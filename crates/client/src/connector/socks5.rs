@@ -2,17 +2,13 @@
 //! (RFC 1929). Only `CONNECT`; the target is always sent by name (or as the
 //! IP literal it already is), so the proxy does the resolving.
 
-use std::fmt;
 use std::io;
 use std::net::IpAddr;
 
-use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::{
-    authority, read_exact_or_proxy_error, Connector, Proxy, ProxyCredentials, ProxyError, Purpose,
-};
+use super::{authority, read_exact_or_proxy_error, ProxyConnector, ProxyCredentials, ProxyError};
 
 const VERSION: u8 = 0x05;
 const METHOD_NONE: u8 = 0x00;
@@ -24,130 +20,90 @@ const ATYP_IPV4: u8 = 0x01;
 const ATYP_DOMAIN: u8 = 0x03;
 const ATYP_IPV6: u8 = 0x04;
 
-/// Connects through a SOCKS5 proxy.
-///
-/// ```
-/// use std::sync::Arc;
-/// use ftpkit::connector::{ProxyCredentials, Socks5Connector};
-///
-/// let mut config = ftpkit::Config::new("ftp.example.com");
-/// config.connector = Some(Arc::new(
-///     Socks5Connector::new("127.0.0.1", 1080)
-///         .credentials(ProxyCredentials::new("user", "secret")),
-/// ));
-/// ```
-#[derive(Clone)]
-pub struct Socks5Connector {
-    proxy: Proxy,
-}
+/// Opens a tunnel to `host:port` through `proxy`.
+pub(super) async fn connect(
+    proxy: &ProxyConnector,
+    host: &str,
+    port: u16,
+) -> io::Result<TcpStream> {
+    // Validate before connecting: nothing goes out for a bad request.
+    let request = connect_request(host, port)?;
+    let auth = match &proxy.credentials {
+        Some(c) => Some(auth_request(c)?),
+        None => None,
+    };
+    let mut s = proxy.open().await?;
 
-impl Socks5Connector {
-    /// A proxy at `host:port`, without authentication.
-    pub fn new(host: impl Into<String>, port: u16) -> Self {
-        Self {
-            proxy: Proxy::new(host, port),
-        }
-    }
-
-    /// Offers username/password authentication (RFC 1929) besides none.
-    pub fn credentials(mut self, credentials: ProxyCredentials) -> Self {
-        self.proxy.credentials = Some(credentials);
-        self
-    }
-}
-
-impl fmt::Debug for Socks5Connector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.proxy.debug_as("Socks5Connector", f)
-    }
-}
-
-#[async_trait]
-impl Connector for Socks5Connector {
-    async fn connect(&self, host: &str, port: u16, _purpose: Purpose) -> io::Result<TcpStream> {
-        // Validate before connecting: nothing goes out for a bad request.
-        let request = connect_request(host, port)?;
-        let auth = match &self.proxy.credentials {
-            Some(c) => Some(auth_request(c)?),
-            None => None,
-        };
-        let mut s = TcpStream::connect((self.proxy.host.as_str(), self.proxy.port)).await?;
-        s.set_nodelay(true)?;
-
-        // Method selection.
-        let greeting: &[u8] = if auth.is_some() {
-            &[VERSION, 2, METHOD_NONE, METHOD_USERPASS]
-        } else {
-            &[VERSION, 1, METHOD_NONE]
-        };
-        s.write_all(greeting).await?;
-        let chosen: [u8; 2] = read_reply(&mut s, "method selection", &[VERSION]).await?;
-        match (chosen[1], &auth) {
-            (METHOD_NONE, _) => {}
-            (METHOD_USERPASS, Some(auth)) => {
-                s.write_all(auth).await?;
-                // RFC 1929 says version 1; some proxies echo 5. Accept both.
-                let status: [u8; 2] =
-                    read_reply(&mut s, "authentication", &[USERPASS_VERSION, VERSION]).await?;
-                if status[1] != 0 {
-                    return Err(ProxyError::AuthFailed(format!(
-                        "SOCKS5 username/password status {:#04x}",
-                        status[1]
-                    ))
-                    .into());
-                }
-            }
-            (METHOD_UNACCEPTABLE, None) => {
-                return Err(ProxyError::AuthRequired(
-                    "the SOCKS5 proxy accepts no unauthenticated clients".into(),
-                )
-                .into())
-            }
-            (METHOD_UNACCEPTABLE, Some(_)) => {
-                return Err(ProxyError::AuthFailed(
-                    "the SOCKS5 proxy accepts neither no authentication nor username/password"
-                        .into(),
-                )
-                .into())
-            }
-            (m, _) => {
-                return Err(ProxyError::Protocol(format!(
-                    "the SOCKS5 proxy chose method {m:#04x}, which was not offered"
+    // Method selection.
+    let greeting: &[u8] = if auth.is_some() {
+        &[VERSION, 2, METHOD_NONE, METHOD_USERPASS]
+    } else {
+        &[VERSION, 1, METHOD_NONE]
+    };
+    s.write_all(greeting).await?;
+    let chosen: [u8; 2] = read_reply(&mut s, "method selection", &[VERSION]).await?;
+    match (chosen[1], &auth) {
+        (METHOD_NONE, _) => {}
+        (METHOD_USERPASS, Some(auth)) => {
+            s.write_all(auth).await?;
+            // RFC 1929 says version 1; some proxies echo 5. Accept both.
+            let status: [u8; 2] =
+                read_reply(&mut s, "authentication", &[USERPASS_VERSION, VERSION]).await?;
+            if status[1] != 0 {
+                return Err(ProxyError::AuthFailed(format!(
+                    "SOCKS5 username/password status {:#04x}",
+                    status[1]
                 ))
-                .into())
+                .into());
             }
         }
-
-        // CONNECT.
-        s.write_all(&request).await?;
-        let head: [u8; 4] = read_reply(&mut s, "the CONNECT reply", &[VERSION]).await?;
-        if head[1] != 0 {
-            return Err(ProxyError::Refused {
-                target: authority(host, port),
-                reason: reply_text(head[1]),
-            }
-            .into());
+        (METHOD_UNACCEPTABLE, None) => {
+            return Err(ProxyError::AuthRequired(
+                "the SOCKS5 proxy accepts no unauthenticated clients".into(),
+            )
+            .into())
         }
-        // The bound address: read and ignore.
-        let rest = match head[3] {
-            ATYP_IPV4 => 4 + 2,
-            ATYP_IPV6 => 16 + 2,
-            ATYP_DOMAIN => {
-                let mut len = [0u8; 1];
-                read_exact_or_proxy_error(&mut s, &mut len, "the CONNECT reply").await?;
-                usize::from(len[0]) + 2
-            }
-            t => {
-                return Err(
-                    ProxyError::Protocol(format!("bad address type {t:#04x} in reply")).into(),
-                )
-            }
-        };
-        let mut bound = [0u8; 255 + 2];
-        let bound = bound.get_mut(..rest).unwrap_or_default();
-        read_exact_or_proxy_error(&mut s, bound, "the CONNECT reply").await?;
-        Ok(s)
+        (METHOD_UNACCEPTABLE, Some(_)) => {
+            return Err(ProxyError::AuthFailed(
+                "the SOCKS5 proxy accepts neither no authentication nor username/password".into(),
+            )
+            .into())
+        }
+        (m, _) => {
+            return Err(ProxyError::Protocol(format!(
+                "the SOCKS5 proxy chose method {m:#04x}, which was not offered"
+            ))
+            .into())
+        }
     }
+
+    // CONNECT.
+    s.write_all(&request).await?;
+    let head: [u8; 4] = read_reply(&mut s, "the CONNECT reply", &[VERSION]).await?;
+    if head[1] != 0 {
+        return Err(ProxyError::Refused {
+            target: authority(host, port),
+            reason: reply_text(head[1]),
+        }
+        .into());
+    }
+    // The bound address: read and ignore.
+    let rest = match head[3] {
+        ATYP_IPV4 => 4 + 2,
+        ATYP_IPV6 => 16 + 2,
+        ATYP_DOMAIN => {
+            let mut len = [0u8; 1];
+            read_exact_or_proxy_error(&mut s, &mut len, "the CONNECT reply").await?;
+            usize::from(len[0]) + 2
+        }
+        t => {
+            return Err(ProxyError::Protocol(format!("bad address type {t:#04x} in reply")).into())
+        }
+    };
+    let mut bound = [0u8; 255 + 2];
+    let bound = bound.get_mut(..rest).unwrap_or_default();
+    read_exact_or_proxy_error(&mut s, bound, "the CONNECT reply").await?;
+    Ok(s)
 }
 
 /// The CONNECT request for `host:port`.
@@ -258,14 +214,5 @@ mod tests {
             Some(vec![1, 1, b'u', 2, b'p', b'w'])
         );
         assert!(auth_request(&ProxyCredentials::new("", "pw")).is_err());
-    }
-
-    #[test]
-    fn debug_hides_credentials() {
-        let c = Socks5Connector::new("127.0.0.1", 1080)
-            .credentials(ProxyCredentials::new("bob", "hunter2"));
-        let d = format!("{c:?}");
-        assert!(!d.contains("hunter2") && !d.contains("bob"), "{d}");
-        assert!(d.contains("127.0.0.1:1080"), "{d}");
     }
 }

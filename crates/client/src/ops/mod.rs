@@ -5,7 +5,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | `progress.rs` | [`Progress`], [`ProgressEvent`], [`Meter`], [`ProgressRead`], [`ProgressWrite`] |
+//! | `progress.rs` | [`Progress`], [`ProgressEvent`], [`Meter`], [`Metered`] |
 //! | `file_source.rs` | [`FileSource`]: a local file read ahead on its own thread, for uploads |
 //! | `files.rs` | [`FileOptions`], [`Verify`], [`FileReport`]: what whole-file transfers take and give |
 //! | `download.rs` | [`download_file`], [`download_to_writer`]: the one download routine |
@@ -41,8 +41,8 @@ pub use mirror::{
 };
 pub use partial::{adopt_partial, part_path, PARTIAL_DIR};
 pub use progress::{
-    FileProgress, JobProgress, Meter, Progress, ProgressEvent, ProgressRead, ProgressWrite,
-    RATE_WINDOW, REPORT_INTERVAL,
+    FileProgress, JobProgress, Meter, Metered, Progress, ProgressEvent, RATE_WINDOW,
+    REPORT_INTERVAL,
 };
 pub use segmented::{segmented_download, SegmentOptions, SegmentReport};
 pub use upload::{atomic_upload_name, upload_file, LocalStamp};

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::observe::poll_read_observed;
+
 /// One progress report.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -224,80 +226,52 @@ fn rate_of(s: &MeterState, now: Instant) -> f64 {
     bytes / secs
 }
 
-/// An `AsyncRead` that counts what passes through it into a [`Meter`].
+/// An `AsyncRead` or `AsyncWrite` that counts what passes through it into a
+/// [`Meter`]: the bytes read, or the bytes written.
 #[derive(Debug)]
-pub struct ProgressRead<R> {
-    inner: R,
+pub struct Metered<S> {
+    inner: S,
     meter: Arc<Meter>,
 }
 
-impl<R> ProgressRead<R> {
+impl<S> Metered<S> {
     /// Wraps `inner`.
-    pub fn new(inner: R, meter: Arc<Meter>) -> Self {
+    pub fn new(inner: S, meter: Arc<Meter>) -> Self {
         Self { inner, meter }
     }
 
-    /// The wrapped reader.
-    pub fn into_inner(self) -> R {
+    /// The wrapped stream.
+    pub fn into_inner(self) -> S {
         self.inner
     }
 
-    /// The wrapped reader.
-    pub fn get_ref(&self) -> &R {
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
         &self.inner
     }
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for ProgressRead<R> {
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r {
-            this.meter.add((buf.filled().len() - before) as u64);
-        }
-        r
+        let Self { inner, meter } = self.get_mut();
+        poll_read_observed(inner, cx, buf, |got| meter.add(got.len() as u64))
     }
 }
 
-/// An `AsyncWrite` that counts what passes through it into a [`Meter`].
-#[derive(Debug)]
-pub struct ProgressWrite<W> {
-    inner: W,
-    meter: Arc<Meter>,
-}
-
-impl<W> ProgressWrite<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W, meter: Arc<Meter>) -> Self {
-        Self { inner, meter }
-    }
-
-    /// The wrapped writer.
-    pub fn into_inner(self) -> W {
-        self.inner
-    }
-
-    /// The wrapped writer.
-    pub fn get_ref(&self) -> &W {
-        &self.inner
-    }
-}
-
-impl<W: AsyncWrite + Unpin> AsyncWrite for ProgressWrite<W> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        let Self { inner, meter } = self.get_mut();
+        let r = Pin::new(inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
-            this.meter.add(n as u64);
+            meter.add(n as u64);
         }
         r
     }
@@ -323,7 +297,7 @@ mod tests {
         let ev = events.clone();
         let cb = Progress::new(move |e: &ProgressEvent| ev.lock().unwrap().push(e.clone()));
         let meter = Meter::new(Some(cb), 10, Some(20));
-        let mut r = ProgressRead::new(&b"0123456789"[..], meter.clone());
+        let mut r = Metered::new(&b"0123456789"[..], meter.clone());
         let mut out = Vec::new();
         r.read_to_end(&mut out).await.unwrap();
         meter.finish();

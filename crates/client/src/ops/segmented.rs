@@ -10,7 +10,7 @@ use super::download::download_file;
 use super::files::{check_received, FileOptions, Known, Verify};
 use super::hashes::local_file_hash;
 use super::partial::{commit_part, discard_part, prepare_part};
-use super::progress::{Meter, Progress, ProgressRead};
+use super::progress::{Meter, Metered, Progress};
 use super::COPY_BUFFER;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -94,7 +94,7 @@ async fn fetch(
         .await
         .map_err(|e| Error::from_io("seeking in the local file", e))?;
     let dl = client.retr_from(remote, offset).await?;
-    let mut reader = ProgressRead::new(dl, meter);
+    let mut reader = Metered::new(dl, meter);
     let mut writer = BufWriter::with_capacity(COPY_BUFFER, &mut file);
     let copied = if to_end {
         tokio::io::copy(&mut reader, &mut writer).await

@@ -11,7 +11,7 @@ use super::file_source::FileSource;
 use super::files::{FileOptions, FileReport, Verify};
 use super::hashes::local_file_hash;
 use super::partial::io_err;
-use super::progress::{Meter, ProgressWrite};
+use super::progress::{Meter, Metered};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -218,7 +218,7 @@ async fn send(
     let source =
         FileSource::open(local_path, offset).map_err(|e| io_err("reading", local_path, e))?;
     let up = client.stor_from(remote.clone(), offset).await?;
-    let mut writer = ProgressWrite::new(up, meter.clone());
+    let mut writer = Metered::new(up, meter.clone());
     let mut reader = source.take(size - offset);
     let n = tokio::io::copy_buf(&mut reader, &mut writer)
         .await

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::common::{self, ScriptExt};
 use ftpkit::config::{ActiveConfig, DataMode};
-use ftpkit::connector::{HttpConnectConnector, ProxyCredentials, ProxyError, Socks5Connector};
+use ftpkit::connector::{ProxyConnector, ProxyCredentials, ProxyError};
 use ftpkit::{Client, Config, Connector, ErrorKind, Security, Timeouts};
 use ftpkit_testkit::{Event, Script, ScriptedServer, ServerTls, TestPki};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,13 +80,13 @@ impl Proxy {
     }
 
     /// A SOCKS5 connector through this proxy.
-    fn socks5(&self) -> Socks5Connector {
-        Socks5Connector::new("127.0.0.1", self.addr.port())
+    fn socks5(&self) -> ProxyConnector {
+        ProxyConnector::socks5("127.0.0.1", self.addr.port())
     }
 
     /// An HTTP CONNECT connector through this proxy.
-    fn http(&self) -> HttpConnectConnector {
-        HttpConnectConnector::new("127.0.0.1", self.addr.port())
+    fn http(&self) -> ProxyConnector {
+        ProxyConnector::http_connect("127.0.0.1", self.addr.port())
     }
 }
 
@@ -418,7 +418,7 @@ async fn unreachable_target_is_an_io_error() {
     let mut cfg = Config::new("127.0.0.1");
     cfg.port = port;
     cfg.timeouts = Timeouts::all(Duration::from_secs(3));
-    cfg.connector = Some(Arc::new(Socks5Connector::new(
+    cfg.connector = Some(Arc::new(ProxyConnector::socks5(
         "127.0.0.1",
         proxy.addr.port(),
     )));

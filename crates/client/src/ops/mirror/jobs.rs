@@ -42,6 +42,13 @@ pub(crate) struct Job {
     pub(crate) index: u64,
 }
 
+impl Job {
+    /// The remote path as a command argument.
+    fn remote_arg(&self) -> Arg {
+        Arg::from(self.remote.clone())
+    }
+}
+
 /// What one job came to.
 enum Outcome {
     Transferred(u64),
@@ -307,7 +314,7 @@ async fn remote_mtime(client: &mut Client, job: &Job) -> Option<SystemTime> {
     if client.support("MDTM") == Support::No {
         return None;
     }
-    let m = client.modified(Arg::from(job.remote.clone())).await.ok()?;
+    let m = client.modified(job.remote_arg()).await.ok()?;
     super::walk::mtime_of(&m)
 }
 
@@ -319,7 +326,6 @@ async fn down_one(
     opts: &MirrorOptions,
     resume: bool,
 ) -> Result<Outcome> {
-    let remote = Arg::from(job.remote.clone());
     let want_time = opts.skip_unchanged || opts.preserve_mtime;
     let mtime = if want_time {
         remote_mtime(client, job).await
@@ -339,7 +345,7 @@ async fn down_one(
         if let (Ok(m), Some(t)) = (tokio::fs::symlink_metadata(&job.local).await, mtime) {
             let size = match job.size {
                 Some(s) => Some(s),
-                None => client.size(remote.clone()).await.ok(),
+                None => client.size(job.remote_arg()).await.ok(),
             };
             let local_t = m.modified().ok().and_then(mtime_secs);
             if m.is_file() && Some(m.len()) == size && local_t.is_some() && local_t == mtime_secs(t)
@@ -356,7 +362,7 @@ async fn down_one(
     let fopts = file_options(opts, shared, job, Direction::Down, resume)
         .expected_size(job.size)
         .durable(opts.durable);
-    let r = download_file(client, remote, &job.local, &fopts).await?;
+    let r = download_file(client, job.remote_arg(), &job.local, &fopts).await?;
     if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
         let p = job.local.clone();
         let set = tokio::task::spawn_blocking(move || {
@@ -396,7 +402,6 @@ async fn up_one(
     opts: &MirrorOptions,
     resume: bool,
 ) -> Result<Outcome> {
-    let remote = Arg::from(job.remote.clone());
     let mfmt = client.support("MFMT") == Support::Yes;
     if opts.skip_unchanged && job.remote_size.is_some() && job.remote_size == job.size {
         if let (Some(rt), Some(lt)) = (
@@ -417,7 +422,7 @@ async fn up_one(
         return Ok(Outcome::Planned);
     }
     let fopts = file_options(opts, shared, job, Direction::Up, resume);
-    let r = upload_file(client, &job.local, remote.clone(), &fopts).await?;
+    let r = upload_file(client, &job.local, job.remote_arg(), &fopts).await?;
     if let (true, true, Some(t)) = (
         opts.preserve_mtime,
         mfmt,
@@ -426,7 +431,10 @@ async fn up_one(
         let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(0))
             .map(|o| time::PrimitiveDateTime::new(o.date(), o.time()));
         if let Ok(at) = at {
-            if let Err(e) = client.command_ok("MFMT", Command::Mfmt(at, remote)).await {
+            if let Err(e) = client
+                .command_ok("MFMT", Command::Mfmt(at, job.remote_arg()))
+                .await
+            {
                 tracing::warn!(path = %shown(&job.remote), error = %e, "MFMT failed");
             }
         }
