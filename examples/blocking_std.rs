@@ -129,6 +129,8 @@ fn main() -> Result<(), BoxError> {
             protection: ProtectionLevel::Clear,
             rest: 0,
             waits: Waits::for_reply_timeout(Duration::from_secs(15)),
+            // No TLS here: nothing to resume.
+            session_on_hand: true,
         },
         DataCommands::default(),
     );

@@ -1232,7 +1232,8 @@ const OPENING_CODES: [u16; 14] = [
 /// A [`crate::transfer::Opening`] driven by arbitrary replies and reports.
 ///
 /// The first two bytes pick the parameters (mode, protection, route,
-/// passive address, `REST` offset, what the session learned); each further
+/// passive address, `REST` offset, what the session learned, download or
+/// upload, whether a TLS session is on hand); each further
 /// byte is one step (a reply, with text from the next bytes; a mark, a
 /// completion or a refusal; a data connection made or failed; a handshake;
 /// a timer; a listener's address). Checks: no panic; exactly one `Ready` or
@@ -1263,8 +1264,14 @@ pub fn opening(data: &[u8]) {
         DataRoute::Direct(peer)
     };
     let private = a & 0x02 != 0;
+    // Downloads wait for the mark; uploads (STOR) are ready without it.
+    let command = if b & 0x10 != 0 {
+        Command::Stor(Arg::new("f"))
+    } else {
+        Command::Retr(Arg::new("f"))
+    };
     let params = OpeningParams {
-        command: Command::Retr(Arg::new("f")),
+        command: command.clone(),
         mode: if a & 0x01 != 0 {
             ChannelMode::Active
         } else {
@@ -1283,6 +1290,7 @@ pub fn opening(data: &[u8]) {
         },
         rest: u64::from(b & 0x0f) * 100,
         waits: Waits::for_reply_timeout(Duration::from_secs(30)),
+        session_on_hand: b & 0x20 != 0,
     };
     let commands = DataCommands {
         epsv: a & 0x20 == 0,
@@ -1299,6 +1307,7 @@ pub fn opening(data: &[u8]) {
         secured: false,
         private,
         rest,
+        command,
         route: route.clone(),
         trust_reply: a & 0x04 != 0,
     };
@@ -1372,6 +1381,7 @@ struct OpeningWatch {
     secured: bool,
     private: bool,
     rest: u64,
+    command: Command,
     route: crate::transfer::DataRoute,
     trust_reply: bool,
 }
@@ -1389,7 +1399,7 @@ impl OpeningWatch {
                     other => panic!("sent {other:?}"),
                 },
                 DataAction::Start(c) => {
-                    assert_eq!(c, Command::Retr(Arg::new("f")));
+                    assert_eq!(c, self.command);
                     self.started += 1;
                     assert_eq!(self.started, 1, "transfer command sent twice");
                 }

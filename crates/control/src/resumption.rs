@@ -61,6 +61,14 @@ impl TicketSupply {
         self.tls13 && self.control_tickets_received > 0
     }
 
+    /// Whether a data connection could resume the control session right
+    /// now without waiting for a fresh ticket: TLS 1.2, a server that
+    /// issues no tickets, or a ticket on hand
+    /// ([`OpeningParams::session_on_hand`](crate::transfer::OpeningParams::session_on_hand)).
+    pub fn session_on_hand(&self) -> bool {
+        !self.server_uses_tickets() || self.usable > 0
+    }
+
     /// Whether to renew the session before the next data connection.
     pub fn before_data_connection(&self) -> BeforeData {
         if self.server_uses_tickets() && self.usable == 0 {

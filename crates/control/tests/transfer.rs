@@ -37,6 +37,7 @@ fn params(mode: ChannelMode, protection: ProtectionLevel, rest: u64) -> OpeningP
         protection,
         rest,
         waits: Waits::for_reply_timeout(Duration::from_secs(30)),
+        session_on_hand: false,
     }
 }
 
@@ -380,6 +381,87 @@ fn under_prot_p_a_server_that_marks_after_the_handshake_still_works() {
     assert!(op.wants_control(), "the mark is still awaited");
     op.handle_event(Event::TransferStarted(reply(150, "ok")));
     assert!(ready(&actions(&mut op)).channel);
+}
+
+/// Issue #15: with the control session's TLS session on hand (a TLS 1.3
+/// ticket held, TLS 1.2, or a server that issues no tickets), nothing the
+/// mark brings is needed: the handshake starts as soon as the connection
+/// is made, a round trip earlier than after the mark.
+#[test]
+fn under_prot_p_with_a_session_on_hand_the_handshake_starts_at_once() {
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Private, 0);
+    p.session_on_hand = true;
+    let mut op = Opening::new(p, DataCommands::default());
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_connected();
+    assert_eq!(actions(&mut op), [DataAction::StartTls], "no mark grace");
+    op.handle_tls_established(true, true);
+    assert!(
+        actions(&mut op).is_empty(),
+        "a download still waits for its mark"
+    );
+    op.handle_event(Event::TransferStarted(reply(150, "ok (10 bytes)")));
+    let a = actions(&mut op);
+    assert!(ready(&a).mark.is_some());
+}
+
+/// Issue #15: an upload (`STOR`, `APPE`) is ready once its data connection
+/// is (and its TLS is up): the mark carries nothing it needs, so waiting
+/// for it would cost a round trip per file. `STOU` waits: its mark names
+/// the file.
+#[test]
+fn uploads_are_ready_without_the_mark_except_stou() {
+    for (command, protection, waits_for_mark) in [
+        (Command::Stor(Arg::new("f")), ProtectionLevel::Clear, false),
+        (Command::Appe(Arg::new("f")), ProtectionLevel::Clear, false),
+        (
+            Command::Stor(Arg::new("f")),
+            ProtectionLevel::Private,
+            false,
+        ),
+        (Command::Stou, ProtectionLevel::Clear, true),
+        (retr(), ProtectionLevel::Clear, true),
+    ] {
+        let case = format!("{command:?} {protection:?}");
+        let mut p = params(ChannelMode::Passive, protection, 0);
+        p.command = command.clone();
+        p.session_on_hand = true;
+        let mut op = Opening::new(p, DataCommands::default());
+        actions(&mut op);
+        assert_eq!(
+            answered(&mut op, 229, "(|||40001|)"),
+            [connect_to(40001), DataAction::Start(command)],
+            "{case}"
+        );
+        op.handle_connected();
+        if protection == ProtectionLevel::Private {
+            assert_eq!(actions(&mut op), [DataAction::StartTls], "{case}");
+            op.handle_tls_established(true, true);
+        }
+        let a = actions(&mut op);
+        if waits_for_mark {
+            assert!(a.is_empty() && op.wants_control(), "{case}: {a:?}");
+            op.handle_event(Event::TransferStarted(reply(150, "FILE: f.1")));
+            assert!(ready(&actions(&mut op)).mark.is_some(), "{case}");
+        } else {
+            let o = ready(&a);
+            assert!(o.channel && o.mark.is_none(), "{case}: {o:?}");
+            assert!(!op.wants_control(), "{case}");
+        }
+    }
+
+    // A refusal that comes before the connection still ends the opening.
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 0);
+    p.command = Command::Stor(Arg::new("f"));
+    let mut op = Opening::new(p, DataCommands::default());
+    actions(&mut op);
+    answered(&mut op, 229, "(|||40001|)");
+    op.handle_event(Event::TransferFailed(reply(553, "Could not create file.")));
+    assert!(matches!(
+        failure(&actions(&mut op)),
+        OpenFailure::Refused { what: "STOR", .. }
+    ));
 }
 
 #[test]

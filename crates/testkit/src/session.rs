@@ -207,12 +207,12 @@ impl Session {
                     .listener
                     .take()
                     .ok_or_else(|| setup(name, "no passive listener is open"))?;
-                let (tcp, _) = match timeout(self.timeout, listener.accept()).await {
+                let (tcp, peer) = match timeout(self.timeout, listener.accept()).await {
                     Err(_) => return Err(self.timed_out(name)),
                     Ok(Err(e)) => return Err(io_err(name, &e)),
                     Ok(Ok(x)) => x,
                 };
-                self.setup_data(name, tcp, false, *tls, *require_resumed)
+                self.setup_data(name, tcp, peer, false, *tls, *require_resumed)
                     .await
             }
             Step::DataExpectNone(window) => {
@@ -257,7 +257,7 @@ impl Session {
                     Ok(Err(e)) => return Err(io_err(name, &e)),
                     Ok(Ok(s)) => s,
                 };
-                self.setup_data(name, tcp, true, *tls, *require_resumed)
+                self.setup_data(name, tcp, addr, true, *tls, *require_resumed)
                     .await
             }
             Step::DataSend {
@@ -561,13 +561,16 @@ impl Session {
         &mut self,
         name: &str,
         tcp: TcpStream,
+        // From `accept` or `connect`: a client that connected, wrote and
+        // reset the connection before it was accepted has no peer address
+        // any more (`ENOTCONN`), and its reset is for the next step to see.
+        peer: SocketAddr,
         active: bool,
         expect: TlsExpect,
         require_resumed: bool,
     ) -> StepResult {
         self.close_data().await;
         let local = tcp.local_addr().map_err(|e| io_err(name, &e))?;
-        let peer = tcp.peer_addr().map_err(|e| io_err(name, &e))?;
         self.data_local = Some(local);
         if !self.data_is_private() {
             self.rec.push(Event::DataConnected(DataConnection {

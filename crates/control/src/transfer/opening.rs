@@ -36,13 +36,21 @@ pub struct OpeningParams {
     pub rest: u64,
     /// How long the short waits last.
     pub waits: Waits,
+    /// Under `PROT P`: the data connection can resume the control
+    /// connection's TLS session right now (a TLS 1.2 session, or a TLS 1.3
+    /// ticket on hand), or the server issues no tickets at all. Its
+    /// handshake then starts as soon as it is connected; otherwise it waits
+    /// up to [`Waits::mark_grace`] for the mark, which brings the fresh
+    /// ticket of servers that issue one per transfer (ProFTPD).
+    pub session_on_hand: bool,
 }
 
 /// The short waits of an opening. Longer waits (each reply, the connect,
 /// the handshake) are the driver's deadlines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Waits {
-    /// How long a protected data connection waits for the mark before its
+    /// How long a protected data connection without a session on hand
+    /// ([`OpeningParams::session_on_hand`]) waits for the mark before its
     /// handshake starts anyway. Servers that issue a fresh ticket on the
     /// control connection per transfer (ProFTPD) send it with the mark;
     /// servers that send the mark after the handshake still work, a moment
@@ -397,14 +405,14 @@ impl Opening {
     /// The data connection's TLS handshake succeeded. `server_uses_tickets`:
     /// the server has issued TLS 1.3 tickets on the control connection.
     pub fn handle_tls_established(&mut self, resumed: bool, server_uses_tickets: bool) {
-        if !self.awaits_handshake() {
-            return;
-        }
-        self.handshake = Some(if resumed {
+        let outcome = if resumed {
             DataHandshake::Resumed
         } else {
             DataHandshake::Full
-        });
+        };
+        if !self.record_handshake(outcome) {
+            return;
+        }
         if !resumed && server_uses_tickets && self.completion.is_none() {
             // A server that requires reuse refuses a full handshake right
             // after it (vsftpd 522, ProFTPD 425): make that refusal this
@@ -419,22 +427,23 @@ impl Opening {
 
     /// The data connection's TLS handshake failed.
     pub fn handle_tls_failed(&mut self, certificate_rejected: bool) {
-        if !self.awaits_handshake() {
-            return;
-        }
-        self.handshake = Some(if certificate_rejected {
+        let outcome = if certificate_rejected {
             DataHandshake::CertificateRejected
         } else {
             DataHandshake::Failed
-        });
+        };
+        if !self.record_handshake(outcome) {
+            return;
+        }
         self.explain(DataFailure::Tls {
             certificate_rejected,
         });
     }
 
-    /// Whether the outcome of a data-connection handshake is awaited now.
-    /// One nobody asked for fails the opening; after the end it is ignored.
-    fn awaits_handshake(&mut self) -> bool {
+    /// Keeps the outcome of the data connection's handshake, when one is
+    /// awaited now (`true`). One nobody asked for fails the opening; after
+    /// the end it is ignored.
+    fn record_handshake(&mut self, outcome: DataHandshake) -> bool {
         if self.is_done() {
             return false;
         }
@@ -442,6 +451,7 @@ impl Opening {
             self.fail(OpenFailure::Misuse("a handshake nobody asked for"));
             return false;
         }
+        self.handshake = Some(outcome);
         true
     }
 
@@ -489,6 +499,17 @@ impl Opening {
     /// Neither the mark nor the completion has come.
     fn waiting(&self) -> bool {
         self.mark.is_none() && self.completion.is_none()
+    }
+
+    /// An upload whose mark carries nothing the client needs (`STOR`,
+    /// `APPE`; not `STOU`, whose mark names the file): the channel is ready
+    /// once the data connection is (and its TLS is up), without waiting
+    /// for the mark. The server keeps what arrives before it sends the mark
+    /// in its socket buffer, and reads it after; a refusal still comes as
+    /// the completion, which the upload reads before it reports anything.
+    /// This saves a round trip per upload.
+    fn sends_data(&self) -> bool {
+        matches!(self.params.command, Command::Stor(_) | Command::Appe(_))
     }
 
     fn send(&mut self, step: Step, cmd: Command) {
@@ -650,7 +671,7 @@ impl Opening {
         if self.params.protection != ProtectionLevel::Private {
             self.step = Step::AwaitMark;
             self.advance();
-        } else if self.waiting() {
+        } else if self.waiting() && !self.params.session_on_hand {
             self.step = Step::MarkGrace;
             self.arm(Wait::MarkGrace);
         } else {
@@ -682,7 +703,7 @@ impl Opening {
                 self.step = Step::AwaitMark;
                 self.advance();
             }
-            Step::AwaitMark if !self.waiting() => self.ready(true),
+            Step::AwaitMark if !self.waiting() || self.sends_data() => self.ready(true),
             Step::Explaining(failure) if self.completion.is_some() => {
                 self.fail(OpenFailure::Data {
                     failure,

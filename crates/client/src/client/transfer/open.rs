@@ -165,6 +165,7 @@ impl Client {
                 protection: self.control.session.data_protection(),
                 rest: rest.unwrap_or(0),
                 waits: Waits::for_reply_timeout(self.config.timeouts.reply),
+                session_on_hand: self.ticket_supply().is_none_or(|s| s.session_on_hand()),
             },
             self.data_commands,
         );
