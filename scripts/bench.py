@@ -764,10 +764,14 @@ def targets() -> list[str]:
                                      f"{r.ref.note or 'refreshes not reported'})")
         if r.case.startswith("memory") and r.tool == "ftpkit CLI":
             check(r.rss() <= 16, f"{r.case}: peak RSS {r.rss():.1f} MiB (target <= 16 MiB)")
+    # Issue #15: MLSD >= 5x, Unix LIST >= 8x, DOS >= 10x suppaftp (ftpkit's
+    # borrowed entries; "ftpkit owned" is the owned form, shown beside).
+    targets = {"mlsd": 5, "list_unix": 8, "list_dos": 10}
     for group, funcs in PARSERS.items():
         if "suppaftp" in funcs and "ftpkit" in funcs:
             ratio = funcs["ftpkit"] / funcs["suppaftp"]
-            check(ratio >= 5, f"parser {group}: ftpkit {ratio:.2f}x suppaftp (target >= 5x)")
+            need = targets.get(group, 5)
+            check(ratio >= need, f"parser {group}: ftpkit {ratio:.2f}x suppaftp (target >= {need}x)")
     return out
 
 

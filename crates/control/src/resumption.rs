@@ -123,7 +123,7 @@ impl std::fmt::Display for ReuseFailure {
 /// Reply codes with which servers refuse a data connection they cannot
 /// use: 425 (can't open), 426 (closed), 450/451 (not taken / aborted),
 /// 522 and 534 (RFC 4217: protection or security refused).
-fn refuses_data_connection(reply: &Reply) -> bool {
+pub(crate) fn refuses_data_connection(reply: &Reply) -> bool {
     matches!(reply.code().as_u16(), 425 | 426 | 450 | 451 | 522 | 534)
 }
 

@@ -7,8 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ftpkit_control::listing::{
-    parse_dos_line, parse_list_line, parse_mdtm_time, parse_mlsx_line, parse_unix_line, Entry,
-    EntryKind, LineSplitter, ListLine, ListingError, Modified, Precision, RawName,
+    parse_dos_line, parse_dos_ref, parse_list_line, parse_mdtm_time, parse_mlsx_line,
+    parse_mlsx_ref, parse_unix_line, parse_unix_ref, Entry, EntryKind, LineSplitter, ListLine,
+    ListingError, Modified, Precision, RawName,
 };
 use proptest::prelude::*;
 use time::{Date, Month, PrimitiveDateTime, Time};
@@ -197,6 +198,47 @@ fn vsftpd_list() {
         b"-rw-r--r--    1 ftp      ftp           214 Mar 03 14:07 README"
     );
     assert!(entries.iter().all(|e| e.facts().next().is_none()));
+}
+
+/// Issue #15: the borrowed entries (`parse_*_ref`) are views of the line
+/// (no copy of the name, link target, owner or group) and convert to the
+/// owned entries of `parse_*_line`.
+#[test]
+fn borrowed_entries_view_the_line_and_own_on_demand() {
+    let within = |line: &[u8], part: &[u8]| {
+        let (l, p) = (line.as_ptr_range(), part.as_ptr_range());
+        l.start <= p.start && p.end <= l.end
+    };
+    let line = b"lrwxrwxrwx    1 alice    staff          11 Jan 05  2022 latest -> v1.2/\r\n";
+    let e = parse_unix_ref(line, YEAR).unwrap();
+    assert_eq!(
+        (e.name, e.link_target),
+        (&b"latest"[..], Some(&b"v1.2/"[..]))
+    );
+    assert_eq!(
+        (e.owner, e.group),
+        (Some(&b"alice"[..]), Some(&b"staff"[..]))
+    );
+    for part in [e.name, e.raw, e.link_target.unwrap(), e.owner.unwrap()] {
+        assert!(within(line, part));
+    }
+    assert_eq!(Entry::from(e), parse_unix_line(line, YEAR).unwrap());
+
+    let line = b"modify=20240102030405;perm=adfr;size=1234;type=file;UNIX.owner=bob; a; b.txt";
+    let e = parse_mlsx_ref(line).unwrap();
+    assert_eq!(
+        (e.name, e.size, e.owner),
+        (&b"a; b.txt"[..], Some(1234), Some(&b"bob"[..]))
+    );
+    assert_eq!(e.fact("PERM"), Some(&b"adfr"[..]));
+    assert!(within(line, e.name) && within(line, e.fact("size").unwrap()));
+    assert_eq!(Entry::from(e), parse_mlsx_line(line).unwrap());
+    assert!(parse_mlsx_ref(b"no-facts-and-no-space").is_err());
+
+    let line = b"01-15-20  10:30AM       <DIR>          Folder Name";
+    let e = parse_dos_ref(line).unwrap();
+    assert!(e.is_dir() && within(line, e.name));
+    assert_eq!(Entry::from(e), parse_dos_line(line).unwrap());
 }
 
 #[test]

@@ -579,6 +579,45 @@ fn a_failed_data_handshake_records_why() {
     ));
 }
 
+/// A data handshake started before the mark (a session on hand) can be
+/// cut by a server that refuses the command itself (ProFTPD resets the
+/// connection and answers `550` for a missing file): that is the command's
+/// refusal, not a TLS failure. A refusal of the data connection (`522`,
+/// `425`...) and a certificate the client refused stay data failures.
+#[test]
+fn a_handshake_cut_by_a_refusal_of_the_command_is_that_refusal() {
+    for (certificate_rejected, code, refused) in [
+        (false, 550, true),
+        (false, 522, false),
+        (false, 425, false),
+        (true, 550, false),
+    ] {
+        let case = format!("rejected {certificate_rejected}, {code}");
+        let mut p = params(ChannelMode::Passive, ProtectionLevel::Private, 0);
+        p.session_on_hand = true;
+        let mut op = Opening::new(p, DataCommands::default());
+        actions(&mut op);
+        answered(&mut op, 229, "(|||40001|)");
+        op.handle_connected();
+        assert_eq!(actions(&mut op), [DataAction::StartTls], "{case}");
+        op.handle_tls_failed(certificate_rejected);
+        actions(&mut op);
+        op.handle_event(Event::TransferFailed(reply(code, "no")));
+        let a = actions(&mut op);
+        match failure(&a) {
+            OpenFailure::Refused { what, reply } => {
+                assert!(refused, "{case}");
+                assert_eq!((*what, reply.code().as_u16()), ("RETR", code), "{case}");
+            }
+            OpenFailure::Data {
+                failure: DataFailure::Tls { .. },
+                explanation: Some(_),
+            } => assert!(!refused, "{case}"),
+            f => panic!("{case}: {f:?}"),
+        }
+    }
+}
+
 #[test]
 fn a_refusal_at_the_mark_ends_the_opening() {
     let mut op = started(ProtectionLevel::Clear);

@@ -7,7 +7,7 @@
 //! ```
 
 use super::time::{calendar_date, clock_time, digits, local_time, parse_hhmm};
-use super::{refine_dir_kind, strip_eol, Entry, EntryKind, RawName};
+use super::{refine_dir_kind, strip_eol, Entry, EntryKind, EntryRef};
 
 /// IIS and `cmd.exe` pad `<DIR>` to a 14-character column and add one
 /// separator space: 10 spaces in all between `<DIR>` and the name.
@@ -31,6 +31,11 @@ const DIR_GAP: usize = 10;
 ///
 /// A trailing CRLF or LF is ignored.
 pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
+    parse_dos_ref(line).map(Entry::from)
+}
+
+/// [`parse_dos_line`] without allocating: the entry borrows `line`.
+pub fn parse_dos_ref(line: &[u8]) -> Option<EntryRef<'_>> {
     let line = strip_eol(line);
     let mut cur = Cursor { line, pos: 0 };
 
@@ -97,17 +102,17 @@ pub fn parse_dos_line(line: &[u8]) -> Option<Entry> {
         _ => (rest, None),
     };
 
-    Some(Entry {
+    Some(EntryRef {
         kind: refine_dir_kind(kind, name),
-        name: RawName::from(name),
+        name,
         size,
         modified: Some(local_time(date, time, has_seconds, false)),
         permissions: None,
-        link_target: link_target.map(RawName::from),
+        link_target,
         owner: None,
         group: None,
         facts_span: (0, 0),
-        raw: line.to_vec(),
+        raw: line,
     })
 }
 

@@ -6,7 +6,7 @@
 
 use super::{
     compact_lossy, lossy, parse_mdtm_time, parse_u64, strip_eol, CompactString, Entry, EntryKind,
-    ListingError, RawName,
+    EntryRef, ListingError,
 };
 
 /// Parses one `MLSD` line or one `MLST` reply entry line.
@@ -37,6 +37,15 @@ use super::{
 /// [`ListingError::MalformedMlsx`] if there is no space (no name), the name
 /// is empty, or a fact has no `=` or an empty name.
 pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
+    parse_mlsx_ref(line).map(Entry::from)
+}
+
+/// [`parse_mlsx_line`] without allocating: the entry borrows `line`.
+///
+/// # Errors
+///
+/// As [`parse_mlsx_line`].
+pub fn parse_mlsx_ref(line: &[u8]) -> Result<EntryRef<'_>, ListingError> {
     let raw = strip_eol(line);
     // (where the facts start in `raw`, the facts, the name)
     let (at, facts, name, found) = match raw.strip_prefix(b" ") {
@@ -53,7 +62,7 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         }
     };
     let get = |f: Fact| found.get(f as usize).copied().flatten();
-    let text = |f: Fact| get(f).filter(|v| !v.is_empty()).map(compact_lossy);
+    let text = |f: Fact| get(f).filter(|v| !v.is_empty());
 
     let (kind, link_target) = match get(Fact::Type) {
         Some(t) => parse_type(t),
@@ -65,7 +74,7 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
     let modified = get(Fact::Modify).and_then(parse_mdtm_time);
     let permissions = get(Fact::UnixMode)
         .and_then(mode_to_rwx)
-        .or_else(|| text(Fact::Perm));
+        .or_else(|| text(Fact::Perm).map(compact_lossy));
     let owner = text(Fact::UnixOwnername)
         .or_else(|| text(Fact::UnixOwner))
         .or_else(|| text(Fact::UnixUid));
@@ -73,8 +82,8 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         .or_else(|| text(Fact::UnixGroup))
         .or_else(|| text(Fact::UnixGid));
 
-    Ok(Entry {
-        name: RawName::from(name),
+    Ok(EntryRef {
+        name,
         kind,
         size,
         modified,
@@ -82,7 +91,7 @@ pub fn parse_mlsx_line(line: &[u8]) -> Result<Entry, ListingError> {
         link_target,
         owner,
         group,
-        raw: raw.to_vec(),
+        raw,
         facts_span: (at, at + facts.len()),
     })
 }
@@ -106,33 +115,29 @@ enum Fact {
 
 const FACT_COUNT: usize = 12;
 
-/// The interpreted fact a name stands for (case-insensitive), found by
-/// length first: most lines carry half a dozen facts.
+/// The interpreted fact a name stands for (case-insensitive): the name is
+/// lowercased on the stack (the longest is 14 bytes) and matched whole.
 fn fact_of(key: &[u8]) -> Option<Fact> {
-    let candidates: &[(&[u8], Fact)] = match key.len() {
-        4 => &[
-            (b"type", Fact::Type),
-            (b"size", Fact::Size),
-            (b"sizd", Fact::Sizd),
-            (b"perm", Fact::Perm),
-        ],
-        6 => &[(b"modify", Fact::Modify)],
-        8 => &[(b"unix.uid", Fact::UnixUid), (b"unix.gid", Fact::UnixGid)],
-        9 => &[(b"unix.mode", Fact::UnixMode)],
-        10 => &[
-            (b"unix.owner", Fact::UnixOwner),
-            (b"unix.group", Fact::UnixGroup),
-        ],
-        14 => &[
-            (b"unix.ownername", Fact::UnixOwnername),
-            (b"unix.groupname", Fact::UnixGroupname),
-        ],
+    let mut buf = [0u8; 14];
+    let lower = buf.get_mut(..key.len())?;
+    for (l, k) in lower.iter_mut().zip(key) {
+        *l = k.to_ascii_lowercase();
+    }
+    Some(match &*lower {
+        b"type" => Fact::Type,
+        b"size" => Fact::Size,
+        b"sizd" => Fact::Sizd,
+        b"perm" => Fact::Perm,
+        b"modify" => Fact::Modify,
+        b"unix.uid" => Fact::UnixUid,
+        b"unix.gid" => Fact::UnixGid,
+        b"unix.mode" => Fact::UnixMode,
+        b"unix.owner" => Fact::UnixOwner,
+        b"unix.group" => Fact::UnixGroup,
+        b"unix.ownername" => Fact::UnixOwnername,
+        b"unix.groupname" => Fact::UnixGroupname,
         _ => return None,
-    };
-    candidates
-        .iter()
-        .find(|(name, _)| key.eq_ignore_ascii_case(name))
-        .map(|&(_, f)| f)
+    })
 }
 
 /// The `(name, value)` pairs of a facts part (`a=1;b=2;`), as received,
@@ -151,20 +156,25 @@ impl<'a> Iterator for FactPairs<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            // Facts are short: a plain scan beats memchr's setup.
-            let end = self
-                .rest
-                .iter()
-                .position(|&b| b == b';')
-                .unwrap_or(self.rest.len());
+            // One pass finds the fact's end and its first `=` (facts are
+            // short: a plain scan beats memchr's setup, measured).
+            let mut eq = None;
+            let mut end = self.rest.len();
+            for (i, &b) in self.rest.iter().enumerate() {
+                if b == b';' {
+                    end = i;
+                    break;
+                }
+                if b == b'=' && eq.is_none() {
+                    eq = Some(i);
+                }
+            }
             let fact = self.rest.get(..end).unwrap_or_default();
             self.rest = self.rest.get(end + 1..).unwrap_or_default();
             if fact.is_empty() {
                 continue;
             }
-            let pair = fact
-                .iter()
-                .position(|&b| b == b'=')
+            let pair = eq
                 .filter(|&eq| eq > 0)
                 .map(|eq| {
                     (
@@ -181,7 +191,7 @@ impl<'a> Iterator for FactPairs<'a> {
 }
 
 /// The `(name, value)` pairs of facts that [`split_facts`] accepted.
-pub(crate) fn facts_of(facts: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(crate) fn facts_of(facts: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
     FactPairs { rest: facts }.filter_map(Result::ok)
 }
 
@@ -212,7 +222,7 @@ fn split_facts(line: &[u8]) -> Result<(&[u8], &[u8], Found<'_>), ListingError> {
 }
 
 /// Interprets a `type` fact value.
-fn parse_type(value: &[u8]) -> (EntryKind, Option<RawName>) {
+fn parse_type(value: &[u8]) -> (EntryKind, Option<&[u8]>) {
     // The common values without allocating.
     for (word, kind) in [
         (&b"file"[..], EntryKind::File),
@@ -230,10 +240,7 @@ fn parse_type(value: &[u8]) -> (EntryKind, Option<RawName>) {
         Some(rest) if rest.starts_with(b"slink:") || rest.starts_with(b"symlink:") => {
             // Keep the target's bytes exactly, not lowercased.
             let colon = b"os.unix=".len() + rest.iter().take_while(|&&b| b != b':').count();
-            let target = value
-                .get(colon + 1..)
-                .filter(|t| !t.is_empty())
-                .map(RawName::from);
+            let target = value.get(colon + 1..).filter(|t| !t.is_empty());
             return (EntryKind::Symlink, target);
         }
         // `blkdev`, `chrdev`, and RFC 3659's own examples `blk-11/108`,

@@ -46,11 +46,11 @@ mod mlsx;
 mod time;
 mod unix;
 
-pub use self::dos::parse_dos_line;
+pub use self::dos::{parse_dos_line, parse_dos_ref};
 pub use self::lines::LineSplitter;
-pub use self::mlsx::parse_mlsx_line;
+pub use self::mlsx::{parse_mlsx_line, parse_mlsx_ref};
 pub use self::time::parse_mdtm_time;
-pub use self::unix::parse_unix_line;
+pub use self::unix::{parse_unix_line, parse_unix_ref};
 
 /// A file name as the server sent it: raw bytes, not necessarily UTF-8.
 ///
@@ -217,6 +217,16 @@ pub enum EntryKind {
     Other(String),
 }
 
+impl EntryKind {
+    /// Whether this is a directory, including `.`/`..`.
+    pub fn is_dir(&self) -> bool {
+        matches!(
+            self,
+            EntryKind::Dir | EntryKind::CurrentDir | EntryKind::ParentDir
+        )
+    }
+}
+
 /// How much of a [`Modified`] timestamp the server actually reported.
 ///
 /// Fields below the precision are zero.
@@ -340,10 +350,7 @@ impl Entry {
 
     /// Whether this is a directory, including `.`/`..` entries.
     pub fn is_dir(&self) -> bool {
-        matches!(
-            self.kind,
-            EntryKind::Dir | EntryKind::CurrentDir | EntryKind::ParentDir
-        )
+        self.kind.is_dir()
     }
 
     /// Whether this is a regular file.
@@ -354,17 +361,84 @@ impl Entry {
     /// The raw value of an MLSx fact (`name` is matched case-insensitively;
     /// the first of repeated facts).
     pub fn fact(&self, name: &str) -> Option<&[u8]> {
-        self.facts()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        fact_in(&self.raw, self.facts_span, name)
     }
 
     /// All MLSx facts in line order, as `(name, value)` exactly as received
     /// (compare names case-insensitively). Empty for `LIST` rows.
     pub fn facts(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        let (start, end) = self.facts_span;
-        mlsx::facts_of(self.raw.get(start..end).unwrap_or_default())
+        facts_in(&self.raw, self.facts_span)
     }
+}
+
+/// One parsed listing row that borrows its line: what the parsers produce
+/// without allocating ([`parse_mlsx_ref`], [`parse_unix_ref`],
+/// [`parse_dos_ref`]). The name, link target, owner and group are views of
+/// the line, as received. `Entry::from` makes the owned [`Entry`] (the
+/// `parse_*_line` functions are exactly that); a caller that keeps only some
+/// rows (a filter by name or kind) converts only those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The file name (for symlinks without the ` -> target` part).
+    pub name: &'a [u8],
+    /// As [`Entry::kind`].
+    pub kind: EntryKind,
+    /// As [`Entry::size`].
+    pub size: Option<u64>,
+    /// As [`Entry::modified`].
+    pub modified: Option<Modified>,
+    /// As [`Entry::permissions`] (inline: no allocation).
+    pub permissions: Option<CompactString>,
+    /// As [`Entry::link_target`].
+    pub link_target: Option<&'a [u8]>,
+    /// The owner column or fact, as received.
+    pub owner: Option<&'a [u8]>,
+    /// The group column or fact, as received.
+    pub group: Option<&'a [u8]>,
+    /// The whole line (without its line terminator).
+    pub raw: &'a [u8],
+    pub(crate) facts_span: (usize, usize),
+}
+
+impl<'a> EntryRef<'a> {
+    /// Whether this is a directory, including `.`/`..` entries.
+    pub fn is_dir(&self) -> bool {
+        self.kind.is_dir()
+    }
+
+    /// The raw value of an MLSx fact, as [`Entry::fact`].
+    pub fn fact(&self, name: &str) -> Option<&'a [u8]> {
+        fact_in(self.raw, self.facts_span, name)
+    }
+}
+
+impl From<EntryRef<'_>> for Entry {
+    fn from(e: EntryRef<'_>) -> Self {
+        Entry {
+            name: RawName::from(e.name),
+            kind: e.kind,
+            size: e.size,
+            modified: e.modified,
+            permissions: e.permissions,
+            link_target: e.link_target.map(RawName::from),
+            owner: e.owner.map(compact_lossy),
+            group: e.group.map(compact_lossy),
+            raw: e.raw.to_vec(),
+            facts_span: e.facts_span,
+        }
+    }
+}
+
+/// The MLSx facts at `span` of `raw`, in line order.
+fn facts_in(raw: &[u8], span: (usize, usize)) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    mlsx::facts_of(raw.get(span.0..span.1).unwrap_or_default())
+}
+
+/// The first fact named `name` (case-insensitive) at `span` of `raw`.
+fn fact_in<'a>(raw: &'a [u8], span: (usize, usize), name: &str) -> Option<&'a [u8]> {
+    facts_in(raw, span)
+        .find(|(k, _)| k.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v)
 }
 
 /// The result of parsing one `LIST` line.
@@ -445,12 +519,29 @@ fn is_total_line(line: &[u8]) -> bool {
     digits.len() < rest.len() && digits.first().is_some_and(u8::is_ascii_digit)
 }
 
-/// Splits at single spaces into `(start, end)` spans of non-space runs,
-/// at most `max` of them.
-pub(crate) fn token_spans(line: &[u8], max: usize) -> Vec<(usize, usize)> {
-    let mut spans = Vec::with_capacity(max.min(16));
+/// At most `N` `(start, end)` spans of a line, on the stack.
+pub(crate) struct Spans<const N: usize> {
+    spans: [(usize, usize); N],
+    len: usize,
+}
+
+impl<const N: usize> std::ops::Deref for Spans<N> {
+    type Target = [(usize, usize)];
+
+    fn deref(&self) -> &Self::Target {
+        self.spans.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Splits at single spaces into `(start, end)` spans of non-space runs, at
+/// most `N` of them (no allocation: a listing has many lines).
+pub(crate) fn token_spans<const N: usize>(line: &[u8]) -> Spans<N> {
+    let mut out = Spans {
+        spans: [(0, 0); N],
+        len: 0,
+    };
     let mut i = 0;
-    while spans.len() < max {
+    while let Some(slot) = out.spans.get_mut(out.len) {
         while line.get(i) == Some(&b' ') {
             i += 1;
         }
@@ -461,9 +552,10 @@ pub(crate) fn token_spans(line: &[u8], max: usize) -> Vec<(usize, usize)> {
         while line.get(i).is_some_and(|&b| b != b' ') {
             i += 1;
         }
-        spans.push((start, i));
+        *slot = (start, i);
+        out.len += 1;
     }
-    spans
+    out
 }
 
 /// Parses an all-ASCII-digit slice (1..=19 digits) as `u64`.

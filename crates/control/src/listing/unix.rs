@@ -19,7 +19,7 @@ use ::time::{PrimitiveDateTime, Time};
 use super::time::{calendar_date, digits, local_time, month_abbrev, parse_hhmm};
 use super::{
     compact_lossy, parse_u64, refine_dir_kind, strip_eol, token_spans, CompactString, Entry,
-    EntryKind, Modified, Precision, RawName,
+    EntryKind, EntryRef, Modified, Precision,
 };
 
 /// Upper bound on the columns examined before the name; far more than any
@@ -50,8 +50,13 @@ const MAX_TOKENS: usize = 24;
 ///
 /// A trailing CRLF or LF is ignored.
 pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
+    parse_unix_ref(line, current_year).map(Entry::from)
+}
+
+/// [`parse_unix_line`] without allocating: the entry borrows `line`.
+pub fn parse_unix_ref(line: &[u8], current_year: i32) -> Option<EntryRef<'_>> {
     let line = strip_eol(line);
-    let tokens = token_spans(line, MAX_TOKENS);
+    let tokens = token_spans::<MAX_TOKENS>(line);
     let (mode_start, mode_end) = *tokens.first()?;
     if mode_start != 0 {
         return None;
@@ -71,10 +76,10 @@ pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
     let mut owner = None;
     let mut group = None;
     let mid = tokens.get(1..first_size_index).unwrap_or(&[]);
-    let mid_bytes = |span: &[(usize, usize)]| -> Option<CompactString> {
+    let mid_bytes = |span: &[(usize, usize)]| -> Option<&[u8]> {
         let &(start, _) = span.first()?;
         let &(_, end) = span.last()?;
-        line.get(start..end).map(compact_lossy)
+        line.get(start..end)
     };
     let is_count =
         |span: &(usize, usize)| parse_u64(line.get(span.0..span.1).unwrap_or(b"")).is_some();
@@ -129,17 +134,17 @@ pub fn parse_unix_line(line: &[u8], current_year: i32) -> Option<Entry> {
         (rest, None)
     };
 
-    Some(Entry {
+    Some(EntryRef {
         kind: refine_dir_kind(kind, name),
-        name: RawName::from(name),
+        name,
         size,
         modified: date.modified,
         permissions: Some(permissions),
-        link_target: link_target.map(RawName::from),
+        link_target,
         owner,
         group,
         facts_span: (0, 0),
-        raw: line.to_vec(),
+        raw: line,
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{is_not_implemented, DataCommands, DataRoute, DataTarget, PassiveAddress};
 use crate::command::{Command, ProtectionLevel};
 use crate::parse::{parse_epsv, parse_pasv, rest_confirms};
-use crate::resumption::DataHandshake;
+use crate::resumption::{refuses_data_connection, DataHandshake};
 use crate::{Event, Reply, ReplyCode};
 
 /// Which side opens the data connection.
@@ -333,6 +333,18 @@ impl Opening {
                 self.advance();
             }
             Event::TransferFailed(r) if self.started() => match self.step {
+                // A data handshake that failed (not by the client's
+                // choice) while the server refused the command itself (550
+                // no such file, not a refusal of the data connection: 425,
+                // 426, 450, 451, 522, 534) is that refusal: the server
+                // dropped the connection because of it. The handshake can
+                // run before the mark when a session is on hand.
+                Step::Explaining(DataFailure::Tls {
+                    certificate_rejected: false,
+                }) if !refuses_data_connection(&r) => self.fail(OpenFailure::Refused {
+                    what: self.params.command.verb(),
+                    reply: r,
+                }),
                 Step::Explaining(failure) => self.fail(OpenFailure::Data {
                     failure,
                     explanation: Some(r),
