@@ -47,5 +47,6 @@ pub use progress::{
 pub use segmented::{segmented_download, SegmentOptions, SegmentReport};
 pub use upload::{atomic_upload_name, upload_file, LocalStamp};
 
-/// Buffer size of the file copies.
+/// Buffer size of the file copies and the whole-file helpers of `Client`:
+/// large enough that loopback and TLS are not limited by per-call overhead.
 pub(crate) const COPY_BUFFER: usize = 256 * 1024;

@@ -12,9 +12,7 @@ use super::{Download, TransferInfo, Upload};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Buffer size of the whole-file helpers: large enough that loopback and
-/// TLS are not limited by per-call overhead.
-pub(crate) const COPY_BUFFER: usize = 256 * 1024;
+use crate::ops::COPY_BUFFER;
 
 /// Most bytes a listing may have (64 MiB) and longest line (8 KiB).
 const LISTING_MAX: u64 = 64 * 1024 * 1024;
