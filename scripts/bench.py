@@ -337,13 +337,16 @@ def lftp(sec: str, script: str, port: int | None = None, host: str = HOST) -> li
 
 def rclone(sec: str, port: int, transfers: int, src: str, dst: str) -> list[str]:
     """rclone's FTP backend (EPSV) through an on-the-fly remote. Over TLS it
-    cannot be given a CA file: it runs with --ftp-no-check-certificate."""
+    cannot be given a CA file: it runs with --ftp-no-check-certificate, and
+    with --ftp-disable-tls13: rclone 1.60's TLS 1.3 handshake with vsftpd
+    fails at once (`remote error: tls: illegal parameter`), its TLS 1.2 one
+    works."""
     obscured = subprocess.run(["rclone", "obscure", PASS], check=True, capture_output=True, text=True).stdout.strip()
     argv = ["rclone", "copy", "--ftp-host", LAT_HOST, "--ftp-port", str(port), "--ftp-user", USER,
             "--ftp-pass", obscured, "--transfers", str(transfers), "--checkers", str(max(8, transfers)),
             "--ftp-disable-mlsd", "-q", src, dst]
     if sec == "tls":
-        argv += ["--ftp-explicit-tls", "--ftp-no-check-certificate"]
+        argv += ["--ftp-explicit-tls", "--ftp-no-check-certificate", "--ftp-disable-tls13"]
     return argv
 
 
