@@ -383,12 +383,9 @@ fn under_prot_p_a_server_that_marks_after_the_handshake_still_works() {
     assert!(ready(&actions(&mut op)).channel);
 }
 
-/// Issue #15: with the control session's TLS session on hand (a TLS 1.3
-/// ticket held, TLS 1.2, or a server that issues no tickets), nothing the
-/// mark brings is needed: the handshake starts as soon as the connection
-/// is made, a round trip earlier than after the mark.
-#[test]
-fn under_prot_p_with_a_session_on_hand_the_handshake_starts_at_once() {
+/// A passive `RETR` under `PROT P` with a session on hand, past its `229`
+/// and connected: its handshake started at once (no mark grace).
+fn handshaking_at_connect() -> Opening {
     let mut p = params(ChannelMode::Passive, ProtectionLevel::Private, 0);
     p.session_on_hand = true;
     let mut op = Opening::new(p, DataCommands::default());
@@ -396,6 +393,16 @@ fn under_prot_p_with_a_session_on_hand_the_handshake_starts_at_once() {
     answered(&mut op, 229, "(|||40001|)");
     op.handle_connected();
     assert_eq!(actions(&mut op), [DataAction::StartTls], "no mark grace");
+    op
+}
+
+/// Issue #15: with the control session's TLS session on hand (a TLS 1.3
+/// ticket held, TLS 1.2, or a server that issues no tickets), nothing the
+/// mark brings is needed: the handshake starts as soon as the connection
+/// is made, a round trip earlier than after the mark.
+#[test]
+fn under_prot_p_with_a_session_on_hand_the_handshake_starts_at_once() {
+    let mut op = handshaking_at_connect();
     op.handle_tls_established(true, true);
     assert!(
         actions(&mut op).is_empty(),
@@ -593,13 +600,7 @@ fn a_handshake_cut_by_a_refusal_of_the_command_is_that_refusal() {
         (true, 550, false),
     ] {
         let case = format!("rejected {certificate_rejected}, {code}");
-        let mut p = params(ChannelMode::Passive, ProtectionLevel::Private, 0);
-        p.session_on_hand = true;
-        let mut op = Opening::new(p, DataCommands::default());
-        actions(&mut op);
-        answered(&mut op, 229, "(|||40001|)");
-        op.handle_connected();
-        assert_eq!(actions(&mut op), [DataAction::StartTls], "{case}");
+        let mut op = handshaking_at_connect();
         op.handle_tls_failed(certificate_rejected);
         actions(&mut op);
         op.handle_event(Event::TransferFailed(reply(code, "no")));
