@@ -422,13 +422,16 @@ def case_small(small: Path) -> None:
 class DelayProxy:
     """The delay proxy in front of one server (crates/testkit/src/delay_proxy.rs)."""
 
-    def __init__(self, sec: str, rtt_ms: int):
-        port, _ = SERVERS[sec]
+    def __init__(self, sec: str, rtt_ms: int, upstream_port: int | None = None, listen: str = LAT_HOST):
+        """In front of `sec`'s server, or of `upstream_port` on HOST (its
+        passive range is then unused: `listen` must be another address)."""
+        port = upstream_port or SERVERS[sec][0]
         pasv = ENV[{"plain": "FTPKIT_INTEROP_VSFTPD_PASV", "tls": "FTPKIT_INTEROP_VSFTPD_TLS_PASV"}[sec]]
-        self.stats_file = DATA / f"delay-{sec}-{rtt_ms}.stats"
+        self.listen = listen
+        self.stats_file = DATA / f"delay-{sec}-{rtt_ms}-{port}.stats"
         rm(self.stats_file)
         self.proc = subprocess.Popen(
-            [str(PROXY_BIN), "--listen", LAT_HOST, "--upstream", f"{HOST}:{port}", "--passive", pasv,
+            [str(PROXY_BIN), "--listen", listen, "--upstream", f"{HOST}:{port}", "--passive", pasv,
              "--rtt-ms", str(rtt_ms), "--stats", str(self.stats_file)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
@@ -445,6 +448,7 @@ class DelayProxy:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+        rm(self.stats_file)
 
 
 def proxy_ceiling(sec: str, rtt: int, amount: int) -> float:
@@ -469,21 +473,17 @@ def proxy_ceiling(sec: str, rtt: int, amount: int) -> float:
                 left -= n
         src.close()
 
-    pasv = ENV[{"plain": "FTPKIT_INTEROP_VSFTPD_PASV", "tls": "FTPKIT_INTEROP_VSFTPD_TLS_PASV"}[sec]]
-    stats = DATA / f"ceiling-{rtt}.stats"
-    proc = subprocess.Popen(
-        [str(PROXY_BIN), "--listen", "127.79.0.2", "--upstream", f"{HOST}:{src_port}", "--passive", pasv,
-         "--rtt-ms", str(rtt), "--stats", str(stats)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        m = re.match(r"control [\d.]+:(\d+)", proc.stdout.readline())
-        if not m:
-            raise Failed("delay proxy (ceiling) did not start")
+        proxy = DelayProxy(sec, rtt, upstream_port=src_port, listen="127.79.0.2")
+    except Failed:
+        src.close()
+        raise
+    try:
         threading.Thread(target=serve, daemon=True).start()
         buf = bytearray(1 << 20)
         got = 0
         t0 = time.perf_counter()
-        with socket.create_connection(("127.79.0.2", int(m.group(1)))) as c:
+        with socket.create_connection((proxy.listen, proxy.port)) as c:
             while True:
                 n = c.recv_into(buf)
                 if n == 0:
@@ -491,9 +491,7 @@ def proxy_ceiling(sec: str, rtt: int, amount: int) -> float:
                 got += n
         wall = time.perf_counter() - t0
     finally:
-        proc.kill()
-        proc.wait()
-        rm(stats)
+        proxy.close()
     if got != amount:
         raise Failed(f"ceiling stream: {got} of {amount} bytes")
     return amount / wall / 1e6

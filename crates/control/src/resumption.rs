@@ -71,7 +71,7 @@ impl TicketSupply {
 
     /// Whether to renew the session before the next data connection.
     pub fn before_data_connection(&self) -> BeforeData {
-        if self.server_uses_tickets() && self.usable == 0 {
+        if !self.session_on_hand() {
             BeforeData::Renew
         } else {
             BeforeData::Proceed

@@ -333,26 +333,27 @@ impl Opening {
                 self.advance();
             }
             Event::TransferFailed(r) if self.started() => match self.step {
-                // A data handshake that failed (not by the client's
-                // choice) while the server refused the command itself (550
-                // no such file, not a refusal of the data connection: 425,
-                // 426, 450, 451, 522, 534) is that refusal: the server
-                // dropped the connection because of it. The handshake can
-                // run before the mark when a session is on hand.
-                Step::Explaining(DataFailure::Tls {
-                    certificate_rejected: false,
-                }) if !refuses_data_connection(&r) => self.fail(OpenFailure::Refused {
-                    what: self.params.command.verb(),
-                    reply: r,
-                }),
-                Step::Explaining(failure) => self.fail(OpenFailure::Data {
-                    failure,
-                    explanation: Some(r),
-                }),
-                _ => self.fail(OpenFailure::Refused {
-                    what: self.params.command.verb(),
-                    reply: r,
-                }),
+                // The server's reply explains the failed data connection
+                // when it refuses the data connection itself (425, 426,
+                // 450, 451, 522, 534), or when the connect failed or the
+                // client refused the certificate. A handshake that merely
+                // failed while the server refused the command (550 no such
+                // file) is that refusal: the server dropped the connection
+                // because of it (the handshake can run before the mark when
+                // a session is on hand).
+                Step::Explaining(failure)
+                    if refuses_data_connection(&r)
+                        || failure
+                            != (DataFailure::Tls {
+                                certificate_rejected: false,
+                            }) =>
+                {
+                    self.fail(OpenFailure::Data {
+                        failure,
+                        explanation: Some(r),
+                    });
+                }
+                _ => self.refused(self.params.command.verb(), r),
             },
             other => match self.step {
                 Step::Explaining(failure) => self.fail(OpenFailure::Data {
