@@ -255,10 +255,15 @@ async fn transfer_with_retries(
 ) -> Result<Outcome> {
     let mut attempt = 0u32;
     loop {
-        let resume = attempt > 0;
+        let one = OneFile {
+            shared,
+            job,
+            opts,
+            resume: attempt > 0,
+        };
         let r = match dir {
-            Direction::Down => down_one(wc.get(), shared, job, opts, resume).await,
-            Direction::Up => up_one(wc.get(), shared, job, opts, resume).await,
+            Direction::Down => one.download(wc.get()).await,
+            Direction::Up => one.upload(wc.get()).await,
         };
         match r {
             Err(e) if attempt < opts.retries && (e.is_transient() || wc.get().is_broken()) => {
@@ -272,30 +277,6 @@ async fn transfer_with_retries(
             r => return r,
         }
     }
-}
-
-/// The caller's progress callback, with the file and the job's totals
-/// added to each event.
-fn file_progress(
-    opts: &MirrorOptions,
-    shared: &Arc<Shared>,
-    job: &Job,
-    dir: Direction,
-) -> Option<Progress> {
-    let cb = opts.progress.clone()?;
-    let file = Arc::new(FileProgress {
-        remote: shown(&job.remote),
-        local: job.local.clone(),
-        index: job.index,
-        upload: dir == Direction::Up,
-    });
-    let shared = shared.clone();
-    Some(Progress::new(move |ev: &ProgressEvent| {
-        let mut ev = ev.clone();
-        ev.file = Some(file.clone());
-        ev.job = Some(shared.job_progress());
-        cb.report(&ev);
-    }))
 }
 
 fn mtime_secs(t: SystemTime) -> Option<u64> {
@@ -318,126 +299,145 @@ async fn remote_mtime(client: &mut Client, job: &Job) -> Option<SystemTime> {
     super::walk::mtime_of(&m)
 }
 
-/// Downloads one file, unless unchanged (or planned only, in a dry run).
-async fn down_one(
-    client: &mut Client,
-    shared: &Arc<Shared>,
-    job: &Job,
-    opts: &MirrorOptions,
+/// One attempt at one file of the mirror.
+struct OneFile<'a> {
+    shared: &'a Arc<Shared>,
+    job: &'a Job,
+    opts: &'a MirrorOptions,
+    /// A retry: continue the partial transfer.
     resume: bool,
-) -> Result<Outcome> {
-    let want_time = opts.skip_unchanged || opts.preserve_mtime;
-    let mtime = if want_time {
-        remote_mtime(client, job).await
-    } else {
-        None
-    };
-    if is_symlink(&job.local).await || is_symlink(&part_path(&job.local)).await {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{} is a symbolic link: not written through",
-                job.local.display()
-            ),
-        ));
-    }
-    if opts.skip_unchanged {
-        if let (Ok(m), Some(t)) = (tokio::fs::symlink_metadata(&job.local).await, mtime) {
-            let size = match job.size {
-                Some(s) => Some(s),
-                None => client.size(job.remote_arg()).await.ok(),
-            };
-            let local_t = m.modified().ok().and_then(mtime_secs);
-            if m.is_file() && Some(m.len()) == size && local_t.is_some() && local_t == mtime_secs(t)
-            {
-                return Ok(Outcome::Unchanged);
+}
+
+impl OneFile<'_> {
+    /// Downloads the file, unless unchanged (or planned only, in a dry run).
+    async fn download(&self, client: &mut Client) -> Result<Outcome> {
+        let (job, opts) = (self.job, self.opts);
+        let want_time = opts.skip_unchanged || opts.preserve_mtime;
+        let mtime = if want_time {
+            remote_mtime(client, job).await
+        } else {
+            None
+        };
+        if is_symlink(&job.local).await || is_symlink(&part_path(&job.local)).await {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is a symbolic link: not written through",
+                    job.local.display()
+                ),
+            ));
+        }
+        if opts.skip_unchanged {
+            if let (Ok(m), Some(t)) = (tokio::fs::symlink_metadata(&job.local).await, mtime) {
+                let size = match job.size {
+                    Some(s) => Some(s),
+                    None => client.size(job.remote_arg()).await.ok(),
+                };
+                let local_t = m.modified().ok().and_then(mtime_secs);
+                if m.is_file()
+                    && Some(m.len()) == size
+                    && local_t.is_some()
+                    && local_t == mtime_secs(t)
+                {
+                    return Ok(Outcome::Unchanged);
+                }
             }
         }
-    }
-    if opts.dry_run {
-        return Ok(Outcome::Planned);
-    }
-    // The listing's size is the expected one: a file that changed since it
-    // was listed fails (and a later run fetches the new version).
-    let fopts = file_options(opts, shared, job, Direction::Down, resume)
-        .expected_size(job.size)
-        .durable(opts.durable);
-    let r = download_file(client, job.remote_arg(), &job.local, &fopts).await?;
-    if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
-        let p = job.local.clone();
-        let set = tokio::task::spawn_blocking(move || {
-            std::fs::File::options()
-                .write(true)
-                .open(&p)
-                .and_then(|f| f.set_modified(t))
-        })
-        .await;
-        if let Ok(Err(e)) = set {
-            tracing::warn!(path = %job.local.display(), error = %e, "could not set the modification time");
+        if opts.dry_run {
+            return Ok(Outcome::Planned);
         }
+        // The listing's size is the expected one: a file that changed since it
+        // was listed fails (and a later run fetches the new version).
+        let fopts = self
+            .file_options(Direction::Down)
+            .expected_size(job.size)
+            .durable(opts.durable);
+        let r = download_file(client, job.remote_arg(), &job.local, &fopts).await?;
+        if let (true, Some(t)) = (opts.preserve_mtime, mtime) {
+            let p = job.local.clone();
+            let set = tokio::task::spawn_blocking(move || {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&p)
+                    .and_then(|f| f.set_modified(t))
+            })
+            .await;
+            if let Ok(Err(e)) = set {
+                tracing::warn!(path = %job.local.display(), error = %e, "could not set the modification time");
+            }
+        }
+        Ok(Outcome::Transferred(r.transferred))
     }
-    Ok(Outcome::Transferred(r.transferred))
-}
 
-/// The options of one file of the mirror: resume, verification and
-/// progress as the mirror's options say.
-fn file_options(
-    opts: &MirrorOptions,
-    shared: &Arc<Shared>,
-    job: &Job,
-    dir: Direction,
-    resume: bool,
-) -> FileOptions {
-    FileOptions::new()
-        .resume(resume)
-        .verify(opts.verify)
-        .progress(file_progress(opts, shared, job, dir))
-}
+    /// The file's options: resume, verification and progress as the
+    /// mirror's options say.
+    fn file_options(&self, dir: Direction) -> FileOptions {
+        FileOptions::new()
+            .resume(self.resume)
+            .verify(self.opts.verify)
+            .progress(self.progress(dir))
+    }
 
-/// Uploads one file, unless unchanged (or planned only, in a dry run).
-async fn up_one(
-    client: &mut Client,
-    shared: &Arc<Shared>,
-    job: &Job,
-    opts: &MirrorOptions,
-    resume: bool,
-) -> Result<Outcome> {
-    let mfmt = client.support("MFMT") == Support::Yes;
-    if opts.skip_unchanged && job.remote_size.is_some() && job.remote_size == job.size {
-        if let (Some(rt), Some(lt)) = (
-            remote_mtime(client, job).await.and_then(mtime_secs),
+    /// The caller's progress callback, with the file and the job's totals
+    /// added to each event.
+    fn progress(&self, dir: Direction) -> Option<Progress> {
+        let cb = self.opts.progress.clone()?;
+        let job = self.job;
+        let file = Arc::new(FileProgress {
+            remote: shown(&job.remote),
+            local: job.local.clone(),
+            index: job.index,
+            upload: dir == Direction::Up,
+        });
+        let shared = self.shared.clone();
+        Some(Progress::new(move |ev: &ProgressEvent| {
+            let mut ev = ev.clone();
+            ev.file = Some(file.clone());
+            ev.job = Some(shared.job_progress());
+            cb.report(&ev);
+        }))
+    }
+
+    /// Uploads the file, unless unchanged (or planned only, in a dry run).
+    async fn upload(&self, client: &mut Client) -> Result<Outcome> {
+        let (job, opts) = (self.job, self.opts);
+        let mfmt = client.support("MFMT") == Support::Yes;
+        if opts.skip_unchanged && job.remote_size.is_some() && job.remote_size == job.size {
+            if let (Some(rt), Some(lt)) = (
+                remote_mtime(client, job).await.and_then(mtime_secs),
+                job.local_mtime.and_then(mtime_secs),
+            ) {
+                let unchanged = if mfmt && opts.preserve_mtime {
+                    rt == lt
+                } else {
+                    rt >= lt
+                };
+                if unchanged {
+                    return Ok(Outcome::Unchanged);
+                }
+            }
+        }
+        if opts.dry_run {
+            return Ok(Outcome::Planned);
+        }
+        let fopts = self.file_options(Direction::Up);
+        let r = upload_file(client, &job.local, job.remote_arg(), &fopts).await?;
+        if let (true, true, Some(t)) = (
+            opts.preserve_mtime,
+            mfmt,
             job.local_mtime.and_then(mtime_secs),
         ) {
-            let unchanged = if mfmt && opts.preserve_mtime {
-                rt == lt
-            } else {
-                rt >= lt
-            };
-            if unchanged {
-                return Ok(Outcome::Unchanged);
+            let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(0))
+                .map(|o| time::PrimitiveDateTime::new(o.date(), o.time()));
+            if let Ok(at) = at {
+                if let Err(e) = client
+                    .command_ok("MFMT", Command::Mfmt(at, job.remote_arg()))
+                    .await
+                {
+                    tracing::warn!(path = %shown(&job.remote), error = %e, "MFMT failed");
+                }
             }
         }
+        Ok(Outcome::Transferred(r.transferred))
     }
-    if opts.dry_run {
-        return Ok(Outcome::Planned);
-    }
-    let fopts = file_options(opts, shared, job, Direction::Up, resume);
-    let r = upload_file(client, &job.local, job.remote_arg(), &fopts).await?;
-    if let (true, true, Some(t)) = (
-        opts.preserve_mtime,
-        mfmt,
-        job.local_mtime.and_then(mtime_secs),
-    ) {
-        let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(0))
-            .map(|o| time::PrimitiveDateTime::new(o.date(), o.time()));
-        if let Ok(at) = at {
-            if let Err(e) = client
-                .command_ok("MFMT", Command::Mfmt(at, job.remote_arg()))
-                .await
-            {
-                tracing::warn!(path = %shown(&job.remote), error = %e, "MFMT failed");
-            }
-        }
-    }
-    Ok(Outcome::Transferred(r.transferred))
 }

@@ -335,7 +335,13 @@ impl<'a> Walk<'a> {
     }
 
     /// Whether a directory at `depth` below the root may be walked.
-    fn deep_enough(&self, depth: usize, path: &str) -> bool {
+    /// Whether the walk goes into the directory at `rel`, `depth` levels
+    /// below the root: not excluded, and not too deep (an error, named
+    /// `path`).
+    fn enters(&self, rel: &str, depth: usize, path: &str) -> bool {
+        if !self.filter.walks(rel) {
+            return false;
+        }
         if depth > self.opts.max_depth {
             self.error(
                 path,
@@ -352,11 +358,39 @@ impl<'a> Walk<'a> {
 }
 
 /// A remote directory to list (downloads).
-struct RemoteDir {
+/// Where a directory of the walk is, in both trees.
+struct Place {
     remote: Vec<u8>,
     local: PathBuf,
+    /// Its path from the mirror's root.
     rel: String,
+    /// Levels below the root.
     depth: usize,
+}
+
+impl Place {
+    fn root(remote: &[u8], local: &Path) -> Self {
+        Place {
+            remote: remote.to_vec(),
+            local: local.to_path_buf(),
+            rel: String::new(),
+            depth: 0,
+        }
+    }
+
+    /// Its subdirectory at these paths.
+    fn child(&self, remote: Vec<u8>, local: PathBuf, rel: String) -> Self {
+        Place {
+            remote,
+            local,
+            rel,
+            depth: self.depth + 1,
+        }
+    }
+}
+
+struct RemoteDir {
+    at: Place,
     /// Its `unique` fact from the parent's listing.
     unique: Option<DirId>,
     /// The identities of the directories above it.
@@ -372,16 +406,18 @@ pub(crate) async fn walk_down(
     local_root: &Path,
 ) -> Result<()> {
     let mut stack = vec![RemoteDir {
-        remote: remote_root.to_vec(),
-        local: local_root.to_path_buf(),
-        rel: String::new(),
-        depth: 0,
+        at: Place::root(remote_root, local_root),
         unique: None,
         ancestors: Arc::new(Vec::new()),
     }];
     let mut seen: HashSet<DirId> = HashSet::new();
     let mut first = true;
-    while let Some(d) = stack.pop() {
+    while let Some(RemoteDir {
+        at: d,
+        unique,
+        ancestors,
+    }) = stack.pop()
+    {
         if w.stopped {
             break;
         }
@@ -395,11 +431,11 @@ pub(crate) async fn walk_down(
             }
         };
         first = false;
-        let mut ids: Vec<DirId> = d.unique.clone().or(listed.own).into_iter().collect();
+        let mut ids: Vec<DirId> = unique.or(listed.own).into_iter().collect();
         if !listed.entries.is_empty() {
             ids.push(DirId::listing(&listed.entries));
         }
-        if ids.iter().any(|id| d.ancestors.contains(id)) {
+        if ids.iter().any(|id| ancestors.contains(id)) {
             w.error(
                 shown(&d.remote),
                 ErrorKind::Protocol,
@@ -421,7 +457,7 @@ pub(crate) async fn walk_down(
             delete_local_extras(w, &d.local, &d.rel, &listed.entries).await;
         }
         let ancestors = {
-            let mut a = (*d.ancestors).clone();
+            let mut a = (*ancestors).clone();
             a.extend(ids);
             Arc::new(a)
         };
@@ -459,17 +495,14 @@ pub(crate) async fn walk_down(
             }
             match e.kind {
                 EntryKind::Dir => {
-                    if !w.filter.walks(&rel) || !w.deep_enough(d.depth + 1, &shown(&rpath)) {
+                    if !w.enters(&rel, d.depth + 1, &shown(&rpath)) {
                         continue;
                     }
                     if !w.opts.dry_run && !ensure_local_dir(w, &lpath).await {
                         continue;
                     }
                     stack.push(RemoteDir {
-                        remote: rpath,
-                        local: lpath,
-                        rel,
-                        depth: d.depth + 1,
+                        at: d.child(rpath, lpath, rel),
                         unique: DirId::unique(&e),
                         ancestors: ancestors.clone(),
                     });
@@ -566,10 +599,7 @@ async fn delete_local_extras(w: &Walk<'_>, local: &Path, rel: &str, remote: &[En
 
 /// A local directory to read (uploads).
 struct LocalDir {
-    local: PathBuf,
-    remote: Vec<u8>,
-    rel: String,
-    depth: usize,
+    at: Place,
     /// The remote directory exists (list it; else it was just created).
     exists: bool,
 }
@@ -584,18 +614,15 @@ pub(crate) async fn walk_up(
     root_exists: bool,
 ) {
     let mut stack = vec![LocalDir {
-        local: local_root.to_path_buf(),
-        remote: remote_root.to_vec(),
-        rel: String::new(),
-        depth: 0,
+        at: Place::root(remote_root, local_root),
         exists: root_exists,
     }];
-    while let Some(d) = stack.pop() {
+    while let Some(LocalDir { at: d, exists }) = stack.pop() {
         if w.stopped {
             break;
         }
         w.drain(client, Direction::Up).await;
-        let remote: HashMap<Vec<u8>, Entry> = if d.exists {
+        let remote: HashMap<Vec<u8>, Entry> = if exists {
             match list_dir(client, &d.remote).await {
                 Ok(listed) => {
                     w.unparsed(&d.remote, &listed.unparsed);
@@ -661,7 +688,7 @@ pub(crate) async fn walk_up(
             let rel = join_rel(&d.rel, &name);
             let there = remote.get(name.as_bytes());
             if ft.is_dir() {
-                if !w.filter.walks(&rel) || !w.deep_enough(d.depth + 1, &rel) {
+                if !w.enters(&rel, d.depth + 1, &rel) {
                     continue;
                 }
                 let exists = there.is_some_and(Entry::is_dir);
@@ -675,10 +702,7 @@ pub(crate) async fn walk_up(
                     }
                 }
                 stack.push(LocalDir {
-                    local: lpath,
-                    remote: rpath,
-                    rel,
-                    depth: d.depth + 1,
+                    at: d.child(rpath, lpath, rel),
                     exists,
                 });
             } else if ft.is_file() {
