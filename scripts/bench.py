@@ -156,6 +156,18 @@ SERVERS = {
     "plain": (int(ENV["FTPKIT_INTEROP_VSFTPD_PORT"]), Path(ENV["FTPKIT_INTEROP_VSFTPD_ROOT"])),
     "tls": (int(ENV["FTPKIT_INTEROP_VSFTPD_TLS_PORT"]), Path(ENV["FTPKIT_INTEROP_VSFTPD_TLS_ROOT"])),
 }
+# Issue #15 judges TLS RETR on Pure-FTPd TLS 1.3 (the faster TLS server, where
+# the client shows its own cost): the large case adds it when it runs.
+if "FTPKIT_INTEROP_PUREFTPD_TLS_PORT" in ENV:
+    SERVERS["pureftpd-tls"] = (int(ENV["FTPKIT_INTEROP_PUREFTPD_TLS_PORT"]),
+                               Path(ENV["FTPKIT_INTEROP_PUREFTPD_TLS_ROOT"]))
+
+
+def tls(sec: str) -> bool:
+    """Whether the server key `sec` (plain, tls, pureftpd-tls) is explicit TLS."""
+    return sec != "plain"
+
+
 # The proftpd-tls case's server (None when PROFTPD_TLS was not started).
 PROFTPD_TLS = ((int(ENV["FTPKIT_INTEROP_PROFTPD_TLS_PORT"]), Path(ENV["FTPKIT_INTEROP_PROFTPD_TLS_ROOT"]))
                if "FTPKIT_INTEROP_PROFTPD_TLS_PORT" in ENV else None)
@@ -320,7 +332,7 @@ def url(sec: str, path: str) -> str:
 
 
 def curl(sec: str) -> list[str]:
-    return ["curl", "-sS", "--fail"] + (["--ssl-reqd", "--cacert", CA] if sec == "tls" else [])
+    return ["curl", "-sS", "--fail"] + (["--ssl-reqd", "--cacert", CA] if tls(sec) else [])
 
 
 def lftp(sec: str, script: str, port: int | None = None, host: str = HOST) -> list[str]:
@@ -330,9 +342,9 @@ def lftp(sec: str, script: str, port: int | None = None, host: str = HOST) -> li
         # Through the delay proxy: EPSV (so the data connection goes to the
         # proxy, the control peer), and the certificate's chain is still
         # verified but not its names (the proxy's address is not in it).
-        extra = "; set ftp:prefer-epsv yes" + ("; set ssl:check-hostname false" if sec == "tls" else "")
+        extra = "; set ftp:prefer-epsv yes" + ("; set ssl:check-hostname false" if tls(sec) else "")
     return ["lftp", "-u", f"{USER},{PASS}", "-p", str(port), "-e",
-            f"{LFTP_COMMON}; {LFTP_SEC[sec]}{extra}; {script}; bye", host]
+            f"{LFTP_COMMON}; {LFTP_SEC['tls' if tls(sec) else 'plain']}{extra}; {script}; bye", host]
 
 
 def rclone(sec: str, port: int, transfers: int, src: str, dst: str) -> list[str]:
@@ -345,7 +357,7 @@ def rclone(sec: str, port: int, transfers: int, src: str, dst: str) -> list[str]
     argv = ["rclone", "copy", "--ftp-host", LAT_HOST, "--ftp-port", str(port), "--ftp-user", USER,
             "--ftp-pass", obscured, "--transfers", str(transfers), "--checkers", str(max(8, transfers)),
             "--ftp-disable-mlsd", "-q", src, dst]
-    if sec == "tls":
+    if tls(sec):
         argv += ["--ftp-explicit-tls", "--ftp-no-check-certificate", "--ftp-disable-tls13"]
     return argv
 
@@ -355,14 +367,14 @@ def bench(*args) -> list[str]:
 
 
 def sec_args(sec: str) -> list[str]:
-    return [str(SERVERS[sec][0]), sec]
+    return [str(SERVERS[sec][0]), "tls" if tls(sec) else "plain"]
 
 
 # ----- the cases ---------------------------------------------------------------
 
 
 def case_large(big: Path) -> None:
-    for sec in ("plain", "tls"):
+    for sec in [s for s in ("plain", "tls", "pureftpd-tls") if s in SERVERS]:
         _, root = SERVERS[sec]
         remote = f"{PFX}big.bin"
         publish(big, root / remote)
@@ -819,6 +831,22 @@ def targets() -> list[str]:
             q = r.median / LIMITS["proxy-50"]
             check(q >= 0.95, f"{r.case}: ftpkit {r.median:.1f} MB/s, {q:.2f}x the proxy's raw-stream ceiling "
                              f"{LIMITS['proxy-50']:.1f} MB/s (target >= 0.95x; the run includes login and {r.note})")
+    # Issue #15, part 3: TLS RETR on Pure-FTPd TLS 1.3, CPU per GiB at most
+    # 0.75x suppaftp's and 0.6x curl's, throughput at least 1.3x suppaftp;
+    # on vsftpd not below either.
+    for r in ROWS:
+        if not (r.case.startswith("RETR") and r.case.endswith("tls") and r.tool in ("curl", "suppaftp")):
+            continue
+        if r.ratio() is None:
+            continue
+        if r.case.endswith("pureftpd-tls"):
+            f, c = r.ref.cpu(), r.cpu()
+            cap = 0.75 if r.tool == "suppaftp" else 0.6
+            check(f <= cap * c, f"{r.case}: CPU {f:.2f} s/GiB, {f / c:.2f}x {r.tool}'s {c:.2f} (target <= {cap}x)")
+            if r.tool == "suppaftp":
+                check(r.ratio() >= 1.3, f"{r.case}: ftpkit {r.ratio():.2f}x suppaftp (target >= 1.3x)")
+        else:
+            check(r.ratio() >= 1.0, f"{r.case} (vsftpd): ftpkit {r.ratio():.2f}x {r.tool} (target: not below)")
     for r in ROWS:
         if r.case.startswith(("RETR", "STOR")) and r.tool in ("curl", "suppaftp"):
             need = 1.0 if r.tool == "curl" else 1.2

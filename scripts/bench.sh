@@ -24,7 +24,7 @@ done
 
 if [ ! -f "$FTPKIT_INTEROP_DIR/env" ]; then
   bash interop/servers.sh install
-  bash interop/servers.sh start VSFTPD VSFTPD_TLS PROFTPD_TLS
+  bash interop/servers.sh start VSFTPD VSFTPD_TLS PROFTPD_TLS PUREFTPD_TLS
   trap 'bash interop/servers.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 

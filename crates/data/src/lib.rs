@@ -16,6 +16,7 @@
 //! | [`passive`] | the passive connect (where it goes is decided by [`ftpkit_control::transfer`]) |
 //! | [`active`] | [`ActiveConfig`] and [`ActiveListener`]: bind, advertise, accept from the control peer |
 //! | [`stream`] | [`DataStream`], plain or TLS, with a clean close (close_notify, then wait for the peer's) |
+//! | [`tls`] | [`TlsData`]: TLS on a data connection through rustls's unbuffered API (decrypted in place, copied once) |
 //! | [`maybe_tls`] | [`MaybeTls`], the one plain-or-TLS stream type (data, control, test server) |
 //! | [`error`] | [`DataError`] |
 //!
@@ -30,6 +31,7 @@ pub mod passive;
 pub mod protection;
 pub mod store;
 pub mod stream;
+pub mod tls;
 
 pub use active::{ActiveConfig, ActiveListener, PeerCheck};
 pub use error::DataError;
@@ -38,3 +40,4 @@ pub use passive::{connect_passive, PassiveAddress};
 pub use protection::{Protection, SessionTls};
 pub use store::{SessionStats, SessionStore};
 pub use stream::{DataStream, TlsInfo};
+pub use tls::{TlsData, TLS_READ_BUFFER};

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use ftpkit_control::command::ProtectionLevel;
 use rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
 
 use crate::store::{Role, SessionStore, View};
 use crate::DataError;
@@ -84,7 +83,7 @@ pub struct Protection {
 pub(crate) struct TlsParams {
     /// Shares the control connection's trust settings, client certificate
     /// and session store, so the handshake resumes the control session.
-    pub(crate) connector: TlsConnector,
+    pub(crate) config: Arc<rustls::ClientConfig>,
     pub(crate) server_name: ServerName<'static>,
 }
 
@@ -99,7 +98,7 @@ impl Protection {
                 let tls = tls.ok_or(DataError::Protection("PROT P without a TLS session"))?;
                 Ok(Protection {
                     tls: Some(TlsParams {
-                        connector: TlsConnector::from(tls.data.clone()),
+                        config: tls.data.clone(),
                         server_name: tls.server_name.clone(),
                     }),
                 })

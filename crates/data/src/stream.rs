@@ -6,10 +6,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
+use crate::tls::TlsData;
 use crate::{DataError, MaybeTls, Protection};
 
 /// What the TLS handshake of a data connection did.
@@ -28,11 +28,8 @@ pub struct TlsInfo {
 /// from the session's [`Protection`].
 #[derive(Debug)]
 pub struct DataStream {
-    inner: MaybeTls<TcpStream, Box<TlsStream<BufReader<TcpStream>>>>,
+    inner: MaybeTls<TcpStream, Box<TlsData>>,
 }
-
-/// The userspace read buffer under TLS data connections.
-pub const TLS_READ_BUFFER: usize = 128 * 1024;
 
 /// Most bytes read while waiting for the peer to close after our
 /// close_notify, so a server cannot keep us reading forever.
@@ -54,10 +51,7 @@ impl DataStream {
             Some(p) => {
                 let tls = tokio::time::timeout(
                     deadline,
-                    p.connector.connect(
-                        p.server_name.clone(),
-                        BufReader::with_capacity(TLS_READ_BUFFER, tcp),
-                    ),
+                    TlsData::connect(tcp, p.config.clone(), p.server_name.clone()),
                 )
                 .await
                 .map_err(|_| DataError::TimedOut("TLS handshake on the data connection"))?
@@ -79,7 +73,7 @@ impl DataStream {
 
     /// TLS details, for a TLS stream.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        let (_, conn) = self.inner.as_tls()?.get_ref();
+        let conn = self.inner.as_tls()?.state();
         Some(TlsInfo {
             resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
             version: conn.protocol_version(),
@@ -91,7 +85,7 @@ impl DataStream {
     pub fn tcp(&self) -> &TcpStream {
         match &self.inner {
             MaybeTls::Plain(s) => s,
-            MaybeTls::Tls(t) => t.get_ref().0.get_ref(),
+            MaybeTls::Tls(t) => t.tcp(),
         }
     }
 

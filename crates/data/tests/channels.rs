@@ -255,3 +255,175 @@ async fn a_handshake_that_never_answers_times_out() {
         .unwrap_err();
     assert!(matches!(err, DataError::TimedOut(_)), "{err:?}");
 }
+
+// ----- the TLS stream itself (rustls's unbuffered API) -----
+
+/// Bytes that differ at every offset, so a lost, repeated or reordered
+/// piece shows.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
+        .collect()
+}
+
+/// A TLS data connection to a server that runs `serve` on its side.
+async fn tls_pair<F, Fut>(
+    versions: TlsVersions,
+    serve: F,
+) -> (DataStream, tokio::task::JoinHandle<Vec<u8>>)
+where
+    F: FnOnce(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Vec<u8>> + Send,
+{
+    let pki = TestPki::new();
+    let server = ServerTls::new(&pki).versions(versions).build().unwrap();
+    let acceptor = TlsAcceptor::from(server);
+    let (l, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        serve(acceptor.accept(tcp).await.unwrap()).await
+    });
+    let tls = session(&pki);
+    let protection = Protection::of_session(ProtectionLevel::Private, Some(&tls)).unwrap();
+    let tcp = connect_passive(addr, WAIT).await.unwrap();
+    (
+        DataStream::open(tcp, &protection, WAIT).await.unwrap(),
+        server,
+    )
+}
+
+/// Every byte arrives, in order, whatever the reader's buffer size: reads
+/// smaller than a TLS record take the rest of it on the next read.
+#[tokio::test]
+async fn downloads_arrive_whole_through_any_read_size() {
+    for versions in [TlsVersions::Tls13Only, TlsVersions::Tls12Only] {
+        for read_size in [1usize, 1000, 16 * 1024, 300 * 1024] {
+            let payload = pattern(if read_size == 1 { 40_000 } else { 3_000_000 });
+            let sent = payload.clone();
+            let (mut data, server) = tls_pair(versions, move |mut s| async move {
+                // Writes of odd sizes make records of odd sizes.
+                for piece in sent.chunks(7_777) {
+                    s.write_all(piece).await.unwrap();
+                }
+                s.shutdown().await.unwrap();
+                let mut rest = Vec::new();
+                s.read_to_end(&mut rest).await.unwrap();
+                rest
+            })
+            .await;
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; read_size];
+            loop {
+                let n = data.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert!(
+                got == payload,
+                "{versions:?}, reads of {read_size}: {} of {} bytes, or different",
+                got.len(),
+                payload.len()
+            );
+            data.close(WAIT).await.unwrap();
+            assert!(server.await.unwrap().is_empty());
+        }
+    }
+}
+
+/// Uploads arrive whole and end with close_notify (the server's read ends
+/// cleanly), whatever the writer's chunk sizes.
+#[tokio::test]
+async fn uploads_arrive_whole_and_end_with_close_notify() {
+    for versions in [TlsVersions::Tls13Only, TlsVersions::Tls12Only] {
+        let payload = pattern(5_000_000);
+        let (mut data, server) = tls_pair(versions, |mut s| async move {
+            let mut got = Vec::new();
+            // Err here would be a TCP end without close_notify.
+            s.read_to_end(&mut got).await.unwrap();
+            s.shutdown().await.unwrap();
+            got
+        })
+        .await;
+        let mut at = 0;
+        for size in [1usize, 100, 16 * 1024, 16 * 1024 + 1, 200 * 1024, 1 << 20]
+            .iter()
+            .cycle()
+        {
+            let end = (at + size).min(payload.len());
+            data.write_all(&payload[at..end]).await.unwrap();
+            at = end;
+            if at == payload.len() {
+                break;
+            }
+        }
+        data.flush().await.unwrap();
+        data.close(WAIT).await.unwrap();
+        assert!(server.await.unwrap() == payload, "{versions:?}");
+    }
+}
+
+/// A TCP end without the server's close_notify, after some data, is an
+/// unexpected EOF: the download may be truncated.
+#[tokio::test]
+async fn an_end_without_close_notify_is_an_unexpected_eof() {
+    for versions in [TlsVersions::Tls13Only, TlsVersions::Tls12Only] {
+        let (mut data, server) = tls_pair(versions, |mut s| async move {
+            s.write_all(&pattern(100_000)).await.unwrap();
+            s.flush().await.unwrap();
+            // FIN on the socket, no close_notify.
+            let (tcp, _) = s.get_mut();
+            tcp.shutdown().await.unwrap();
+            Vec::new()
+        })
+        .await;
+        let mut got = Vec::new();
+        let err = data.read_to_end(&mut got).await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::UnexpectedEof,
+            "{versions:?}: {err}"
+        );
+        assert_eq!(
+            got,
+            pattern(100_000),
+            "{versions:?}: the data before the end"
+        );
+        server.await.unwrap();
+    }
+}
+
+/// TLS 1.3 key updates in the middle of a download (the server's, which
+/// asks for ours) are followed: data after them decrypts, and our own
+/// writes after our update still reach the server.
+#[tokio::test]
+async fn key_updates_mid_transfer_are_followed() {
+    let (mut data, server) = tls_pair(TlsVersions::Tls13Only, |mut s| async move {
+        s.write_all(&pattern(200_000)).await.unwrap();
+        s.flush().await.unwrap();
+        s.get_mut().1.refresh_traffic_keys().unwrap();
+        s.write_all(&pattern(300_000)).await.unwrap();
+        s.flush().await.unwrap();
+        let mut line = [0u8; 4];
+        s.read_exact(&mut line).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await.unwrap();
+        line.to_vec()
+    })
+    .await;
+    let mut first = vec![0u8; 200_000];
+    data.read_exact(&mut first).await.unwrap();
+    assert_eq!(first, pattern(200_000));
+    let mut second = vec![0u8; 300_000];
+    data.read_exact(&mut second).await.unwrap();
+    assert_eq!(second, pattern(300_000));
+    data.write_all(b"done").await.unwrap();
+    data.flush().await.unwrap();
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty());
+    data.close(WAIT).await.unwrap();
+    assert_eq!(server.await.unwrap(), b"done");
+}
