@@ -21,6 +21,8 @@ Environment (defaults in brackets):
   BENCH_P [4]            parallelism (ftpkit mirror/pool, lftp mirror -P, segments)
   BENCH_CASES [large,small,proftpd-tls,segmented,memory,limits,parsers]
   BENCH_SMALL_SECURITY [plain]  plain, tls or plain,tls for the small-file case
+  BENCH_LARGE_SECURITY [plain,tls,pureftpd-tls]  servers of the large case
+                         (pureftpd-tls: Pure-FTPd TLS 1.3, when PUREFTPD_TLS runs)
   BENCH_SEG_SECURITY [plain,tls]
   BENCH_DIR [/tmp/ftpkit-bench]  local test data (big files removed at the end)
   BENCH_DOC [docs/performance.md]; BENCH_DOC=- prints no document
@@ -132,6 +134,7 @@ LAT_SEC = os.environ.get("BENCH_LAT_SECURITY", "plain").split(",")
 # The delay proxy's own address (a loopback address the servers do not use).
 LAT_HOST = "127.79.0.1"
 SMALL_SEC = os.environ.get("BENCH_SMALL_SECURITY", "plain").split(",")
+LARGE_SEC = os.environ.get("BENCH_LARGE_SECURITY", "plain,tls,pureftpd-tls").split(",")
 SEG_SEC = os.environ.get("BENCH_SEG_SECURITY", "plain,tls").split(",")
 DATA = Path(os.environ.get("BENCH_DIR", "/tmp/ftpkit-bench"))
 DOC = os.environ.get("BENCH_DOC", str(ROOT / "docs" / "performance.md"))
@@ -374,7 +377,7 @@ def sec_args(sec: str) -> list[str]:
 
 
 def case_large(big: Path) -> None:
-    for sec in [s for s in ("plain", "tls", "pureftpd-tls") if s in SERVERS]:
+    for sec in [s for s in LARGE_SEC if s in SERVERS]:
         _, root = SERVERS[sec]
         remote = f"{PFX}big.bin"
         publish(big, root / remote)

@@ -16,7 +16,7 @@
 //! | [`passive`] | the passive connect (where it goes is decided by [`ftpkit_control::transfer`]) |
 //! | [`active`] | [`ActiveConfig`] and [`ActiveListener`]: bind, advertise, accept from the control peer |
 //! | [`stream`] | [`DataStream`], plain or TLS, with a clean close (close_notify, then wait for the peer's) |
-//! | [`tls`] | [`TlsData`]: TLS on a data connection through rustls's unbuffered API (decrypted in place, copied once) |
+//! | [`tls`] | [`TlsData`]: TLS on a data connection through rustls's unbuffered API: one buffer from the socket, decrypted in place |
 //! | [`maybe_tls`] | [`MaybeTls`], the one plain-or-TLS stream type (data, control, test server) |
 //! | [`error`] | [`DataError`] |
 //!

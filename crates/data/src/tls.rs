@@ -1,10 +1,13 @@
 //! [`TlsData`]: the client side of TLS on a data connection, driven through
 //! rustls's unbuffered API.
 //!
-//! Received TLS bytes go from the socket straight into one buffer that
-//! rustls decrypts in place; the decrypted records are copied once, into the
-//! reader's buffer. (The buffered `ClientConnection` behind tokio-rustls
-//! copies every received byte once more, from a read buffer into its own.)
+//! Received TLS bytes go from the socket straight into one buffer, where
+//! rustls decrypts them in place. rustls 0.23 then moves each decrypted
+//! record into a buffer of its own (`ReadTraffic` holds the record it hands
+//! out), and the record is copied from there into the reader's buffer: two
+//! copies of the plaintext. The buffered `ClientConnection` behind
+//! tokio-rustls made three (from a read buffer into rustls's, then the same
+//! two), and a read call per 16 KiB record without the read buffer.
 //! Outgoing data is encrypted into one buffer that goes to the socket as it
 //! is.
 //!
@@ -57,6 +60,9 @@ pub struct TlsData {
     close_queued: bool,
     /// The socket reached its end.
     tcp_eof: bool,
+    /// A socket error met after data was handed to the reader: the next
+    /// read returns it.
+    failed: Option<io::Error>,
 }
 
 impl std::fmt::Debug for TlsData {
@@ -77,10 +83,13 @@ struct Incoming {
     end: usize,
 }
 
-/// Encoded TLS bytes: `buf[start..]` are not yet sent.
+/// Encoded TLS bytes: `buf[start..end]` are not yet sent. The buffer
+/// keeps its length (zeroed once, as it grows), so encoding into it costs
+/// no clearing.
 struct Outgoing {
     buf: Vec<u8>,
     start: usize,
+    end: usize,
 }
 
 /// What one call of rustls came to.
@@ -118,40 +127,37 @@ fn invalid(e: rustls::Error) -> io::Error {
 }
 
 impl Outgoing {
-    /// Whether everything encoded has been sent.
-    fn is_empty(&self) -> bool {
-        self.start == self.buf.len()
+    /// What is encoded and not yet sent.
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
     }
 
-    /// Appends what `encode` writes into the spare room, growing it as
-    /// `encode` asks.
+    /// Appends what `encode` writes into at least `room` bytes of spare
+    /// room, growing it as `encode` asks.
     fn append<E>(
         &mut self,
         room: usize,
         mut encode: impl FnMut(&mut [u8]) -> Result<usize, E>,
         required: impl Fn(&E) -> Option<usize>,
     ) -> Result<(), E> {
-        if self.is_empty() {
-            self.buf.clear();
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
         let mut room = room;
         loop {
-            let at = self.buf.len();
-            self.buf.resize(at + room, 0);
-            let r = encode(self.buf.get_mut(at..).unwrap_or_default());
-            match r {
+            if self.buf.len() < self.end + room {
+                self.buf.resize(self.end + room, 0);
+            }
+            match encode(self.buf.get_mut(self.end..).unwrap_or_default()) {
                 Ok(n) => {
-                    self.buf.truncate(at + n);
+                    self.end += n;
                     return Ok(());
                 }
-                Err(e) => {
-                    self.buf.truncate(at);
-                    match required(&e) {
-                        Some(need) if need > room => room = need,
-                        _ => return Err(e),
-                    }
-                }
+                Err(e) => match required(&e) {
+                    Some(need) if need > room => room = need,
+                    _ => return Err(e),
+                },
             }
         }
     }
@@ -199,12 +205,14 @@ impl TlsData {
             outgoing: Outgoing {
                 buf: Vec::new(),
                 start: 0,
+                end: 0,
             },
             stash: Vec::new(),
             stash_pos: 0,
             peer_closed: false,
             close_queued: false,
             tcp_eof: false,
+            failed: None,
         };
         match std::future::poll_fn(|cx| tls.poll_handshake(cx)).await {
             Ok(()) => Ok(tls),
@@ -253,9 +261,7 @@ impl TlsData {
                 break;
             }
         }
-        if let Some(pending) = self.outgoing.buf.get(self.outgoing.start..) {
-            let _ = self.tcp.try_write(pending);
-        }
+        let _ = self.tcp.try_write(self.outgoing.pending());
     }
 
     /// One call of rustls on the received bytes, handled as `intent` says.
@@ -392,13 +398,8 @@ impl TlsData {
 
     /// Sends everything encoded.
     fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(pending) = self
-            .outgoing
-            .buf
-            .get(self.outgoing.start..)
-            .filter(|p| !p.is_empty())
-        {
-            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, pending))?;
+        while !self.outgoing.pending().is_empty() {
+            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, self.outgoing.pending()))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -439,6 +440,12 @@ impl AsyncRead for TlsData {
             }
             return Poll::Ready(Ok(()));
         }
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Err(e));
+        }
+        // Fills the reader's buffer with every record at hand, reading the
+        // socket while it has bytes, and returns when it would wait.
+        let mut delivered = false;
         loop {
             // Answers rustls owes (a key update) go out without holding up
             // the reading.
@@ -446,16 +453,33 @@ impl AsyncRead for TlsData {
                 return Poll::Ready(Err(e));
             }
             match this.turn(&mut Intent::Read(buf))? {
-                Turn::Delivered | Turn::Closed => return Poll::Ready(Ok(())),
+                Turn::Delivered => {
+                    delivered = true;
+                    if buf.remaining() < MAX_RECORD {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Turn::Closed => return Poll::Ready(Ok(())),
                 Turn::Again => {}
-                _ if this.peer_closed => return Poll::Ready(Ok(())),
+                _ if this.peer_closed || (delivered && this.tcp_eof) => return Poll::Ready(Ok(())),
                 _ if this.tcp_eof => {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the server closed the data connection without TLS close_notify",
                     )))
                 }
-                _ => ready!(this.poll_receive(cx))?,
+                _ => match this.poll_receive(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) if delivered => {
+                        // What arrived goes to the reader now; the next
+                        // read fails.
+                        this.failed = Some(e);
+                        return Poll::Ready(Ok(()));
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending if delivered => return Poll::Ready(Ok(())),
+                    Poll::Pending => return Poll::Pending,
+                },
             }
         }
     }
