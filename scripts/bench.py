@@ -166,9 +166,14 @@ if "FTPKIT_INTEROP_PUREFTPD_TLS_PORT" in ENV:
                                Path(ENV["FTPKIT_INTEROP_PUREFTPD_TLS_ROOT"]))
 
 
+def security(sec: str) -> str:
+    """The security of the server key `sec` (plain, tls, pureftpd-tls):
+    "plain" or "tls" (explicit TLS)."""
+    return "plain" if sec == "plain" else "tls"
+
+
 def tls(sec: str) -> bool:
-    """Whether the server key `sec` (plain, tls, pureftpd-tls) is explicit TLS."""
-    return sec != "plain"
+    return security(sec) == "tls"
 
 
 # The proftpd-tls case's server (None when PROFTPD_TLS was not started).
@@ -347,7 +352,7 @@ def lftp(sec: str, script: str, port: int | None = None, host: str = HOST) -> li
         # verified but not its names (the proxy's address is not in it).
         extra = "; set ftp:prefer-epsv yes" + ("; set ssl:check-hostname false" if tls(sec) else "")
     return ["lftp", "-u", f"{USER},{PASS}", "-p", str(port), "-e",
-            f"{LFTP_COMMON}; {LFTP_SEC['tls' if tls(sec) else 'plain']}{extra}; {script}; bye", host]
+            f"{LFTP_COMMON}; {LFTP_SEC[security(sec)]}{extra}; {script}; bye", host]
 
 
 def rclone(sec: str, port: int, transfers: int, src: str, dst: str) -> list[str]:
@@ -370,7 +375,7 @@ def bench(*args) -> list[str]:
 
 
 def sec_args(sec: str) -> list[str]:
-    return [str(SERVERS[sec][0]), "tls" if tls(sec) else "plain"]
+    return [str(SERVERS[sec][0]), security(sec)]
 
 
 # ----- the cases ---------------------------------------------------------------
@@ -713,9 +718,9 @@ def case_memory(big: Path) -> None:
         port, root = SERVERS[sec]
         if remote != huge:
             publish(big, root / remote)
-        scheme = "ftpes" if sec == "tls" else "ftp"
+        scheme = "ftpes" if tls(sec) else "ftp"
         cli = [str(CLI_BIN), "get", f"{scheme}://{USER}:{PASS}@{HOST}:{port}/{remote}", "-"]
-        if sec == "tls":
+        if tls(sec):
             cli[1:1] = ["--ca-file", CA]
         label = f"{size / GIB:g} GiB" if size >= GIB else f"{size // MIB} MiB"
         tools = [("ftpkit CLI", cli, None, None)]

@@ -334,7 +334,6 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Whether a directory at `depth` below the root may be walked.
     /// Whether the walk goes into the directory at `rel`, `depth` levels
     /// below the root: not excluded, and not too deep (an error, named
     /// `path`).
@@ -357,7 +356,6 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// A remote directory to list (downloads).
 /// Where a directory of the walk is, in both trees.
 struct Place {
     remote: Vec<u8>,
@@ -389,6 +387,7 @@ impl Place {
     }
 }
 
+/// A remote directory to list (downloads).
 struct RemoteDir {
     at: Place,
     /// Its `unique` fact from the parent's listing.
