@@ -72,6 +72,7 @@ fn open_data(
             match action {
                 DataAction::Send(cmd) => s.command(cmd)?,
                 DataAction::Start(cmd) => s.transfer(cmd)?,
+                DataAction::Ahead(cmd) => s.send_ahead(cmd)?,
                 DataAction::Connect(DataTarget::Address(addr)) => {
                     match TcpStream::connect_timeout(&addr, Duration::from_secs(15)) {
                         Ok(d) => {
@@ -131,6 +132,9 @@ fn main() -> Result<(), BoxError> {
             waits: Waits::for_reply_timeout(Duration::from_secs(15)),
             // No TLS here: nothing to resume.
             session_on_hand: true,
+            // One transfer: nothing to pipeline for.
+            ahead: None,
+            pipeline: false,
         },
         DataCommands::default(),
     );

@@ -159,6 +159,10 @@ pub(crate) struct Global {
     /// Use PASV/PORT only, never EPSV/EPRT
     #[arg(long, global = true)]
     pub(crate) no_epsv: bool,
+    /// Never pipeline the next EPSV behind a transfer (by default it is,
+    /// on vsftpd only)
+    #[arg(long, global = true)]
+    pub(crate) no_pipelining: bool,
     /// Deadline of each network step, in seconds
     #[arg(long, global = true, value_name = "SECS")]
     pub(crate) timeout: Option<f64>,

@@ -13,8 +13,8 @@ use ftpkit::tls::{
     TokenSelector, Verification,
 };
 use ftpkit::{
-    resolve_login, Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Login, Netrc, Security,
-    Timeouts,
+    resolve_login, Config, Credentials, DataMode, ExtendedCommands, FtpUrl, Login, Netrc,
+    Pipelining, Security, Timeouts,
 };
 use ftpkit_control::command::forbidden_byte_name;
 
@@ -114,6 +114,9 @@ pub(crate) fn prepare(
     }
     if g.no_epsv {
         config.extended = ExtendedCommands::Never;
+    }
+    if g.no_pipelining {
+        config.pipelining = Pipelining::Off;
     }
     if let Some(proxy) = &g.proxy {
         if g.active.is_some() {

@@ -11,8 +11,8 @@ use rustls::pki_types::CertificateDer;
 
 use crate::client::Client;
 use crate::config::{
-    ActiveConfig, Config, DataMode, DataProtection, ExtendedCommands, PassiveAddress, Security,
-    Timeouts,
+    ActiveConfig, Config, DataMode, DataProtection, ExtendedCommands, PassiveAddress, Pipelining,
+    Security, Timeouts,
 };
 use crate::connector::Connector;
 use crate::error::Result;
@@ -215,6 +215,13 @@ impl ClientBuilder {
     /// Only `PASV`/`PORT`, never `EPSV`/`EPRT` (IPv4 only).
     pub fn no_epsv(mut self) -> Self {
         self.config.extended = ExtendedCommands::Never;
+        self
+    }
+
+    /// Whether the next transfer's passive command is pipelined behind
+    /// the current one ([`Pipelining`]; default [`Pipelining::Auto`]).
+    pub fn pipelining(mut self, p: Pipelining) -> Self {
+        self.config.pipelining = p;
         self
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use ftpkit_control::command::TransferType;
 use ftpkit_control::reply::DecoderLimits;
 use ftpkit_control::session::SessionConfig;
-pub use ftpkit_control::session::{DataProtection, Security};
+pub use ftpkit_control::session::{DataProtection, Pipelining, Security};
 use ftpkit_control::Credentials;
 pub use ftpkit_data::{ActiveConfig, PassiveAddress, PeerCheck};
 
@@ -110,6 +110,10 @@ pub struct Config {
     pub passive_address: PassiveAddress,
     /// EPSV/EPRT policy.
     pub extended: ExtendedCommands,
+    /// Whether the next transfer's passive command rides behind the
+    /// current transfer command ([`Pipelining`]; by default on vsftpd
+    /// only).
+    pub pipelining: Pipelining,
     /// `TYPE` set after login.
     pub transfer_type: TransferType,
     /// Reply size limits.
@@ -175,6 +179,7 @@ impl Config {
             data_mode: _,
             passive_address: _,
             extended: _,
+            pipelining,
             transfer_type,
             limits,
             connector: _,
@@ -183,7 +188,8 @@ impl Config {
             .security(*security)
             .data_protection(*data_protection)
             .transfer_type(Some(*transfer_type))
-            .limits(*limits);
+            .limits(*limits)
+            .pipelining(*pipelining);
         if let Some(c) = credentials {
             s = s.credentials(c.clone());
         }
@@ -207,6 +213,7 @@ impl Config {
             data_mode: DataMode::Passive,
             passive_address: PassiveAddress::ControlPeer,
             extended: ExtendedCommands::TryFirst,
+            pipelining: Pipelining::Auto,
             transfer_type: TransferType::Binary,
             limits: DecoderLimits::default(),
             connector: None,

@@ -46,7 +46,9 @@ pub use self::url::FtpUrl;
 pub use builder::ClientBuilder;
 pub use client::Client;
 pub use client::{Download, TransferInfo, Upload, LIST_DIR_MAX_ROWS};
-pub use config::{Config, DataMode, DataProtection, ExtendedCommands, Security, Timeouts};
+pub use config::{
+    Config, DataMode, DataProtection, ExtendedCommands, Pipelining, Security, Timeouts,
+};
 pub use connector::{Connector, ProxyConnector, ProxyCredentials, ProxyError, ProxyProtocol};
 pub use error::{Error, ErrorKind, Result};
 /// The sans-IO protocol core (the `ftpkit-control` crate): the control

@@ -74,7 +74,8 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::config::{
-    Config, DataMode, DataProtection, ExtendedCommands, PassiveAddress, Security, Timeouts,
+    Config, DataMode, DataProtection, ExtendedCommands, PassiveAddress, Pipelining, Security,
+    Timeouts,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::{Pin, SystemRoots, TlsVersion, Verification};
@@ -212,6 +213,7 @@ struct BehaviourKey {
     data_mode: DataMode,
     passive_address: PassiveAddress,
     extended: ExtendedCommands,
+    pipelining: Pipelining,
     transfer_type: TransferType,
     limits: DecoderLimits,
 }
@@ -263,6 +265,7 @@ impl PoolKey {
             data_mode,
             passive_address,
             extended,
+            pipelining,
             transfer_type,
             limits,
             connector,
@@ -314,6 +317,7 @@ impl PoolKey {
                 data_mode: data_mode.clone(),
                 passive_address: *passive_address,
                 extended: *extended,
+                pipelining: *pipelining,
                 transfer_type: *transfer_type,
                 limits: *limits,
             },
@@ -996,6 +1000,7 @@ mod tests {
         differs(|c| c.timeouts = Timeouts::all(Duration::from_secs(1)));
         differs(|c| c.data_mode = DataMode::Active(Default::default()));
         differs(|c| c.extended = ExtendedCommands::Never);
+        differs(|c| c.pipelining = Pipelining::Off);
         differs(|c| c.transfer_type = TransferType::Ascii);
     }
 

@@ -750,7 +750,8 @@ fn plain_config(variant: u8) -> SessionConfig {
             .data_protection(DataProtection::Clear),
         6 => SessionConfig::new()
             .host("files.example.org")
-            .transfer_type(Some(crate::command::TransferType::Ascii)),
+            .transfer_type(Some(crate::command::TransferType::Ascii))
+            .pipelining(crate::session::Pipelining::On),
         _ => SessionConfig::new()
             .credentials(Credentials::new("carol", "").with_account("acct-x7"))
             .limits(DecoderLimits {
@@ -868,7 +869,13 @@ fn start_op(s: &mut Session, op: Op) -> Result<(), SessionError> {
         Op::Rest => s.command(Command::Rest(100)),
         Op::Syst => s.command(Command::Syst),
         Op::Mlst => s.command(Command::Mlst(Some("file.bin".into()))),
-        Op::Retr => s.transfer(Command::Retr("file.bin".into())),
+        Op::Retr => {
+            s.transfer(Command::Retr("file.bin".into()))?;
+            if s.pipelines() {
+                s.send_ahead(Command::Epsv(None))?;
+            }
+            Ok(())
+        }
         Op::List => s.transfer(Command::List(None)),
         Op::Mlsd => s.transfer(Command::Mlsd(Some("pub".into()))),
         Op::Stor => s.transfer(Command::Stor("up.bin".into())),
@@ -981,7 +988,8 @@ impl Tracker {
                 | Event::Reply(r)
                 | Event::TransferStarted(r)
                 | Event::TransferCompleted(r)
-                | Event::TransferFailed(r) => self.check_event_reply(r),
+                | Event::TransferFailed(r)
+                | Event::Ahead(r) => self.check_event_reply(r),
                 Event::Closed(r) => {
                     self.check_event_reply(r);
                     assert!(s.is_closed());
@@ -1241,7 +1249,9 @@ const OPENING_CODES: [u16; 14] = [
 /// once and as given; `REST` only with an offset (or `REST 0` to clear a
 /// mismatch); `StartTls` only under `PROT P`; a passive connection goes to
 /// the control peer unless the reply is trusted or a proxy is used; a
-/// channel is ready only once connected (and secured under `PROT P`).
+/// channel is ready only once connected (and secured under `PROT P`); a
+/// passive command is pipelined only when asked, in passive mode, once,
+/// right behind the transfer command.
 pub fn opening(data: &[u8]) {
     use crate::command::ProtectionLevel;
     use crate::transfer::{
@@ -1291,6 +1301,15 @@ pub fn opening(data: &[u8]) {
         rest: u64::from(b & 0x0f) * 100,
         waits: Waits::for_reply_timeout(Duration::from_secs(30)),
         session_on_hand: b & 0x20 != 0,
+        ahead: (b & 0x40 != 0).then(|| {
+            Reply::new(
+                crate::ReplyCode::EXTENDED_PASSIVE_MODE,
+                vec![Bytes::from_static(
+                    b"229 Entering Extended Passive Mode (|||40002|)",
+                )],
+            )
+        }),
+        pipeline: b & 0x80 != 0,
     };
     let commands = DataCommands {
         epsv: a & 0x20 == 0,
@@ -1305,6 +1324,8 @@ pub fn opening(data: &[u8]) {
         connecting: false,
         connected: false,
         secured: false,
+        ahead: 0,
+        pipeline: b & 0x80 != 0 && a & 0x01 == 0,
         private,
         rest,
         command,
@@ -1379,6 +1400,10 @@ struct OpeningWatch {
     connecting: bool,
     connected: bool,
     secured: bool,
+    /// Passive commands pipelined behind the transfer command.
+    ahead: u32,
+    /// Pipelining asked for, in passive mode.
+    pipeline: bool,
     private: bool,
     rest: u64,
     command: Command,
@@ -1402,6 +1427,16 @@ impl OpeningWatch {
                     assert_eq!(c, self.command);
                     self.started += 1;
                     assert_eq!(self.started, 1, "transfer command sent twice");
+                }
+                DataAction::Ahead(c) => {
+                    assert!(self.pipeline, "pipelined without being asked");
+                    assert!(
+                        matches!(c, Command::Epsv(_) | Command::Pasv),
+                        "pipelined {c:?}"
+                    );
+                    assert_eq!(self.started, 1, "pipelined before the transfer command");
+                    self.ahead += 1;
+                    assert_eq!(self.ahead, 1, "pipelined twice");
                 }
                 DataAction::Connect(target) => {
                     self.connecting = true;

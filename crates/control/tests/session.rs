@@ -11,8 +11,8 @@
 use ftpkit_control::command::ProtectionLevel;
 use ftpkit_control::reply::{decode_reply, Decoded, DecoderLimits};
 use ftpkit_control::session::{
-    DataProtection, Downgrade, Event, FeatPolicy, Misbehaviour, Misuse, Step as RejectedStep,
-    TlsState, Utf8Policy,
+    DataProtection, Downgrade, Event, FeatPolicy, Misbehaviour, Misuse, Pipelining,
+    Step as RejectedStep, TlsState, Utf8Policy,
 };
 use ftpkit_control::{Command, Credentials, Reply, Security, Session, SessionConfig, SessionError};
 use proptest::prelude::*;
@@ -765,4 +765,185 @@ proptest! {
             }
         }
     }
+}
+
+/// Logged in on a server that greeted with `greeting`, with `policy`.
+fn ready_on(greeting: &[u8], policy: Pipelining) -> Session {
+    let config = plain()
+        .features(FeatPolicy::Skip)
+        .transfer_type(None)
+        .pipelining(policy);
+    let mut s = Session::new(config).unwrap();
+    s.handle_input(greeting).unwrap();
+    s.handle_input(b"331 pw\r\n230 ok\r\n").unwrap();
+    drain(&mut s);
+    events(&mut s);
+    assert!(s.is_idle());
+    s
+}
+
+const VSFTPD: &[u8] = b"220 (vsFTPd 3.0.3)\r\n";
+const EPSV_229: &[u8] = b"229 Entering Extended Passive Mode (|||22088|)\r\n";
+
+/// `RETR f` with `EPSV` pipelined behind it, in one write.
+fn retr_ahead(s: &mut Session) {
+    s.transfer(Command::Retr("f".into())).unwrap();
+    s.send_ahead(Command::Epsv(None)).unwrap();
+    assert_eq!(drain(s), b"RETR f\r\nEPSV\r\n");
+}
+
+#[test]
+fn pipelining_follows_the_policy_and_the_greeting() {
+    for (greeting, policy, on) in [
+        (VSFTPD, Pipelining::Auto, true),
+        (VSFTPD, Pipelining::Off, false),
+        (
+            &b"220 ProFTPD Server ready.\r\n"[..],
+            Pipelining::Auto,
+            false,
+        ),
+        (
+            b"220---------- Welcome to Pure-FTPd ----------\r\n220 ok\r\n",
+            Pipelining::Auto,
+            false,
+        ),
+        (b"220 pyftpdlib 1.5.7 ready.\r\n", Pipelining::On, true),
+    ] {
+        let mut s = ready_on(greeting, policy);
+        assert_eq!(s.pipelines(), on, "{:?}", String::from_utf8_lossy(greeting));
+        s.transfer(Command::Retr("f".into())).unwrap();
+        let ahead = s.send_ahead(Command::Epsv(None));
+        assert_eq!(ahead.is_ok(), on);
+        if !on {
+            assert_eq!(ahead, Err(Misuse::PipeliningOff.into()));
+            assert_eq!(drain(&mut s), b"RETR f\r\n");
+        }
+    }
+}
+
+#[test]
+fn the_answer_ahead_comes_after_the_transfer_and_is_kept_once() {
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    retr_ahead(&mut s);
+    // The completion and the answer in one read, as vsftpd sends them.
+    s.handle_input(b"150 Opening\r\n226 Transfer complete.\r\n")
+        .unwrap();
+    assert!(s.owes_ahead() && !s.is_idle() && !s.in_transfer());
+    assert_eq!(s.take_ahead(), None, "not before it came");
+    s.handle_input(EPSV_229).unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::TransferStarted(_), Event::TransferCompleted(_), Event::Ahead(r)] if r.code().as_u16() == 229
+    ));
+    assert!(s.is_idle() && s.pipelines());
+    assert_eq!(s.take_ahead(), Some(reply(EPSV_229)));
+    assert_eq!(s.take_ahead(), None, "taken once");
+
+    // A refused transfer still owes the answer; a refused answer is not kept.
+    retr_ahead(&mut s);
+    s.handle_input(b"550 Failed to open file.\r\n").unwrap();
+    assert!(s.owes_ahead());
+    s.handle_input(b"425 Can't open passive connection.\r\n")
+        .unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::TransferFailed(_), Event::Ahead(r)] if r.code().as_u16() == 425
+    ));
+    assert!(s.is_idle());
+    assert_eq!(s.take_ahead(), None);
+
+    // Another passive command, or a transfer, supersedes a kept answer.
+    for next in [Command::Epsv(None), Command::Pasv] {
+        retr_ahead(&mut s);
+        s.handle_input(b"226 ok\r\n").unwrap();
+        s.handle_input(EPSV_229).unwrap();
+        s.command(next).unwrap();
+        assert_eq!(s.take_ahead(), None);
+        drain(&mut s);
+        s.handle_input(b"200 whatever\r\n").unwrap();
+    }
+    retr_ahead(&mut s);
+    s.handle_input(b"226 ok\r\n").unwrap();
+    s.handle_input(EPSV_229).unwrap();
+    s.transfer(Command::List(None)).unwrap();
+    assert_eq!(s.take_ahead(), None);
+}
+
+#[test]
+fn an_answer_ahead_before_the_end_turns_pipelining_off() {
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    retr_ahead(&mut s);
+    // The server read EPSV during the transfer: its 229 is not the end.
+    s.handle_input(b"150 Opening\r\n").unwrap();
+    s.handle_input(EPSV_229).unwrap();
+    assert!(s.in_transfer() && !s.pipelines());
+    s.handle_input(b"226 Transfer complete.\r\n").unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [
+            Event::TransferStarted(_),
+            Event::Ahead(_),
+            Event::TransferCompleted(_)
+        ]
+    ));
+    assert!(s.is_idle());
+    assert_eq!(s.take_ahead(), None);
+    s.transfer(Command::Retr("f".into())).unwrap();
+    assert_eq!(
+        s.send_ahead(Command::Epsv(None)),
+        Err(Misuse::PipeliningOff.into())
+    );
+}
+
+#[test]
+fn send_ahead_misuse_changes_nothing() {
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    assert_eq!(
+        s.send_ahead(Command::Epsv(None)),
+        Err(Misuse::NotInTransfer.into())
+    );
+    s.transfer(Command::Retr("f".into())).unwrap();
+    assert_eq!(
+        s.send_ahead(Command::Noop),
+        Err(Misuse::NotAPassiveCommand("NOOP").into())
+    );
+    s.send_ahead(Command::Pasv).unwrap();
+    assert!(matches!(
+        s.send_ahead(Command::Epsv(None)),
+        Err(SessionError::Misuse(Misuse::Busy(_)))
+    ));
+    assert_eq!(drain(&mut s), b"RETR f\r\nPASV\r\n");
+    // After the mark it is too late: the server may be past the command.
+    s.handle_input(b"150 go\r\n226 ok\r\n227 Entering Passive Mode (127,0,0,1,85,240)\r\n")
+        .unwrap();
+    assert!(s.take_ahead().is_some_and(|r| r.code().as_u16() == 227));
+    s.transfer(Command::Retr("f".into())).unwrap();
+    s.handle_input(b"150 go\r\n").unwrap();
+    assert_eq!(
+        s.send_ahead(Command::Epsv(None)),
+        Err(Misuse::NotInTransfer.into())
+    );
+}
+
+#[test]
+fn abort_collects_an_answer_ahead_and_keeps_nothing() {
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    retr_ahead(&mut s);
+    s.handle_input(b"150 go\r\n").unwrap();
+    s.abort().unwrap();
+    assert_eq!(drain(&mut s), b"ABOR\r\n");
+    // vsftpd: the failed transfer, then the queued EPSV, then ABOR.
+    s.handle_input(b"426 Failure writing network stream.\r\n")
+        .unwrap();
+    assert_eq!(drain(&mut s), b"PWD\r\n");
+    s.handle_input(EPSV_229).unwrap();
+    s.handle_input(b"225 No transfer to ABOR.\r\n257 \"/\"\r\n")
+        .unwrap();
+    let ev = events(&mut s);
+    assert!(
+        matches!(&ev[..], [Event::TransferStarted(_), Event::Aborted(r)] if r.len() == 3),
+        "{ev:?}"
+    );
+    assert!(s.is_idle());
+    assert_eq!(s.take_ahead(), None);
 }

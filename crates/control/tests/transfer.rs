@@ -38,6 +38,8 @@ fn params(mode: ChannelMode, protection: ProtectionLevel, rest: u64) -> OpeningP
         rest,
         waits: Waits::for_reply_timeout(Duration::from_secs(30)),
         session_on_hand: false,
+        ahead: None,
+        pipeline: false,
     }
 }
 
@@ -668,4 +670,74 @@ fn the_address_policy_is_one_function() {
         PassiveAddress::TrustReply.target(&proxy, Some(foreign), 2000),
         DataTarget::Host("10.0.0.1".into(), 2000)
     );
+}
+
+/// A passive opening with pipelining asked for and `ahead` on hand.
+fn pipelined(ahead: Option<Reply>, commands: DataCommands) -> Opening {
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 0);
+    p.ahead = ahead;
+    p.pipeline = true;
+    Opening::new(p, commands)
+}
+
+#[test]
+fn the_next_passive_command_rides_behind_the_transfer_command() {
+    let mut op = pipelined(None, DataCommands::default());
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
+    assert_eq!(
+        answered(&mut op, 229, "(|||40001|)"),
+        [
+            connect_to(40001),
+            DataAction::Start(retr()),
+            DataAction::Ahead(Command::Epsv(None))
+        ]
+    );
+    // The session's answer to it is not the opening's business.
+    op.handle_event(Event::Ahead(reply(229, "(|||40002|)")));
+    assert!(!op.is_done());
+    op.handle_connected();
+    op.handle_event(Event::TransferStarted(reply(150, "go")));
+    assert!(ready(&actions(&mut op)).channel);
+
+    // Without EPSV, PASV rides; in active mode nothing does.
+    let mut op = pipelined(
+        None,
+        DataCommands {
+            epsv: false,
+            ..DataCommands::default()
+        },
+    );
+    actions(&mut op);
+    let a = answered(&mut op, 227, "(127,0,0,1,156,65)");
+    assert_eq!(a.last(), Some(&DataAction::Ahead(Command::Pasv)));
+    let mut p = params(ChannelMode::Active, ProtectionLevel::Clear, 0);
+    p.pipeline = true;
+    let mut op = Opening::new(p, DataCommands::default());
+    actions(&mut op);
+    op.handle_listening("127.0.0.1:50000".parse().unwrap());
+    actions(&mut op);
+    let a = answered(&mut op, 200, "EPRT ok");
+    assert_eq!(a, [DataAction::Accept, DataAction::Start(retr())]);
+}
+
+#[test]
+fn an_answer_ahead_opens_the_data_connection_without_asking() {
+    let mut op = pipelined(Some(reply(229, "(|||40002|)")), DataCommands::default());
+    assert_eq!(
+        actions(&mut op),
+        [
+            connect_to(40002),
+            DataAction::Start(retr()),
+            DataAction::Ahead(Command::Epsv(None))
+        ]
+    );
+    // A 227 goes to the control peer too, not to the address it names.
+    let mut op = pipelined(
+        Some(reply(227, "(10,9,8,7,156,65)")),
+        DataCommands::default(),
+    );
+    assert_eq!(actions(&mut op)[0], connect_to(40001));
+    // One that does not parse is asked again.
+    let mut op = pipelined(Some(reply(229, "(|||x|)")), DataCommands::default());
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
 }

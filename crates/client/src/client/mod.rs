@@ -444,6 +444,27 @@ impl Client {
         }
     }
 
+    /// After a transfer's end: reads the answer to the passive command
+    /// pipelined behind it, which the session keeps for the next data
+    /// connection. It comes right behind the completion.
+    pub(crate) async fn read_ahead(&mut self) -> Result<()> {
+        while self.control.session.owes_ahead() {
+            match self.control.next_event().await? {
+                Event::Ahead(r) => {
+                    tracing::trace!(parent: &self.span, reply = %r, "pipelined passive command answered");
+                }
+                other => {
+                    let e = Error::new(
+                        ErrorKind::Protocol,
+                        format!("unexpected event after a transfer: {other:?}"),
+                    );
+                    return Err(self.control.poison(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Sends a command and returns its final reply, whatever its code.
     pub(crate) async fn command(&mut self, cmd: Command) -> Result<Reply> {
         self.ready().await?;

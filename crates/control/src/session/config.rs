@@ -48,6 +48,41 @@ pub enum Utf8Policy {
     Never,
 }
 
+/// Whether the next transfer's passive command is pipelined behind the
+/// current transfer command (`RETR` and `EPSV` in one write), so that the
+/// server's `229` arrives with the transfer's completion and the next
+/// transfer needs no round trip of its own for it.
+///
+/// Only safe on servers that read no command while a transfer runs: one
+/// that does (pyftpdlib, ProFTPD, Pure-FTPd) takes the `EPSV` as a command
+/// for the running transfer (`PIPELINE-READ-MID-TRANSFER` in
+/// `docs/server-quirks.md`). A `229` that arrives before the transfer's
+/// end turns pipelining off for the rest of the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Pipelining {
+    /// On for servers proven to queue commands behind a transfer: vsftpd,
+    /// recognised by its greeting (`vsFTPd`). Off for every other server.
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+    /// Whatever the server, for servers known to queue commands but not
+    /// recognised by their greeting.
+    On,
+}
+
+impl Pipelining {
+    /// Whether a server that greeted with `greeting` gets pipelined
+    /// commands.
+    pub fn applies_to(self, greeting: &crate::Reply) -> bool {
+        match self {
+            Pipelining::Off => false,
+            Pipelining::On => true,
+            Pipelining::Auto => greeting.first_line().windows(6).any(|w| w == b"vsFTPd"),
+        }
+    }
+}
+
 /// User name, password and optional account.
 ///
 /// `Debug` shows the user name only.
@@ -113,6 +148,8 @@ pub struct SessionConfig {
     pub transfer_type: Option<TransferType>,
     /// Reply decoding limits.
     pub limits: DecoderLimits,
+    /// Whether the next passive command rides behind a transfer command.
+    pub pipelining: Pipelining,
 }
 
 impl SessionConfig {
@@ -170,6 +207,12 @@ impl SessionConfig {
     /// Sets decoder limits.
     pub fn limits(mut self, l: DecoderLimits) -> Self {
         self.limits = l;
+        self
+    }
+
+    /// Sets the pipelining policy.
+    pub fn pipelining(mut self, p: Pipelining) -> Self {
+        self.pipelining = p;
         self
     }
 }

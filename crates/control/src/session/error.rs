@@ -61,6 +61,13 @@ pub enum Misuse {
     /// `transfer` with a command that has no data connection.
     #[error("{0} does not use a data connection")]
     NotADataCommand(&'static str),
+    /// `send_ahead` on a session whose server does not get pipelined
+    /// commands ([`super::Pipelining`]).
+    #[error("pipelining is off for this server")]
+    PipeliningOff,
+    /// `send_ahead` with a command that is not `EPSV` or `PASV`.
+    #[error("{0} cannot be pipelined behind a transfer; only EPSV and PASV can")]
+    NotAPassiveCommand(&'static str),
     /// A command with a dedicated method was passed to `command`.
     #[error("{0} must be sent with its dedicated session method")]
     UseDedicatedMethod(&'static str),

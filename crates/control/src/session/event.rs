@@ -55,6 +55,13 @@ pub enum Event {
     TransferCompleted(Reply),
     /// A 4yz/5yz reply to a data command, at the mark or at completion.
     TransferFailed(Reply),
+    /// The answer to the passive command pipelined behind a transfer
+    /// ([`super::Session::send_ahead`]). After the transfer's end it is
+    /// kept for the next transfer ([`super::Session::take_ahead`]) when it
+    /// is the expected `229`/`227`; before the end, the server read the
+    /// command during the transfer, and pipelining is off for the rest of
+    /// the session. Informational either way.
+    Ahead(Reply),
     /// `ABOR` finished: the replies the server sent for the aborted
     /// transfer and for `ABOR` itself, in order.
     Aborted(Vec<Reply>),

@@ -15,9 +15,10 @@
 //!    and pass the bytes to [`Session::handle_input`]; pass end of stream
 //!    to [`Session::handle_eof`].
 //! 4. Start operations only when [`Session::is_idle`]: [`Session::login`],
-//!    [`Session::secure`], [`Session::command`], [`Session::transfer`],
-//!    [`Session::abort`] (also during a transfer), [`Session::ccc`],
-//!    [`Session::quit`].
+//!    [`Session::secure`], [`Session::command`], [`Session::transfer`]
+//!    (with [`Session::send_ahead`] right after it, when
+//!    [`Session::pipelines`]), [`Session::abort`] (also during a
+//!    transfer), [`Session::ccc`], [`Session::quit`].
 //!
 //! Deadlines are the driver's: the session has no clock, so the driver puts
 //! a timeout on every read it makes for the session.
@@ -46,6 +47,7 @@
 //!     |   transfer(c) -----------> AwaitMark --1yz--> AwaitCompletion --2yz--> TransferCompleted
 //!     |                               |  2yz: TransferCompleted   | 4yz/5yz: TransferFailed
 //!     |                               +--4yz/5yz--> TransferFailed
+//!     |      send_ahead(EPSV) right after transfer(c): after the final reply -> AwaitAhead --229--> Ahead
 //!     |   abort() (Idle or transfer) -> ABOR; first final reply -> PWD marker; 257 -> Aborted
 //!     |   ccc() ---200--> StopTls     quit() ---> Closed
 //!     +-- any state: 421 -> ServerClosed (failed), undecodable -> ServerMisbehaved (failed)
@@ -55,7 +57,9 @@ mod config;
 mod error;
 mod event;
 
-pub use config::{Credentials, DataProtection, FeatPolicy, Security, SessionConfig, Utf8Policy};
+pub use config::{
+    Credentials, DataProtection, FeatPolicy, Pipelining, Security, SessionConfig, Utf8Policy,
+};
 pub use error::{Downgrade, Misbehaviour, Misuse, SessionError};
 pub use event::{Event, Step};
 
@@ -118,6 +122,10 @@ enum State {
     AwaitMark,
     /// A data command awaits its completion.
     AwaitCompletion,
+    /// The transfer ended; the reply to the passive command pipelined
+    /// behind it ([`Session::send_ahead`]) is due: this code, or another
+    /// that refuses it.
+    AwaitAhead(ReplyCode),
     /// `ABOR` sent; replies collected. After the first final reply the `PWD`
     /// marker is sent (`marker` true), and its 257 ends the abort.
     Aborting {
@@ -141,6 +149,7 @@ impl State {
             State::TlsHandshake(_) => "TLS handshake",
             State::Command => "command",
             State::AwaitMark | State::AwaitCompletion => "transfer",
+            State::AwaitAhead(_) => "pipelined passive command",
             State::Aborting { .. } => "abort",
             State::Ccc => "CCC",
             State::Quitting => "QUIT",
@@ -174,6 +183,21 @@ pub struct Session {
     probe: Option<&'static str>,
     utf8: bool,
     transfer_type: Option<TransferType>,
+    /// This server gets pipelined commands ([`Pipelining`]), decided at
+    /// the greeting; off for good after a misfire.
+    pipelining: bool,
+    /// The passive command pipelined behind a transfer, and its reply.
+    ahead: Ahead,
+}
+
+/// Where the passive command pipelined behind a transfer stands.
+#[derive(Debug)]
+enum Ahead {
+    None,
+    /// Sent; its reply (of this code) comes after the transfer's end.
+    Awaiting(ReplyCode),
+    /// Answered after the transfer's end: the next transfer's address.
+    Answered(Reply),
 }
 
 impl std::fmt::Debug for Session {
@@ -223,6 +247,8 @@ impl Session {
             probe: None,
             utf8: false,
             transfer_type: None,
+            pipelining: false,
+            ahead: Ahead::None,
             config,
         })
     }
@@ -317,6 +343,7 @@ impl Session {
                 | State::Command
                 | State::AwaitMark
                 | State::AwaitCompletion
+                | State::AwaitAhead(_)
                 | State::Aborting { .. }
                 | State::Ccc
                 | State::Quitting
@@ -331,6 +358,33 @@ impl Session {
     /// Whether a data command is in progress.
     pub fn in_transfer(&self) -> bool {
         matches!(self.state, State::AwaitMark | State::AwaitCompletion)
+    }
+
+    /// Whether this server gets the next passive command pipelined behind
+    /// a transfer command ([`Session::send_ahead`]): the configured
+    /// [`Pipelining`] applied to the greeting, and no misfire since.
+    pub fn pipelines(&self) -> bool {
+        self.pipelining
+    }
+
+    /// Whether a transfer ended and the answer to the passive command
+    /// pipelined behind it is still due ([`Event::Ahead`] ends the wait).
+    pub fn owes_ahead(&self) -> bool {
+        matches!(self.state, State::AwaitAhead(_))
+    }
+
+    /// The server's answer to the passive command pipelined behind the
+    /// last transfer (`229` or `227`), for the next data connection; taken
+    /// once. Any other passive or active command, a transfer command or
+    /// `ABOR` forgets it.
+    pub fn take_ahead(&mut self) -> Option<Reply> {
+        match std::mem::replace(&mut self.ahead, Ahead::None) {
+            Ahead::Answered(r) => Some(r),
+            other => {
+                self.ahead = other;
+                None
+            }
+        }
     }
 
     /// Whether the user is logged in.
@@ -475,6 +529,13 @@ impl Session {
             return Err(Misuse::UseDedicatedMethod(verb).into());
         }
         self.send(&cmd)?;
+        if matches!(
+            cmd,
+            Command::Epsv(_) | Command::Pasv | Command::Eprt(_) | Command::Port(_)
+        ) {
+            // The server listens elsewhere now, or not at all.
+            self.ahead = Ahead::None;
+        }
         if let Command::Type(t) = cmd {
             self.transfer_type = Some(t);
         }
@@ -499,6 +560,41 @@ impl Session {
         self.send(&cmd)?;
         self.probe = Capabilities::tracks(cmd.verb()).then(|| cmd.verb());
         self.state = State::AwaitMark;
+        // The data connection that an answer ahead prepared is this
+        // transfer's, whether the driver used it or asked again.
+        self.ahead = Ahead::None;
+        Ok(())
+    }
+
+    /// Pipelines the next transfer's passive command (`EPSV` or `PASV`)
+    /// behind the transfer command just sent, in the same write, so that
+    /// its answer comes right after the transfer's end instead of a round
+    /// trip later. Only right after [`Session::transfer`], before any
+    /// input, and only while [`Session::pipelines`].
+    ///
+    /// The transfer's events come as usual; the answer then comes as
+    /// [`Event::Ahead`], and the session is idle after it. An answer in
+    /// order is kept for the next transfer ([`Session::take_ahead`]). An
+    /// answer before the transfer's end means the server read the command
+    /// during the transfer: pipelining is off for the rest of the session.
+    pub fn send_ahead(&mut self, cmd: Command) -> Result<(), SessionError> {
+        self.check_usable()?;
+        let expected = match cmd {
+            Command::Epsv(_) => ReplyCode::EXTENDED_PASSIVE_MODE,
+            Command::Pasv => ReplyCode::PASSIVE_MODE,
+            ref other => return Err(Misuse::NotAPassiveCommand(other.verb()).into()),
+        };
+        if !self.pipelining {
+            return Err(Misuse::PipeliningOff.into());
+        }
+        if !matches!(self.state, State::AwaitMark) {
+            return Err(Misuse::NotInTransfer.into());
+        }
+        if !matches!(self.ahead, Ahead::None) {
+            return Err(Misuse::Busy("a passive command is already pipelined").into());
+        }
+        self.send(&cmd)?;
+        self.ahead = Ahead::Awaiting(expected);
         Ok(())
     }
 
@@ -519,6 +615,9 @@ impl Session {
             return Err(Misuse::Busy(self.state.name()).into());
         }
         self.send(&Command::Abor)?;
+        // A pipelined command's answer, if still due, is among the
+        // replies the abort collects.
+        self.ahead = Ahead::None;
         self.state = State::Aborting {
             replies: Vec::new(),
             marker: false,
@@ -567,6 +666,15 @@ impl Session {
             State::Idle => Ok(()),
             State::TlsHandshake(_) => Err(Misuse::HandshakeInProgress.into()),
             ref s => Err(Misuse::Busy(s.name()).into()),
+        }
+    }
+
+    /// The state after a transfer's final reply: idle, or waiting for the
+    /// answer to the passive command pipelined behind it.
+    fn after_transfer(&self) -> State {
+        match self.ahead {
+            Ahead::Awaiting(code) => State::AwaitAhead(code),
+            Ahead::None | Ahead::Answered(_) => State::Idle,
         }
     }
 
@@ -682,6 +790,16 @@ impl Session {
                 self.answer_or_wait(State::Command, reply);
                 Ok(())
             }
+            State::AwaitMark | State::AwaitCompletion if matches!(self.ahead, Ahead::Awaiting(c) if c == code) =>
+            {
+                // The pipelined command answered before the transfer's
+                // end: this server reads commands during a transfer.
+                self.pipelining = false;
+                self.ahead = Ahead::None;
+                self.state = state;
+                self.events.push_back(Event::Ahead(reply));
+                Ok(())
+            }
             State::AwaitMark | State::AwaitCompletion => {
                 let marked = matches!(state, State::AwaitCompletion);
                 self.learn(code);
@@ -696,10 +814,10 @@ impl Session {
                     });
                 } else if code.is_completion() {
                     // Some servers skip the mark (an empty listing, say).
-                    self.state = State::Idle;
+                    self.state = self.after_transfer();
                     self.events.push_back(Event::TransferCompleted(reply));
                 } else if code.is_negative() {
-                    self.state = State::Idle;
+                    self.state = self.after_transfer();
                     self.events.push_back(Event::TransferFailed(reply));
                 } else {
                     return Err(Misbehaviour::UnexpectedReply {
@@ -712,6 +830,23 @@ impl Session {
                     }
                     .into());
                 }
+                Ok(())
+            }
+            State::AwaitAhead(expected) => {
+                if code.is_preliminary() {
+                    return Err(Misbehaviour::UnexpectedReply {
+                        during: "pipelined passive command",
+                        reply,
+                    }
+                    .into());
+                }
+                self.ahead = if code == expected {
+                    Ahead::Answered(reply.clone())
+                } else {
+                    Ahead::None
+                };
+                self.state = State::Idle;
+                self.events.push_back(Event::Ahead(reply));
                 Ok(())
             }
             State::Aborting {
@@ -783,6 +918,7 @@ impl Session {
         } else if code != ReplyCode::SERVICE_READY {
             return Err(SessionError::GreetingRefused(reply));
         }
+        self.pipelining = self.config.pipelining.applies_to(&reply);
         self.events.push_back(Event::Greeting(reply));
         self.steps.clear();
         if self.config.host.is_some() && !self.logged_in {

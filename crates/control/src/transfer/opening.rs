@@ -43,6 +43,13 @@ pub struct OpeningParams {
     /// up to [`Waits::mark_grace`] for the mark, which brings the fresh
     /// ticket of servers that issue one per transfer (ProFTPD).
     pub session_on_hand: bool,
+    /// The answer to a passive command pipelined behind the last transfer
+    /// ([`crate::Session::take_ahead`]): a passive opening connects to the
+    /// port it names without asking again.
+    pub ahead: Option<Reply>,
+    /// Pipeline the next transfer's passive command behind this transfer
+    /// command ([`crate::Session::pipelines`]); passive mode only.
+    pub pipeline: bool,
 }
 
 /// The short waits of an opening. Longer waits (each reply, the connect,
@@ -106,6 +113,10 @@ pub enum DataAction {
     /// Send the transfer command ([`crate::Session::transfer`]) and report
     /// its events.
     Start(Command),
+    /// Pipeline this passive command behind the transfer command
+    /// ([`crate::Session::send_ahead`]), in the same write: its answer, due
+    /// after the transfer's end, is the next transfer's address.
+    Ahead(Command),
     /// Start the TLS handshake on the data connection; report
     /// [`Opening::handle_tls_established`] or [`Opening::handle_tls_failed`].
     StartTls,
@@ -270,8 +281,15 @@ impl Opening {
                 op.step = Step::Listening;
                 op.actions.push_back(DataAction::Listen);
             }
-            ChannelMode::Passive if op.commands.epsv => op.send(Step::Epsv, Command::Epsv(None)),
-            ChannelMode::Passive => op.send(Step::Pasv, Command::Pasv),
+            ChannelMode::Passive => match op.params.ahead.take().and_then(|r| {
+                let extended = r.code() == ReplyCode::EXTENDED_PASSIVE_MODE;
+                // One that does not parse is asked again.
+                op.passive_target(&r, extended).ok()
+            }) {
+                Some(target) => op.connect(DataAction::Connect(target)),
+                None if op.commands.epsv => op.send(Step::Epsv, Command::Epsv(None)),
+                None => op.send(Step::Pasv, Command::Pasv),
+            },
         }
         op
     }
@@ -322,7 +340,9 @@ impl Opening {
             return;
         }
         match event {
-            Event::Preliminary(_) => {}
+            // The answer to a command pipelined behind the transfer is
+            // the session's to keep.
+            Event::Preliminary(_) | Event::Ahead(_) => {}
             Event::Reply(r) if self.awaits_reply() => self.on_reply(r),
             Event::TransferStarted(r) if self.started() => {
                 self.mark = Some(r);
@@ -562,16 +582,12 @@ impl Opening {
     fn on_reply(&mut self, r: Reply) {
         let step = std::mem::replace(&mut self.step, Step::Done);
         match step {
-            Step::Epsv if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE => match parse_epsv(&r) {
-                Ok(port) => {
-                    let target = self
-                        .params
-                        .passive_address
-                        .target(&self.params.route, None, port);
-                    self.connect(DataAction::Connect(target));
+            Step::Epsv if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE => {
+                match self.passive_target(&r, true) {
+                    Ok(target) => self.connect(DataAction::Connect(target)),
+                    Err(f) => self.fail(f),
                 }
-                Err(e) => self.malformed("229 reply", e),
-            },
+            }
             Step::Epsv if is_not_implemented(r.code()) && !self.params.route.is_ipv6() => {
                 self.commands.epsv = false;
                 self.send(Step::Pasv, Command::Pasv);
@@ -580,15 +596,9 @@ impl Opening {
             Step::Epsv => self.refused("EPSV", r),
             Step::Pasv if self.may_ask_again(&r) => self.send(Step::Pasv, Command::Pasv),
             Step::Pasv if r.code().is_negative() => self.refused("PASV", r),
-            Step::Pasv => match parse_pasv(&r) {
-                Ok(a) => {
-                    let target =
-                        self.params
-                            .passive_address
-                            .target(&self.params.route, Some(a), a.port());
-                    self.connect(DataAction::Connect(target));
-                }
-                Err(e) => self.malformed("227 reply", e),
+            Step::Pasv => match self.passive_target(&r, false) {
+                Ok(target) => self.connect(DataAction::Connect(target)),
+                Err(f) => self.fail(f),
             },
             Step::Eprt(_) if r.code().is_completion() => self.connect(DataAction::Accept),
             Step::Eprt(addr) if is_not_implemented(r.code()) && addr.is_ipv4() => {
@@ -618,11 +628,21 @@ impl Opening {
         again
     }
 
-    fn malformed(&mut self, what: &'static str, e: impl std::fmt::Display) {
-        self.fail(OpenFailure::Malformed {
+    /// Where the answer to `EPSV` (`extended`, a 229) or `PASV` (a 227)
+    /// sends the data connection.
+    fn passive_target(&self, r: &Reply, extended: bool) -> Result<DataTarget, OpenFailure> {
+        let malformed = |what, e: crate::parse::ParseError| OpenFailure::Malformed {
             what,
             detail: e.to_string(),
-        });
+        };
+        let (advertised, port) = if extended {
+            (None, parse_epsv(r).map_err(|e| malformed("229 reply", e))?)
+        } else {
+            let a = parse_pasv(r).map_err(|e| malformed("227 reply", e))?;
+            (Some(a), a.port())
+        };
+        let p = &self.params;
+        Ok(p.passive_address.target(&p.route, advertised, port))
     }
 
     fn port(&mut self, addr: SocketAddr) {
@@ -672,6 +692,14 @@ impl Opening {
     fn start(&mut self) {
         self.actions
             .push_back(DataAction::Start(self.params.command.clone()));
+        if self.params.pipeline && self.params.mode == ChannelMode::Passive {
+            let next = if self.commands.epsv {
+                Command::Epsv(None)
+            } else {
+                Command::Pasv
+            };
+            self.actions.push_back(DataAction::Ahead(next));
+        }
         self.step = Step::Connecting;
         match self.channel {
             Channel::Connected => self.on_connected(),

@@ -66,8 +66,10 @@ impl<'a> Channel<'a> {
         let ascii = client.transfer_type() == Some(TransferType::Ascii);
         let state = match (data, &info.completion) {
             (Some(data), _) => State::Open { client, data },
-            (None, Some(_)) => State::Done,
-            (None, None) => State::Finishing(Box::pin(await_completion(client, verb))),
+            (None, known) => {
+                let known = known.clone();
+                State::Finishing(Box::pin(await_completion(client, verb, known)))
+            }
         };
         Channel {
             state,
@@ -146,8 +148,30 @@ impl<'a> Channel<'a> {
     }
 }
 
-/// Reads the replies that end a transfer.
-pub(crate) async fn await_completion(client: &mut Client, verb: &'static str) -> Result<Reply> {
+/// Reads the replies that end a transfer: its completion, unless it is
+/// `known` already, then the answer to a passive command pipelined behind
+/// it, so that the session is idle when the transfer's result is known.
+pub(crate) async fn await_completion(
+    client: &mut Client,
+    verb: &'static str,
+    known: Option<Reply>,
+) -> Result<Reply> {
+    let outcome = match known {
+        Some(r) => Ok(r),
+        None => read_completion(client, verb).await,
+    };
+    if client.is_broken() {
+        return outcome;
+    }
+    let ahead = client.read_ahead().await;
+    match (outcome, ahead) {
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        (Ok(r), Ok(())) => Ok(r),
+    }
+}
+
+/// Reads a transfer's events up to its final reply.
+async fn read_completion(client: &mut Client, verb: &'static str) -> Result<Reply> {
     loop {
         match client.control.next_event().await? {
             Event::TransferCompleted(r) => return Ok(r),
@@ -165,6 +189,11 @@ pub(crate) async fn await_completion(client: &mut Client, verb: &'static str) ->
                     }
                     None => refusal,
                 });
+            }
+            // `Ahead` before the end: the server read the pipelined
+            // command during the transfer (pipelining is now off).
+            Event::Ahead(r) => {
+                tracing::debug!(reply = %r, "a pipelined passive command was answered during {verb}; pipelining off for this session");
             }
             Event::TransferStarted(_) | Event::Preliminary(_) => {}
             other => {

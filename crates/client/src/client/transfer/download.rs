@@ -104,10 +104,9 @@ impl<'a> Download<'a> {
                 // sent it before the data ended (no mark, or a fast server).
                 if let Some((client, data)) = self.ch.take_open() {
                     drop(data);
-                    self.ch.state = match self.ch.info.completion {
-                        Some(_) => State::Done,
-                        None => State::Finishing(Box::pin(await_completion(client, "download"))),
-                    };
+                    let known = self.ch.info.completion.take();
+                    self.ch.state =
+                        State::Finishing(Box::pin(await_completion(client, "download", known)));
                 }
                 self.poll_raw(cx, buf)
             }

@@ -166,6 +166,8 @@ impl Client {
                 rest: rest.unwrap_or(0),
                 waits: Waits::for_reply_timeout(self.config.timeouts.reply),
                 session_on_hand: self.ticket_supply().is_none_or(|s| s.session_on_hand()),
+                ahead: self.control.session.take_ahead(),
+                pipeline: self.control.session.pipelines(),
             },
             self.data_commands,
         );
@@ -176,8 +178,8 @@ impl Client {
     }
 
     /// Performs what `op` asks for until it is ready or failed: commands
-    /// are written in full before anything is awaited, so that cancelling
-    /// this future only ever cancels a read.
+    /// are written in full before anything else is awaited, so that
+    /// cancelling this future only ever cancels a read.
     async fn drive_opening(
         &mut self,
         op: &mut Opening,
@@ -196,16 +198,15 @@ impl Client {
         loop {
             while let Some(action) = op.poll_action() {
                 match action {
-                    DataAction::Send(c) => {
-                        self.control.session.command(c)?;
-                        self.control.flush().await?;
-                    }
-                    DataAction::Start(c) => {
-                        self.control.session.transfer(c)?;
-                        self.control.flush().await?;
-                    }
+                    // Commands are queued here and written together below,
+                    // so that a passive command pipelined behind the
+                    // transfer command goes in the same write.
+                    DataAction::Send(c) => self.control.session.command(c)?,
+                    DataAction::Start(c) => self.control.session.transfer(c)?,
+                    DataAction::Ahead(c) => self.control.session.send_ahead(c)?,
                     DataAction::Connect(target) => connecting = Some(self.connect_data(target)),
                     DataAction::Listen => {
+                        self.control.flush().await?;
                         let cfg = active.as_ref().ok_or_else(|| {
                             Error::new(ErrorKind::Misuse, "active mode without its settings")
                         })?;
@@ -234,6 +235,7 @@ impl Client {
                         timer = Some((w, Box::pin(tokio::time::sleep(d))));
                     }
                     DataAction::Ready(o) => {
+                        self.control.flush().await?;
                         let stream = match (o.channel, stream.take(), tcp.take()) {
                             (false, ..) => None,
                             (true, Some(s), _) => Some(s),
@@ -261,10 +263,12 @@ impl Client {
                         });
                     }
                     DataAction::Failed(f) => {
-                        return Err(self.open_failure(verb, f, data_err.take()))
+                        self.control.flush().await?;
+                        return Err(self.open_failure(verb, f, data_err.take()));
                     }
                 }
             }
+            self.control.flush().await?;
             if connecting.is_none() && securing.is_none() && timer.is_none() && !op.wants_control()
             {
                 return Err(Error::new(

@@ -62,10 +62,7 @@ async fn finish(
 ) -> Result<Reply> {
     let closed = data.close(close_timeout).await;
     drop(data);
-    let reply = match completed {
-        Some(r) => Ok(r),
-        None => await_completion(client, "upload").await,
-    };
+    let reply = await_completion(client, "upload", completed).await;
     match (closed, reply) {
         (_, Err(e)) => Err(e),
         (Err(e), Ok(_)) => Err(e.into()),
@@ -159,8 +156,9 @@ impl<'a> Upload<'a> {
         };
         drop(data);
         let io_err = Error::from_io("writing the data connection", e);
+        let known = self.ch.info.completion.take();
         self.ch.state = State::Finishing(Box::pin(async move {
-            match await_completion(client, "upload").await {
+            match await_completion(client, "upload", known).await {
                 Err(reply_err) => Err(reply_err),
                 Ok(_) => Err(io_err),
             }
