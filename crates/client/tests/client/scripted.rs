@@ -524,3 +524,80 @@ async fn plaintext_instead_of_a_handshake_is_quoted() {
     );
     assert!(!text.contains("InvalidContentType"), "{text}");
 }
+
+/// The plain configuration with pipelining forced on (the scripted server
+/// does not greet as vsftpd).
+fn pipelining(server: &ScriptedServer) -> Config {
+    let mut cfg = config(server, Security::None);
+    cfg.pipelining = ftpkit::Pipelining::On;
+    cfg
+}
+
+/// `line` with `EPSV` pipelined behind it: the transfer, then the answer
+/// on a new listener.
+fn pipelined_send(script: Script, line: &str, data: &[u8]) -> Script {
+    script
+        .expect_line(line)
+        .expect("EPSV")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(data)
+        .data_close()
+        .reply("226 done\r\n")
+        .passive_listen()
+        .reply_epsv()
+}
+
+#[tokio::test]
+async fn the_next_epsv_rides_behind_each_transfer() {
+    let script = plain_login().epsv();
+    let script = pipelined_send(script, "RETR a", b"first");
+    let script = pipelined_send(script, "RETR b", b"second");
+    // A command between transfers leaves the answer for the next one.
+    let script = pipelined_send(script.noop(), "RETR c", b"third").quit();
+    let (server, mut c) = common::start(script, pipelining).await;
+    for (name, want) in [("a", &b"first"[..]), ("b", b"second")] {
+        let mut dl = c.retr(name).await.unwrap();
+        assert_eq!(common::read_all(&mut dl).await.unwrap(), want);
+    }
+    c.noop().await.unwrap();
+    let mut dl = c.retr("c").await.unwrap();
+    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"third");
+    drop(dl);
+    c.quit().await.unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    assert_eq!(t.verbs().iter().filter(|v| *v == "EPSV").count(), 4);
+    assert_eq!(t.data_connections().len(), 3);
+}
+
+#[tokio::test]
+async fn a_server_that_answers_ahead_mid_transfer_gets_no_more_pipelining() {
+    let script = plain_login()
+        .epsv()
+        .expect_line("RETR a")
+        .expect("EPSV")
+        .reply("150 go\r\n")
+        // The server took EPSV during the transfer, as pyftpdlib would.
+        .reply("229 Entering Extended Passive Mode (|||1|)\r\n")
+        .data_accept()
+        .data_send(b"whole file")
+        .data_close()
+        .reply("226 done\r\n")
+        // The next transfer asks for its own port, and nothing rides.
+        .epsv_send("RETR b", b"next")
+        .quit();
+    let (server, mut c) = common::start(script, pipelining).await;
+    let mut dl = c.retr("a").await.unwrap();
+    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"whole file");
+    drop(dl);
+    let mut dl = c.retr("b").await.unwrap();
+    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"next");
+    drop(dl);
+    c.quit().await.unwrap();
+    let t = server.finish().await;
+    t.assert_ok();
+    let commands = t.commands();
+    let after_b = commands.iter().skip_while(|c| *c != "RETR b").nth(1);
+    assert_eq!(after_b.map(String::as_str), Some("QUIT"), "{commands:?}");
+}
