@@ -808,6 +808,16 @@ fn pipelining_follows_the_policy_and_the_greeting() {
             false,
         ),
         (b"220 pyftpdlib 1.5.7 ready.\r\n", Pipelining::On, true),
+        (
+            b"220 h FTP server (GNU inetutils 2.4) ready.\r\n",
+            Pipelining::Auto,
+            true,
+        ),
+        (
+            b"220 ftpkit interop TWISTED (Twisted FTP) ready.\r\n",
+            Pipelining::Auto,
+            false,
+        ),
     ] {
         let mut s = ready_on(greeting, policy);
         assert_eq!(s.pipelines(), on, "{:?}", String::from_utf8_lossy(greeting));

@@ -609,3 +609,74 @@ async fn refused_ccc_keeps_tls() {
     protected_round_trip(&mut c, "t-ccc", b"still protected").await;
     c.quit().await.unwrap();
 }
+
+/// Pipelining as each server gets it by default (`Pipelining::Auto`): on
+/// for vsftpd and GNU inetutils ftpd, off for the others
+/// (`PIPELINED-EPSV` in `docs/server-quirks.md`). Uploads and downloads
+/// in a row on one session arrive whole, and no server turns it off.
+async fn pipelined(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
+    let (mut c, dir) = open(&server(name), mode, "pipelined").await;
+    let expected = name.starts_with("VSFTPD") || name == "INETUTILS";
+    assert_eq!(c.pipelines(), expected, "{name}: pipelining at login");
+    const FILES: u64 = 8;
+    let before = c.round_trips();
+    let data = |i: u64| Pattern::bytes(i, 3000 + i as usize * 997);
+    let files: Vec<String> = (0..FILES).map(|i| format!("p{i}.bin")).collect();
+    for (i, f) in (0..FILES).zip(&files) {
+        upload_bytes(&mut c, f, &data(i)).await;
+    }
+    for (i, f) in (0..FILES).zip(&files) {
+        assert!(
+            download_bytes(&mut c, f).await.0 == data(i),
+            "{name}: {f} differs"
+        );
+    }
+    assert_eq!(
+        c.pipelines(),
+        expected,
+        "{name}: pipelining after the transfers"
+    );
+    let per_transfer = (c.round_trips() - before) as f64 / (2 * FILES) as f64;
+    report(&format!(
+        "{name} {mode:?}: pipelining {expected}, {per_transfer:.2} control round trips per transfer"
+    ));
+    if expected && mode == Mode::Passive {
+        // One write and one wait per transfer (two without pipelining).
+        assert!(
+            per_transfer < 1.5,
+            "{name}: {per_transfer} round trips per transfer"
+        );
+    }
+    remove_dir(&mut c, &dir, &files).await;
+}
+
+/// One passive test per `module => "SERVER";` for `case`.
+macro_rules! passive_per_server {
+    ($case:ident: $($test:ident => $name:literal;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { $case($name, Mode::Passive).await }
+        )*
+    };
+}
+
+passive_per_server! { pipelined:
+    pipelined_vsftpd => "VSFTPD";
+    pipelined_vsftpd_tls => "VSFTPD_TLS";
+    pipelined_vsftpd_implicit => "VSFTPD_IMPLICIT";
+    pipelined_proftpd => "PROFTPD";
+    pipelined_proftpd_tls => "PROFTPD_TLS";
+    pipelined_pureftpd => "PUREFTPD";
+    pipelined_pureftpd_tls => "PUREFTPD_TLS";
+    pipelined_pyftpdlib => "PYFTPDLIB";
+    pipelined_pyftpdlib_tls => "PYFTPDLIB_TLS";
+    pipelined_inetutils => "INETUTILS";
+    pipelined_twisted => "TWISTED";
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_vsftpd_active() {
+    // Active mode: nothing to pipeline; the policy stands.
+    pipelined("VSFTPD", Mode::Active).await;
+}

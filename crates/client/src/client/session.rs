@@ -167,6 +167,14 @@ impl Client {
         self.round_trips_before + self.control.round_trips
     }
 
+    /// Whether this session pipelines the next transfer's passive command
+    /// behind each transfer command ([`Config::pipelining`](crate::Config::pipelining)
+    /// applied to the server's greeting; off after the server answered one
+    /// before the transfer's end).
+    pub fn pipelines(&self) -> bool {
+        self.control.session.pipelines()
+    }
+
     /// Whether the session is idle: no operation is under way or owed.
     pub(crate) fn is_idle(&self) -> bool {
         self.control.session.is_idle()

@@ -53,21 +53,23 @@ pub enum Utf8Policy {
 /// server's `229` arrives with the transfer's completion and the next
 /// transfer needs no round trip of its own for it.
 ///
-/// Only safe on servers that read no command while a transfer runs: one
-/// that does (pyftpdlib, ProFTPD, Pure-FTPd) takes the `EPSV` as a command
-/// for the running transfer (`PIPELINE-READ-MID-TRANSFER` in
-/// `docs/server-quirks.md`). A `229` that arrives before the transfer's
-/// end turns pipelining off for the rest of the session.
+/// Only safe on servers that read no command while a transfer runs. One
+/// that does may answer the `EPSV` during the transfer, or refuse it, or
+/// end the transfer for it (`PIPELINED-EPSV` in `docs/server-quirks.md`:
+/// pyftpdlib does, ProFTPD answers `450` to a command it reads then, and
+/// Twisted sends a reply too many). A `229` that arrives before the
+/// transfer's end turns pipelining off for the rest of the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Pipelining {
-    /// On for servers proven to queue commands behind a transfer: vsftpd,
-    /// recognised by its greeting (`vsFTPd`). Off for every other server.
+    /// On for servers that read no command during a transfer, recognised
+    /// by their greeting: vsftpd (`vsFTPd`) and GNU inetutils ftpd (`GNU
+    /// inetutils`). Off for every other server.
     #[default]
     Auto,
     /// Never.
     Off,
-    /// Whatever the server, for servers known to queue commands but not
-    /// recognised by their greeting.
+    /// Whatever the server: for a server of that kind whose greeting does
+    /// not say so. On any other, a transfer can fail for it.
     On,
 }
 
@@ -78,7 +80,11 @@ impl Pipelining {
         match self {
             Pipelining::Off => false,
             Pipelining::On => true,
-            Pipelining::Auto => greeting.first_line().windows(6).any(|w| w == b"vsFTPd"),
+            Pipelining::Auto => {
+                let line = greeting.first_line();
+                let says = |name: &[u8]| line.windows(name.len()).any(|w| w == name);
+                says(b"vsFTPd") || says(b"GNU inetutils")
+            }
         }
     }
 }
