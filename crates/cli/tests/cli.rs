@@ -548,20 +548,30 @@ async fn get_cut_by_426_leaves_the_existing_file_untouched() {
     w.finish().await.assert_ok();
 }
 
+/// `get f.bin` from a server that refuses `SIZE` with `refusal`, marks
+/// `RETR` with `mark` and sends `data`.
+fn get_without_size(refusal: &str, mark: &str, data: &[u8]) -> Script {
+    let s = login()
+        .expect_line("SIZE f.bin")
+        .reply(format!("{refusal}\r\n"));
+    quit(sends_between(
+        passive(s),
+        "RETR f.bin",
+        mark,
+        data,
+        "226 done",
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn get_of_fewer_bytes_than_announced_fails_and_writes_nothing() {
     // No SIZE command: the 150 reply's size is the only one known.
-    let s = login()
-        .expect_line("SIZE f.bin")
-        .reply("502 SIZE not implemented\r\n");
-    let s = sends_between(
-        passive(s),
-        "RETR f.bin",
+    let s = get_without_size(
+        "502 SIZE not implemented",
         "150 Opening BINARY mode data connection for f.bin (3000 bytes).",
-        [9u8; 1500],
-        "226 Transfer complete",
+        &[9u8; 1500],
     );
-    let w = World::start(quit(s)).await;
+    let w = World::start(s).await;
     let err = w.fails(&["get", "{url}/f.bin"]).await;
     assert!(err.contains("announced 3000 bytes"), "{err}");
     // Nothing under the final name; what came is kept aside for a resume.
@@ -571,17 +581,12 @@ async fn get_of_fewer_bytes_than_announced_fails_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_without_any_size_says_so() {
-    let s = login()
-        .expect_line("SIZE f.bin")
-        .reply("500 Unknown command\r\n");
-    let s = sends_between(
-        passive(s),
-        "RETR f.bin",
+    let s = get_without_size(
+        "500 Unknown command",
         "150 Accepted data connection",
-        [5u8; 700],
-        "226 done",
+        &[5u8; 700],
     );
-    let w = World::start(quit(s)).await;
+    let w = World::start(s).await;
     let out = w.succeeds(&["get", "{url}/f.bin"]).await;
     let err = stderr(&out);
     assert!(

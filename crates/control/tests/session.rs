@@ -899,19 +899,18 @@ fn an_answer_ahead_before_the_end_turns_pipelining_off() {
     assert!(s.is_idle());
     assert_eq!(s.take_ahead(), None);
     s.transfer(Command::Retr("f".into())).unwrap();
-    assert_eq!(
-        s.send_ahead(Command::Epsv(None)),
-        Err(Misuse::PipeliningOff.into())
-    );
+    refuses_ahead(&mut s, Misuse::PipeliningOff);
+}
+
+/// `send_ahead(EPSV)` is refused with `misuse`.
+fn refuses_ahead(s: &mut Session, misuse: Misuse) {
+    assert_eq!(s.send_ahead(Command::Epsv(None)), Err(misuse.into()));
 }
 
 #[test]
 fn send_ahead_misuse_changes_nothing() {
     let mut s = ready_on(VSFTPD, Pipelining::Auto);
-    assert_eq!(
-        s.send_ahead(Command::Epsv(None)),
-        Err(Misuse::NotInTransfer.into())
-    );
+    refuses_ahead(&mut s, Misuse::NotInTransfer);
     s.transfer(Command::Retr("f".into())).unwrap();
     assert_eq!(
         s.send_ahead(Command::Noop),
@@ -929,10 +928,7 @@ fn send_ahead_misuse_changes_nothing() {
     assert!(s.take_ahead().is_some_and(|r| r.code().as_u16() == 227));
     s.transfer(Command::Retr("f".into())).unwrap();
     s.handle_input(b"150 go\r\n").unwrap();
-    assert_eq!(
-        s.send_ahead(Command::Epsv(None)),
-        Err(Misuse::NotInTransfer.into())
-    );
+    refuses_ahead(&mut s, Misuse::NotInTransfer);
 }
 
 #[test]

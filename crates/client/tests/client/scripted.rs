@@ -554,21 +554,21 @@ async fn the_next_epsv_rides_behind_each_transfer() {
     let script = pipelined_send(script, "RETR a", b"first");
     let script = pipelined_send(script, "RETR b", b"second");
     // A command between transfers leaves the answer for the next one.
-    let script = pipelined_send(script.noop(), "RETR c", b"third").quit();
+    let script = pipelined_send(script.noop(), "RETR c", b"third");
     let (server, mut c) = common::start(script, pipelining).await;
-    for (name, want) in [("a", &b"first"[..]), ("b", b"second")] {
-        let mut dl = c.retr(name).await.unwrap();
-        assert_eq!(common::read_all(&mut dl).await.unwrap(), want);
-    }
+    assert_eq!(fetch(&mut c, "a").await, b"first");
+    assert_eq!(fetch(&mut c, "b").await, b"second");
     c.noop().await.unwrap();
-    let mut dl = c.retr("c").await.unwrap();
-    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"third");
-    drop(dl);
-    c.quit().await.unwrap();
-    let t = server.finish().await;
-    t.assert_ok();
+    assert_eq!(fetch(&mut c, "c").await, b"third");
+    let t = finish(server, c).await;
     assert_eq!(t.verbs().iter().filter(|v| *v == "EPSV").count(), 4);
     assert_eq!(t.data_connections().len(), 3);
+}
+
+/// `RETR name`, read to its end.
+async fn fetch(c: &mut Client, name: &str) -> Vec<u8> {
+    let mut dl = c.retr(name).await.unwrap();
+    common::read_all(&mut dl).await.unwrap()
 }
 
 #[tokio::test]
@@ -586,18 +586,12 @@ async fn a_server_that_answers_ahead_mid_transfer_gets_no_more_pipelining() {
         .reply("226 done\r\n")
         // The next transfer asks for its own port, and nothing rides.
         .epsv_send("RETR b", b"next")
-        .quit();
+        .noop();
     let (server, mut c) = common::start(script, pipelining).await;
-    let mut dl = c.retr("a").await.unwrap();
-    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"whole file");
-    drop(dl);
-    let mut dl = c.retr("b").await.unwrap();
-    assert_eq!(common::read_all(&mut dl).await.unwrap(), b"next");
-    drop(dl);
-    c.quit().await.unwrap();
-    let t = server.finish().await;
-    t.assert_ok();
-    let commands = t.commands();
+    assert_eq!(fetch(&mut c, "a").await, b"whole file");
+    assert_eq!(fetch(&mut c, "b").await, b"next");
+    c.noop().await.unwrap();
+    let commands = finish(server, c).await.commands();
     let after_b = commands.iter().skip_while(|c| *c != "RETR b").nth(1);
-    assert_eq!(after_b.map(String::as_str), Some("QUIT"), "{commands:?}");
+    assert_eq!(after_b.map(String::as_str), Some("NOOP"), "{commands:?}");
 }

@@ -402,11 +402,8 @@ impl Opening {
 
     /// The data connection is made (connected or accepted).
     pub fn handle_connected(&mut self) {
-        if self.is_done() {
+        if !self.awaits_channel() {
             return;
-        }
-        if self.channel != Channel::Pending {
-            return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
         }
         self.channel = Channel::Connected;
         if self.step == Step::Connecting {
@@ -416,11 +413,8 @@ impl Opening {
 
     /// The data connection (or accept) failed.
     pub fn handle_connect_failed(&mut self) {
-        if self.is_done() {
+        if !self.awaits_channel() {
             return;
-        }
-        if self.channel != Channel::Pending {
-            return self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
         }
         self.channel = Channel::Failed(DataFailure::Connect);
         if self.step != Step::Connecting {
@@ -471,6 +465,19 @@ impl Opening {
         self.explain(DataFailure::Tls {
             certificate_rejected,
         });
+    }
+
+    /// Whether a report on the data connection is awaited now. One nobody
+    /// asked for fails the opening; after the end it is ignored.
+    fn awaits_channel(&mut self) -> bool {
+        if self.is_done() {
+            return false;
+        }
+        if self.channel != Channel::Pending {
+            self.fail(OpenFailure::Misuse("a data connection nobody asked for"));
+            return false;
+        }
+        true
     }
 
     /// Keeps the outcome of the data connection's handshake, when one is

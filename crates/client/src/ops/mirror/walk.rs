@@ -269,6 +269,12 @@ impl<'a> Walk<'a> {
         self.shared.error(path.into(), Error::new(kind, msg));
     }
 
+    /// `what` failed on the local `path`.
+    fn local_failed(&self, path: &Path, what: &str, e: std::io::Error) {
+        self.shared
+            .error(path.display().to_string(), Error::from_io(what, e));
+    }
+
     /// Listing rows no parser understood are errors: never files.
     fn unparsed(&self, dir: &[u8], rows: &[Vec<u8>]) {
         for l in rows {
@@ -548,10 +554,7 @@ async fn ensure_local_dir(w: &Walk<'_>, path: &Path) -> bool {
                 true
             }
             Err(e) => {
-                w.shared.error(
-                    path.display().to_string(),
-                    Error::from_io("creating directory", e),
-                );
+                w.local_failed(path, "creating directory", e);
                 false
             }
         },
@@ -587,8 +590,7 @@ async fn delete_local_extras(w: &Walk<'_>, local: &Path, rel: &str, remote: &[En
                 tokio::fs::remove_file(&path).await
             };
             if let Err(e) = r {
-                w.shared
-                    .error(path.display().to_string(), Error::from_io("deleting", e));
+                w.local_failed(&path, "deleting", e);
                 continue;
             }
         }
@@ -642,10 +644,7 @@ pub(crate) async fn walk_up(
         let mut rd = match tokio::fs::read_dir(&d.local).await {
             Ok(rd) => rd,
             Err(e) => {
-                w.shared.error(
-                    d.local.display().to_string(),
-                    Error::from_io("reading directory", e),
-                );
+                w.local_failed(&d.local, "reading directory", e);
                 continue;
             }
         };
@@ -655,10 +654,7 @@ pub(crate) async fn walk_up(
                 Ok(Some(de)) => de,
                 Ok(None) => break,
                 Err(e) => {
-                    w.shared.error(
-                        d.local.display().to_string(),
-                        Error::from_io("reading directory", e),
-                    );
+                    w.local_failed(&d.local, "reading directory", e);
                     break;
                 }
             };
@@ -678,8 +674,7 @@ pub(crate) async fn walk_up(
             let ft = match de.file_type().await {
                 Ok(ft) => ft,
                 Err(e) => {
-                    w.shared
-                        .error(lpath.display().to_string(), Error::from_io("reading", e));
+                    w.local_failed(&lpath, "reading", e);
                     continue;
                 }
             };
