@@ -908,6 +908,27 @@ fn refuses_ahead(s: &mut Session, misuse: Misuse) {
 }
 
 #[test]
+fn a_refusal_read_during_the_transfer_is_its_failure_and_ends_pipelining() {
+    // ProFTPD answers a command it reads during a transfer with 450: the
+    // session cannot tell that from the transfer's own failure, so the
+    // transfer fails (never a silent success); its real 226 then comes
+    // where the answer was due, which keeps the session in step.
+    let mut s = ready_on(b"220 ProFTPD Server\r\n", Pipelining::On);
+    retr_ahead(&mut s);
+    s.handle_input(b"150 Opening\r\n450 EPSV: data transfer in progress\r\n")
+        .unwrap();
+    assert!(s.owes_ahead());
+    s.handle_input(b"226 Transfer complete\r\n").unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::TransferStarted(_), Event::TransferFailed(f), Event::Ahead(c)]
+            if f.code().as_u16() == 450 && c.code().as_u16() == 226
+    ));
+    assert!(s.is_idle() && !s.pipelines());
+    assert_eq!(s.take_ahead(), None);
+}
+
+#[test]
 fn send_ahead_misuse_changes_nothing() {
     let mut s = ready_on(VSFTPD, Pipelining::Auto);
     refuses_ahead(&mut s, Misuse::NotInTransfer);

@@ -576,7 +576,10 @@ impl Session {
     /// [`Event::Ahead`], and the session is idle after it. An answer in
     /// order is kept for the next transfer ([`Session::take_ahead`]). An
     /// answer before the transfer's end means the server read the command
-    /// during the transfer: pipelining is off for the rest of the session.
+    /// during the transfer, and so does a `2yz` completion where the answer
+    /// was due (a refusal of the command was taken for the transfer's
+    /// end, which then failed): pipelining is off for the rest of the
+    /// session.
     pub fn send_ahead(&mut self, cmd: Command) -> Result<(), SessionError> {
         self.check_usable()?;
         let expected = match cmd {
@@ -845,6 +848,13 @@ impl Session {
                 } else {
                     Ahead::None
                 };
+                if code.is_completion() && code != expected {
+                    // The transfer's own end, after a reply to the
+                    // pipelined command read during the transfer (ProFTPD:
+                    // `450 EPSV: data transfer in progress`) was taken
+                    // for it: in step again, and no more pipelining.
+                    self.pipelining = false;
+                }
                 self.state = State::Idle;
                 self.events.push_back(Event::Ahead(reply));
                 Ok(())
