@@ -160,7 +160,7 @@ pub(crate) struct Global {
     #[arg(long, global = true)]
     pub(crate) no_epsv: bool,
     /// Never pipeline the next EPSV behind a transfer (by default it is,
-    /// on vsftpd only)
+    /// on vsftpd and GNU inetutils ftpd only)
     #[arg(long, global = true)]
     pub(crate) no_pipelining: bool,
     /// Deadline of each network step, in seconds

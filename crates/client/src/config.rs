@@ -111,8 +111,8 @@ pub struct Config {
     /// EPSV/EPRT policy.
     pub extended: ExtendedCommands,
     /// Whether the next transfer's passive command rides behind the
-    /// current transfer command ([`Pipelining`]; by default on vsftpd
-    /// only).
+    /// current transfer command ([`Pipelining`]; by default on vsftpd and
+    /// GNU inetutils ftpd only).
     pub pipelining: Pipelining,
     /// `TYPE` set after login.
     pub transfer_type: TransferType,

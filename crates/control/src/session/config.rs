@@ -81,11 +81,9 @@ impl Pipelining {
         match self {
             Pipelining::Off => false,
             Pipelining::On => true,
-            Pipelining::Auto => {
-                let line = greeting.first_line();
-                let says = |name: &[u8]| line.windows(name.len()).any(|w| w == name);
-                says(b"vsFTPd") || says(b"GNU inetutils")
-            }
+            Pipelining::Auto => [&b"vsFTPd"[..], b"GNU inetutils"]
+                .iter()
+                .any(|name| memchr::memmem::find(greeting.first_line(), name).is_some()),
         }
     }
 }

@@ -569,8 +569,9 @@ impl Session {
     /// Pipelines the next transfer's passive command (`EPSV` or `PASV`)
     /// behind the transfer command just sent, in the same write, so that
     /// its answer comes right after the transfer's end instead of a round
-    /// trip later. Only right after [`Session::transfer`], before any
-    /// input, and only while [`Session::pipelines`].
+    /// trip later. Only while the transfer command sent by
+    /// [`Session::transfer`] awaits its mark (call it right after, before
+    /// flushing), and only while [`Session::pipelines`].
     ///
     /// The transfer's events come as usual; the answer then comes as
     /// [`Event::Ahead`], and the session is idle after it. An answer in
@@ -846,15 +847,16 @@ impl Session {
                 self.ahead = if code == expected {
                     Ahead::Answered(reply.clone())
                 } else {
+                    if code.is_completion() {
+                        // The transfer's own end, after a reply to the
+                        // pipelined command read during the transfer
+                        // (ProFTPD: `450 EPSV: data transfer in progress`)
+                        // was taken for it: in step again, and no more
+                        // pipelining.
+                        self.pipelining = false;
+                    }
                     Ahead::None
                 };
-                if code.is_completion() && code != expected {
-                    // The transfer's own end, after a reply to the
-                    // pipelined command read during the transfer (ProFTPD:
-                    // `450 EPSV: data transfer in progress`) was taken
-                    // for it: in step again, and no more pipelining.
-                    self.pipelining = false;
-                }
                 self.state = State::Idle;
                 self.events.push_back(Event::Ahead(reply));
                 Ok(())

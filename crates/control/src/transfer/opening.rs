@@ -287,8 +287,10 @@ impl Opening {
                 op.passive_target(&r, extended).ok()
             }) {
                 Some(target) => op.connect(DataAction::Connect(target)),
-                None if op.commands.epsv => op.send(Step::Epsv, Command::Epsv(None)),
-                None => op.send(Step::Pasv, Command::Pasv),
+                None => {
+                    let (step, cmd) = op.passive_command();
+                    op.send(step, cmd);
+                }
             },
         }
         op
@@ -635,6 +637,16 @@ impl Opening {
         again
     }
 
+    /// The passive command this session uses: `EPSV`, or `PASV` once it
+    /// fell back, with the step that awaits its answer.
+    fn passive_command(&self) -> (Step, Command) {
+        if self.commands.epsv {
+            (Step::Epsv, Command::Epsv(None))
+        } else {
+            (Step::Pasv, Command::Pasv)
+        }
+    }
+
     /// Where the answer to `EPSV` (`extended`, a 229) or `PASV` (a 227)
     /// sends the data connection.
     fn passive_target(&self, r: &Reply, extended: bool) -> Result<DataTarget, OpenFailure> {
@@ -700,11 +712,7 @@ impl Opening {
         self.actions
             .push_back(DataAction::Start(self.params.command.clone()));
         if self.params.pipeline && self.params.mode == ChannelMode::Passive {
-            let next = if self.commands.epsv {
-                Command::Epsv(None)
-            } else {
-                Command::Pasv
-            };
+            let (_, next) = self.passive_command();
             self.actions.push_back(DataAction::Ahead(next));
         }
         self.step = Step::Connecting;
