@@ -9,6 +9,17 @@ started=0
 cleanup() { [ "$started" = 1 ] && bash interop/servers.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# The 1 GiB round trips write their files on the servers' side: fail with
+# a plain reason, not a server's refusal of MKD or STOR, when the disk that
+# holds the servers' roots cannot take them.
+mkdir -p "$FTPKIT_INTEROP_DIR"
+free_kib=$(df -k --output=avail "$FTPKIT_INTEROP_DIR" | tail -n 1 | tr -d ' ')
+echo "interop: $((free_kib / 1024)) MiB free for the servers' roots ($FTPKIT_INTEROP_DIR)"
+if [ "$free_kib" -lt $((3 * 1024 * 1024)) ]; then
+  echo "interop: FAILED: less than 3 GiB free under $FTPKIT_INTEROP_DIR; the suite needs it" >&2
+  exit 1
+fi
+
 install_log=$(mktemp)
 bash interop/servers.sh install 2>&1 | tee "$install_log"
 versions=$(grep -o 'already installed (.*)\|installed (.*)' "$install_log" | tail -1 || true)
@@ -21,9 +32,20 @@ cargo test --release -p ftpkit-interop --features interop --no-run --quiet
 log=$(mktemp)
 rm -f "$FTPKIT_INTEROP_DIR/results.txt"
 set +e
-cargo test --release -p ftpkit-interop --features interop -- --test-threads "${FTPKIT_INTEROP_THREADS:-2}" 2>&1 | tee "$log"
+cargo test --release -p ftpkit-interop --features interop --no-fail-fast -- --test-threads "${FTPKIT_INTEROP_THREADS:-2}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+if [ "$status" != 0 ]; then
+  # Each failed test's panic message in a few lines, and the disk, so
+  # that the end of a CI log says why without the whole of it.
+  echo
+  echo "=== interop failures"
+  awk '/^---- .* stdout ----$/ {name = $2; n = 0; next}
+       name != "" && /panicked at/ {print name ": " $0; n = 3; next}
+       /^note: run with/ {n = 0; next}
+       n > 0 && NF > 0 {print "    " $0; n--}' "$log" | head -n 120
+  df -h "$FTPKIT_INTEROP_DIR"
+fi
 echo
 echo "=== interop matrix"
 python3 scripts/interop-matrix.py < "$log" | tee "$FTPKIT_INTEROP_DIR/matrix.md"
