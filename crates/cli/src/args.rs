@@ -159,8 +159,8 @@ pub(crate) struct Global {
     /// Use PASV/PORT only, never EPSV/EPRT
     #[arg(long, global = true)]
     pub(crate) no_epsv: bool,
-    /// Never pipeline the next EPSV behind a transfer (by default it is,
-    /// on vsftpd and GNU inetutils ftpd only)
+    /// Never pipeline commands: the login's, and the next EPSV behind a
+    /// transfer (by default both are, on vsftpd and GNU inetutils ftpd only)
     #[arg(long, global = true)]
     pub(crate) no_pipelining: bool,
     /// Deadline of each network step, in seconds

@@ -218,8 +218,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether the next transfer's passive command is pipelined behind
-    /// the current one ([`Pipelining`]; default [`Pipelining::Auto`]).
+    /// Whether commands are pipelined: the login's, and the next transfer's
+    /// passive command behind the current one ([`Pipelining`]; default
+    /// [`Pipelining::Auto`]).
     pub fn pipelining(mut self, p: Pipelining) -> Self {
         self.config.pipelining = p;
         self

@@ -110,9 +110,9 @@ pub struct Config {
     pub passive_address: PassiveAddress,
     /// EPSV/EPRT policy.
     pub extended: ExtendedCommands,
-    /// Whether the next transfer's passive command rides behind the
-    /// current transfer command ([`Pipelining`]; by default on vsftpd and
-    /// GNU inetutils ftpd only).
+    /// Whether commands are pipelined: the login's, and the next transfer's
+    /// passive command behind the current transfer command ([`Pipelining`];
+    /// by default on vsftpd and GNU inetutils ftpd only).
     pub pipelining: Pipelining,
     /// `TYPE` set after login.
     pub transfer_type: TransferType,

@@ -748,8 +748,11 @@ fn plain_config(variant: u8) -> SessionConfig {
         5 => SessionConfig::new()
             .credentials(creds)
             .data_protection(DataProtection::Clear),
+        // Pipelined: USER with PASS (and ACCT when asked), the settings in
+        // one write, the next EPSV behind each RETR.
         6 => SessionConfig::new()
             .host("files.example.org")
+            .credentials(Credentials::new("dave", "s3cret-6d").with_account("acct-6d"))
             .transfer_type(Some(crate::command::TransferType::Ascii))
             .pipelining(crate::session::Pipelining::On),
         _ => SessionConfig::new()
@@ -1084,7 +1087,7 @@ fn next_chunk(stream: &[u8], pos: usize, chunking: u8) -> usize {
 }
 
 /// Passwords and accounts used by the configurations and by `Op::Login`.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 9] = [
     "s3cret-pw",
     "pa55word",
     "acct-9",
@@ -1092,6 +1095,8 @@ const SECRETS: [&str; 7] = [
     "hunter2",
     "acct-2b",
     "acct-x7",
+    "s3cret-6d",
+    "acct-6d",
 ];
 
 fn run_session(config: SessionConfig, explicit: bool, stream: &[u8], knobs: Knobs) {

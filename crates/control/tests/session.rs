@@ -145,7 +145,7 @@ const FEAT_UTF8: &[u8] = b"211-Features:\r\n MDTM\r\n REST STREAM\r\n SIZE\r\n U
 #[test]
 fn plain_login_with_feat_and_utf8() {
     let (s, events) = converse(
-        &plain(),
+        &plain().pipelining(Pipelining::Off),
         &[&[
             S::Server(b"220 (vsFTPd 3.0.3)\r\n"),
             S::Ask(b"USER alice\r\n", b"331 Please specify the password.\r\n"),
@@ -973,4 +973,164 @@ fn abort_collects_an_answer_ahead_and_keeps_nothing() {
     );
     assert!(s.is_idle());
     assert_eq!(s.take_ahead(), None);
+}
+
+// ----- pipelined login ----------------------------------------------------
+
+#[test]
+fn a_pipelined_login_sends_user_with_pass_and_the_settings_in_one_write() {
+    let (s, events) = converse(
+        &plain(),
+        &[&[
+            S::Server(VSFTPD),
+            S::Ask(
+                b"USER alice\r\nPASS pw\r\n",
+                b"331 Please specify the password.\r\n",
+            ),
+            S::Ask(b"", b"230 Login successful.\r\n"),
+            S::Ask(b"FEAT\r\nTYPE I\r\n", FEAT_UTF8),
+            S::Server(b"200 Switching to Binary mode.\r\n"),
+            // OPTS UTF8 waits for the FEAT reply that offers it.
+            S::Ask(b"OPTS UTF8 ON\r\n", b"200 Always in UTF8 mode.\r\n"),
+        ]],
+    );
+    assert!(s.is_idle() && s.is_logged_in() && s.utf8_enabled());
+    assert!(s.features().supports_mlsx());
+    assert!(matches!(
+        &events[..],
+        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
+    ));
+}
+
+#[test]
+fn a_pipelined_explicit_tls_login_sends_pbsz_prot_feat_and_type_in_one_write() {
+    let (s, events) = converse(
+        &explicit(),
+        &[&[
+            S::Server(VSFTPD),
+            // AUTH alone: the TLS handshake follows its reply.
+            S::Ask(b"AUTH TLS\r\n", b"234 Proceed with negotiation.\r\n"),
+            S::Sent(b""),
+            S::TlsDone,
+            S::Ask(b"USER alice\r\nPASS pw\r\n", b"331 pw\r\n230 ok\r\n"),
+            S::Ask(
+                b"PBSZ 0\r\nPROT P\r\nFEAT\r\nTYPE I\r\n",
+                b"200 PBSZ set to 0.\r\n200 PROT now Private.\r\n211 no features\r\n200 Binary.\r\n",
+            ),
+        ]],
+    );
+    assert!(s.is_idle() && s.is_logged_in());
+    assert_eq!(s.data_protection(), ProtectionLevel::Private);
+    assert_eq!(events.last(), Some(&Event::Ready));
+}
+
+#[test]
+fn a_pass_sent_ahead_of_a_user_that_needs_none_is_read_and_dropped() {
+    let (s, events) = converse(
+        &plain().features(FeatPolicy::Skip),
+        &[&[
+            S::Server(VSFTPD),
+            S::Ask(b"USER alice\r\nPASS pw\r\n", b"230 No password needed.\r\n"),
+            // The settings wait for PASS's reply, which is dropped.
+            S::Ask(b"", b"503 Already logged in.\r\n"),
+            S::Ask(b"TYPE I\r\n", b"200 Binary.\r\n"),
+        ]],
+    );
+    assert!(s.is_idle() && s.is_logged_in());
+    assert!(matches!(
+        &events[..],
+        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
+    ));
+}
+
+#[test]
+fn a_refused_pipelined_user_ends_after_the_pass_reply_and_stays_in_step() {
+    let config = plain().features(FeatPolicy::Skip);
+    let (mut s, opened) = converse(
+        &config,
+        &[&[
+            S::Server(VSFTPD),
+            S::Ask(
+                b"USER alice\r\nPASS pw\r\n",
+                b"530 This FTP server is anonymous only.\r\n",
+            ),
+            S::Ask(b"", b"503 Login with USER first.\r\n"),
+        ]],
+    );
+    assert!(matches!(
+        &opened[..],
+        [Event::Greeting(_), Event::Rejected { step: RejectedStep::User, reply }]
+            if reply.code().as_u16() == 530
+    ));
+    assert!(s.is_idle() && !s.is_logged_in());
+    // The next command gets its own reply.
+    s.command(Command::Noop).unwrap();
+    assert_eq!(drain(&mut s), b"NOOP\r\n");
+    s.handle_input(b"200 NOOP ok.\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 200));
+}
+
+#[test]
+fn a_pipelined_user_that_needs_an_account_drops_the_pass_reply_and_sends_acct() {
+    let (s, events) = converse(
+        &SessionConfig::new()
+            .credentials(creds().with_account("acc"))
+            .features(FeatPolicy::Skip)
+            .transfer_type(None),
+        &[&[
+            S::Server(VSFTPD),
+            S::Ask(b"USER alice\r\nPASS pw\r\n", b"332 Need account.\r\n"),
+            S::Ask(b"", b"503 Send ACCT.\r\n"),
+            S::Ask(b"ACCT acc\r\n", b"230 ok\r\n"),
+        ]],
+    );
+    assert!(s.is_idle() && s.is_logged_in());
+    assert!(matches!(
+        &events[..],
+        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
+    ));
+}
+
+#[test]
+fn a_refusal_among_pipelined_settings_ends_the_login_after_their_replies() {
+    // PROT C refused: a refusal, not a downgrade (clear data was asked
+    // for). FEAT and TYPE were sent in the same write: their replies are
+    // read before the refusal ends the operation.
+    let (mut s, opened) = converse(
+        &explicit().data_protection(DataProtection::Clear),
+        &[&[
+            S::Server(VSFTPD),
+            S::Ask(b"AUTH TLS\r\n", b"234 go\r\n"),
+            S::Sent(b""),
+            S::TlsDone,
+            S::Ask(b"USER alice\r\nPASS pw\r\n", b"331 pw\r\n230 ok\r\n"),
+            S::Ask(
+                b"PBSZ 0\r\nPROT C\r\nFEAT\r\nTYPE I\r\n",
+                b"200 PBSZ ok\r\n536 PROT C refused\r\n211 no features\r\n",
+            ),
+            S::Server(b"200 Binary.\r\n"),
+        ]],
+    );
+    assert!(matches!(
+        opened.last(),
+        Some(Event::Rejected { step: RejectedStep::Prot, reply }) if reply.code().as_u16() == 536
+    ));
+    assert!(s.is_idle());
+    s.command(Command::Noop).unwrap();
+    assert_eq!(drain(&mut s), b"NOOP\r\n");
+    s.handle_input(b"200 NOOP ok.\r\n").unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 200));
+}
+
+#[test]
+fn a_session_dropping_an_unwanted_reply_still_wants_input() {
+    let mut s = Session::new(plain().features(FeatPolicy::Skip)).unwrap();
+    s.handle_input(VSFTPD).unwrap();
+    assert_eq!(drain(&mut s), b"USER alice\r\nPASS pw\r\n");
+    s.handle_input(b"230 No password needed.\r\n").unwrap();
+    // PASS's reply is due: the driver must read on.
+    assert!(s.wants_input() && !s.is_idle());
+    assert_eq!(drain(&mut s), b"");
+    s.handle_input(b"503 Already logged in.\r\n").unwrap();
+    assert_eq!(drain(&mut s), b"TYPE I\r\n");
 }

@@ -675,6 +675,49 @@ passive_per_server! { pipelined:
     pipelined_twisted => "TWISTED";
 }
 
+/// The login pipelined as each server gets it by default: `USER` with
+/// `PASS`, and `PBSZ`, `PROT`, `FEAT` and `TYPE` in one write, where the
+/// policy pipelines; one command per round trip elsewhere. Compared with
+/// the same login with pipelining off, on the same server.
+async fn pipelined_login(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
+    let s = server(name);
+    let on = s.connect(mode).await;
+    let mut cfg = s.config(mode);
+    cfg.pipelining = ftpkit::Pipelining::Off;
+    let off = Client::connect(cfg).await.unwrap();
+    let (rt_on, rt_off) = (on.round_trips(), off.round_trips());
+    report(&format!(
+        "{name}: login in {rt_on} control round trips pipelined ({}), {rt_off} without",
+        on.pipelines()
+    ));
+    if on.pipelines() {
+        let saved = if s.config(mode).security == ftpkit::Security::None {
+            2 // PASS, TYPE
+        } else {
+            4 // PASS, PROT, FEAT, TYPE
+        };
+        assert_eq!(rt_on + saved, rt_off, "{name}");
+    } else {
+        assert_eq!(rt_on, rt_off, "{name}");
+    }
+    for mut c in [on, off] {
+        assert!(c.pwd().await.is_ok());
+    }
+}
+
+passive_per_server! { pipelined_login:
+    pipelined_login_vsftpd => "VSFTPD";
+    pipelined_login_vsftpd_tls => "VSFTPD_TLS";
+    pipelined_login_vsftpd_implicit => "VSFTPD_IMPLICIT";
+    pipelined_login_vsftpd_clientcert => "VSFTPD_CLIENTCERT";
+    pipelined_login_proftpd_tls => "PROFTPD_TLS";
+    pipelined_login_pureftpd_tls => "PUREFTPD_TLS";
+    pipelined_login_pyftpdlib => "PYFTPDLIB";
+    pipelined_login_inetutils => "INETUTILS";
+    pipelined_login_twisted => "TWISTED";
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_vsftpd_active() {
     // Active mode: nothing to pipeline; the policy stands.

@@ -167,8 +167,9 @@ impl Client {
         self.round_trips_before + self.control.round_trips
     }
 
-    /// Whether this session pipelines the next transfer's passive command
-    /// behind each transfer command ([`Config::pipelining`](crate::Config::pipelining)
+    /// Whether this session pipelines commands (the login's, and the next
+    /// transfer's passive command behind each transfer command;
+    /// [`Config::pipelining`](crate::Config::pipelining)
     /// applied to the server's greeting; off after the server answered one
     /// before the transfer's end).
     pub fn pipelines(&self) -> bool {

@@ -48,12 +48,23 @@ pub enum Utf8Policy {
     Never,
 }
 
-/// Whether the next transfer's passive command is pipelined behind the
-/// current transfer command (`RETR` and `EPSV` in one write), so that the
-/// server's `229` arrives with the transfer's completion and the next
-/// transfer needs no round trip of its own for it.
+/// Whether commands are pipelined: several sent in one write, their
+/// replies read in order, to save round trips.
 ///
-/// Only safe on servers that read no command while a transfer runs. One
+/// - The login: `USER` goes out with `PASS` (a `PASS` that turns out
+///   unwanted, because `USER` was answered otherwise than with 331, is
+///   answered and the answer dropped), and `PBSZ`, `PROT`, `FEAT`,
+///   `OPTS UTF8` and `TYPE`, whose replies decide nothing about each
+///   other, in one write. A refusal among them ends the login once their
+///   replies are read. `AUTH TLS` always goes alone: the handshake
+///   follows it.
+/// - Transfers: the next transfer's passive command behind the current
+///   transfer command (`RETR` and `EPSV` in one write), so that the
+///   server's `229` arrives with the transfer's completion and the next
+///   transfer needs no round trip of its own for it.
+///
+/// The transfers' part is only safe on servers that read no command while
+/// a transfer runs. One
 /// that does may answer the `EPSV` during the transfer, or refuse it, or
 /// end the transfer for it (`PIPELINED-EPSV` in `docs/server-quirks.md`:
 /// pyftpdlib does, ProFTPD answers `450` to a command it reads then, and

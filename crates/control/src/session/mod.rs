@@ -38,6 +38,7 @@
 //!            v
 //!     +--> [opening plan: HOST? -> AUTH TLS? -> USER/PASS/ACCT? ->
 //!     |     PBSZ 0 + PROT? -> FEAT? -> OPTS UTF8 ON? -> TYPE?] --> Ready
+//!     |        (when pipelining: USER+PASS in one write, PBSZ+PROT+FEAT+TYPE in one)
 //!     |        AUTH TLS --234--> TlsHandshake --tls_established()--> next step
 //!     |        (bytes buffered after 234 -> BytesAfterAuth error)
 //!     |
@@ -100,6 +101,28 @@ enum Pending {
     Type(TransferType),
 }
 
+/// A step sent in the same write as the one before it (pipelined).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SentAhead {
+    /// Its reply is handled as the step's.
+    Wanted(Pending),
+    /// Its reply no longer matters: `PASS` behind a `USER` answered
+    /// otherwise than with 331, or a step behind a refusal. The reply is
+    /// read and dropped.
+    Unwanted,
+}
+
+impl Pending {
+    /// Whether the step can ride in one write with the steps around it:
+    /// its reply decides nothing about whether or how they are sent.
+    fn independent(&self) -> bool {
+        matches!(
+            self,
+            Pending::Pbsz | Pending::Prot(_) | Pending::Feat | Pending::Utf8 | Pending::Type(_)
+        )
+    }
+}
+
 /// Which operation is running, for the terminal event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
@@ -114,6 +137,8 @@ enum State {
     Idle,
     /// A step of a multi-step operation is outstanding.
     Step(Op, Pending),
+    /// The reply to an unwanted step sent ahead is due, to be dropped.
+    Drop(Op),
     /// `StartTls` emitted; waiting for `tls_established`.
     TlsHandshake(Op),
     /// A `command()` is outstanding.
@@ -145,7 +170,7 @@ impl State {
         match self {
             State::AwaitGreeting => "awaiting greeting",
             State::Idle => "idle",
-            State::Step(..) => "multi-step operation",
+            State::Step(..) | State::Drop(_) => "multi-step operation",
             State::TlsHandshake(_) => "TLS handshake",
             State::Command => "command",
             State::AwaitMark | State::AwaitCompletion => "transfer",
@@ -171,6 +196,12 @@ pub struct Session {
     transmit: BytesMut,
     events: VecDeque<Event>,
     steps: VecDeque<Pending>,
+    /// Steps sent in the same write as the current one (pipelined), whose
+    /// replies come after its reply, in this order.
+    sent_ahead: VecDeque<SentAhead>,
+    /// A refusal that ends the running operation once the replies to the
+    /// steps sent ahead of it are read.
+    rejected: Option<(Step, Reply)>,
     tls: TlsState,
     tls_required: bool,
     logged_in: bool,
@@ -238,6 +269,8 @@ impl Session {
             transmit: BytesMut::new(),
             events: VecDeque::new(),
             steps: VecDeque::new(),
+            sent_ahead: VecDeque::new(),
+            rejected: None,
             tls,
             logged_in: false,
             protection: None,
@@ -340,6 +373,7 @@ impl Session {
             self.state,
             State::AwaitGreeting
                 | State::Step(..)
+                | State::Drop(_)
                 | State::Command
                 | State::AwaitMark
                 | State::AwaitCompletion
@@ -360,9 +394,10 @@ impl Session {
         matches!(self.state, State::AwaitMark | State::AwaitCompletion)
     }
 
-    /// Whether this server gets the next passive command pipelined behind
-    /// a transfer command ([`Session::send_ahead`]): the configured
-    /// [`Pipelining`] applied to the greeting, and no misfire since.
+    /// Whether this server gets pipelined commands (the login's, and the
+    /// next passive command behind a transfer command,
+    /// [`Session::send_ahead`]): the configured [`Pipelining`] applied to
+    /// the greeting, and no misfire since.
     pub fn pipelines(&self) -> bool {
         self.pipelining
     }
@@ -685,6 +720,8 @@ impl Session {
     fn fail(&mut self, e: SessionError) -> SessionError {
         self.state = State::Failed;
         self.steps.clear();
+        self.sent_ahead.clear();
+        self.rejected = None;
         e
     }
 
@@ -718,14 +755,52 @@ impl Session {
         }
     }
 
-    /// Sends the next queued step, or ends the operation.
+    /// Awaits the reply to the next step sent ahead, or sends the next
+    /// queued step, or ends the operation. When this server gets pipelined
+    /// commands, `USER` goes out with `PASS`, and a run of independent
+    /// steps ([`Pending::independent`]: `PBSZ`, `PROT`, `FEAT`, `OPTS UTF8`,
+    /// `TYPE`) in one write.
     fn advance(&mut self, op: Op) -> Result<(), SessionError> {
+        if let Some(sent) = self.sent_ahead.pop_front() {
+            self.state = match sent {
+                SentAhead::Wanted(step) => State::Step(op, step),
+                SentAhead::Unwanted => State::Drop(op),
+            };
+            return Ok(());
+        }
         let Some(step) = self.steps.pop_front() else {
             self.state = State::Idle;
-            self.events.push_back(Event::Ready);
+            self.events.push_back(match self.rejected.take() {
+                Some((step, reply)) => Event::Rejected { step, reply },
+                None => Event::Ready,
+            });
             return Ok(());
         };
-        let cmd = match &step {
+        self.send_step(&step)?;
+        if self.pipelining {
+            if step == Pending::User {
+                // Most servers answer 331; any other answer makes this
+                // `PASS` unwanted (see `on_step_reply`).
+                self.send_step(&Pending::Pass)?;
+                self.sent_ahead.push_back(SentAhead::Wanted(Pending::Pass));
+            } else if step.independent() {
+                while let Some(next) = self.steps.pop_front() {
+                    if !next.independent() {
+                        self.steps.push_front(next);
+                        break;
+                    }
+                    self.send_step(&next)?;
+                    self.sent_ahead.push_back(SentAhead::Wanted(next));
+                }
+            }
+        }
+        self.state = State::Step(op, step);
+        Ok(())
+    }
+
+    /// Sends the command of a step.
+    fn send_step(&mut self, step: &Pending) -> Result<(), SessionError> {
+        let cmd = match step {
             Pending::Host => Command::Host(self.config.host.clone().unwrap_or_default()),
             Pending::Auth => Command::Auth(AuthMechanism::Tls),
             Pending::Pbsz => Command::Pbsz(0),
@@ -747,21 +822,30 @@ impl Session {
             Pending::Utf8 => Command::Opts("UTF8".into(), Some("ON".into())),
             Pending::Type(t) => Command::Type(*t),
         };
-        self.send(&cmd)?;
-        self.state = State::Step(op, step);
-        Ok(())
+        self.send(&cmd)
+    }
+
+    /// The `PASS` sent ahead with `USER`, if any, is not wanted: `USER`
+    /// was answered otherwise than with 331.
+    fn drop_pass_sent_ahead(&mut self) {
+        if let Some(step @ SentAhead::Wanted(Pending::Pass)) = self.sent_ahead.front_mut() {
+            *step = SentAhead::Unwanted;
+        }
     }
 
     fn creds_field(&self, f: impl Fn(&Credentials) -> Arg) -> Arg {
         self.config.credentials.as_ref().map(f).unwrap_or_default()
     }
 
-    /// Ends the operation with a refusal.
-    fn reject(&mut self, step: Step, reply: Reply) -> Result<(), SessionError> {
+    /// Ends the operation with a refusal, once the replies to the steps
+    /// sent ahead of it are read (they are unwanted now).
+    fn reject(&mut self, op: Op, step: Step, reply: Reply) -> Result<(), SessionError> {
         self.steps.clear();
-        self.state = State::Idle;
-        self.events.push_back(Event::Rejected { step, reply });
-        Ok(())
+        self.sent_ahead
+            .iter_mut()
+            .for_each(|s| *s = SentAhead::Unwanted);
+        self.rejected = Some((step, reply));
+        self.advance(op)
     }
 
     /// A reply to a one-reply exchange waiting in `waiting`: a 1yz reply
@@ -788,6 +872,13 @@ impl Session {
                     return Ok(());
                 }
                 self.on_step_reply(op, step, reply)
+            }
+            State::Drop(op) => {
+                if code.is_preliminary() {
+                    self.state = State::Drop(op);
+                    return Ok(());
+                }
+                self.advance(op)
             }
             State::Command => {
                 self.learn(code);
@@ -984,7 +1075,7 @@ impl Session {
                 } else if level == ProtectionLevel::Private {
                     Err(Downgrade::ProtRefused(reply).into())
                 } else {
-                    self.reject(Step::Prot, reply)
+                    self.reject(op, Step::Prot, reply)
                 }
             }
             Pending::User | Pending::Pass | Pending::Acct => {
@@ -993,13 +1084,17 @@ impl Session {
                     Pending::Pass => Step::Pass,
                     _ => Step::Acct,
                 };
+                if code == ReplyCode::NEED_PASSWORD && step == Pending::User {
+                    if self.sent_ahead.front() != Some(&SentAhead::Wanted(Pending::Pass)) {
+                        self.steps.push_front(Pending::Pass);
+                    }
+                    return self.advance(op);
+                }
+                self.drop_pass_sent_ahead();
                 if code.is_completion() {
                     self.logged_in = true;
                     self.events.push_back(Event::LoggedIn(reply));
                     self.after_login();
-                    self.advance(op)
-                } else if code == ReplyCode::NEED_PASSWORD && step == Pending::User {
-                    self.steps.push_front(Pending::Pass);
                     self.advance(op)
                 } else if code == ReplyCode::NEED_ACCOUNT && step != Pending::Acct {
                     let has_account = self
@@ -1011,10 +1106,10 @@ impl Session {
                         self.steps.push_front(Pending::Acct);
                         self.advance(op)
                     } else {
-                        self.reject(Step::Acct, reply)
+                        self.reject(op, Step::Acct, reply)
                     }
                 } else if code.is_negative() {
-                    self.reject(which, reply)
+                    self.reject(op, which, reply)
                 } else {
                     Err(Misbehaviour::UnexpectedReply {
                         during: "login",
@@ -1041,7 +1136,7 @@ impl Session {
                     self.transfer_type = Some(t);
                     self.advance(op)
                 } else {
-                    self.reject(Step::Type, reply)
+                    self.reject(op, Step::Type, reply)
                 }
             }
         }
