@@ -898,6 +898,9 @@ fn an_answer_ahead_before_the_end_turns_pipelining_off() {
     ));
     assert!(s.is_idle());
     assert_eq!(s.take_ahead(), None);
+    // A session renewed in its place does not pipeline either.
+    let renewed = s.renewal_config().unwrap();
+    assert_eq!(renewed.pipelining, Pipelining::Off);
     s.transfer(Command::Retr("f".into())).unwrap();
     refuses_ahead(&mut s, Misuse::PipeliningOff);
 }
@@ -908,21 +911,47 @@ fn refuses_ahead(s: &mut Session, misuse: Misuse) {
 }
 
 #[test]
-fn a_refusal_read_during_the_transfer_is_its_failure_and_ends_pipelining() {
-    // ProFTPD answers a command it reads during a transfer with 450: the
-    // session cannot tell that from the transfer's own failure, so the
-    // transfer fails (never a silent success); its real 226 then comes
-    // where the answer was due, which keeps the session in step.
+fn a_refusal_that_cannot_end_a_transfer_is_the_answer_ahead_and_the_transfer_goes_on() {
+    // ProFTPD answers a command it reads during a transfer with 450, a
+    // code that never ends a started transfer.
     let mut s = ready_on(b"220 ProFTPD Server\r\n", Pipelining::On);
     retr_ahead(&mut s);
     s.handle_input(b"150 Opening\r\n450 EPSV: data transfer in progress\r\n")
+        .unwrap();
+    assert!(s.in_transfer() && !s.pipelines() && !s.owes_ahead());
+    s.handle_input(b"226 Transfer complete\r\n").unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::TransferStarted(_), Event::Ahead(a), Event::TransferCompleted(c)]
+            if a.code().as_u16() == 450 && c.code().as_u16() == 226
+    ));
+    assert!(s.is_idle());
+    assert_eq!(s.take_ahead(), None);
+
+    // Before the mark, 450 is the transfer command's own refusal (RFC 959:
+    // file busy), and the answer stays due.
+    let mut s = ready_on(b"220 ProFTPD Server\r\n", Pipelining::On);
+    retr_ahead(&mut s);
+    s.handle_input(b"450 f: file busy\r\n").unwrap();
+    assert!(s.owes_ahead() && s.pipelines());
+    assert!(matches!(&events(&mut s)[..], [Event::TransferFailed(f)] if f.code().as_u16() == 450));
+}
+
+#[test]
+fn a_refusal_that_could_end_the_transfer_is_its_failure_and_ends_pipelining() {
+    // A 425 read after the mark cannot be told from the transfer's own
+    // failure, so the transfer fails (never a silent success); its real 226
+    // then comes where the answer was due, which keeps the session in step.
+    let mut s = ready_on(b"220 ProFTPD Server\r\n", Pipelining::On);
+    retr_ahead(&mut s);
+    s.handle_input(b"150 Opening\r\n425 EPSV: no port free\r\n")
         .unwrap();
     assert!(s.owes_ahead());
     s.handle_input(b"226 Transfer complete\r\n").unwrap();
     assert!(matches!(
         &events(&mut s)[..],
         [Event::TransferStarted(_), Event::TransferFailed(f), Event::Ahead(c)]
-            if f.code().as_u16() == 450 && c.code().as_u16() == 226
+            if f.code().as_u16() == 425 && c.code().as_u16() == 226
     ));
     assert!(s.is_idle() && !s.pipelines());
     assert_eq!(s.take_ahead(), None);

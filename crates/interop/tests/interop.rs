@@ -651,6 +651,90 @@ async fn pipelined(name: &str, mode: Mode) {
     remove_dir(&mut c, &dir, &files).await;
 }
 
+/// Pipelining forced on (`Pipelining::On`) against servers that the default
+/// policy leaves out, which read commands during a transfer
+/// (`PIPELINED-EPSV`): every transfer ends with the right bytes (checked
+/// with SIZE after an upload, byte for byte after a download) or with an
+/// error, never a silent short file. After a sign of trouble pipelining is
+/// off, also in a session renewed in its place, and a transfer that failed
+/// succeeds when done again.
+async fn forced_pipelining(name: &str, mode: Mode) {
+    let _shared = server_lock(name).read().await;
+    let s = server(name);
+    let mut cfg = s.config(mode);
+    cfg.pipelining = ftpkit::Pipelining::On;
+    // A server that ends a transfer for the pipelined command sends no
+    // completion: the reply deadline is how that transfer fails.
+    cfg.timeouts.reply = std::time::Duration::from_secs(5);
+    let mut c = Client::connect(cfg).await.unwrap();
+    let dir = dir_for("forced", mode);
+    fresh_dir(&mut c, &dir).await;
+    const FILES: u64 = 6;
+    let data = |i: u64| Pattern::bytes(i + 40, 200_000 + i as usize * 4099);
+    let files: Vec<String> = (0..FILES).map(|i| format!("f{i}.bin")).collect();
+    let mut failures = Vec::new();
+    for (i, f) in (0..FILES).zip(&files) {
+        let want = data(i);
+        loop {
+            let done = async {
+                let mut up = c.stor(f).await.map_err(|e| format!("{e:?}"))?;
+                up.write_all(&want).await.map_err(|e| format!("{e:?}"))?;
+                up.shutdown().await.map_err(|e| format!("{e:?}"))
+            }
+            .await;
+            match done {
+                Ok(()) => break,
+                Err(e) => {
+                    assert!(
+                        failures.len() < 2,
+                        "{name}: failures {failures:?}, then {e:?}"
+                    );
+                    failures.push(format!("STOR {f}: {e}"));
+                }
+            }
+        }
+        assert_eq!(c.size(f).await.unwrap(), want.len() as u64, "{name}: {f}");
+    }
+    for (i, f) in (0..FILES).zip(&files) {
+        loop {
+            let done = async {
+                let mut dl = c.retr(f).await.map_err(|e| format!("{e:?}"))?;
+                let mut got = Vec::new();
+                dl.read_to_end(&mut got)
+                    .await
+                    .map_err(|e| format!("{e:?}"))?;
+                Ok::<_, String>(got)
+            }
+            .await;
+            match done {
+                Ok(got) => {
+                    assert!(got == data(i), "{name}: {f} differs");
+                    break;
+                }
+                Err(e) => {
+                    assert!(
+                        failures.len() < 2,
+                        "{name}: failures {failures:?}, then {e:?}"
+                    );
+                    failures.push(format!("RETR {f}: {e}"));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        assert!(
+            !c.pipelines(),
+            "{name}: pipelining still on after {failures:?}"
+        );
+    }
+    report(&format!(
+        "{name} {mode:?}: pipelining forced on, {} failed transfer(s) {failures:?}, pipelining {} at the end",
+        failures.len(),
+        if c.pipelines() { "on" } else { "off" }
+    ));
+    remove_dir(&mut c, &dir, &files).await;
+}
+
 /// One passive test per `module => "SERVER";` for `case`.
 macro_rules! passive_per_server {
     ($case:ident: $($test:ident => $name:literal;)*) => {
@@ -716,6 +800,15 @@ passive_per_server! { pipelined_login:
     pipelined_login_pyftpdlib => "PYFTPDLIB";
     pipelined_login_inetutils => "INETUTILS";
     pipelined_login_twisted => "TWISTED";
+}
+
+passive_per_server! { forced_pipelining:
+    forced_pipelining_proftpd => "PROFTPD";
+    forced_pipelining_proftpd_tls => "PROFTPD_TLS";
+    forced_pipelining_pureftpd => "PUREFTPD";
+    forced_pipelining_pureftpd_tls => "PUREFTPD_TLS";
+    forced_pipelining_pyftpdlib => "PYFTPDLIB";
+    forced_pipelining_pyftpdlib_tls => "PYFTPDLIB_TLS";
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

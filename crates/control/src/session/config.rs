@@ -69,8 +69,9 @@ pub enum Utf8Policy {
 /// end the transfer for it (`PIPELINED-EPSV` in `docs/server-quirks.md`:
 /// pyftpdlib does, ProFTPD answers `450` to a command it reads then, and
 /// Twisted sends a reply too many). A `229` that arrives before the
-/// transfer's end, or a completion where the `229` was due, turns
-/// pipelining off for the rest of the session.
+/// transfer's end, a refusal after the mark that cannot end a transfer
+/// (ProFTPD's `450`; the transfer goes on), or a completion where the
+/// `229` was due, turns pipelining off for the rest of the session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Pipelining {
     /// On for servers that read no command during a transfer, recognised

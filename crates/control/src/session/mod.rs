@@ -488,7 +488,8 @@ impl Session {
     /// policies and limits; TLS as now (implicit if this session was
     /// implicit, otherwise `AUTH TLS`, also for a session secured later with
     /// [`secure`](Self::secure)); `PBSZ 0`/`PROT` at the level in force;
-    /// `TYPE` as last set. The working directory is the driver's to restore
+    /// `TYPE` as last set; no pipelining once this session turned it off
+    /// (a misfire is not forgotten). The working directory is the driver's to restore
     /// (`PWD` here, `CWD` there).
     ///
     /// Used to renew a session whose TLS 1.3 tickets ran out (see
@@ -515,6 +516,9 @@ impl Session {
         config.data_protection = data_protection;
         config.credentials = Some(credentials);
         config.transfer_type = self.transfer_type.or(self.config.transfer_type);
+        if !self.pipelining {
+            config.pipelining = Pipelining::Off;
+        }
         Some(config)
     }
 
@@ -612,10 +616,13 @@ impl Session {
     /// [`Event::Ahead`], and the session is idle after it. An answer in
     /// order is kept for the next transfer ([`Session::take_ahead`]). An
     /// answer before the transfer's end means the server read the command
-    /// during the transfer, and so does a `2yz` completion where the answer
-    /// was due (a refusal of the command was taken for the transfer's
-    /// end, which then failed): pipelining is off for the rest of the
-    /// session.
+    /// during the transfer: its expected code, or after the mark a refusal
+    /// that cannot end a transfer (`450`, `500`-`504`: ProFTPD's `450 EPSV:
+    /// data transfer in progress`), and the transfer goes on. So does a
+    /// `2yz` completion where the answer was due (a refusal that could
+    /// also end a transfer, such as `425`, was taken for the transfer's
+    /// end, which then failed). Either way pipelining is off for the rest
+    /// of the session.
     pub fn send_ahead(&mut self, cmd: Command) -> Result<(), SessionError> {
         self.check_usable()?;
         let expected = match cmd {
@@ -705,6 +712,21 @@ impl Session {
             State::Idle => Ok(()),
             State::TlsHandshake(_) => Err(Misuse::HandshakeInProgress.into()),
             ref s => Err(Misuse::Busy(s.name()).into()),
+        }
+    }
+
+    /// Whether a reply with `code`, in the transfer state `state`, is the
+    /// answer to the pipelined passive command, come before the transfer's
+    /// end: its expected code, or, after the mark, a refusal that cannot
+    /// end a started transfer (ProFTPD's `450 EPSV: data transfer in
+    /// progress`; see [`refuses_a_command_only`]).
+    fn answers_ahead_early(&self, state: &State, code: ReplyCode) -> bool {
+        match self.ahead {
+            Ahead::Awaiting(expected) => {
+                code == expected
+                    || (matches!(state, State::AwaitCompletion) && refuses_a_command_only(code))
+            }
+            Ahead::None | Ahead::Answered(_) => false,
         }
     }
 
@@ -885,8 +907,7 @@ impl Session {
                 self.answer_or_wait(State::Command, reply);
                 Ok(())
             }
-            State::AwaitMark | State::AwaitCompletion if matches!(self.ahead, Ahead::Awaiting(c) if c == code) =>
-            {
+            State::AwaitMark | State::AwaitCompletion if self.answers_ahead_early(&state, code) => {
                 // The pipelined command answered before the transfer's
                 // end: this server reads commands during a transfer.
                 self.pipelining = false;
@@ -939,11 +960,10 @@ impl Session {
                     Ahead::Answered(reply.clone())
                 } else {
                     if code.is_completion() {
-                        // The transfer's own end, after a reply to the
-                        // pipelined command read during the transfer
-                        // (ProFTPD: `450 EPSV: data transfer in progress`)
-                        // was taken for it: in step again, and no more
-                        // pipelining.
+                        // The transfer's own end, after a refusal of the
+                        // pipelined command read during the transfer that
+                        // could also end a transfer (`425`) was taken for
+                        // it: in step again, and no more pipelining.
                         self.pipelining = false;
                     }
                     Ahead::None
@@ -1141,6 +1161,15 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether `code` only ever refuses a command, and so cannot be the end of
+/// a transfer that started (RFC 959 §5.4: after the mark a transfer ends
+/// with 226/250, 425, 426, 451, 551 or 552): `450` (file action not taken,
+/// a transfer command's refusal before any mark) and `500`-`504` (syntax,
+/// parameters, not implemented, bad sequence).
+fn refuses_a_command_only(code: ReplyCode) -> bool {
+    matches!(code.as_u16(), 450 | 500..=504)
 }
 
 /// Commands that must go through their own session method.
