@@ -1006,6 +1006,15 @@ fn abort_collects_an_answer_ahead_and_keeps_nothing() {
 
 // ----- pipelined login ----------------------------------------------------
 
+/// The opening ended logged in and ready, with no other event.
+fn logged_in_and_ready(s: &Session, events: &[Event]) {
+    assert!(s.is_idle() && s.is_logged_in());
+    assert!(matches!(
+        events,
+        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
+    ));
+}
+
 #[test]
 fn a_pipelined_login_sends_user_with_pass_and_the_settings_in_one_write() {
     let (s, events) = converse(
@@ -1023,12 +1032,8 @@ fn a_pipelined_login_sends_user_with_pass_and_the_settings_in_one_write() {
             S::Ask(b"OPTS UTF8 ON\r\n", b"200 Always in UTF8 mode.\r\n"),
         ]],
     );
-    assert!(s.is_idle() && s.is_logged_in() && s.utf8_enabled());
-    assert!(s.features().supports_mlsx());
-    assert!(matches!(
-        &events[..],
-        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
-    ));
+    logged_in_and_ready(&s, &events);
+    assert!(s.utf8_enabled() && s.features().supports_mlsx());
 }
 
 #[test]
@@ -1065,11 +1070,7 @@ fn a_pass_sent_ahead_of_a_user_that_needs_none_is_read_and_dropped() {
             S::Ask(b"TYPE I\r\n", b"200 Binary.\r\n"),
         ]],
     );
-    assert!(s.is_idle() && s.is_logged_in());
-    assert!(matches!(
-        &events[..],
-        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
-    ));
+    logged_in_and_ready(&s, &events);
 }
 
 #[test]
@@ -1113,11 +1114,7 @@ fn a_pipelined_user_that_needs_an_account_drops_the_pass_reply_and_sends_acct() 
             S::Ask(b"ACCT acc\r\n", b"230 ok\r\n"),
         ]],
     );
-    assert!(s.is_idle() && s.is_logged_in());
-    assert!(matches!(
-        &events[..],
-        [Event::Greeting(_), Event::LoggedIn(_), Event::Ready]
-    ));
+    logged_in_and_ready(&s, &events);
 }
 
 #[test]
