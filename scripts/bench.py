@@ -19,11 +19,15 @@ Environment (defaults in brackets):
   BENCH_FILES [1000]     small files; BENCH_FILE_KIB [4] their size
   BENCH_PROFTPD_FILES [BENCH_FILES]  small files of the proftpd-tls case
   BENCH_P [4]            parallelism (ftpkit mirror/pool, lftp mirror -P, segments)
-  BENCH_CASES [large,small,proftpd-tls,segmented,memory,limits,parsers]
+  BENCH_CASES [large,small,proftpd-tls,segmented,memory,limits,parsers,latency]
   BENCH_SMALL_SECURITY [plain]  plain, tls or plain,tls for the small-file case
   BENCH_LARGE_SECURITY [plain,tls,pureftpd-tls]  servers of the large case
                          (pureftpd-tls: Pure-FTPd TLS 1.3, when PUREFTPD_TLS runs)
   BENCH_SEG_SECURITY [plain,tls]
+  BENCH_LAT_RTT_MS [10,50]  round-trip times of the latency case (delay proxy)
+  BENCH_LAT_FILES [200]  its small files; BENCH_LAT_MIB [256] its large file
+                         (the issue's size: ftpkit splits it from 20 ms)
+  BENCH_LAT_SECURITY [plain]  plain, tls or plain,tls for the latency case
   BENCH_DIR [/tmp/ftpkit-bench]  local test data (big files removed at the end)
   BENCH_DOC [docs/performance.md]; BENCH_DOC=- prints no document
   BENCH_COMMAND          the command line recorded in the document
@@ -129,7 +133,7 @@ CASES = os.environ.get("BENCH_CASES", "large,small,proftpd-tls,segmented,memory,
 # The latency case (issue #15): round-trip times, files, file size, security.
 LAT_RTTS = [int(x) for x in os.environ.get("BENCH_LAT_RTT_MS", "10,50").split(",")]
 LAT_FILES = env_int("BENCH_LAT_FILES", 200)
-LAT_BIG = env_int("BENCH_LAT_MIB", 64) * MIB
+LAT_BIG = env_int("BENCH_LAT_MIB", 256) * MIB
 LAT_SEC = os.environ.get("BENCH_LAT_SECURITY", "plain").split(",")
 # The delay proxy's own address (a loopback address the servers do not use).
 LAT_HOST = "127.79.0.1"
@@ -570,16 +574,33 @@ def latency_at(sec: str, rtt: int, small: Path, src: str, root: Path) -> None:
         latency_rows(f"latency upload {what}", "files/s", LAT_FILES, up, proxy)
         remote = f"{PFX}lat-big.bin"
         out = DATA / "lat-out.bin"
-        gone = remover(out)
+        gone = remover(out, Path(f"{out}.lftp-pget-status"))
         # curl checks the certificate for "localhost", reached at the proxy.
         via = ["--connect-to", f"localhost:{proxy.port}:{LAT_HOST}:{proxy.port}"]
+        # ftpkit as `ftpkit get REMOTE LOCAL` runs by default (segments
+        # chosen from the size and the RTT, into a file): the reference
+        # row; then one stream to nowhere, as curl and lftp's `get`; and
+        # lftp's own segmented `pget -n 4`, into a file.
         large = [
-            ("ftpkit", bench("ftpkit", "get", *pa, remote), None),
+            ("ftpkit", bench("ftpkit", "get-auto", *pa, remote, out), gone),
+            ("ftpkit one stream", bench("ftpkit", "get", *pa, remote), None),
             ("curl", curl(sec) + via + ["-o", "/dev/null", f"ftp://{USER}:{PASS}@localhost:{proxy.port}/{remote}"], None),
             ("lftp", lftp(sec, f"get {remote} -o /dev/null", proxy.port, LAT_HOST), None),
+            ("lftp pget -n 4", lftp(sec, f"pget -n 4 {remote} -o {out}", proxy.port, LAT_HOST), gone),
         ]
         latency_rows(f"latency RETR {LAT_BIG // MIB} MiB, {rtt} ms RTT {sec}", "MB/s", LAT_BIG, large, proxy)
         gone()
+        # The same file up, one stream each: `ftpkit put`, `curl -T`,
+        # lftp's `put`.
+        up_name = f"{PFX}lat-up.bin"
+        big = DATA / "lat-big.bin"
+        up_gone = remover(root / up_name)
+        large_up = [
+            ("ftpkit", bench("ftpkit", "put", *pa, big, up_name), up_gone),
+            ("curl", curl(sec) + via + ["-T", str(big), f"ftp://{USER}:{PASS}@localhost:{proxy.port}/{up_name}"], up_gone),
+            ("lftp", lftp(sec, f"put {big} -o {up_name}", proxy.port, LAT_HOST), up_gone),
+        ]
+        latency_rows(f"latency STOR {LAT_BIG // MIB} MiB, {rtt} ms RTT {sec}", "MB/s", LAT_BIG, large_up, proxy)
         if sec == LAT_SEC[0]:
             rates = [proxy_ceiling(sec, rtt, LAT_BIG) for _ in range(max(3, RUNS))]
             LIMITS[f"proxy-{rtt}"] = statistics.median(rates)
@@ -834,7 +855,7 @@ def targets() -> list[str]:
     # Issue #15: the single large file at 50 ms, whole run (login included)
     # against the proxy's raw-stream ceiling.
     for r in ROWS:
-        m = re.match(r"latency RETR \d+ MiB, (\d+) ms RTT", r.case)
+        m = re.match(r"latency (?:RETR|STOR) \d+ MiB, (\d+) ms RTT", r.case)
         if m and r.tool == "ftpkit" and m.group(1) == "50" and "proxy-50" in LIMITS and r.runs:
             q = r.median / LIMITS["proxy-50"]
             check(q >= 0.95, f"{r.case}: ftpkit {r.median:.1f} MB/s, {q:.2f}x the proxy's raw-stream ceiling "

@@ -222,6 +222,19 @@ async fn run(argv: &[&str]) -> Result<Moved> {
             c.quit().await?;
             Ok(Moved::one_file(bytes))
         }
+        ("ftpkit", "get-auto", [remote, local]) => {
+            // What `ftpkit get REMOTE LOCAL` does by default: segments
+            // chosen from the file's size and the measured round trip.
+            let mut c = t.ftpkit().await?;
+            let opts = SegmentOptions {
+                sessions: 0,
+                verify: Verify::SizeWhenKnown,
+                ..SegmentOptions::default()
+            };
+            let r = segmented_download(&mut c, *remote, Path::new(local), &opts).await?;
+            c.quit().await?;
+            Ok(Moved::one_file(r.size))
+        }
         ("ftpkit", "get-file", [remote, local]) => {
             let mut c = t.ftpkit().await?;
             let opts = FileOptions::new().verify(Verify::None);

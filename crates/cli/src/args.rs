@@ -61,7 +61,9 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) proxy: Option<String>,
     /// Download one file over N sessions in parallel (REST ranges written
-    /// into place); with `get` to a file
+    /// into place); with `get` to a file. Default: chosen from the file's
+    /// size and the round-trip time (2 to 4 for files of 64 MiB or more
+    /// from 20 ms, else 1); 1 keeps one stream
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) segments: Option<u16>,
     /// Security of the control connection, overriding the URL's scheme

@@ -34,7 +34,10 @@ pub(crate) async fn run(cli: Cli, ctx: &mut Ctx) -> anyhow::Result<()> {
         Cmd::Get { local, resume, .. } => {
             match (download_target(&url, local.as_deref()), cli.global.segments) {
                 (Ok(Some(file)), Some(n)) if n > 1 => {
-                    segmented(&mut client, url.path(), &file, n, ctx).await
+                    segmented(&mut client, &url, &file, usize::from(n), ctx).await
+                }
+                (Ok(Some(file)), None) if !*resume && may_segment(&client, &url) => {
+                    segmented(&mut client, &url, &file, 0, ctx).await
                 }
                 (Ok(target), _) => get(&mut client, &url, target.as_deref(), *resume, ctx).await,
                 (Err(e), _) => Err(e),
@@ -324,18 +327,7 @@ async fn get(
             }
             match ftpkit::ops::download_file(client, path, t, &opts).await {
                 Ok(r) => r,
-                Err(e) => {
-                    let part = ftpkit::ops::part_path(t);
-                    let kept = std::fs::metadata(&part).map_or(0, |m| m.len());
-                    let e = anyhow::Error::new(e).context(what());
-                    if kept > 0 {
-                        return Err(e.context(format!(
-                            "{kept} bytes kept in {} (get --resume continues them)",
-                            part.display()
-                        )));
-                    }
-                    return Err(e);
-                }
+                Err(e) => return Err(kept_note(anyhow::Error::new(e).context(what()), t)),
             }
         }
     };
@@ -346,6 +338,19 @@ async fn get(
     };
     file_notes(ctx, &report, resume, unchecked);
     Ok(())
+}
+
+/// `e`, with a note on the bytes a failed download of `target` left in
+/// its partial file for `get --resume`.
+fn kept_note(e: anyhow::Error, target: &Path) -> anyhow::Error {
+    let part = ftpkit::ops::part_path(target);
+    match std::fs::metadata(&part).map_or(0, |m| m.len()) {
+        0 => e,
+        kept => e.context(format!(
+            "{kept} bytes kept in {} (get --resume continues them)",
+            part.display()
+        )),
+    }
 }
 
 /// The notes after a whole-file transfer: a resume that found nothing to
@@ -777,26 +782,56 @@ async fn mirror(
     Ok(())
 }
 
-/// `get --segments N`: one file over N sessions.
+/// Whether `get` to a file without `--segments` may split the file: only
+/// in binary mode and on a link long enough for
+/// [`ftpkit::ops::auto_segments`] to choose segments for a large file (it
+/// then chooses from the file's size, asked with the `SIZE` a download
+/// asks anyway).
+fn may_segment(client: &Client, url: &FtpUrl) -> bool {
+    url.transfer_type() != Some(TransferType::Ascii)
+        && ftpkit::ops::auto_segments(u64::MAX, client.round_trip_time()) > 1
+}
+
+/// `get --segments N` (0: chosen by the library): one file over N sessions.
 async fn segmented(
     client: &mut Client,
-    path: &[u8],
+    url: &FtpUrl,
     target: &Path,
-    sessions: u16,
+    sessions: usize,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
+    let path = url.path();
+    let label = shown(url.file_name().unwrap_or(path));
     let opts = ftpkit::ops::SegmentOptions {
-        sessions: usize::from(sessions),
+        sessions,
+        // Chosen for the user: the checks of a plain `get`.
+        verify: match sessions {
+            0 => ftpkit::ops::Verify::SizeWhenKnown,
+            _ => ftpkit::ops::Verify::Size,
+        },
+        progress: crate::progress::callback(ctx.progress, &label),
         ..ftpkit::ops::SegmentOptions::default()
     };
     let report = ftpkit::ops::segmented_download(client, path, target, &opts)
         .await
-        .with_context(|| format!("get {}", shown(path)))?;
-    ctx.note(&format!(
-        "{} in {} to {}",
-        output::count(report.size, "byte", "bytes"),
-        output::count(report.segments.len(), "segment", "segments"),
-        target.display()
-    ));
+        .map_err(|e| {
+            kept_note(
+                anyhow::Error::new(e).context(format!("get {}", shown(path))),
+                target,
+            )
+        })?;
+    match (report.expected_size, report.segments.len()) {
+        (None, _) => ctx.note(&format!(
+            "received {}; the server gave no size to check them against",
+            output::count(report.size, "byte", "bytes")
+        )),
+        (Some(_), 1) if sessions == 0 => {}
+        (Some(_), n) => ctx.note(&format!(
+            "{} in {} to {}",
+            output::count(report.size, "byte", "bytes"),
+            output::count(n, "segment", "segments"),
+            target.display()
+        )),
+    }
     Ok(())
 }

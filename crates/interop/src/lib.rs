@@ -194,10 +194,16 @@ impl Env {
                 PathBuf::from(self.get("FTPKIT_INTEROP_CLIENT_KEY")),
             )
         });
+        let passive = self
+            .vars
+            .get(&format!("FTPKIT_INTEROP_{name}_PASV"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(lo, hi)| Some(lo.parse().ok()?..=hi.parse().ok()?));
         Server {
             client_cert,
             name: name.to_owned(),
             port,
+            passive,
             root: PathBuf::from(self.get(&format!("FTPKIT_INTEROP_{name}_ROOT"))),
             security: tls,
             // Per instance (inetutils-ftpd logs in a system user of its
@@ -222,6 +228,9 @@ pub struct Server {
     pub name: String,
     /// Control port on 127.0.0.1.
     pub port: u16,
+    /// The ports its data connections come from in passive mode (what a
+    /// proxy in front of it must forward).
+    pub passive: Option<std::ops::RangeInclusive<u16>>,
     /// The directory on disk the test user sees.
     pub root: PathBuf,
     /// TLS mode.

@@ -553,6 +553,61 @@ fn vsftpd_active() {
     t.remove(&active, &trip);
 }
 
+/// `get` to a file without `--segments` over a 50 ms link (a delay proxy
+/// in front of vsftpd, its control port and passive range): the file comes
+/// in 2 segments, chosen for the user; `--segments 1` keeps one stream.
+#[test]
+fn vsftpd_get_chooses_segments_on_a_long_link() {
+    let t = target("VSFTPD");
+    let passive = Env::load()
+        .server("VSFTPD")
+        .passive
+        .expect("a passive range");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ip = std::net::Ipv4Addr::new(127, 79, 61, 1);
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], t.port));
+    let proxy = rt
+        .block_on(ftpkit_testkit::delay_proxy::DelayProxy::start(
+            ip,
+            0,
+            upstream,
+            passive,
+            std::time::Duration::from_millis(25),
+        ))
+        .unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let lp = |name: &str| local.path().join(name);
+    let size = usize::try_from(2 * ftpkit::ops::AUTO_SEGMENT_MIN).unwrap() + 5;
+    let data = Pattern::bytes(0x5E6, size);
+    write(&lp("big.bin"), &data);
+    let dir = t.dir("auto-seg");
+    t.run(&["mkdir", &t.url(&dir)]).ok();
+    let file = t.url(&format!("{dir}/big.bin"));
+    t.run(&["put", lp("big.bin").to_str().unwrap(), &file]).ok();
+    let via = format!(
+        "ftp://{}@{ip}:{}/{dir}/big.bin",
+        t.user,
+        proxy.control_port()
+    );
+    let auto = t.run(&["get", &via, lp("auto.bin").to_str().unwrap()]).ok();
+    assert!(auto.stderr.contains("in 2 segments"), "{}", auto.stderr);
+    assert_same("get, segments chosen", &read(&lp("auto.bin")), &data);
+    let one = t
+        .run(&[
+            "--segments",
+            "1",
+            "get",
+            &via,
+            lp("one.bin").to_str().unwrap(),
+        ])
+        .ok();
+    assert!(!one.stderr.contains("segment"), "{}", one.stderr);
+    assert_same("get --segments 1", &read(&lp("one.bin")), &data);
+    assert_eq!(rt.block_on(async { proxy.stats() }).control_connections, 3);
+    t.run(&["rm", &file]).ok();
+    t.run(&["rmdir", &t.url(&dir)]).ok();
+}
+
 /// `--tls-max 1.2`: the session, data connections included, uses TLS 1.2.
 #[test]
 fn vsftpd_tls_max_12() {

@@ -1,6 +1,8 @@
 //! `ftpkit::ops` against the real servers: mirror both ways (twice, the
 //! second run transferring nothing) and a 64 MiB segmented download, on
-//! vsftpd and ProFTPD TLS. Moved here from the client crate's tests, which
+//! vsftpd and ProFTPD TLS; segments chosen by the library through a delay
+//! proxy at 50 ms on vsftpd, ProFTPD and Pure-FTPd (plain and TLS) and
+//! pyftpdlib. Moved here from the client crate's tests, which
 //! skipped them without servers; here they fail without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -14,6 +16,7 @@ use ftpkit::ops::{
 use ftpkit::Client;
 use ftpkit_interop::data::sha256;
 use ftpkit_interop::{server, unique_dir, unique_temp_dir, Mode};
+use ftpkit_testkit::delay_proxy::DelayProxy;
 
 fn recorder() -> (Progress, Arc<Mutex<Vec<ProgressEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -182,4 +185,108 @@ async fn real_segmented_vsftpd() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_segmented_proftpd_tls() {
     segmented_64mib("PROFTPD_TLS").await;
+}
+
+/// A file of two auto segments and a tail, uploaded directly, then
+/// downloaded with the segments left to the library through a delay proxy
+/// at 50 ms RTT (control port and the server's passive range, on an
+/// address of its own, `127.79.60.octet`): 2 segments, the same bytes, and
+/// the caller's session still usable. Then the same file straight from
+/// the server (loopback): one stream.
+async fn auto_segments(name: &str, octet: u8) {
+    let srv = server(name);
+    let size = 2 * ops::AUTO_SEGMENT_MIN + 777;
+    let data = pseudo_random(usize::try_from(size).unwrap(), u64::from(octet));
+    let base = unique_temp_dir(&format!("ops-auto-seg-{name}"));
+    let src = base.join("big.bin");
+    std::fs::write(&src, &data).unwrap();
+    let dir = unique("auto-seg");
+    let remote = format!("{dir}/big.bin");
+    let mut direct = Client::connect(srv.config(Mode::Passive)).await.unwrap();
+    direct.mkdir(dir.as_str()).await.unwrap();
+    ops::upload_file(&mut direct, &src, remote.as_str(), &FileOptions::default())
+        .await
+        .unwrap();
+
+    let ip = std::net::Ipv4Addr::new(127, 79, 60, octet);
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], srv.port));
+    let passive = srv.passive.clone().expect("a passive range");
+    let proxy = DelayProxy::start(ip, 0, upstream, passive, Duration::from_millis(25))
+        .await
+        .unwrap();
+    let mut cfg = srv.config(Mode::Passive);
+    cfg.host = ip.to_string();
+    cfg.port = proxy.control_port();
+    cfg.tls.server_name = Some("localhost".to_owned());
+    let mut c = Client::connect(cfg).await.unwrap();
+    let auto = SegmentOptions {
+        sessions: 0,
+        verify: Verify::SizeWhenKnown,
+        ..SegmentOptions::default()
+    };
+    let out = base.join("out.bin");
+    let t0 = std::time::Instant::now();
+    let r = ops::segmented_download(&mut c, remote.as_str(), &out, &auto)
+        .await
+        .unwrap();
+    eprintln!(
+        "{name}: {size} bytes at 50 ms RTT in {:?}, rtt {:?} ({r:?}, {:?})",
+        t0.elapsed(),
+        c.round_trip_time(),
+        proxy.stats()
+    );
+    assert_eq!(r.segments.len(), 2, "{name}: {r:?}");
+    assert_eq!(r.expected_size, Some(size), "{name}");
+    assert_eq!(proxy.stats().control_connections, 2, "{name}");
+    assert_eq!(
+        sha256(&std::fs::read(&out).unwrap()),
+        sha256(&data),
+        "{name}: SHA-256 differs"
+    );
+    assert_eq!(c.size(remote.as_str()).await.unwrap(), size, "{name}");
+    c.quit().await.unwrap();
+
+    let r = ops::segmented_download(&mut direct, remote.as_str(), &out, &auto)
+        .await
+        .unwrap();
+    assert_eq!(r.segments, vec![(0, size)], "{name}: on loopback");
+    assert_eq!(
+        sha256(&std::fs::read(&out).unwrap()),
+        sha256(&data),
+        "{name}: SHA-256 differs"
+    );
+    direct.delete(remote.as_str()).await.unwrap();
+    direct.rmdir(dir.as_str()).await.unwrap();
+    direct.quit().await.unwrap();
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_vsftpd() {
+    auto_segments("VSFTPD", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_vsftpd_tls() {
+    auto_segments("VSFTPD_TLS", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_proftpd() {
+    auto_segments("PROFTPD", 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_proftpd_tls() {
+    auto_segments("PROFTPD_TLS", 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_pureftpd_tls() {
+    auto_segments("PUREFTPD_TLS", 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_segments_pyftpdlib() {
+    auto_segments("PYFTPDLIB", 6).await;
 }

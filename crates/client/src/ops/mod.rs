@@ -15,7 +15,7 @@
 //! | `hashes.rs` | [`Client::server_hash`](crate::Client::server_hash), [`local_file_hash`] |
 //! | `listing_stream.rs` | [`list_stream`], [`list_stream_arg`], [`nlst_stream`], [`line_stream`] |
 //! | `mirror/` | [`mirror_down`], [`mirror_up`], [`MirrorOptions`], [`MirrorReport`]: `mod.rs` (options, report, entry points), `walk.rs` (listing both sides, limits, loops, deletions), `jobs.rs` (the bounded queue and its workers), `rules.rs` (globs, directory identities) |
-//! | `segmented.rs` | [`segmented_download`] |
+//! | `segmented.rs` | [`segmented_download`], [`auto_segments`] |
 
 mod download;
 mod file_source;
@@ -44,7 +44,10 @@ pub use progress::{
     FileProgress, JobProgress, Meter, Metered, Progress, ProgressEvent, RATE_WINDOW,
     REPORT_INTERVAL,
 };
-pub use segmented::{segmented_download, SegmentOptions, SegmentReport};
+pub use segmented::{
+    auto_segments, segmented_download, SegmentOptions, SegmentReport, AUTO_SEGMENTS_CAP,
+    AUTO_SEGMENTS_RTT, AUTO_SEGMENT_MIN,
+};
 pub use upload::{atomic_upload_name, upload_file, LocalStamp};
 
 /// Buffer size of the file copies and the whole-file helpers of `Client`:

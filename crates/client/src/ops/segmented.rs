@@ -1,6 +1,11 @@
-//! Segmented download: one file over several sessions at once.
+//! Segmented download: one file over several sessions at once, and the
+//! number of segments chosen for the caller from the file's size and the
+//! link's round-trip time ([`auto_segments`]).
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ftpkit_control::command::HashAlgorithm;
 use ftpkit_control::Arg;
@@ -14,16 +19,20 @@ use super::progress::{Meter, Metered, Progress};
 use super::COPY_BUFFER;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::TransferType;
 
 /// Options of [`segmented_download`].
 #[derive(Clone, Debug)]
 pub struct SegmentOptions {
-    /// Sessions (and segments), at least 1; 1 when the server's FEAT does
-    /// not list `REST STREAM`. The caller's client fetches the
-    /// last segment; the others are new sessions made with
-    /// `Client::connect(client.config().clone())`, each with its own TLS
-    /// session store (each data connection resumes its own control
-    /// session).
+    /// Sessions (and segments); 0 lets the library choose from the file's
+    /// size and the round-trip time the session measured
+    /// ([`auto_segments`]); 1 when the server's FEAT does not list `REST
+    /// STREAM`. The caller's client fetches the last segment; the others
+    /// are new sessions made with `Client::connect(client.config().clone())`,
+    /// each with its own TLS session store (each data connection resumes
+    /// its own control session). A session the server refuses (a
+    /// connection limit, `421`) is not retried: the sessions that did open
+    /// take its segment over.
     pub sessions: usize,
     /// Segments are at least this long (default 1 MiB): small files use
     /// fewer sessions.
@@ -48,13 +57,66 @@ impl Default for SegmentOptions {
 /// What a segmented download did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SegmentReport {
-    /// The file's size.
+    /// The file's size: the bytes now in the local file.
     pub size: u64,
+    /// The size they were checked against (the server's `SIZE`); `None`
+    /// when the server could not tell it and [`Verify::SizeWhenKnown`]
+    /// was asked, or in ASCII mode: then the file came in one stream,
+    /// unchecked.
+    pub expected_size: Option<u64>,
     /// The segments, `(offset, length)`.
     pub segments: Vec<(u64, u64)>,
     /// The hash compared, when the server offered one and
     /// [`Verify::SizeAndHash`] was asked.
     pub hash_verified: Option<HashAlgorithm>,
+}
+
+/// Segments [`auto_segments`] makes are at least this long: a file under
+/// twice this size comes in one stream.
+pub const AUTO_SEGMENT_MIN: u64 = 32 * 1024 * 1024;
+
+/// The most segments [`auto_segments`] chooses.
+pub const AUTO_SEGMENTS_CAP: usize = 4;
+
+/// Below this round-trip time [`auto_segments`] keeps one stream.
+pub const AUTO_SEGMENTS_RTT: Duration = Duration::from_millis(20);
+
+/// The segments a download uses when the caller leaves it to the library
+/// ([`SegmentOptions::sessions`] 0, and `ftpkit get` to a file by
+/// default), from the file's `size` and the round-trip time the session
+/// measured ([`Client::round_trip_time`]).
+///
+/// One TCP connection moves at most what the path lets it have in flight
+/// per round trip (a window, a router's queue, a per-flow shaper), so on a
+/// long link one stream stays under the link's speed; several connections,
+/// each fetching a range, add up. Each extra session costs a login (its
+/// round trips overlap the others') and a connection slot at the server,
+/// so segments are used only from [`AUTO_SEGMENTS_RTT`], for files of at
+/// least two [`AUTO_SEGMENT_MIN`]: 2 from 20 ms, one more per 15 ms, at
+/// most [`AUTO_SEGMENTS_CAP`] (from 45 ms). On a LAN or loopback one stream
+/// already runs at the disk's or the cipher's speed.
+///
+/// ```
+/// use std::time::Duration;
+/// use ftpkit::ops::auto_segments;
+///
+/// const MIB: u64 = 1024 * 1024;
+/// let ms = |n| Some(Duration::from_millis(n));
+/// assert_eq!(auto_segments(256 * MIB, None), 1);
+/// assert_eq!(auto_segments(256 * MIB, ms(1)), 1);
+/// assert_eq!(auto_segments(256 * MIB, ms(20)), 2);
+/// assert_eq!(auto_segments(256 * MIB, ms(50)), 4);
+/// assert_eq!(auto_segments(64 * MIB, ms(50)), 2);
+/// assert_eq!(auto_segments(63 * MIB, ms(50)), 1);
+/// ```
+pub fn auto_segments(size: u64, rtt: Option<Duration>) -> usize {
+    let Some(rtt) = rtt.filter(|r| *r >= AUTO_SEGMENTS_RTT) else {
+        return 1;
+    };
+    let by_rtt = 1 + rtt.as_millis() / 15;
+    let by_size = u128::from(size / AUTO_SEGMENT_MIN);
+    let n = by_rtt.min(by_size).clamp(1, AUTO_SEGMENTS_CAP as u128);
+    usize::try_from(n).unwrap_or(1)
 }
 
 /// Splits `size` into at most `k` ranges of at least `min` bytes.
@@ -83,7 +145,7 @@ async fn fetch(
     part: &Path,
     (offset, len): (u64, u64),
     to_end: bool,
-    meter: std::sync::Arc<Meter>,
+    meter: Arc<Meter>,
 ) -> Result<()> {
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
@@ -115,8 +177,8 @@ async fn fetch(
             format!("segment at {offset}: {n} bytes instead of {len}"),
         ));
     }
-    // A non-final segment drops its download half-way; its session is
-    // dropped with it (or aborts on its next call).
+    // A non-final segment drops its download half-way: its session is
+    // dropped with it, or aborts the transfer on its next call.
     Ok(())
 }
 
@@ -128,9 +190,9 @@ async fn fetch(
 /// not be resumed.
 ///
 /// When ranges are impossible or pointless (the server's FEAT has no `REST
-/// STREAM`, the file is smaller than two segments, or the server refuses
-/// `REST`), the file comes in one stream through [`download_file`], with
-/// the same checks.
+/// STREAM`, the file is smaller than two segments, [`auto_segments`]
+/// chooses one, or the server refuses `REST`), the file comes in one
+/// stream through [`download_file`], with the same checks.
 pub async fn segmented_download(
     client: &mut Client,
     remote: impl Into<Arg>,
@@ -138,15 +200,23 @@ pub async fn segmented_download(
     opts: &SegmentOptions,
 ) -> Result<SegmentReport> {
     let remote: Arg = remote.into();
-    let size = client.size(remote.clone()).await?;
-    let sessions = if client.features().supports_rest_stream() {
-        opts.sessions
-    } else {
-        1
+    // ASCII offsets are not byte offsets: one stream.
+    let size = match client.transfer_type() {
+        Some(TransferType::Ascii) => None,
+        _ => client.size_if_known(remote.clone()).await?,
+    };
+    let Some(size) = size else {
+        // `download_file` fails here when `opts.verify` needs the size.
+        return whole(client, &remote, local_path, None, opts).await;
+    };
+    let sessions = match opts.sessions {
+        _ if !client.features().supports_rest_stream() => 1,
+        0 => auto_segments(size, client.round_trip_time()),
+        n => n,
     };
     let segs = ranges(size, sessions, opts.min_segment);
     if segs.len() < 2 {
-        return whole(client, &remote, local_path, size, opts).await;
+        return whole(client, &remote, local_path, Some(size), opts).await;
     }
     let part = prepare_part(local_path).await?;
     let f = tokio::fs::File::create(&part)
@@ -170,6 +240,7 @@ pub async fn segmented_download(
             commit_part(&part, local_path).await?;
             Ok(SegmentReport {
                 size,
+                expected_size: Some(size),
                 segments: segs,
                 hash_verified,
             })
@@ -178,63 +249,87 @@ pub async fn segmented_download(
             discard_part(&part, false).await;
             if e.kind() == ErrorKind::RestartRefused {
                 tracing::warn!(error = %e, "no ranges: downloading in one stream");
-                return whole(client, &remote, local_path, size, opts).await;
+                return whole(client, &remote, local_path, Some(size), opts).await;
             }
             Err(e)
         }
     }
 }
 
-/// The file in one stream, checked against `size`.
+/// The file in one stream, checked against `size` when known.
 async fn whole(
     client: &mut Client,
     remote: &Arg,
     local_path: &Path,
-    size: u64,
+    size: Option<u64>,
     opts: &SegmentOptions,
 ) -> Result<SegmentReport> {
     let fo = FileOptions::new()
         .verify(opts.verify)
-        .expected_size(Some(size))
+        .expected_size(size)
         .progress(opts.progress.clone());
     let r = download_file(client, remote.clone(), local_path, &fo).await?;
     Ok(SegmentReport {
         size: r.size,
+        expected_size: r.expected_size,
         segments: vec![(0, r.size)],
         hash_verified: r.hash_verified,
     })
 }
 
+/// Fetches every range: the caller's client the last one (to the end of
+/// the data, so its transfer completes normally), new sessions the others
+/// from a shared queue. A session that cannot be opened (a server's
+/// connection limit) leaves its ranges to the sessions that did open, the
+/// caller's included; one that has not opened when the work is done is
+/// given up. Any failure of a fetch ends the whole download.
 async fn run(
     client: &mut Client,
     remote: &Arg,
     part: &Path,
     segs: &[(u64, u64)],
-    meter: &std::sync::Arc<Meter>,
+    meter: &Arc<Meter>,
 ) -> Result<()> {
     let Some((&last, others)) = segs.split_last() else {
         return Ok(());
     };
+    let queue = Mutex::new(others.iter().copied().collect::<VecDeque<_>>());
+    let next = || queue.lock().ok().and_then(|mut q| q.pop_front());
+    let (done, done_rx) = tokio::sync::watch::channel(false);
     let config = client.config().clone();
-    let mut futs = Vec::with_capacity(segs.len());
-    for &seg in others {
-        let (config, remote, meter) = (config.clone(), remote.clone(), meter.clone());
-        futs.push(futures::FutureExt::boxed(async move {
-            let mut c = Client::connect(config).await?;
-            fetch(&mut c, remote, part, seg, false, meter).await
+    let helpers = others.iter().map(|_| {
+        let (config, mut done_rx) = (config.clone(), done_rx.clone());
+        async move {
+            let opened = tokio::select! {
+                c = Client::connect(config) => c,
+                _ = done_rx.wait_for(|d| *d) => return Ok(()),
+            };
+            let mut c = match opened {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a segment's session was refused: the others take its range");
+                    return Ok(());
+                }
+            };
+            while let Some(seg) = next() {
+                fetch(&mut c, remote.clone(), part, seg, false, meter.clone()).await?;
+            }
             // `c` is dropped here: closing the session ends its transfer.
-        }));
-    }
-    futs.push(futures::FutureExt::boxed(fetch(
-        client,
-        remote.clone(),
-        part,
-        last,
-        true,
-        meter.clone(),
-    )));
-    let results = futures::future::join_all(futs).await;
-    results.into_iter().collect::<Result<Vec<()>>>().map(drop)
+            Ok(())
+        }
+    });
+    let own = async {
+        fetch(client, remote.clone(), part, last, true, meter.clone()).await?;
+        while let Some(seg) = next() {
+            fetch(client, remote.clone(), part, seg, false, meter.clone()).await?;
+        }
+        // Nothing is left to fetch: sessions still opening are not needed.
+        let _ = done.send(true);
+        Ok::<(), Error>(())
+    };
+    futures::future::try_join(own, futures::future::try_join_all(helpers))
+        .await
+        .map(drop)
 }
 
 async fn verify(

@@ -1,5 +1,7 @@
 //! Helpers the client tests share.
 
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -384,4 +386,41 @@ pub(crate) async fn read_all(dl: &mut ftpkit::Download<'_>) -> Result<Vec<u8>, f
         .await
         .map(|_| v)
         .map_err(ftpkit::Error::from_io_error)
+}
+
+/// Starts an in-process libunftp server on `root` (anonymous logins) and
+/// waits until it listens; `passive`: its passive ports (libunftp's
+/// default range when `None`).
+pub(crate) async fn libunftp(root: &Path, passive: Option<RangeInclusive<u16>>) -> SocketAddr {
+    let root = root.to_path_buf();
+    let mut builder = libunftp::ServerBuilder::new(Box::new(move || {
+        unftp_sbe_fs::Filesystem::new(root.clone()).unwrap()
+    }))
+    .greeting("ftpkit test server (libunftp)");
+    if let Some(range) = passive {
+        builder = builder.passive_ports(range);
+    }
+    let server = builder.build().unwrap();
+    let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    tokio::spawn(server.listen(addr.to_string()));
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return addr;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("libunftp did not listen on {addr}");
+}
+
+/// A plain anonymous configuration for a [`libunftp`] server at `addr`.
+pub(crate) fn libunftp_config(addr: SocketAddr) -> Config {
+    let mut c = Config::new(addr.ip().to_string());
+    c.port = addr.port();
+    c.security = Security::None;
+    c.credentials = Some(Credentials::new("anonymous", "test@"));
+    c.timeouts = Timeouts::all(Duration::from_secs(10));
+    c
 }

@@ -17,3 +17,4 @@ mod ops;
 mod pool;
 mod resumption;
 mod scripted;
+mod segments;

@@ -5,17 +5,15 @@
 //! (issue #12: partial downloads never collide with remote names).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::{self, finish, one_session, temp_dir, ScriptExt};
 use ftpkit::ops::{self, MirrorOptions, Progress, ProgressEvent};
-use ftpkit::{Client, Config, Credentials, Security, Timeouts};
+use ftpkit::{Client, Config, Security};
 use ftpkit_testkit::{Script, ScriptedServer};
-use libunftp::ServerBuilder;
-use unftp_sbe_fs::Filesystem;
 
 // ----- trees that never end (scripted) ---------------------------------------
 
@@ -120,32 +118,13 @@ async fn max_depth_stops_the_walk_with_an_error() {
 // ----- on libunftp ---------------------------------------------------------------
 
 async fn start_server(root: &Path) -> SocketAddr {
-    let root = root.to_path_buf();
-    let server = ServerBuilder::new(Box::new(move || Filesystem::new(root.clone()).unwrap()))
-        .greeting("ftpkit test server (libunftp)")
-        .build()
-        .unwrap();
-    let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    tokio::spawn(server.listen(addr.to_string()));
-    for _ in 0..500 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return addr;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("libunftp did not listen on {addr}");
+    common::libunftp(root, None).await
 }
 
 async fn connect(addr: SocketAddr) -> Client {
-    let mut c = Config::new("127.0.0.1");
-    c.port = addr.port();
-    c.security = Security::None;
-    c.credentials = Some(Credentials::new("anonymous", "test@"));
-    c.timeouts = Timeouts::all(Duration::from_secs(10));
-    Client::connect(c).await.unwrap()
+    Client::connect(common::libunftp_config(addr))
+        .await
+        .unwrap()
 }
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
