@@ -577,15 +577,16 @@ def latency_at(sec: str, rtt: int, small: Path, src: str, root: Path) -> None:
         gone = remover(out, Path(f"{out}.lftp-pget-status"))
         # curl checks the certificate for "localhost", reached at the proxy.
         via = ["--connect-to", f"localhost:{proxy.port}:{LAT_HOST}:{proxy.port}"]
-        # ftpkit as `ftpkit get REMOTE LOCAL` runs by default (segments
-        # chosen from the size and the RTT, into a file): the reference
-        # row; then one stream to nowhere, as curl and lftp's `get`; and
-        # lftp's own segmented `pget -n 4`, into a file.
+        # Every tool writes the file into a local file, as `ftpkit get
+        # REMOTE LOCAL` does: ftpkit as it runs by default (segments chosen
+        # from the size and the RTT), the reference row; ftpkit in one
+        # stream (`ops::download_file`); curl and lftp `get`; and lftp's
+        # own segmented `pget -n 4`.
         large = [
             ("ftpkit", bench("ftpkit", "get-auto", *pa, remote, out), gone),
-            ("ftpkit one stream", bench("ftpkit", "get", *pa, remote), None),
-            ("curl", curl(sec) + via + ["-o", "/dev/null", f"ftp://{USER}:{PASS}@localhost:{proxy.port}/{remote}"], None),
-            ("lftp", lftp(sec, f"get {remote} -o /dev/null", proxy.port, LAT_HOST), None),
+            ("ftpkit one stream", bench("ftpkit", "get-file", *pa, remote, out), gone),
+            ("curl", curl(sec) + via + ["-o", str(out), f"ftp://{USER}:{PASS}@localhost:{proxy.port}/{remote}"], gone),
+            ("lftp", lftp(sec, f"get {remote} -o {out}", proxy.port, LAT_HOST), gone),
             ("lftp pget -n 4", lftp(sec, f"pget -n 4 {remote} -o {out}", proxy.port, LAT_HOST), gone),
         ]
         latency_rows(f"latency RETR {LAT_BIG // MIB} MiB, {rtt} ms RTT {sec}", "MB/s", LAT_BIG, large, proxy)
