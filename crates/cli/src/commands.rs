@@ -331,13 +331,25 @@ async fn get(
             }
         }
     };
-    let unchecked = if url.transfer_type() == Some(TransferType::Ascii) {
+    file_notes(ctx, &report, resume, get_unchecked(url));
+    Ok(())
+}
+
+/// The note of a `get` whose byte count nobody could check, with one `{}`
+/// for it.
+fn get_unchecked(url: &FtpUrl) -> &'static str {
+    if url.transfer_type() == Some(TransferType::Ascii) {
         "received {} in ASCII mode: line ends changed, so the server's size was not compared"
     } else {
         "received {}; the server gave no size to check them against"
-    };
-    file_notes(ctx, &report, resume, unchecked);
-    Ok(())
+    }
+}
+
+/// Notes that `bytes` went unchecked, in the words of `unchecked` (one
+/// `{}` for the byte count).
+fn note_unchecked(ctx: &Ctx, unchecked: &str, bytes: u64) {
+    let bytes = output::count(bytes, "byte", "bytes");
+    ctx.note(&unchecked.replacen("{}", &bytes, 1));
 }
 
 /// `e`, with a note on the bytes a failed download of `target` left in
@@ -361,8 +373,7 @@ fn file_notes(ctx: &Ctx, report: &ftpkit::ops::FileReport, resume: bool, uncheck
         ctx.note("already complete");
     }
     if report.expected_size.is_none() {
-        let bytes = output::count(report.transferred, "byte", "bytes");
-        ctx.note(&unchecked.replacen("{}", &bytes, 1));
+        note_unchecked(ctx, unchecked, report.transferred);
     }
 }
 
@@ -821,10 +832,7 @@ async fn segmented(
             )
         })?;
     match (report.expected_size, report.segments.len()) {
-        (None, _) => ctx.note(&format!(
-            "received {}; the server gave no size to check them against",
-            output::count(report.size, "byte", "bytes")
-        )),
+        (None, _) => note_unchecked(ctx, get_unchecked(url), report.size),
         (Some(_), 1) if sessions == 0 => {}
         (Some(_), n) => ctx.note(&format!(
             "{} in {} to {}",

@@ -294,7 +294,15 @@ async fn run(
         return Ok(());
     };
     let queue = Mutex::new(others.iter().copied().collect::<VecDeque<_>>());
-    let next = || queue.lock().ok().and_then(|mut q| q.pop_front());
+    // A poisoned lock still hands out its ranges: a range left in the
+    // queue would leave a hole that the size check (the partial file is
+    // sized beforehand) cannot see.
+    let next = || {
+        queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+    };
     let (done, done_rx) = tokio::sync::watch::channel(false);
     let config = client.config().clone();
     let helpers = others.iter().map(|_| {
