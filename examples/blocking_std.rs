@@ -72,6 +72,7 @@ fn open_data(
             match action {
                 DataAction::Send(cmd) => s.command(cmd)?,
                 DataAction::Start(cmd) => s.transfer(cmd)?,
+                DataAction::StartAfterPassive(p, cmd) => s.transfer_after_passive(p, cmd)?,
                 DataAction::Ahead(cmd) => s.send_ahead(cmd)?,
                 DataAction::Connect(DataTarget::Address(addr)) => {
                     match TcpStream::connect_timeout(&addr, Duration::from_secs(15)) {

@@ -789,6 +789,8 @@ enum Op {
     Syst,
     Mlst,
     Retr,
+    /// `EPSV` and `RETR` in one write ([`Session::transfer_after_passive`]).
+    EpsvRetr,
     List,
     Mlsd,
     Stor,
@@ -799,7 +801,7 @@ enum Op {
     Ccc,
 }
 
-const ALL_OPS: [Op; 20] = [
+const ALL_OPS: [Op; 21] = [
     Op::Noop,
     Op::Pwd,
     Op::Pasv,
@@ -820,6 +822,7 @@ const ALL_OPS: [Op; 20] = [
     Op::Secure,
     Op::Login,
     Op::Ccc,
+    Op::EpsvRetr,
 ];
 
 /// Picks the operation to start, from the bytes the server sends next.
@@ -850,6 +853,7 @@ fn choose_op(s: &Session, rest: &[u8], chaos: bool) -> Option<Op> {
         b"257" => Op::Pwd,
         b"213" => [Op::Size, Op::Mdtm][usize::from(rest.get(4).copied().unwrap_or(0) % 2)],
         b"227" => Op::Pasv,
+        b"229" if s.pipelines() && rest.get(4).is_some_and(|b| b % 2 == 0) => Op::EpsvRetr,
         b"229" => Op::Epsv,
         b"211" => Op::Feat,
         b"250" => [Op::Cwd, Op::Mlst][usize::from(rest.get(3) == Some(&b'-'))],
@@ -878,6 +882,10 @@ fn start_op(s: &mut Session, op: Op) -> Result<(), SessionError> {
                 s.send_ahead(Command::Epsv(None))?;
             }
             Ok(())
+        }
+        Op::EpsvRetr => {
+            s.transfer_after_passive(Command::Epsv(None), Command::Retr("file.bin".into()))?;
+            s.send_ahead(Command::Epsv(None))
         }
         Op::List => s.transfer(Command::List(None)),
         Op::Mlsd => s.transfer(Command::Mlsd(Some("pub".into()))),
@@ -1330,6 +1338,8 @@ pub fn opening(data: &[u8]) {
         connected: false,
         secured: false,
         ahead: 0,
+        early: false,
+        refused: false,
         pipeline: b & 0x80 != 0 && a & 0x01 == 0,
         private,
         rest,
@@ -1359,10 +1369,15 @@ pub fn opening(data: &[u8]) {
             vec![Bytes::from(line)],
         );
         match step % 11 {
-            0..=3 => op.handle_event(Event::Reply(reply)),
+            0..=2 => op.handle_event(Event::Reply(reply)),
+            3 if step & 0x80 != 0 => op.handle_event(Event::Ahead(reply)),
+            3 => op.handle_event(Event::Reply(reply)),
             4 => op.handle_event(Event::TransferStarted(reply)),
             5 => op.handle_event(Event::TransferCompleted(reply)),
-            6 => op.handle_event(Event::TransferFailed(reply)),
+            6 => {
+                w.refused = true;
+                op.handle_event(Event::TransferFailed(reply));
+            }
             7 => {
                 if w.connecting && step & 0x20 == 0 {
                     w.connected = true;
@@ -1407,6 +1422,10 @@ struct OpeningWatch {
     secured: bool,
     /// Passive commands pipelined behind the transfer command.
     ahead: u32,
+    /// The first transfer command went out behind the passive command.
+    early: bool,
+    /// A transfer command was refused (`TransferFailed` fed).
+    refused: bool,
     /// Pipelining asked for, in passive mode.
     pipeline: bool,
     private: bool,
@@ -1431,6 +1450,26 @@ impl OpeningWatch {
                 DataAction::Start(c) => {
                     assert_eq!(c, self.command);
                     self.started += 1;
+                    // Again only after the one sent behind a passive
+                    // command was refused.
+                    assert!(
+                        self.started == 1 || (self.started == 2 && self.early && self.refused),
+                        "transfer command sent twice"
+                    );
+                }
+                DataAction::StartAfterPassive(p, c) => {
+                    assert!(
+                        self.pipeline,
+                        "sent behind a passive command without pipelining"
+                    );
+                    assert!(
+                        matches!(p, Command::Epsv(_) | Command::Pasv),
+                        "behind {p:?}"
+                    );
+                    assert_eq!(c, self.command);
+                    assert_eq!(self.rest, 0, "a transfer command sent before REST");
+                    self.started += 1;
+                    self.early = true;
                     assert_eq!(self.started, 1, "transfer command sent twice");
                 }
                 DataAction::Ahead(c) => {
@@ -1439,9 +1478,11 @@ impl OpeningWatch {
                         matches!(c, Command::Epsv(_) | Command::Pasv),
                         "pipelined {c:?}"
                     );
-                    assert_eq!(self.started, 1, "pipelined before the transfer command");
                     self.ahead += 1;
-                    assert_eq!(self.ahead, 1, "pipelined twice");
+                    assert_eq!(
+                        self.ahead, self.started,
+                        "pipelined other than once behind each transfer command"
+                    );
                 }
                 DataAction::Connect(target) => {
                     self.connecting = true;

@@ -1160,3 +1160,75 @@ fn a_session_dropping_an_unwanted_reply_still_wants_input() {
     s.handle_input(b"503 Already logged in.\r\n").unwrap();
     assert_eq!(drain(&mut s), b"TYPE I\r\n");
 }
+
+#[test]
+fn a_transfer_rides_behind_its_passive_command() {
+    // EPSV, RETR and the next EPSV in one write; the answers come in order.
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    s.transfer_after_passive(Command::Epsv(None), Command::Retr("f".into()))
+        .unwrap();
+    assert!(s.in_transfer());
+    s.send_ahead(Command::Epsv(None)).unwrap();
+    assert_eq!(drain(&mut s), b"EPSV\r\nRETR f\r\nEPSV\r\n");
+    s.handle_input(EPSV_229).unwrap();
+    assert!(matches!(&events(&mut s)[..], [Event::Reply(r)] if r.code().as_u16() == 229));
+    assert!(s.in_transfer());
+    s.handle_input(b"150 Opening\r\n226 Transfer complete.\r\n")
+        .unwrap();
+    s.handle_input(EPSV_229).unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [
+            Event::TransferStarted(_),
+            Event::TransferCompleted(_),
+            Event::Ahead(_)
+        ]
+    ));
+    assert!(s.is_idle() && s.take_ahead().is_some());
+
+    // A refused passive command: the transfer command's refusal follows.
+    s.transfer_after_passive(Command::Epsv(None), Command::Retr("f".into()))
+        .unwrap();
+    drain(&mut s);
+    s.handle_input(b"500 EPSV not understood\r\n425 Use PORT or PASV first.\r\n")
+        .unwrap();
+    assert!(matches!(
+        &events(&mut s)[..],
+        [Event::Reply(p), Event::TransferFailed(t)]
+            if p.code().as_u16() == 500 && t.code().as_u16() == 425
+    ));
+    assert!(s.is_idle() && s.pipelines());
+
+    // A mark where the passive answer is due is the server's error.
+    s.transfer_after_passive(Command::Pasv, Command::Retr("f".into()))
+        .unwrap();
+    drain(&mut s);
+    assert!(matches!(
+        s.handle_input(b"150 Opening\r\n"),
+        Err(SessionError::ServerMisbehaved(_))
+    ));
+}
+
+#[test]
+fn transfer_after_passive_misuse_sends_nothing() {
+    let mut s = ready_on(VSFTPD, Pipelining::Auto);
+    assert_eq!(
+        s.transfer_after_passive(Command::Noop, Command::Retr("f".into())),
+        Err(Misuse::NotAPassiveCommand("NOOP").into())
+    );
+    assert_eq!(
+        s.transfer_after_passive(Command::Epsv(None), Command::Pwd),
+        Err(Misuse::NotADataCommand("PWD").into())
+    );
+    // An argument that cannot be sent takes the passive command back.
+    assert!(s
+        .transfer_after_passive(Command::Epsv(None), Command::Retr("a\r\nDELE b".into()))
+        .is_err());
+    assert!(drain(&mut s).is_empty() && s.is_idle());
+    let mut s = ready_on(VSFTPD, Pipelining::Off);
+    assert_eq!(
+        s.transfer_after_passive(Command::Epsv(None), Command::Retr("f".into())),
+        Err(Misuse::PipeliningOff.into())
+    );
+    assert!(drain(&mut s).is_empty() && s.is_idle());
+}

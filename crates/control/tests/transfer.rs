@@ -680,18 +680,22 @@ fn pipelined(ahead: Option<Reply>, commands: DataCommands) -> Opening {
     Opening::new(p, commands)
 }
 
+/// The first actions of a pipelined opening with no answer on hand: the
+/// passive command, the transfer command behind it, the next passive
+/// command behind that, all in one write.
+fn all_in_one_write(passive: Command) -> [DataAction; 2] {
+    [
+        DataAction::StartAfterPassive(passive.clone(), retr()),
+        DataAction::Ahead(passive),
+    ]
+}
+
 #[test]
 fn the_next_passive_command_rides_behind_the_transfer_command() {
     let mut op = pipelined(None, DataCommands::default());
-    assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
-    assert_eq!(
-        answered(&mut op, 229, "(|||40001|)"),
-        [
-            connect_to(40001),
-            DataAction::Start(retr()),
-            DataAction::Ahead(Command::Epsv(None))
-        ]
-    );
+    assert_eq!(actions(&mut op), all_in_one_write(Command::Epsv(None)));
+    // The transfer command is out already: only the connection follows.
+    assert_eq!(answered(&mut op, 229, "(|||40001|)"), [connect_to(40001)]);
     // The session's answer to it is not the opening's business.
     op.handle_event(Event::Ahead(reply(229, "(|||40002|)")));
     assert!(!op.is_done());
@@ -707,9 +711,11 @@ fn the_next_passive_command_rides_behind_the_transfer_command() {
             ..DataCommands::default()
         },
     );
-    actions(&mut op);
-    let a = answered(&mut op, 227, "(127,0,0,1,156,65)");
-    assert_eq!(a.last(), Some(&DataAction::Ahead(Command::Pasv)));
+    assert_eq!(actions(&mut op), all_in_one_write(Command::Pasv));
+    assert_eq!(
+        answered(&mut op, 227, "(127,0,0,1,156,65)"),
+        [connect_to(40001)]
+    );
     let mut p = params(ChannelMode::Active, ProtectionLevel::Clear, 0);
     p.pipeline = true;
     let mut op = Opening::new(p, DataCommands::default());
@@ -739,5 +745,80 @@ fn an_answer_ahead_opens_the_data_connection_without_asking() {
     assert_eq!(actions(&mut op)[0], connect_to(40001));
     // One that does not parse is asked again.
     let mut op = pipelined(Some(reply(229, "(|||x|)")), DataCommands::default());
+    assert_eq!(actions(&mut op), all_in_one_write(Command::Epsv(None)));
+}
+
+#[test]
+fn a_resumed_transfer_waits_for_rest_before_its_command() {
+    // REST must be confirmed before the transfer command goes: a server
+    // that refused it would send the file from 0 into the offset.
+    let mut p = params(ChannelMode::Passive, ProtectionLevel::Clear, 500);
+    p.pipeline = true;
+    let mut op = Opening::new(p, DataCommands::default());
     assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
+    assert_eq!(
+        answered(&mut op, 229, "(|||40001|)"),
+        [connect_to(40001), DataAction::Send(Command::Rest(500))]
+    );
+}
+
+#[test]
+fn a_passive_command_refused_in_one_write_falls_back_after_the_answers_behind_it() {
+    // EPSV refused: the transfer command behind it (425, no passive port)
+    // and the EPSV behind that are answered first, then PASV is asked
+    // alone, and the transfer command goes again behind its answer.
+    let mut op = pipelined(None, DataCommands::default());
+    actions(&mut op);
+    assert_eq!(answered(&mut op, 500, "EPSV not understood"), []);
+    op.handle_event(Event::TransferFailed(reply(425, "Use PORT or PASV first.")));
+    assert!(actions(&mut op).is_empty() && op.wants_control());
+    op.handle_event(Event::Ahead(reply(500, "EPSV not understood")));
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Pasv)]);
+    assert!(!op.commands().epsv);
+    assert_eq!(
+        answered(&mut op, 227, "(127,0,0,1,156,65)"),
+        [
+            connect_to(40001),
+            DataAction::Start(retr()),
+            DataAction::Ahead(Command::Pasv)
+        ]
+    );
+    op.handle_connected();
+    op.handle_event(Event::TransferStarted(reply(150, "go")));
+    assert!(ready(&actions(&mut op)).channel);
+
+    // A 425 (port taken) asks EPSV again, in whichever order the two
+    // answers behind it come.
+    let mut op = pipelined(None, DataCommands::default());
+    actions(&mut op);
+    answered(&mut op, 425, "EPSV: Address already in use");
+    op.handle_event(Event::Ahead(reply(229, "(|||40002|)")));
+    assert!(actions(&mut op).is_empty());
+    op.handle_event(Event::TransferFailed(reply(425, "no data connection")));
+    assert_eq!(actions(&mut op), [DataAction::Send(Command::Epsv(None))]);
+
+    // Any other refusal is the opening's failure, once answered behind.
+    let mut op = pipelined(None, DataCommands::default());
+    actions(&mut op);
+    answered(&mut op, 530, "not logged in");
+    op.handle_event(Event::TransferFailed(reply(530, "not logged in")));
+    op.handle_event(Event::Ahead(reply(530, "not logged in")));
+    assert!(matches!(
+        failure(&actions(&mut op)),
+        OpenFailure::Refused { what: "EPSV", .. }
+    ));
+}
+
+#[test]
+fn a_transfer_started_without_a_passive_port_fails_the_opening() {
+    // A server that refused EPSV and then started the transfer anyway
+    // (to a default data port) is not followed.
+    let mut op = pipelined(None, DataCommands::default());
+    actions(&mut op);
+    answered(&mut op, 500, "EPSV not understood");
+    op.handle_event(Event::TransferStarted(reply(150, "go")));
+    assert!(matches!(
+        failure(&actions(&mut op)),
+        OpenFailure::Unexpected(_)
+    ));
 }

@@ -565,6 +565,61 @@ async fn the_next_epsv_rides_behind_each_transfer() {
     assert_eq!(t.data_connections().len(), 3);
 }
 
+#[tokio::test]
+async fn the_first_transfer_rides_behind_its_own_epsv() {
+    // The server reads EPSV, RETR and the next EPSV before it answers
+    // anything: the client sent them in one write, without waiting for the
+    // first 229. That is one round trip for the transfer's setup.
+    let script = plain_login()
+        .expect("EPSV")
+        .expect_line("RETR a")
+        .expect("EPSV")
+        .passive_listen()
+        .reply_epsv()
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"first")
+        .data_close()
+        .reply("226 done\r\n")
+        .passive_listen()
+        .reply_epsv();
+    let (server, mut c) = common::start(script, pipelining).await;
+    let before = c.round_trips();
+    assert_eq!(fetch(&mut c, "a").await, b"first");
+    assert_eq!(c.round_trips() - before, 1);
+    let t = finish(server, c).await;
+    assert_eq!(t.data_connections().len(), 1);
+}
+
+#[tokio::test]
+async fn an_epsv_refused_in_one_write_falls_back_to_pasv() {
+    // A server without EPSV answers the three commands of the write: the
+    // client waits for all of them, then asks PASV alone, and the transfer
+    // command goes again behind its answer. The file arrives whole.
+    let script = plain_login()
+        .expect("EPSV")
+        .expect_line("RETR a")
+        .expect("EPSV")
+        .reply("500 EPSV not understood\r\n")
+        .reply("425 Use PORT or PASV first.\r\n")
+        .reply("500 EPSV not understood\r\n")
+        .expect("PASV")
+        .passive_listen()
+        .reply_pasv()
+        .expect_line("RETR a")
+        .expect("PASV")
+        .reply("150 go\r\n")
+        .data_accept()
+        .data_send(b"whole")
+        .data_close()
+        .reply("226 done\r\n")
+        .passive_listen()
+        .reply_pasv();
+    let (server, mut c) = common::start(script, pipelining).await;
+    assert_eq!(fetch(&mut c, "a").await, b"whole");
+    finish(server, c).await;
+}
+
 /// `RETR name`, read to its end.
 async fn fetch(c: &mut Client, name: &str) -> Vec<u8> {
     let mut dl = c.retr(name).await.unwrap();

@@ -15,8 +15,9 @@
 //!    and pass the bytes to [`Session::handle_input`]; pass end of stream
 //!    to [`Session::handle_eof`].
 //! 4. Start operations only when [`Session::is_idle`]: [`Session::login`],
-//!    [`Session::secure`], [`Session::command`], [`Session::transfer`]
-//!    (with [`Session::send_ahead`] right after it, when
+//!    [`Session::secure`], [`Session::command`], [`Session::transfer`] or,
+//!    when [`Session::pipelines`], [`Session::transfer_after_passive`]
+//!    (either with [`Session::send_ahead`] right after it, when
 //!    [`Session::pipelines`]), [`Session::abort`] (also during a
 //!    transfer), [`Session::ccc`], [`Session::quit`].
 //!
@@ -46,6 +47,7 @@
 //!     |   login() / secure() ----> [steps as above] ----> Ready / Rejected
 //!     |   command(c) ------------> Awaiting reply -------> Reply
 //!     |   transfer(c) -----------> AwaitMark --1yz--> AwaitCompletion --2yz--> TransferCompleted
+//!     |   transfer_after_passive(EPSV, c) -> PassiveThenMark --reply--> AwaitMark (as above)
 //!     |                               |  2yz: TransferCompleted   | 4yz/5yz: TransferFailed
 //!     |                               +--4yz/5yz--> TransferFailed
 //!     |      send_ahead(EPSV) right after transfer(c): after the final reply -> AwaitAhead --229--> Ahead
@@ -143,6 +145,9 @@ enum State {
     TlsHandshake(Op),
     /// A `command()` is outstanding.
     Command,
+    /// A passive command awaits its reply, with a data command sent
+    /// behind it ([`Session::transfer_after_passive`]); then `AwaitMark`.
+    PassiveThenMark,
     /// A data command awaits its 1yz mark.
     AwaitMark,
     /// A data command awaits its completion.
@@ -173,7 +178,7 @@ impl State {
             State::Step(..) | State::Drop(_) => "multi-step operation",
             State::TlsHandshake(_) => "TLS handshake",
             State::Command => "command",
-            State::AwaitMark | State::AwaitCompletion => "transfer",
+            State::PassiveThenMark | State::AwaitMark | State::AwaitCompletion => "transfer",
             State::AwaitAhead(_) => "pipelined passive command",
             State::Aborting { .. } => "abort",
             State::Ccc => "CCC",
@@ -375,6 +380,7 @@ impl Session {
                 | State::Step(..)
                 | State::Drop(_)
                 | State::Command
+                | State::PassiveThenMark
                 | State::AwaitMark
                 | State::AwaitCompletion
                 | State::AwaitAhead(_)
@@ -391,7 +397,10 @@ impl Session {
 
     /// Whether a data command is in progress.
     pub fn in_transfer(&self) -> bool {
-        matches!(self.state, State::AwaitMark | State::AwaitCompletion)
+        matches!(
+            self.state,
+            State::PassiveThenMark | State::AwaitMark | State::AwaitCompletion
+        )
     }
 
     /// Whether this server gets pipelined commands (the login's, and the
@@ -605,6 +614,40 @@ impl Session {
         Ok(())
     }
 
+    /// Sends a passive command (`EPSV` or `PASV`) and the data command
+    /// `cmd` behind it in the same write, only while
+    /// [`Session::pipelines`]: the driver connects once the passive answer
+    /// comes, while the server already has the data command. This saves
+    /// the round trip of a transfer that has no passive answer on hand
+    /// ([`Session::take_ahead`]), such as a session's first.
+    ///
+    /// Events: [`Event::Reply`] with the passive answer, then those of
+    /// [`Session::transfer`]. A server that refuses the passive command
+    /// then answers the data command too (`425 Use PORT or PASV first`).
+    /// [`Session::send_ahead`] may follow as after `transfer`. Nothing is
+    /// sent when either command is refused here.
+    pub fn transfer_after_passive(
+        &mut self,
+        passive: Command,
+        cmd: Command,
+    ) -> Result<(), SessionError> {
+        self.check_idle()?;
+        if !matches!(passive, Command::Epsv(_) | Command::Pasv) {
+            return Err(Misuse::NotAPassiveCommand(passive.verb()).into());
+        }
+        if !self.pipelining {
+            return Err(Misuse::PipeliningOff.into());
+        }
+        let before = self.transmit.len();
+        self.send(&passive)?;
+        if let Err(e) = self.transfer(cmd) {
+            self.transmit.truncate(before);
+            return Err(e);
+        }
+        self.state = State::PassiveThenMark;
+        Ok(())
+    }
+
     /// Pipelines the next transfer's passive command (`EPSV` or `PASV`)
     /// behind the transfer command just sent, in the same write, so that
     /// its answer comes right after the transfer's end instead of a round
@@ -633,7 +676,7 @@ impl Session {
         if !self.pipelining {
             return Err(Misuse::PipeliningOff.into());
         }
-        if !matches!(self.state, State::AwaitMark) {
+        if !matches!(self.state, State::PassiveThenMark | State::AwaitMark) {
             return Err(Misuse::NotInTransfer.into());
         }
         if !matches!(self.ahead, Ahead::None) {
@@ -656,7 +699,7 @@ impl Session {
         self.check_usable()?;
         if !matches!(
             self.state,
-            State::Idle | State::AwaitMark | State::AwaitCompletion
+            State::Idle | State::PassiveThenMark | State::AwaitMark | State::AwaitCompletion
         ) {
             return Err(Misuse::Busy(self.state.name()).into());
         }
@@ -905,6 +948,20 @@ impl Session {
             State::Command => {
                 self.learn(code);
                 self.answer_or_wait(State::Command, reply);
+                Ok(())
+            }
+            State::PassiveThenMark => {
+                if code.is_preliminary() {
+                    return Err(Misbehaviour::UnexpectedReply {
+                        during: "passive command",
+                        reply,
+                    }
+                    .into());
+                }
+                // Answered or refused, the data command behind it is
+                // answered next.
+                self.state = State::AwaitMark;
+                self.events.push_back(Event::Reply(reply));
                 Ok(())
             }
             State::AwaitMark | State::AwaitCompletion if self.answers_ahead_early(&state, code) => {

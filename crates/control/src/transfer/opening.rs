@@ -113,6 +113,10 @@ pub enum DataAction {
     /// Send the transfer command ([`crate::Session::transfer`]) and report
     /// its events.
     Start(Command),
+    /// Send this passive command with the transfer command behind it in
+    /// the same write ([`crate::Session::transfer_after_passive`]), and
+    /// report the events of both.
+    StartAfterPassive(Command, Command),
     /// Pipeline this passive command behind the transfer command
     /// ([`crate::Session::send_ahead`]), in the same write: its answer, due
     /// after the transfer's end, is the next transfer's address.
@@ -230,6 +234,17 @@ enum Step {
     AwaitMark,
     /// The data connection failed; waiting for the reply that says why.
     Explaining(DataFailure),
+    /// The passive command (`step`) was answered with `reply`, not with an
+    /// address, while the transfer command sent behind it is still to be
+    /// answered (and the passive command pipelined behind that, when
+    /// `ahead_due`). Once both are, `reply` is handled in `step` as if
+    /// nothing had been sent behind it.
+    AfterRefusal {
+        step: Box<Step>,
+        reply: Reply,
+        transfer_due: bool,
+        ahead_due: bool,
+    },
     Done,
 }
 
@@ -245,6 +260,9 @@ pub struct Opening {
     handshake: Option<DataHandshake>,
     /// Passive commands sent again after a `425` (see [`PASSIVE_RETRIES`]).
     passive_retries: u8,
+    /// The transfer command went out behind the passive command
+    /// ([`DataAction::StartAfterPassive`]), whose answer is still due.
+    start_sent: bool,
     actions: VecDeque<DataAction>,
 }
 
@@ -268,6 +286,7 @@ impl Opening {
             completion: None,
             handshake: None,
             passive_retries: 0,
+            start_sent: false,
             actions: VecDeque::new(),
         };
         match op.params.mode {
@@ -287,6 +306,18 @@ impl Opening {
                 op.passive_target(&r, extended).ok()
             }) {
                 Some(target) => op.connect(DataAction::Connect(target)),
+                // Nothing to wait for between the passive command and the
+                // transfer command: one write, one round trip less.
+                None if op.params.pipeline && op.params.rest == 0 => {
+                    let (step, cmd) = op.passive_command();
+                    op.step = step;
+                    op.start_sent = true;
+                    op.actions.push_back(DataAction::StartAfterPassive(
+                        cmd,
+                        op.params.command.clone(),
+                    ));
+                    op.push_ahead();
+                }
                 None => {
                     let (step, cmd) = op.passive_command();
                     op.send(step, cmd);
@@ -310,7 +341,8 @@ impl Opening {
             | Step::Port
             | Step::Rest
             | Step::ClearRest(_)
-            | Step::Explaining(_) => true,
+            | Step::Explaining(_)
+            | Step::AfterRefusal { .. } => true,
             Step::Connecting | Step::MarkGrace | Step::Handshaking | Step::AwaitMark => {
                 self.waiting()
             }
@@ -340,6 +372,9 @@ impl Opening {
     pub fn handle_event(&mut self, event: Event) {
         if self.is_done() {
             return;
+        }
+        if matches!(self.step, Step::AfterRefusal { .. }) {
+            return self.after_refusal(event);
         }
         match event {
             // The answer to a command pipelined behind the transfer is
@@ -590,6 +625,21 @@ impl Opening {
 
     fn on_reply(&mut self, r: Reply) {
         let step = std::mem::replace(&mut self.step, Step::Done);
+        let answered = match step {
+            Step::Epsv => r.code() == ReplyCode::EXTENDED_PASSIVE_MODE,
+            _ => r.code() == ReplyCode::PASSIVE_MODE,
+        };
+        if self.start_sent && !answered {
+            // The transfer command behind it gets its answer first.
+            self.start_sent = false;
+            self.step = Step::AfterRefusal {
+                step: Box::new(step),
+                reply: r,
+                transfer_due: true,
+                ahead_due: self.params.pipeline,
+            };
+            return;
+        }
         match step {
             Step::Epsv if r.code() == ReplyCode::EXTENDED_PASSIVE_MODE => {
                 match self.passive_target(&r, true) {
@@ -708,18 +758,57 @@ impl Opening {
         self.start();
     }
 
+    /// The transfer command, unless it went out behind the passive
+    /// command already.
     fn start(&mut self) {
-        self.actions
-            .push_back(DataAction::Start(self.params.command.clone()));
-        if self.params.pipeline && self.params.mode == ChannelMode::Passive {
-            let (_, next) = self.passive_command();
-            self.actions.push_back(DataAction::Ahead(next));
+        if !std::mem::take(&mut self.start_sent) {
+            self.actions
+                .push_back(DataAction::Start(self.params.command.clone()));
+            self.push_ahead();
         }
         self.step = Step::Connecting;
         match self.channel {
             Channel::Connected => self.on_connected(),
             Channel::Failed(f) => self.explain(f),
             Channel::Pending | Channel::NotAsked => {}
+        }
+    }
+
+    /// The next transfer's passive command behind this transfer command,
+    /// when pipelining.
+    fn push_ahead(&mut self) {
+        if self.params.pipeline && self.params.mode == ChannelMode::Passive {
+            let (_, next) = self.passive_command();
+            self.actions.push_back(DataAction::Ahead(next));
+        }
+    }
+
+    /// An event while the answers behind a refused passive command are
+    /// due ([`Step::AfterRefusal`]). The transfer command can only be
+    /// refused then: the server has no data connection to offer.
+    fn after_refusal(&mut self, event: Event) {
+        let Step::AfterRefusal {
+            transfer_due,
+            ahead_due,
+            ..
+        } = &mut self.step
+        else {
+            return;
+        };
+        match event {
+            Event::TransferFailed(_) if *transfer_due => *transfer_due = false,
+            Event::Ahead(_) if *ahead_due => *ahead_due = false,
+            Event::Preliminary(_) => {}
+            other => return self.fail(OpenFailure::Unexpected(Box::new(other))),
+        }
+        if *transfer_due || *ahead_due {
+            return;
+        }
+        if let Step::AfterRefusal { step, reply, .. } =
+            std::mem::replace(&mut self.step, Step::Done)
+        {
+            self.step = *step;
+            self.on_reply(reply);
         }
     }
 

@@ -203,6 +203,9 @@ impl Client {
                     // transfer command goes in the same write.
                     DataAction::Send(c) => self.control.session.command(c)?,
                     DataAction::Start(c) => self.control.session.transfer(c)?,
+                    DataAction::StartAfterPassive(p, c) => {
+                        self.control.session.transfer_after_passive(p, c)?;
+                    }
                     DataAction::Ahead(c) => self.control.session.send_ahead(c)?,
                     DataAction::Connect(target) => connecting = Some(self.connect_data(target)),
                     DataAction::Listen => {
