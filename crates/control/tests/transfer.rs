@@ -95,6 +95,14 @@ fn failure(actions: &[DataAction]) -> &OpenFailure {
     }
 }
 
+/// The verb whose refusal ended the opening, with `actions` its last.
+fn refused_verb(actions: &[DataAction]) -> &'static str {
+    match failure(actions) {
+        OpenFailure::Refused { what, .. } => what,
+        other => panic!("not a refusal: {other:?}"),
+    }
+}
+
 #[test]
 fn epsv_then_the_command_then_the_mark() {
     let mut op = passive(ProtectionLevel::Clear);
@@ -189,10 +197,7 @@ fn a_transient_epsv_refusal_is_reported_not_fallen_back_from() {
         answered(&mut op, 425, "Can't open passive connection");
     }
     let a = answered(&mut op, 425, "Can't open passive connection");
-    assert!(matches!(
-        failure(&a),
-        OpenFailure::Refused { what: "EPSV", .. }
-    ));
+    assert_eq!(refused_verb(&a), "EPSV");
     assert!(op.commands().epsv);
 }
 
@@ -203,10 +208,7 @@ fn no_pasv_fallback_over_ipv6() {
     let mut op = Opening::new(p, DataCommands::default());
     actions(&mut op);
     let a = answered(&mut op, 502, "no EPSV");
-    assert!(matches!(
-        failure(&a),
-        OpenFailure::Refused { what: "EPSV", .. }
-    ));
+    assert_eq!(refused_verb(&a), "EPSV");
 }
 
 #[test]
@@ -467,10 +469,7 @@ fn uploads_are_ready_without_the_mark_except_stou() {
     actions(&mut op);
     answered(&mut op, 229, "(|||40001|)");
     op.handle_event(Event::TransferFailed(reply(553, "Could not create file.")));
-    assert!(matches!(
-        failure(&actions(&mut op)),
-        OpenFailure::Refused { what: "STOR", .. }
-    ));
+    assert_eq!(refused_verb(&actions(&mut op)), "STOR");
 }
 
 #[test]
@@ -501,10 +500,7 @@ fn a_full_handshake_on_a_ticket_server_waits_for_the_verdict() {
         "SSL connection failed: session reuse required",
     )));
     let a = actions(&mut op);
-    assert!(matches!(
-        failure(&a),
-        OpenFailure::Refused { what: "RETR", .. }
-    ));
+    assert_eq!(refused_verb(&a), "RETR");
     assert_eq!(op.handshake(), Some(DataHandshake::Full));
 
     // No verdict within the wait: the transfer goes on.
@@ -626,10 +622,7 @@ fn a_refusal_at_the_mark_ends_the_opening() {
     let mut op = started(ProtectionLevel::Clear);
     op.handle_event(Event::TransferFailed(reply(550, "No such file")));
     let a = actions(&mut op);
-    assert!(matches!(
-        failure(&a),
-        OpenFailure::Refused { what: "RETR", .. }
-    ));
+    assert_eq!(refused_verb(&a), "RETR");
 }
 
 #[test]
@@ -803,10 +796,7 @@ fn a_passive_command_refused_in_one_write_falls_back_after_the_answers_behind_it
     answered(&mut op, 530, "not logged in");
     op.handle_event(Event::TransferFailed(reply(530, "not logged in")));
     op.handle_event(Event::Ahead(reply(530, "not logged in")));
-    assert!(matches!(
-        failure(&actions(&mut op)),
-        OpenFailure::Refused { what: "EPSV", .. }
-    ));
+    assert_eq!(refused_verb(&actions(&mut op)), "EPSV");
 }
 
 #[test]

@@ -28,6 +28,35 @@ use ftpkit::config::{ActiveConfig, DataMode};
 use ftpkit::{Client, Config, Credentials, Security, Timeouts, TransferInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Tests that run one case on several servers: one test per
+/// `test => "SERVER";` line, calling `case("SERVER")`, or
+/// `case("SERVER", args…)` for `test => "SERVER", args…;`, under the test
+/// attribute given first. `async` awaits the case.
+///
+/// ```text
+/// ftpkit_interop::server_cases! {
+///     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///     async auto_segments:
+///     auto_segments_vsftpd => "VSFTPD", 1;
+///     auto_segments_proftpd_tls => "PROFTPD_TLS", 4;
+/// }
+/// ```
+#[macro_export]
+macro_rules! server_cases {
+    (#[$test:meta] async $case:ident: $($name:ident => $server:literal $(, $arg:expr)*;)*) => {$(
+        #[$test]
+        async fn $name() {
+            $case($server $(, $arg)*).await;
+        }
+    )*};
+    (#[$test:meta] $case:ident: $($name:ident => $server:literal $(, $arg:expr)*;)*) => {$(
+        #[$test]
+        fn $name() {
+            $case($server $(, $arg)*);
+        }
+    )*};
+}
+
 /// Where `interop/servers.sh` keeps its state (the env file, certificates,
 /// logs, results): `$FTPKIT_INTEROP_DIR`, by default `/tmp/ftpkit-interop`
 /// as in the script. The one place the suite locates it.

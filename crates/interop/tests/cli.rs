@@ -283,7 +283,8 @@ fn leaf_fingerprint(cert_stdout: &str) -> String {
 /// mkdir -p, put (+ --resume, --append), ls (plain, --long, --json), stat,
 /// get (file, stdout, --resume, --segments 4), mv, quote, a 550, -v,
 /// mirror both ways, rm and rmdir.
-fn every_command(t: &Target) {
+fn every_command(name: &'static str) {
+    let t = &target(name);
     let local = tempfile::tempdir().unwrap();
     let lp = |name: &str| local.path().join(name);
     let dir = t.dir("all");
@@ -508,20 +509,9 @@ fn every_command(t: &Target) {
     t.run(&["rm", &url("resumed.bin")]).fails();
 }
 
-/// One test per `test => "SERVER";`, running `case` on that server's
-/// [`Target`].
-macro_rules! on_servers {
-    ($case:ident: $($test:ident => $name:literal;)*) => {
-        $(
-            #[test]
-            fn $test() {
-                $case(&target($name));
-            }
-        )*
-    };
-}
-
-on_servers! { every_command:
+ftpkit_interop::server_cases! {
+    #[test]
+    every_command:
     vsftpd_every_command => "VSFTPD";
     vsftpd_tls_every_command => "VSFTPD_TLS";
     proftpd_tls_every_command => "PROFTPD_TLS";
@@ -626,7 +616,8 @@ fn vsftpd_tls_max_12() {
 
 /// `cert` prints the chain signed by the test CA; `--pin-sha256` with that
 /// fingerprint works, a wrong one fails with one line.
-fn cert_and_pin(t: &Target) {
+fn cert_and_pin(name: &'static str) {
+    let t = &target(name);
     let cert = t.run(&["cert", &t.url("")]).ok().stdout_text();
     assert!(
         cert.contains("subject:     O=ftpkit interop, CN=localhost"),
@@ -692,7 +683,9 @@ fn cert_and_pin(t: &Target) {
     t.run_with(&[], &["ls", &t.url("")]).fails();
 }
 
-on_servers! { cert_and_pin:
+ftpkit_interop::server_cases! {
+    #[test]
+    cert_and_pin:
     vsftpd_tls_cert_and_pin => "VSFTPD_TLS";
     proftpd_tls_cert_and_pin => "PROFTPD_TLS";
 }

@@ -103,17 +103,10 @@ async fn run(name: &str) {
     c.quit().await.unwrap();
 }
 
-#[tokio::test]
-async fn commands_vsftpd() {
-    run("VSFTPD").await;
-}
-
-#[tokio::test]
-async fn commands_proftpd() {
-    run("PROFTPD").await;
-}
-
-#[tokio::test]
-async fn commands_proftpd_tls() {
-    run("PROFTPD_TLS").await;
+ftpkit_interop::server_cases! {
+    #[tokio::test]
+    async run:
+    commands_vsftpd => "VSFTPD";
+    commands_proftpd => "PROFTPD";
+    commands_proftpd_tls => "PROFTPD_TLS";
 }

@@ -64,19 +64,12 @@ async fn mirror_pairs(name: &str) {
     }
 }
 
-#[tokio::test]
-async fn pyftpdlib_mirror_keeps_part_files_apart() {
-    mirror_pairs("PYFTPDLIB").await;
-}
-
-#[tokio::test]
-async fn vsftpd_tls_mirror_keeps_part_files_apart() {
-    mirror_pairs("VSFTPD_TLS").await;
-}
-
-#[tokio::test]
-async fn proftpd_mirror_keeps_part_files_apart() {
-    mirror_pairs("PROFTPD").await;
+ftpkit_interop::server_cases! {
+    #[tokio::test]
+    async mirror_pairs:
+    pyftpdlib_mirror_keeps_part_files_apart => "PYFTPDLIB";
+    vsftpd_tls_mirror_keeps_part_files_apart => "VSFTPD_TLS";
+    proftpd_mirror_keeps_part_files_apart => "PROFTPD";
 }
 
 /// `FileOptions::atomic`: the file arrives under its name, checked, and no

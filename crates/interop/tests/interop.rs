@@ -734,28 +734,20 @@ fn count_failure(name: &str, failures: &mut Vec<String>, failure: String) {
     failures.push(failure);
 }
 
-/// One passive test per `module => "SERVER";` for `case`.
-macro_rules! passive_per_server {
-    ($case:ident: $($test:ident => $name:literal;)*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { $case($name, Mode::Passive).await }
-        )*
-    };
-}
-
-passive_per_server! { pipelined:
-    pipelined_vsftpd => "VSFTPD";
-    pipelined_vsftpd_tls => "VSFTPD_TLS";
-    pipelined_vsftpd_implicit => "VSFTPD_IMPLICIT";
-    pipelined_proftpd => "PROFTPD";
-    pipelined_proftpd_tls => "PROFTPD_TLS";
-    pipelined_pureftpd => "PUREFTPD";
-    pipelined_pureftpd_tls => "PUREFTPD_TLS";
-    pipelined_pyftpdlib => "PYFTPDLIB";
-    pipelined_pyftpdlib_tls => "PYFTPDLIB_TLS";
-    pipelined_inetutils => "INETUTILS";
-    pipelined_twisted => "TWISTED";
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async pipelined:
+    pipelined_vsftpd => "VSFTPD", Mode::Passive;
+    pipelined_vsftpd_tls => "VSFTPD_TLS", Mode::Passive;
+    pipelined_vsftpd_implicit => "VSFTPD_IMPLICIT", Mode::Passive;
+    pipelined_proftpd => "PROFTPD", Mode::Passive;
+    pipelined_proftpd_tls => "PROFTPD_TLS", Mode::Passive;
+    pipelined_pureftpd => "PUREFTPD", Mode::Passive;
+    pipelined_pureftpd_tls => "PUREFTPD_TLS", Mode::Passive;
+    pipelined_pyftpdlib => "PYFTPDLIB", Mode::Passive;
+    pipelined_pyftpdlib_tls => "PYFTPDLIB_TLS", Mode::Passive;
+    pipelined_inetutils => "INETUTILS", Mode::Passive;
+    pipelined_twisted => "TWISTED", Mode::Passive;
 }
 
 /// The login pipelined as each server gets it by default: `USER` with
@@ -790,25 +782,29 @@ async fn pipelined_login(name: &str, mode: Mode) {
     }
 }
 
-passive_per_server! { pipelined_login:
-    pipelined_login_vsftpd => "VSFTPD";
-    pipelined_login_vsftpd_tls => "VSFTPD_TLS";
-    pipelined_login_vsftpd_implicit => "VSFTPD_IMPLICIT";
-    pipelined_login_vsftpd_clientcert => "VSFTPD_CLIENTCERT";
-    pipelined_login_proftpd_tls => "PROFTPD_TLS";
-    pipelined_login_pureftpd_tls => "PUREFTPD_TLS";
-    pipelined_login_pyftpdlib => "PYFTPDLIB";
-    pipelined_login_inetutils => "INETUTILS";
-    pipelined_login_twisted => "TWISTED";
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async pipelined_login:
+    pipelined_login_vsftpd => "VSFTPD", Mode::Passive;
+    pipelined_login_vsftpd_tls => "VSFTPD_TLS", Mode::Passive;
+    pipelined_login_vsftpd_implicit => "VSFTPD_IMPLICIT", Mode::Passive;
+    pipelined_login_vsftpd_clientcert => "VSFTPD_CLIENTCERT", Mode::Passive;
+    pipelined_login_proftpd_tls => "PROFTPD_TLS", Mode::Passive;
+    pipelined_login_pureftpd_tls => "PUREFTPD_TLS", Mode::Passive;
+    pipelined_login_pyftpdlib => "PYFTPDLIB", Mode::Passive;
+    pipelined_login_inetutils => "INETUTILS", Mode::Passive;
+    pipelined_login_twisted => "TWISTED", Mode::Passive;
 }
 
-passive_per_server! { forced_pipelining:
-    forced_pipelining_proftpd => "PROFTPD";
-    forced_pipelining_proftpd_tls => "PROFTPD_TLS";
-    forced_pipelining_pureftpd => "PUREFTPD";
-    forced_pipelining_pureftpd_tls => "PUREFTPD_TLS";
-    forced_pipelining_pyftpdlib => "PYFTPDLIB";
-    forced_pipelining_pyftpdlib_tls => "PYFTPDLIB_TLS";
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async forced_pipelining:
+    forced_pipelining_proftpd => "PROFTPD", Mode::Passive;
+    forced_pipelining_proftpd_tls => "PROFTPD_TLS", Mode::Passive;
+    forced_pipelining_pureftpd => "PUREFTPD", Mode::Passive;
+    forced_pipelining_pureftpd_tls => "PUREFTPD_TLS", Mode::Passive;
+    forced_pipelining_pyftpdlib => "PYFTPDLIB", Mode::Passive;
+    forced_pipelining_pyftpdlib_tls => "PYFTPDLIB_TLS", Mode::Passive;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,32 +171,13 @@ async fn basic_matrix(name: &str) {
     c.quit().await.unwrap();
 }
 
-#[tokio::test]
-async fn inetutils_basic_matrix() {
-    basic_matrix("INETUTILS").await;
-}
-
-#[tokio::test]
-async fn twisted_basic_matrix() {
-    basic_matrix("TWISTED").await;
-}
-
-#[tokio::test]
-async fn pyftpdlib_basic_matrix() {
-    basic_matrix("PYFTPDLIB").await;
-}
-
-#[tokio::test]
-async fn vsftpd_basic_matrix() {
-    basic_matrix("VSFTPD").await;
-}
-
-#[tokio::test]
-async fn proftpd_tls_basic_matrix() {
-    basic_matrix("PROFTPD_TLS").await;
-}
-
-#[tokio::test]
-async fn pureftpd_basic_matrix() {
-    basic_matrix("PUREFTPD").await;
+ftpkit_interop::server_cases! {
+    #[tokio::test]
+    async basic_matrix:
+    inetutils_basic_matrix => "INETUTILS";
+    twisted_basic_matrix => "TWISTED";
+    pyftpdlib_basic_matrix => "PYFTPDLIB";
+    vsftpd_basic_matrix => "VSFTPD";
+    proftpd_tls_basic_matrix => "PROFTPD_TLS";
+    pureftpd_basic_matrix => "PUREFTPD";
 }

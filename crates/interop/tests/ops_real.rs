@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ftpkit::ops::{
-    self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, Verify,
+    self, FileOptions, MirrorOptions, Progress, ProgressEvent, SegmentOptions, SegmentReport,
+    Verify,
 };
 use ftpkit::Client;
 use ftpkit_interop::data::sha256;
@@ -125,6 +126,30 @@ async fn mirror_round_trip(name: &str) {
     std::fs::remove_dir_all(base).unwrap();
 }
 
+/// `segmented_download` of `remote` into `base/out.bin`, which must hold
+/// `data` after it (SHA-256 compared); with how long it took.
+async fn segmented_into(
+    c: &mut Client,
+    remote: &str,
+    base: &Path,
+    opts: &SegmentOptions,
+    data: &[u8],
+    name: &str,
+) -> (SegmentReport, Duration) {
+    let out = base.join("out.bin");
+    let t0 = std::time::Instant::now();
+    let r = ops::segmented_download(c, remote, &out, opts)
+        .await
+        .unwrap();
+    let took = t0.elapsed();
+    assert_eq!(
+        sha256(&std::fs::read(&out).unwrap()),
+        sha256(data),
+        "{name}: SHA-256 differs"
+    );
+    (r, took)
+}
+
 async fn segmented_64mib(name: &str) {
     let cfg = server(name).config(Mode::Passive);
     let base = unique_temp_dir(&format!("ops-seg-{name}"));
@@ -145,19 +170,10 @@ async fn segmented_64mib(name: &str) {
         progress: Some(cb),
         ..SegmentOptions::default()
     };
-    let out = base.join("out.bin");
-    let t0 = std::time::Instant::now();
-    let r = ops::segmented_download(&mut c, remote.as_str(), &out, &opts)
-        .await
-        .unwrap();
-    eprintln!(
-        "{name}: 64 MiB over 4 sessions in {:?} ({r:?})",
-        t0.elapsed()
-    );
+    let (r, took) = segmented_into(&mut c, &remote, &base, &opts, &data, name).await;
+    eprintln!("{name}: 64 MiB over 4 sessions in {took:?} ({r:?})");
     assert_eq!(r.size, 64 * 1024 * 1024);
     assert_eq!(r.segments.len(), 4);
-    let got = std::fs::read(&out).unwrap();
-    assert_eq!(sha256(&got), sha256(&data), "{name}: SHA-256 differs");
     let last = events.lock().unwrap().last().unwrap().clone();
     assert!(last.finished);
     assert_eq!(last.bytes_done, 64 * 1024 * 1024);
@@ -167,24 +183,18 @@ async fn segmented_64mib(name: &str) {
     std::fs::remove_dir_all(base).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_mirror_vsftpd() {
-    mirror_round_trip("VSFTPD").await;
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async mirror_round_trip:
+    real_mirror_vsftpd => "VSFTPD";
+    real_mirror_proftpd_tls => "PROFTPD_TLS";
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_mirror_proftpd_tls() {
-    mirror_round_trip("PROFTPD_TLS").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_segmented_vsftpd() {
-    segmented_64mib("VSFTPD").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_segmented_proftpd_tls() {
-    segmented_64mib("PROFTPD_TLS").await;
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async segmented_64mib:
+    real_segmented_vsftpd => "VSFTPD";
+    real_segmented_proftpd_tls => "PROFTPD_TLS";
 }
 
 /// A file of two auto segments and a tail, uploaded directly, then
@@ -224,69 +234,33 @@ async fn auto_segments(name: &str, octet: u8) {
         verify: Verify::SizeWhenKnown,
         ..SegmentOptions::default()
     };
-    let out = base.join("out.bin");
-    let t0 = std::time::Instant::now();
-    let r = ops::segmented_download(&mut c, remote.as_str(), &out, &auto)
-        .await
-        .unwrap();
+    let (r, took) = segmented_into(&mut c, &remote, &base, &auto, &data, name).await;
     eprintln!(
-        "{name}: {size} bytes at 50 ms RTT in {:?}, rtt {:?} ({r:?}, {:?})",
-        t0.elapsed(),
+        "{name}: {size} bytes at 50 ms RTT in {took:?}, rtt {:?} ({r:?}, {:?})",
         c.round_trip_time(),
         proxy.stats()
     );
     assert_eq!(r.segments.len(), 2, "{name}: {r:?}");
     assert_eq!(r.expected_size, Some(size), "{name}");
     assert_eq!(proxy.stats().control_connections, 2, "{name}");
-    assert_eq!(
-        sha256(&std::fs::read(&out).unwrap()),
-        sha256(&data),
-        "{name}: SHA-256 differs"
-    );
     assert_eq!(c.size(remote.as_str()).await.unwrap(), size, "{name}");
     c.quit().await.unwrap();
 
-    let r = ops::segmented_download(&mut direct, remote.as_str(), &out, &auto)
-        .await
-        .unwrap();
+    let (r, _) = segmented_into(&mut direct, &remote, &base, &auto, &data, name).await;
     assert_eq!(r.segments, vec![(0, size)], "{name}: on loopback");
-    assert_eq!(
-        sha256(&std::fs::read(&out).unwrap()),
-        sha256(&data),
-        "{name}: SHA-256 differs"
-    );
     direct.delete(remote.as_str()).await.unwrap();
     direct.rmdir(dir.as_str()).await.unwrap();
     direct.quit().await.unwrap();
     std::fs::remove_dir_all(base).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_vsftpd() {
-    auto_segments("VSFTPD", 1).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_vsftpd_tls() {
-    auto_segments("VSFTPD_TLS", 2).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_proftpd() {
-    auto_segments("PROFTPD", 3).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_proftpd_tls() {
-    auto_segments("PROFTPD_TLS", 4).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_pureftpd_tls() {
-    auto_segments("PUREFTPD_TLS", 5).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_segments_pyftpdlib() {
-    auto_segments("PYFTPDLIB", 6).await;
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async auto_segments:
+    auto_segments_vsftpd => "VSFTPD", 1;
+    auto_segments_vsftpd_tls => "VSFTPD_TLS", 2;
+    auto_segments_proftpd => "PROFTPD", 3;
+    auto_segments_proftpd_tls => "PROFTPD_TLS", 4;
+    auto_segments_pureftpd_tls => "PUREFTPD_TLS", 5;
+    auto_segments_pyftpdlib => "PYFTPDLIB", 6;
 }

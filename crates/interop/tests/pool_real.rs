@@ -73,12 +73,9 @@ async fn concurrent_transfers(instance: &str, tls: bool) {
     assert_eq!(pool.idle_count(&cfg), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vsftpd_sixteen_tasks_through_a_pool_of_four() {
-    concurrent_transfers("VSFTPD", false).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vsftpd_tls_sixteen_tasks_through_a_pool_of_four() {
-    concurrent_transfers("VSFTPD_TLS", true).await;
+ftpkit_interop::server_cases! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async concurrent_transfers:
+    vsftpd_sixteen_tasks_through_a_pool_of_four => "VSFTPD", false;
+    vsftpd_tls_sixteen_tasks_through_a_pool_of_four => "VSFTPD_TLS", true;
 }

@@ -536,9 +536,13 @@ fn pipelining(server: &ScriptedServer) -> Config {
 /// `line` with `EPSV` pipelined behind it: the transfer, then the answer
 /// on a new listener.
 fn pipelined_send(script: Script, line: &str, data: &[u8]) -> Script {
+    sent_then_ahead(script.expect_line(line).expect("EPSV"), data)
+}
+
+/// A download of `data` on the listener already announced, then the
+/// answer to the `EPSV` pipelined behind it on a new listener.
+fn sent_then_ahead(script: Script, data: &[u8]) -> Script {
     script
-        .expect_line(line)
-        .expect("EPSV")
         .reply("150 go\r\n")
         .data_accept()
         .data_send(data)
@@ -546,6 +550,12 @@ fn pipelined_send(script: Script, line: &str, data: &[u8]) -> Script {
         .reply("226 done\r\n")
         .passive_listen()
         .reply_epsv()
+}
+
+/// `EPSV`, `RETR a` and `EPSV`, read before anything is answered: sent in
+/// one write.
+fn epsv_retr_epsv(script: Script) -> Script {
+    script.expect("EPSV").expect_line("RETR a").expect("EPSV")
 }
 
 #[tokio::test]
@@ -570,19 +580,10 @@ async fn the_first_transfer_rides_behind_its_own_epsv() {
     // The server reads EPSV, RETR and the next EPSV before it answers
     // anything: the client sent them in one write, without waiting for the
     // first 229. That is one round trip for the transfer's setup.
-    let script = plain_login()
-        .expect("EPSV")
-        .expect_line("RETR a")
-        .expect("EPSV")
-        .passive_listen()
-        .reply_epsv()
-        .reply("150 go\r\n")
-        .data_accept()
-        .data_send(b"first")
-        .data_close()
-        .reply("226 done\r\n")
-        .passive_listen()
-        .reply_epsv();
+    let script = sent_then_ahead(
+        epsv_retr_epsv(plain_login()).passive_listen().reply_epsv(),
+        b"first",
+    );
     let (server, mut c) = common::start(script, pipelining).await;
     let before = c.round_trips();
     assert_eq!(fetch(&mut c, "a").await, b"first");
@@ -596,10 +597,7 @@ async fn an_epsv_refused_in_one_write_falls_back_to_pasv() {
     // A server without EPSV answers the three commands of the write: the
     // client waits for all of them, then asks PASV alone, and the transfer
     // command goes again behind its answer. The file arrives whole.
-    let script = plain_login()
-        .expect("EPSV")
-        .expect_line("RETR a")
-        .expect("EPSV")
+    let script = epsv_retr_epsv(plain_login())
         .reply("500 EPSV not understood\r\n")
         .reply("425 Use PORT or PASV first.\r\n")
         .reply("500 EPSV not understood\r\n")
