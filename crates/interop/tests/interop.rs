@@ -658,7 +658,9 @@ async fn pipelined(name: &str, mode: Mode) {
 /// error, never a silent short file. After a sign of trouble pipelining is
 /// off, also in a session renewed in its place, and a transfer that failed
 /// succeeds when done again.
-async fn forced_pipelining(name: &str, mode: Mode) {
+async fn forced_pipelining(name: &str) {
+    // Only passive mode has a passive command to pipeline.
+    let mode = Mode::Passive;
     let _shared = server_lock(name).read().await;
     let s = server(name);
     let mut cfg = s.config(mode);
@@ -754,7 +756,9 @@ ftpkit_interop::server_cases! {
 /// `PASS`, and `PBSZ`, `PROT`, `FEAT` and `TYPE` in one write, where the
 /// policy pipelines; one command per round trip elsewhere. Compared with
 /// the same login with pipelining off, on the same server.
-async fn pipelined_login(name: &str, mode: Mode) {
+async fn pipelined_login(name: &str) {
+    // Only passive mode has a passive command to pipeline.
+    let mode = Mode::Passive;
     let _shared = server_lock(name).read().await;
     let s = server(name);
     let on = s.connect(mode).await;
@@ -785,26 +789,26 @@ async fn pipelined_login(name: &str, mode: Mode) {
 ftpkit_interop::server_cases! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async pipelined_login:
-    pipelined_login_vsftpd => "VSFTPD", Mode::Passive;
-    pipelined_login_vsftpd_tls => "VSFTPD_TLS", Mode::Passive;
-    pipelined_login_vsftpd_implicit => "VSFTPD_IMPLICIT", Mode::Passive;
-    pipelined_login_vsftpd_clientcert => "VSFTPD_CLIENTCERT", Mode::Passive;
-    pipelined_login_proftpd_tls => "PROFTPD_TLS", Mode::Passive;
-    pipelined_login_pureftpd_tls => "PUREFTPD_TLS", Mode::Passive;
-    pipelined_login_pyftpdlib => "PYFTPDLIB", Mode::Passive;
-    pipelined_login_inetutils => "INETUTILS", Mode::Passive;
-    pipelined_login_twisted => "TWISTED", Mode::Passive;
+    pipelined_login_vsftpd => "VSFTPD";
+    pipelined_login_vsftpd_tls => "VSFTPD_TLS";
+    pipelined_login_vsftpd_implicit => "VSFTPD_IMPLICIT";
+    pipelined_login_vsftpd_clientcert => "VSFTPD_CLIENTCERT";
+    pipelined_login_proftpd_tls => "PROFTPD_TLS";
+    pipelined_login_pureftpd_tls => "PUREFTPD_TLS";
+    pipelined_login_pyftpdlib => "PYFTPDLIB";
+    pipelined_login_inetutils => "INETUTILS";
+    pipelined_login_twisted => "TWISTED";
 }
 
 ftpkit_interop::server_cases! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async forced_pipelining:
-    forced_pipelining_proftpd => "PROFTPD", Mode::Passive;
-    forced_pipelining_proftpd_tls => "PROFTPD_TLS", Mode::Passive;
-    forced_pipelining_pureftpd => "PUREFTPD", Mode::Passive;
-    forced_pipelining_pureftpd_tls => "PUREFTPD_TLS", Mode::Passive;
-    forced_pipelining_pyftpdlib => "PYFTPDLIB", Mode::Passive;
-    forced_pipelining_pyftpdlib_tls => "PYFTPDLIB_TLS", Mode::Passive;
+    forced_pipelining_proftpd => "PROFTPD";
+    forced_pipelining_proftpd_tls => "PROFTPD_TLS";
+    forced_pipelining_pureftpd => "PUREFTPD";
+    forced_pipelining_pureftpd_tls => "PUREFTPD_TLS";
+    forced_pipelining_pyftpdlib => "PYFTPDLIB";
+    forced_pipelining_pyftpdlib_tls => "PYFTPDLIB_TLS";
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

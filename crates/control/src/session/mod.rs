@@ -632,12 +632,7 @@ impl Session {
         cmd: Command,
     ) -> Result<(), SessionError> {
         self.check_idle()?;
-        if !matches!(passive, Command::Epsv(_) | Command::Pasv) {
-            return Err(Misuse::NotAPassiveCommand(passive.verb()).into());
-        }
-        if !self.pipelining {
-            return Err(Misuse::PipeliningOff.into());
-        }
+        self.pipelined_passive(&passive)?;
         let before = self.transmit.len();
         self.send(&passive)?;
         if let Err(e) = self.transfer(cmd) {
@@ -668,14 +663,7 @@ impl Session {
     /// of the session.
     pub fn send_ahead(&mut self, cmd: Command) -> Result<(), SessionError> {
         self.check_usable()?;
-        let expected = match cmd {
-            Command::Epsv(_) => ReplyCode::EXTENDED_PASSIVE_MODE,
-            Command::Pasv => ReplyCode::PASSIVE_MODE,
-            ref other => return Err(Misuse::NotAPassiveCommand(other.verb()).into()),
-        };
-        if !self.pipelining {
-            return Err(Misuse::PipeliningOff.into());
-        }
+        let expected = self.pipelined_passive(&cmd)?;
         if !matches!(self.state, State::PassiveThenMark | State::AwaitMark) {
             return Err(Misuse::NotInTransfer.into());
         }
@@ -685,6 +673,21 @@ impl Session {
         self.send(&cmd)?;
         self.ahead = Ahead::Awaiting(expected);
         Ok(())
+    }
+
+    /// The code that answers `cmd`, a passive command (`EPSV` or `PASV`)
+    /// to be pipelined: an error for any other command, or when this
+    /// session does not pipeline.
+    fn pipelined_passive(&self, cmd: &Command) -> Result<ReplyCode, SessionError> {
+        let expected = match cmd {
+            Command::Epsv(_) => ReplyCode::EXTENDED_PASSIVE_MODE,
+            Command::Pasv => ReplyCode::PASSIVE_MODE,
+            other => return Err(Misuse::NotAPassiveCommand(other.verb()).into()),
+        };
+        if !self.pipelining {
+            return Err(Misuse::PipeliningOff.into());
+        }
+        Ok(expected)
     }
 
     /// Sends `ABOR`, during a transfer or on its own. Once the server has

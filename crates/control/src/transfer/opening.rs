@@ -306,21 +306,22 @@ impl Opening {
                 op.passive_target(&r, extended).ok()
             }) {
                 Some(target) => op.connect(DataAction::Connect(target)),
-                // Nothing to wait for between the passive command and the
-                // transfer command: one write, one round trip less.
-                None if op.params.pipeline && op.params.rest == 0 => {
-                    let (step, cmd) = op.passive_command();
-                    op.step = step;
-                    op.start_sent = true;
-                    op.actions.push_back(DataAction::StartAfterPassive(
-                        cmd,
-                        op.params.command.clone(),
-                    ));
-                    op.push_ahead();
-                }
                 None => {
                     let (step, cmd) = op.passive_command();
-                    op.send(step, cmd);
+                    if op.params.pipeline && op.params.rest == 0 {
+                        // Nothing to wait for between the passive command
+                        // and the transfer command: one write, one round
+                        // trip less.
+                        op.step = step;
+                        op.start_sent = true;
+                        op.actions.push_back(DataAction::StartAfterPassive(
+                            cmd,
+                            op.params.command.clone(),
+                        ));
+                        op.push_ahead();
+                    } else {
+                        op.send(step, cmd);
+                    }
                 }
             },
         }
